@@ -1,0 +1,7 @@
+import type { Command } from './command';
+
+/**
+ * The commands `fdl-cloudauth --help` lists: only those that work. A command of
+ * SPEC §6 appears here when it is built, never before.
+ */
+export const COMMANDS: readonly Command[] = [];

@@ -1,0 +1,80 @@
+import { parseArgs } from 'node:util';
+import { COMMON_HELP, COMMON_OPTIONS, ExitCode, makeConfigLoader, UsageError, type Command, type CommandIO } from './command';
+import { COMMANDS } from './commands';
+import { ConfigError } from '../../shared/config/load';
+import { RedisUnreachableError } from '../../shared/redis/connection';
+import { packageVersion } from '../../shared/package-root';
+
+/**
+ * Parses argv, dispatches to a command, and turns the errors every command may meet
+ * into one clear line and the exit code of SPEC §4 — never a stack trace for bad input.
+ */
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    `fdl-cloudauth ${packageVersion()} — keeps FineDataLink clusters registered through public cloud authentication`,
+    '',
+    'Usage: fdl-cloudauth <command> [flags]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Every command takes --config FILE, the CLOUDAUTH_* environment variables, and --help.',
+  ].join('\n');
+}
+
+function commandHelp(command: Command): string {
+  return `${command.help.trimEnd()}\n${COMMON_HELP}\n`;
+}
+
+export async function runCli(argv: string[], io: CommandIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(`${mainHelp()}\n`);
+    return name ? ExitCode.OK : ExitCode.USAGE;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout.write(`${packageVersion()}\n`);
+    return ExitCode.OK;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    io.stderr.write(`fdl-cloudauth: unknown command "${name}". Run \`fdl-cloudauth --help\` for the list.\n`);
+    return ExitCode.USAGE;
+  }
+
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...COMMON_OPTIONS, ...command.options },
+      allowPositionals: command.allowPositionals ?? false,
+      strict: true,
+    });
+  } catch (error) {
+    io.stderr.write(`fdl-cloudauth ${name}: ${(error as Error).message}\n\n${commandHelp(command)}`);
+    return ExitCode.USAGE;
+  }
+  if (parsed.values.help) {
+    io.stdout.write(commandHelp(command));
+    return ExitCode.OK;
+  }
+
+  const configFile = typeof parsed.values.config === 'string' ? parsed.values.config : undefined;
+  try {
+    return await command.run({
+      ...io,
+      values: parsed.values,
+      positionals: parsed.positionals,
+      config: makeConfigLoader(configFile, io.env),
+    });
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnreachableError) {
+      io.stderr.write(`fdl-cloudauth ${name}: ${error.message}\n`);
+      return error.exitCode;
+    }
+    const code = (error as { exitCode?: unknown }).exitCode;
+    io.stderr.write(`fdl-cloudauth ${name}: ${(error as Error).message ?? String(error)}\n`);
+    return typeof code === 'number' ? code : ExitCode.FAILED;
+  }
+}

@@ -1,0 +1,88 @@
+import { parseDuration } from '../duration';
+import type { RawConfig } from './schema';
+
+/** The configuration as code sees it: frozen, typed, durations in milliseconds. */
+export interface Config {
+  readonly project: string;
+  readonly node: { readonly id: string; readonly ip: string; readonly domain: string; readonly appName: string };
+  readonly product: { readonly version: string };
+  readonly redis: {
+    readonly url: string;
+    readonly sentinels: ReadonlyArray<{ host: string; port: number }>;
+    readonly sentinelName: string;
+    readonly clusterNodes: ReadonlyArray<{ host: string; port: number }>;
+    readonly keyPrefix: string;
+  };
+  readonly authServer: {
+    readonly url: string;
+    readonly timeoutMs: number;
+    readonly caFile: string;
+    readonly allowHttp: boolean;
+    readonly proxy: string;
+  };
+  readonly crypto: { readonly algorithm: 'rsa' | 'sm2'; readonly keyDir: string };
+  readonly heartbeat: { readonly intervalMs: number; readonly failureThreshold: number; readonly retries: number };
+  readonly cluster: { readonly failurePolicy: 'any' | 'all' | 'majority' };
+  readonly leader: { readonly leaseMs: number; readonly renewMs: number };
+  readonly http: { readonly host: string; readonly port: number };
+  readonly journal: { readonly dir: string };
+  readonly log: { readonly level: string };
+  readonly authserver: {
+    readonly host: string;
+    readonly port: number;
+    readonly adminToken: string;
+    readonly tlsCert: string;
+    readonly tlsKey: string;
+  };
+}
+
+function hostList(value: string): Array<{ host: string; port: number }> {
+  if (!value) return [];
+  return value.split(',').map((item) => {
+    const trimmed = item.trim();
+    const at = trimmed.lastIndexOf(':');
+    return { host: trimmed.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(trimmed.slice(at + 1)) };
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+export function compileConfig(raw: RawConfig): Config {
+  return deepFreeze({
+    project: raw.project,
+    node: { ...raw.node },
+    product: { ...raw.product },
+    redis: {
+      url: raw.redis.url,
+      sentinels: hostList(raw.redis.sentinels),
+      sentinelName: raw.redis.sentinelName,
+      clusterNodes: hostList(raw.redis.clusterNodes),
+      keyPrefix: raw.redis.keyPrefix,
+    },
+    authServer: {
+      url: raw.authServer.url,
+      timeoutMs: parseDuration(raw.authServer.timeout),
+      caFile: raw.authServer.caFile,
+      allowHttp: raw.authServer.allowHttp,
+      proxy: raw.authServer.proxy,
+    },
+    crypto: { algorithm: raw.crypto.algorithm as 'rsa' | 'sm2', keyDir: raw.crypto.keyDir },
+    heartbeat: {
+      intervalMs: parseDuration(raw.heartbeat.interval),
+      failureThreshold: raw.heartbeat.failureThreshold,
+      retries: raw.heartbeat.retries,
+    },
+    cluster: { failurePolicy: raw.cluster.failurePolicy as 'any' | 'all' | 'majority' },
+    leader: { leaseMs: parseDuration(raw.leader.lease), renewMs: parseDuration(raw.leader.renew) },
+    http: { ...raw.http },
+    journal: { ...raw.journal },
+    log: { ...raw.log },
+    authserver: { ...raw.authserver },
+  });
+}

@@ -1,0 +1,137 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { compileConfig, type Config } from './compile';
+import { createConvict, schema } from './schema';
+import { parseDuration } from '../duration';
+
+/**
+ * Loads the configuration with the precedence of SPEC §7:
+ * defaults < file < environment < flags. Every problem found is collected and
+ * reported in one `ConfigError` (exit code 2), so an operator fixes them all at once.
+ */
+
+export type Requirement = 'project' | 'daemon' | 'authserver';
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+  readonly exitCode = 2;
+  constructor(readonly problems: string[]) {
+    super(
+      `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n') +
+        '\nFix these keys in the config file (--config), the CLOUDAUTH_* environment or the flags, then start again.',
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Flag values by config key, e.g. `{ 'authserver.port': 9000 }`; they win over everything. */
+  overrides?: Record<string, unknown>;
+  /** What the command needs beyond the schema (project, daemon, authserver). */
+  require?: Requirement[];
+}
+
+const ENV_OF: Record<string, string> = {};
+(function collectEnv(node: Record<string, unknown>, prefix: string) {
+  for (const [key, value] of Object.entries(node)) {
+    const spec = value as Record<string, unknown>;
+    if (spec && typeof spec === 'object' && 'default' in spec) {
+      if (typeof spec.env === 'string') ENV_OF[prefix + key] = spec.env;
+    } else {
+      collectEnv(spec, `${prefix}${key}.`);
+    }
+  }
+})(schema as unknown as Record<string, unknown>, '');
+
+function where(key: string): string {
+  const env = ENV_OF[key];
+  return env ? `${key} (${env})` : key;
+}
+
+/** Turns convict's one-line-per-problem message into our list, hiding sensitive values. */
+function convictProblems(message: string): string[] {
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const match = /^([A-Za-z0-9_.]+): (.*)$/.exec(line);
+      if (!match) return line.replace(/configuration param '([^']+)' not declared in the schema/, 'unknown key $1: remove it or check its spelling');
+      const [, key = '', rest = ''] = match;
+      return `${where(key)}: ${rest}`;
+    });
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const config = createConvict(env);
+  const problems: string[] = [];
+
+  if (options.file) {
+    if (!existsSync(options.file)) {
+      throw new ConfigError([`config file ${options.file} does not exist: pass an existing file to --config`]);
+    }
+    try {
+      config.load(JSON.parse(readFileSync(options.file, 'utf8')) as object);
+    } catch (error) {
+      const reason = error instanceof SyntaxError ? `is not valid JSON (${error.message})` : `cannot be read (${(error as Error).message})`;
+      throw new ConfigError([`config file ${options.file} ${reason}`]);
+    }
+  }
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value === undefined) continue;
+    try {
+      config.set(key as never, value as never);
+    } catch (error) {
+      problems.push(`${key}: ${(error as Error).message}`);
+    }
+  }
+
+  try {
+    config.validate({ allowed: 'strict' });
+  } catch (error) {
+    problems.push(...convictProblems((error as Error).message));
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const compiled = compileConfig(config.getProperties());
+  problems.push(...crossChecks(compiled, options.require ?? []));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return compiled;
+}
+
+/** Rules that involve several keys, or that only some commands need. */
+function crossChecks(c: Config, require: Requirement[]): string[] {
+  const problems: string[] = [];
+  const needs = new Set(require);
+  if ((needs.has('project') || needs.has('daemon')) && !c.project) {
+    problems.push(`${where('project')}: is required: set the FDL project name`);
+  }
+  if (needs.has('daemon')) {
+    if (!c.product.version) problems.push(`${where('product.version')}: is required by the daemon: set the FDL product version, e.g. 4.1.5`);
+    if (!c.authServer.url) problems.push(`${where('authServer.url')}: is required by the daemon: set the authorization server URL, e.g. https://register.fanruan.com`);
+    if (!c.node.id) problems.push(`${where('node.id')}: is required by the daemon: set this node's id`);
+  }
+  if (needs.has('authserver')) {
+    if (!c.authserver.adminToken) problems.push(`${where('authserver.adminToken')}: is required by authserver: set a long random bearer token`);
+    else if (c.authserver.adminToken.length < 8) problems.push(`${where('authserver.adminToken')}: is too short: use at least 8 characters`);
+    if (Boolean(c.authserver.tlsCert) !== Boolean(c.authserver.tlsKey)) {
+      problems.push(`${where('authserver.tlsCert')} and ${where('authserver.tlsKey')}: set both for HTTPS, or neither for plain HTTP`);
+    }
+  }
+  if (c.leader.renewMs <= 0 || c.leader.renewMs >= c.leader.leaseMs) {
+    problems.push(`${where('leader.renew')}: must be shorter than leader.lease (${c.leader.leaseMs} ms) and above 0`);
+  }
+  if (c.heartbeat.intervalMs < 1000) problems.push(`${where('heartbeat.interval')}: must be at least 1s`);
+  if (c.heartbeat.failureThreshold < 1) problems.push(`${where('heartbeat.failureThreshold')}: must be at least 1`);
+  if (c.authServer.timeoutMs < 100) problems.push(`${where('authServer.timeout')}: must be at least 100ms`);
+  if (c.redis.sentinels.length > 0 && c.redis.clusterNodes.length > 0) {
+    problems.push(`${where('redis.sentinels')} and ${where('redis.clusterNodes')}: set one of them, not both`);
+  }
+  return problems;
+}
+
+export { parseDuration };
+export type { Config };

@@ -1,0 +1,55 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+/**
+ * One pino logger per process; each part takes a child (`log.child({ part })`).
+ * Messages are fixed strings and variables go in fields, so redaction by path works:
+ * every field that can hold a secret is listed here and censored, at the top level
+ * and one level down (pino's wildcard covers exactly one level).
+ */
+const SECRET_FIELDS = [
+  'password',
+  'passwords',
+  'ciphertext',
+  'adminToken',
+  'token',
+  'authorization',
+  'privateKey',
+  'secret',
+  'credential',
+];
+
+export const REDACT_PATHS: string[] = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
+  ...SECRET_FIELDS.map((f) => `*.*.${f}`),
+  'req.headers.authorization',
+  'headers.authorization',
+  'redis.url',
+  'config.redis.url',
+  'config.authserver.adminToken',
+  'config.authServer.proxy',
+];
+
+export interface LoggerOptions {
+  level?: string;
+  /** Where lines go; stdout by default. Tests pass a capturing stream. */
+  destination?: DestinationStream;
+  name?: string;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      name: options.name ?? 'fdl-cloudauth',
+      level: options.level ?? 'info',
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      base: { pid: process.pid },
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
+  );
+}
+
+export type { Logger };

@@ -1,0 +1,123 @@
+import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import type { Config } from '../config/compile';
+
+/**
+ * One factory for every Redis connection the product opens: standalone (URL),
+ * Sentinel, or Cluster, chosen by configuration. The purpose decides the retry
+ * behaviour, because the callers need different things:
+ * - `bullmq`: BullMQ requires `maxRetriesPerRequest: null` (its blocking commands
+ *   must wait across reconnects);
+ * - `command`: the agent and aggregator want a command to fail fast while Redis is
+ *   away (the agent then journals locally) and the connection to keep reconnecting;
+ * - `subscriber`: pub/sub, reconnects forever;
+ * - `cli`: one short try; a CLI says which Redis it could not reach and exits 3.
+ */
+export type RedisClient = Redis | Cluster;
+export type RedisPurpose = 'bullmq' | 'command' | 'subscriber' | 'cli';
+
+export interface RedisConnectOptions {
+  purpose: RedisPurpose;
+  /** Shown in CLIENT LIST, helps operators tell sidecars apart. */
+  connectionName?: string;
+  lazyConnect?: boolean;
+}
+
+function baseOptions(cfg: Config['redis'], options: RedisConnectOptions): RedisOptions {
+  const url = new URL(cfg.url);
+  const common: RedisOptions = {
+    connectionName: options.connectionName,
+    lazyConnect: options.lazyConnect ?? false,
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    tls: url.protocol === 'rediss:' ? {} : undefined,
+    connectTimeout: options.purpose === 'cli' ? 3000 : 5000,
+    // Reconnect quickly at first, then every 2 s: a restarted Redis is found at once.
+    retryStrategy: options.purpose === 'cli' ? () => null : (times: number) => Math.min(100 * times, 2000),
+  };
+  switch (options.purpose) {
+    case 'bullmq':
+      return { ...common, maxRetriesPerRequest: null, enableReadyCheck: true };
+    case 'command':
+      return { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false };
+    case 'subscriber':
+      return { ...common, maxRetriesPerRequest: null };
+    case 'cli':
+      return { ...common, maxRetriesPerRequest: 0, enableOfflineQueue: true };
+  }
+}
+
+export function createRedis(cfg: Config['redis'], options: RedisConnectOptions): RedisClient {
+  const base = baseOptions(cfg, options);
+  if (cfg.clusterNodes.length > 0) {
+    return new Cluster([...cfg.clusterNodes], {
+      redisOptions: base,
+      lazyConnect: base.lazyConnect,
+      enableOfflineQueue: base.enableOfflineQueue ?? true,
+      maxRedirections: 16,
+      clusterRetryStrategy: base.retryStrategy as (times: number) => number | null,
+    });
+  }
+  if (cfg.sentinels.length > 0) {
+    const url = new URL(cfg.url);
+    return new Redis({
+      ...base,
+      sentinels: [...cfg.sentinels],
+      name: cfg.sentinelName,
+      db: Number(url.pathname.slice(1)) || 0,
+      sentinelRetryStrategy: (times: number) => (options.purpose === 'cli' ? null : Math.min(100 * times, 2000)),
+    });
+  }
+  const url = new URL(cfg.url);
+  return new Redis({
+    ...base,
+    host: url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+    port: Number(url.port) || 6379,
+    db: Number(url.pathname.slice(1)) || 0,
+  });
+}
+
+/** Where Redis is, for messages: never includes a password. */
+export function describeRedis(cfg: Config['redis']): string {
+  if (cfg.clusterNodes.length > 0) return `Redis Cluster ${cfg.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  if (cfg.sentinels.length > 0) {
+    return `Redis primary "${cfg.sentinelName}" through Sentinel ${cfg.sentinels.map((n) => `${n.host}:${n.port}`).join(',')}`;
+  }
+  const url = new URL(cfg.url);
+  return `Redis at ${url.protocol}//${url.host}${url.pathname && url.pathname !== '/' ? url.pathname : ''}`;
+}
+
+export class RedisUnreachableError extends Error {
+  readonly code = 'ERR_REDIS_UNREACHABLE';
+  readonly exitCode = 3;
+  constructor(where: string, cause: unknown) {
+    super(
+      `cannot reach ${where}: ${cause instanceof Error ? cause.message : String(cause)}. ` +
+        'Check that Redis runs and that redis.url (CLOUDAUTH_REDIS_URL), redis.sentinels or redis.clusterNodes point to it.',
+    );
+    this.name = 'RedisUnreachableError';
+  }
+}
+
+/** Connects a lazily created client, turning a failure into RedisUnreachableError. */
+export async function connectOrExplain(client: RedisClient, cfg: Config['redis']): Promise<void> {
+  try {
+    if (client.status === 'wait') await client.connect();
+    await client.ping();
+  } catch (error) {
+    client.disconnect();
+    throw new RedisUnreachableError(describeRedis(cfg), error);
+  }
+}
+
+/** QUIT if possible, disconnect otherwise; never throws. */
+export async function closeRedis(client: RedisClient | undefined): Promise<void> {
+  if (!client) return;
+  try {
+    if (client.status === 'ready') {
+      await Promise.race([client.quit(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    }
+  } catch {
+    /* connection already gone */
+  }
+  client.disconnect();
+}

@@ -1,0 +1,229 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Redis from 'ioredis';
+import { freePort, sleep, waitForPort } from './ports';
+import { track } from './process-registry';
+
+/**
+ * Real Redis servers for tests, on free loopback ports, that a test can stop, kill,
+ * pause and restart on the same port. Falls back to testcontainers' Redis module when
+ * there is no `redis-server` binary but a Docker engine answers.
+ */
+export interface TestRedis {
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  /** Graceful stop (SHUTDOWN NOSAVE). */
+  stop(): Promise<void>;
+  /** SIGKILL: the server vanishes mid-conversation. */
+  kill(): Promise<void>;
+  /** SIGSTOP: connections stay open but nothing answers. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
+  /** Start again on the same port (after stop or kill). */
+  restart(): Promise<void>;
+  flush(): Promise<void>;
+  /** Stops the server for good and removes its files. */
+  dispose(): Promise<void>;
+  readonly running: boolean;
+}
+
+export const INSTALL_HINT =
+  'no redis-server binary and no Docker engine: install Redis with `apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis`, or start a Docker engine';
+
+export function hasRedisBinary(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export interface RedisServerOptions {
+  /** Extra redis-server arguments, e.g. ['--appendonly', 'yes']. */
+  args?: string[];
+  port?: number;
+}
+
+class ProcessRedis implements TestRedis {
+  readonly host = '127.0.0.1';
+  private child: ChildProcess | undefined;
+  private paused = false;
+  private readonly dir: string;
+
+  constructor(readonly port: number, private readonly extraArgs: string[]) {
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'fdl-redis-'));
+  }
+
+  get url(): string {
+    return `redis://${this.host}:${this.port}`;
+  }
+
+  get running(): boolean {
+    return Boolean(this.child && this.child.exitCode === null && this.child.signalCode === null);
+  }
+
+  async start(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', ...this.extraArgs];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    track(child);
+    this.child = child;
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`redis-server on port ${this.port} exited with ${code}: ${stderr.trim()}`))),
+    );
+    exited.catch(() => undefined);
+    await Promise.race([waitForPort(this.port, 10_000), exited]);
+    // The port accepts before the dataset is loaded; PING until it answers.
+    const client = new Redis({ port: this.port, host: this.host, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      for (let i = 0; i < 100; i++) {
+        try {
+          await client.connect().catch(() => undefined);
+          if ((await client.ping()) === 'PONG') return;
+        } catch {
+          await sleep(50);
+        }
+      }
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  private async waitExit(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.resume();
+    this.child?.kill('SIGTERM');
+    await this.waitExit();
+  }
+
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child?.kill('SIGKILL');
+    this.paused = false;
+    await this.waitExit();
+  }
+
+  pause(): void {
+    if (this.running && !this.paused) {
+      this.child?.kill('SIGSTOP');
+      this.paused = true;
+    }
+  }
+
+  resume(): void {
+    if (this.running && this.paused) {
+      this.child?.kill('SIGCONT');
+      this.paused = false;
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async flush(): Promise<void> {
+    const client = new Redis({ port: this.port, host: this.host, maxRetriesPerRequest: 1 });
+    try {
+      await client.flushall();
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Docker-backed fallback: same interface, through testcontainers. */
+async function startContainerRedis(): Promise<TestRedis> {
+  const { RedisContainer } = await import('@testcontainers/redis');
+  const container = await new RedisContainer('redis:7').start();
+  const port = container.getMappedPort(6379);
+  const host = container.getHost();
+  let running = true;
+  const exec = async (cmd: string[]) => {
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('docker', cmd, { stdio: 'ignore' });
+  };
+  const self: TestRedis = {
+    host,
+    port,
+    url: `redis://${host}:${port}`,
+    get running() {
+      return running;
+    },
+    stop: async () => {
+      await exec(['stop', container.getId()]);
+      running = false;
+    },
+    kill: async () => {
+      await exec(['kill', container.getId()]);
+      running = false;
+    },
+    pause: () => void exec(['pause', container.getId()]),
+    resume: () => void exec(['unpause', container.getId()]),
+    restart: async () => {
+      await exec(['start', container.getId()]);
+      running = true;
+      await waitForPort(port, 10_000, host);
+    },
+    flush: async () => {
+      const client = new Redis({ port, host });
+      await client.flushall();
+      client.disconnect();
+    },
+    dispose: async () => {
+      await container.stop();
+      running = false;
+    },
+  };
+  return self;
+}
+
+async function dockerReachable(): Promise<boolean> {
+  try {
+    const { getContainerRuntimeClient } = await import('testcontainers');
+    await getContainerRuntimeClient();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const started: TestRedis[] = [];
+
+export async function startRedis(options: RedisServerOptions = {}): Promise<TestRedis> {
+  let server: TestRedis;
+  if (hasRedisBinary()) {
+    const proc = new ProcessRedis(options.port ?? (await freePort()), options.args ?? []);
+    await proc.start();
+    server = proc;
+  } else if (await dockerReachable()) {
+    server = await startContainerRedis();
+  } else {
+    throw new Error(INSTALL_HINT);
+  }
+  started.push(server);
+  return server;
+}
+
+export async function disposeAllRedis(): Promise<void> {
+  await Promise.all(started.splice(0).map((s) => s.dispose().catch(() => undefined)));
+}
+
+let counter = 0;
+/** A key prefix no other test uses. */
+export function testPrefix(label = 't'): string {
+  counter += 1;
+  return `${label}-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
