@@ -1,0 +1,179 @@
+import type { RedisClient } from '../../shared/redis/connection';
+import { LuaScript } from '../../shared/redis/lua-script';
+
+/**
+ * The reference server's state in Redis, so a restart loses nothing:
+ *
+ *   <prefix>:authserver:{<account>}:account   hash: settings and the password hash
+ *   <prefix>:authserver:{<account>}:bindings  hash: nodeKey -> JSON binding
+ *
+ * The account name is the hash tag: both keys of an account sit in one Cluster slot,
+ * so the bind and unbind scripts may touch both.
+ */
+
+/** A bound node with no successful authentication for this long frees its slot (R10). */
+export const RELEASE_AFTER_MS = 24 * 3600_000;
+
+export const ACCOUNT_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
+
+export type AccountStatus = 'active' | 'disabled';
+
+export interface AccountSettings {
+  readonly account: string;
+  readonly capacity: number;
+  readonly expiresAtMs: number;
+  readonly status: AccountStatus;
+  /** null: any. */
+  readonly allowedIps: readonly string[] | null;
+  readonly allowedDomains: readonly string[] | null;
+  readonly allowedAppNames: readonly string[] | null;
+  readonly allowedVersions: string | null;
+}
+
+export interface StoredAccount extends AccountSettings {
+  readonly passwordHash: string;
+}
+
+export interface Binding {
+  readonly nodeId: string;
+  readonly project: string;
+  readonly boundAtMs: number;
+  readonly lastSuccessAtMs: number;
+}
+
+export type BindResult = { readonly status: 'passed' | 'full' | 'gone'; readonly bound: number };
+export type UnbindResult = { readonly status: 'unbound' | 'not-bound'; readonly bound: number };
+
+/** A stored account that cannot be read: a server-side problem, never the client's. */
+export class CorruptAccountError extends Error {
+  readonly code = 'ERR_CORRUPT_ACCOUNT';
+  constructor(readonly account: string, readonly field: string) {
+    super(`stored account has an unreadable field ${field}`);
+    this.name = 'CorruptAccountError';
+  }
+}
+
+const BIND = new LuaScript('daemon/authserver/lua/bind-node-2.lua');
+const UNBIND = new LuaScript('daemon/authserver/lua/unbind-node-1.lua');
+
+/** Bindings are per node id within a project; JSON keeps the pair unambiguous. */
+export function nodeKey(project: string, nodeId: string): string {
+  return JSON.stringify([project, nodeId]);
+}
+
+function jsonList(raw: string | undefined, account: string, field: string): readonly string[] | null {
+  if (raw === undefined || raw === '') return null;
+  try {
+    const value: unknown = JSON.parse(raw);
+    if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
+  } catch {
+    /* reported below */
+  }
+  throw new CorruptAccountError(account, field);
+}
+
+export class AccountStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keyPrefix: string,
+  ) {}
+
+  private keys(account: string): { account: string; bindings: string } {
+    const base = `${this.keyPrefix}:authserver:{${account}}`;
+    return { account: `${base}:account`, bindings: `${base}:bindings` };
+  }
+
+  /** Creates or replaces an account's settings; its bindings are kept. Returns true when created. */
+  async save(account: StoredAccount, nowMs: number): Promise<boolean> {
+    const key = this.keys(account.account).account;
+    const fields: Record<string, string> = {
+      account: account.account,
+      passwordHash: account.passwordHash,
+      capacity: String(account.capacity),
+      expiresAt: String(account.expiresAtMs),
+      status: account.status,
+      updatedAt: String(nowMs),
+    };
+    if (account.allowedIps) fields.allowedIps = JSON.stringify(account.allowedIps);
+    if (account.allowedDomains) fields.allowedDomains = JSON.stringify(account.allowedDomains);
+    if (account.allowedAppNames) fields.allowedAppNames = JSON.stringify(account.allowedAppNames);
+    if (account.allowedVersions !== null) fields.allowedVersions = account.allowedVersions;
+    // DEL + HSET in one transaction: an allow-list left out of the new settings must
+    // not survive from the old ones, and no reader may see the account half-written.
+    const results = await this.redis.multi().exists(key).del(key).hset(key, fields).exec();
+    const existed = results?.[0]?.[1];
+    return existed === 0;
+  }
+
+  async get(account: string): Promise<StoredAccount | undefined> {
+    const raw = await this.redis.hgetall(this.keys(account).account);
+    if (!raw.account) return undefined;
+    const capacity = Number(raw.capacity);
+    const expiresAtMs = Number(raw.expiresAt);
+    if (!Number.isInteger(capacity) || capacity < 0) throw new CorruptAccountError(account, 'capacity');
+    if (!Number.isFinite(expiresAtMs)) throw new CorruptAccountError(account, 'expiresAt');
+    if (raw.status !== 'active' && raw.status !== 'disabled') throw new CorruptAccountError(account, 'status');
+    if (!raw.passwordHash) throw new CorruptAccountError(account, 'passwordHash');
+    return {
+      account,
+      passwordHash: raw.passwordHash,
+      capacity,
+      expiresAtMs,
+      status: raw.status,
+      allowedIps: jsonList(raw.allowedIps, account, 'allowedIps'),
+      allowedDomains: jsonList(raw.allowedDomains, account, 'allowedDomains'),
+      allowedAppNames: jsonList(raw.allowedAppNames, account, 'allowedAppNames'),
+      allowedVersions: raw.allowedVersions ?? null,
+    };
+  }
+
+  /** Deletes an account and its bindings; false when it did not exist. */
+  async delete(account: string): Promise<boolean> {
+    const keys = this.keys(account);
+    const removed = await this.redis.del(keys.account, keys.bindings);
+    return removed > 0;
+  }
+
+  /** The live bindings (not released by the 24 h rule at `nowMs`), oldest first. */
+  async bindings(account: string, nowMs: number): Promise<Binding[]> {
+    const raw = await this.redis.hgetall(this.keys(account).bindings);
+    const live: Binding[] = [];
+    for (const text of Object.values(raw)) {
+      let parsed: Record<string, unknown>;
+      try {
+        parsed = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        continue; // the bind script treats an unreadable binding as free, so do we
+      }
+      const lastSuccessAtMs = Number(parsed.lastSuccessAt);
+      const boundAtMs = Number(parsed.boundAt);
+      if (!Number.isFinite(lastSuccessAtMs) || lastSuccessAtMs + RELEASE_AFTER_MS <= nowMs) continue;
+      live.push({ nodeId: String(parsed.nodeId), project: String(parsed.project), boundAtMs, lastSuccessAtMs });
+    }
+    return live.sort((a, b) => a.boundAtMs - b.boundAtMs || a.nodeId.localeCompare(b.nodeId));
+  }
+
+  /** Check-and-bind in one script; `write: false` only answers whether it would pass. */
+  async bind(account: string, project: string, nodeId: string, nowMs: number, write: boolean): Promise<BindResult> {
+    const keys = this.keys(account);
+    const reply = (await BIND.run(
+      this.redis,
+      [keys.account, keys.bindings],
+      [nodeKey(project, nodeId), nodeId, project, nowMs, RELEASE_AFTER_MS, write ? 'bind' : 'check'],
+    )) as [number, number];
+    const status = reply[0] === 0 ? 'passed' : reply[0] === 1 ? 'full' : 'gone';
+    return { status, bound: reply[1] };
+  }
+
+  async unbind(account: string, project: string, nodeId: string, nowMs: number): Promise<UnbindResult> {
+    const reply = (await UNBIND.run(this.redis, [this.keys(account).bindings], [nodeKey(project, nodeId), nowMs, RELEASE_AFTER_MS])) as [
+      number,
+      number,
+    ];
+    return { status: reply[0] === 0 ? 'unbound' : 'not-bound', bound: reply[1] };
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.redis.ping()) === 'PONG';
+  }
+}

@@ -1,0 +1,121 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Codes } from '../../shared/catalog';
+import type { Clock } from '../../shared/clock';
+import type { Logger } from '../../shared/logger';
+import { business, ok, type Answer, type AnswerContext } from './answer';
+import { CorruptAccountError, type AccountStore, type StoredAccount } from './account-store';
+import type { FaultInjector } from './fault-injector';
+import { checkLicense } from './license-checks';
+import { dummyHash, verifyPassword } from './password-hash';
+import { parseAuthenticateRequest, parseUnbindRequest, peekAccount, peekNodeId } from './protocol-request';
+
+/**
+ * Protocol v1 (SPEC §5): authenticate and unbind. Checks run in the order of the
+ * spec and the first failure is answered:
+ * 10000 → 10001 → 30006 → 30002 → 30000 → 30001 → 30003 → 30004 → 30005 → 30007 →
+ * the server's own writes (20001, 20002). 10000 is answered by the HTTP layer, which
+ * parses the body; everything from 10001 on is here.
+ */
+export interface ProtocolApiOptions {
+  store: AccountStore;
+  faults: FaultInjector;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** A Redis failure while answering is the server's own cache failing: 20002, retryable. */
+class StoreUnavailable extends Error {}
+
+export class ProtocolApi {
+  constructor(private readonly options: ProtocolApiOptions) {}
+
+  /** Transport faults hit before any check, so they never change state. */
+  private async transportFault(body: unknown, context: AnswerContext): Promise<Answer | undefined> {
+    const nodeId = peekNodeId(body);
+    const delay = this.options.faults.delayFor(nodeId);
+    if (delay > 0) await sleep(delay);
+    const fault = this.options.faults.transportFault(nodeId);
+    if (fault === 'reset') return { kind: 'reset', context };
+    if (fault === 'malformed') return { kind: 'malformed', context };
+    if (fault === 'http500') {
+      return { kind: 'json', status: 500, body: { code: 500, name: 'INTERNAL_ERROR', message: 'injected fault: internal server error' }, context };
+    }
+    return undefined;
+  }
+
+  private async store<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof CorruptAccountError) throw error;
+      this.options.logger.warn({ err: error }, 'Redis call failed while answering');
+      throw new StoreUnavailable();
+    }
+  }
+
+  /** 30006 for an unknown account or a wrong password, in the same time either way. */
+  private async authorize(account: string, password: string): Promise<StoredAccount | undefined> {
+    const stored = await this.store(() => this.options.store.get(account));
+    const matches = await verifyPassword(password, stored?.passwordHash ?? (await dummyHash()));
+    return stored && matches ? stored : undefined;
+  }
+
+  async authenticate(body: unknown): Promise<Answer> {
+    const context: AnswerContext = { account: peekAccount(body), nodeId: peekNodeId(body) };
+    const faulted = await this.transportFault(body, context);
+    if (faulted) return faulted;
+
+    const parsed = parseAuthenticateRequest(body);
+    if (!parsed.ok) return business(Codes.PARAM_INPUT_ERROR, parsed.problems.join('; '), undefined, context);
+    const request = parsed.value;
+    try {
+      const account = await this.authorize(request.account, request.password);
+      if (!account) return business(Codes.ACCOUNT_INPUT_ERROR, undefined, undefined, context);
+
+      const now = this.options.clock.now();
+      const failure = checkLicense(account, { ...request.node, version: request.version }, now);
+      if (failure) return business(failure.code, failure.message, undefined, context);
+
+      const writeFault = this.options.faults.writeFault(request.node.id);
+      const result = await this.store(() => this.options.store.bind(request.account, request.project, request.node.id, now, writeFault === undefined));
+      if (result.status === 'gone') return business(Codes.ACCOUNT_INPUT_ERROR, undefined, undefined, context);
+      if (result.status === 'full') {
+        return business(Codes.REGISTER_OUT_OF_LIMIT, `all ${account.capacity} registration slots of the account are taken`, undefined, context);
+      }
+      if (writeFault === 'mysql') return business(Codes.MYSQL_UPDATE_ERROR, 'injected fault: the server failed to update its database', undefined, context);
+      if (writeFault === 'redis') return business(Codes.REDIS_UPDATE_ERROR, 'injected fault: the server failed to write its cache', undefined, context);
+
+      return ok(
+        'authenticated',
+        {
+          licenseExpiresAt: new Date(account.expiresAtMs).toISOString(),
+          capacity: account.capacity,
+          bound: result.bound,
+          serverTime: new Date(now).toISOString(),
+        },
+        context,
+      );
+    } catch (error) {
+      if (error instanceof StoreUnavailable) return business(Codes.REDIS_UPDATE_ERROR, 'the server could not reach its cache', undefined, context);
+      throw error;
+    }
+  }
+
+  async unbind(body: unknown): Promise<Answer> {
+    const context: AnswerContext = { account: peekAccount(body), nodeId: peekNodeId(body) };
+    const parsed = parseUnbindRequest(body);
+    if (!parsed.ok) return business(Codes.PARAM_INPUT_ERROR, parsed.problems.join('; '), undefined, context);
+    const request = parsed.value;
+    try {
+      const account = await this.authorize(request.account, request.password);
+      if (!account) return business(Codes.ACCOUNT_INPUT_ERROR, undefined, undefined, context);
+      const now = this.options.clock.now();
+      const result = await this.store(() => this.options.store.unbind(request.account, request.project, request.nodeId, now));
+      if (result.status === 'not-bound') return business(Codes.DO_NOT_NEED_DEACTIVATE, undefined, undefined, context);
+      return ok('node unbound', { bound: result.bound, capacity: account.capacity }, context);
+    } catch (error) {
+      if (error instanceof StoreUnavailable) return business(Codes.REDIS_UPDATE_ERROR, 'the server could not reach its cache', undefined, context);
+      throw error;
+    }
+  }
+}
