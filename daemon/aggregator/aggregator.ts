@@ -1,0 +1,195 @@
+import type { Logger } from '../../shared/logger';
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ChangeEvent } from '../../shared/redis/records';
+import type { ProjectView } from '../view/compute-view';
+import type { ProjectViewReader } from '../view/project-view';
+import type { ChangeEvents } from './change-events';
+import type { LeaderElection } from './leader-election';
+import { StatusWriter, type WriteOutcome } from './status-writer';
+
+/**
+ * Combines the nodes' records into the project status (R5) and writes it, on the
+ * leader only. Driven by change events (an agent recorded an attempt, register ran),
+ * coalesced over a short debounce so a burst of attempts costs one read; and by a
+ * periodic sweep, because some changes publish nothing: a node going stale (R6) is
+ * the absence of events, and events published while the subscriber was
+ * disconnected are lost.
+ *
+ * Writes are minimal (only when the status changes) and fenced (StatusWriter): when
+ * Redis refuses one as stale, this sidecar is not the leader any more whatever it
+ * believed, so it steps down.
+ */
+export interface AggregatorOptions {
+  /** Command connection (purpose 'command'). */
+  redis: RedisClient;
+  events: ChangeEvents;
+  election: LeaderElection;
+  reader: ProjectViewReader;
+  log: Logger;
+  /** Coalescing window for bursts of events; default 30 ms. */
+  debounceMs?: number;
+  /** Safety-net sweep; default min(interval / 4, 30 s). */
+  sweepMs?: number;
+}
+
+export class Aggregator {
+  readonly debounceMs: number;
+  readonly sweepMs: number;
+  private readonly log: Logger;
+  private readonly writer: StatusWriter;
+  private latest: ProjectView | null = null;
+  private rejected = 0;
+  private debounce: NodeJS.Timeout | undefined;
+  private sweep: NodeJS.Timeout | undefined;
+  private running: Promise<ProjectView | null> | undefined;
+  private pending = false;
+  private state: 'idle' | 'running' | 'closed' = 'idle';
+  private closing: Promise<void> | undefined;
+
+  private readonly onEvent = (event: ChangeEvent): void => {
+    // Our own status events would only make us read what we just wrote.
+    if (event.type === 'attempt' || event.type === 'registered') this.trigger();
+  };
+  private readonly onElected = (): void => void this.refresh();
+  private readonly onResubscribed = (): void => this.trigger();
+
+  constructor(private readonly options: AggregatorOptions) {
+    this.debounceMs = options.debounceMs ?? 30;
+    this.sweepMs = options.sweepMs ?? Math.min(options.reader.policy.intervalMs / 4, 30_000);
+    if (!(this.debounceMs >= 0)) throw new RangeError(`debounceMs must be at least 0, got ${this.debounceMs}`);
+    if (!(this.sweepMs >= 10)) throw new RangeError(`sweepMs must be at least 10, got ${this.sweepMs}`);
+    this.log = options.log.child({ part: 'aggregator' });
+    this.writer = new StatusWriter(options.redis, options.reader.keys);
+  }
+
+  get reader(): ProjectViewReader {
+    return this.options.reader;
+  }
+
+  get election(): LeaderElection {
+    return this.options.election;
+  }
+
+  /** The last view this leader computed (null before the first, or on a non-leader). */
+  get latestView(): ProjectView | null {
+    return this.latest;
+  }
+
+  /** Writes of this process that Redis refused as stale (fencing). */
+  get staleWritesRejected(): number {
+    return this.rejected;
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.state = 'running';
+    this.options.events.on('event', this.onEvent);
+    this.options.events.on('resubscribed', this.onResubscribed);
+    this.options.election.on('elected', this.onElected);
+    this.sweep = setInterval(() => this.trigger(), this.sweepMs);
+    this.sweep.unref();
+    if (this.options.election.isLeader) void this.refresh();
+  }
+
+  /**
+   * Aggregates now (serialized: a call while one runs makes it run once more after).
+   * Resolves with the view, or null when this sidecar is not the leader or Redis failed.
+   */
+  refresh(): Promise<ProjectView | null> {
+    if (this.running) {
+      this.pending = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      let view: ProjectView | null = null;
+      // Bounded: a record that always looks changed must not turn this into a hot loop;
+      // the next event or sweep picks up whatever is left.
+      let rounds = 0;
+      do {
+        this.pending = false;
+        view = await this.aggregateOnce();
+        rounds += 1;
+      } while (this.pending && this.state === 'running' && rounds < 5);
+      return view;
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.state = 'closed';
+      if (this.debounce) clearTimeout(this.debounce);
+      if (this.sweep) clearInterval(this.sweep);
+      this.debounce = undefined;
+      this.sweep = undefined;
+      this.options.events.off('event', this.onEvent);
+      this.options.events.off('resubscribed', this.onResubscribed);
+      this.options.election.off('elected', this.onElected);
+      try {
+        await this.running;
+      } catch {
+        /* logged where it happened */
+      }
+    })();
+    return this.closing;
+  }
+
+  private trigger(): void {
+    if (this.state !== 'running' || this.debounce) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      void this.refresh();
+    }, this.debounceMs);
+    this.debounce.unref();
+  }
+
+  private async aggregateOnce(): Promise<ProjectView | null> {
+    const { election, reader } = this.options;
+    if (this.state !== 'running' || !election.isLeader) {
+      this.latest = null;
+      return null;
+    }
+    // The epoch is taken before the read: the write must prove the lease this view was read under.
+    const epoch = election.epoch as number;
+    let view: ProjectView;
+    try {
+      view = await reader.read();
+    } catch (error) {
+      this.log.warn({ error: (error as Error).message }, 'Could not read the cluster');
+      return null;
+    }
+    this.latest = view;
+    const stored = view.stored?.status ?? null;
+    // Sticky: nothing the nodes say replaces a stored `failed`; only register clears it.
+    if (stored === 'failed' || stored === view.computedStatus) return view;
+
+    let outcome: WriteOutcome;
+    try {
+      outcome = await this.writer.writeStatus({ instance: election.instance, epoch, status: view.computedStatus, generation: view.generation });
+    } catch (error) {
+      this.log.warn({ error: (error as Error).message }, 'Could not write the project status');
+      return view;
+    }
+    switch (outcome) {
+      case 'written':
+        this.log.info({ from: stored, to: view.computedStatus, epoch }, 'Project status changed');
+        break;
+      case 'fenced':
+        this.rejected += 1;
+        this.log.warn({ epoch, status: view.computedStatus }, 'Redis refused a stale leader write');
+        election.stepDown('fenced');
+        this.latest = null;
+        return null;
+      case 'stale-view':
+        // register ran between the read and the write: read again.
+        this.pending = true;
+        break;
+      case 'sticky-failed':
+      case 'unchanged':
+        break;
+    }
+    return view;
+  }
+}

@@ -1,0 +1,137 @@
+import { performance } from 'node:perf_hooks';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../../shared/logger';
+import { NODE_STATUSES, PROJECT_STATUSES } from '../../shared/redis/records';
+import type { ProjectView } from '../view/compute-view';
+import type { Aggregator } from './aggregator';
+import type { LeaderElection } from './leader-election';
+
+/**
+ * The cluster-level series of SPEC §8, computed at scrape time from a fresh read of
+ * the cluster (one constant-round-trip read a scrape, shared by every metric) — and
+ * only on the leader, so the cluster is counted once: a non-leader exports none of
+ * them, not even zeros. Every collect() starts with reset(), so the series of a
+ * removed node disappear, and a failed read leaves the cluster series out instead of
+ * failing the scrape. `leader` and `leader_transitions_total` are about this sidecar
+ * and are exported by every one.
+ */
+export interface ClusterMetricsOptions {
+  log: Logger;
+  /** Metric name prefix; default `fdl_cloudauth_`. */
+  prefix?: string;
+  /** How long one read serves the collects of one scrape; default 1 s. */
+  readCacheMs?: number;
+}
+
+export function registerClusterMetrics(registry: Registry, aggregator: Aggregator, election: LeaderElection, options: ClusterMetricsOptions): void {
+  const prefix = options.prefix ?? 'fdl_cloudauth_';
+  const cacheMs = options.readCacheMs ?? 1000;
+  const log = options.log.child({ part: 'cluster-metrics' });
+  const reader = aggregator.reader;
+  const project = reader.keys.project;
+  const registers = [registry];
+
+  let cached: { at: number; view: Promise<ProjectView | null> } | undefined;
+  let readFailing = false;
+  const currentView = (): Promise<ProjectView | null> => {
+    if (!election.isLeader) return Promise.resolve(null);
+    const now = performance.now();
+    if (cached && now - cached.at < cacheMs) return cached.view;
+    const view = reader.read().then(
+      (v) => {
+        if (readFailing) log.info('Cluster read for metrics works again');
+        readFailing = false;
+        return v;
+      },
+      (error: unknown) => {
+        // Logged once per outage, not once per metric and scrape.
+        if (!readFailing) log.warn({ error: (error as Error).message }, 'Could not read the cluster for metrics; cluster series left out');
+        readFailing = true;
+        return null;
+      },
+    );
+    cached = { at: now, view };
+    return view;
+  };
+
+  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, view: ProjectView) => void): void => {
+    const g: Gauge<string> = new Gauge({
+      name: prefix + name,
+      help,
+      labelNames,
+      registers,
+      collect: async () => {
+        g.reset();
+        const view = await currentView();
+        if (view) fill(g, view);
+      },
+    });
+  };
+
+  gauge('project_status', 'Project registration status: 1 for the current status, 0 for the others.', ['project', 'status'], (g, view) => {
+    for (const status of PROJECT_STATUSES) g.set({ project, status }, status === view.status ? 1 : 0);
+  });
+  gauge('node_status', 'Node status: 1 for the current status, 0 for the others.', ['project', 'node', 'status'], (g, view) => {
+    for (const node of view.nodes) for (const status of NODE_STATUSES) g.set({ project, node: node.id, status }, status === node.status ? 1 : 0);
+  });
+  gauge('node_consecutive_failures', 'Consecutive failed authentications of the node (0 after a success).', ['project', 'node'], (g, view) => {
+    for (const node of view.nodes) g.set({ project, node: node.id }, node.consecutiveFailures);
+  });
+  gauge('node_failure_reason', 'Reason of the first failure of the node\'s current streak: 1 while the streak lasts.', ['project', 'node', 'code', 'reason'], (g, view) => {
+    for (const node of view.nodes) {
+      if (node.consecutiveFailures > 0 && node.reason) {
+        g.set({ project, node: node.id, code: node.reason.code === null ? '' : String(node.reason.code), reason: node.reason.name }, 1);
+      }
+    }
+  });
+  gauge('node_last_attempt_timestamp_seconds', 'Time of the node\'s last recorded attempt (Redis time).', ['project', 'node'], (g, view) => {
+    for (const node of view.nodes) if (node.lastAttemptAt !== null) g.set({ project, node: node.id }, node.lastAttemptAt / 1000);
+  });
+  gauge('node_last_success_timestamp_seconds', 'Time of the node\'s last successful authentication (Redis time).', ['project', 'node'], (g, view) => {
+    for (const node of view.nodes) if (node.lastSuccessAt !== null) g.set({ project, node: node.id }, node.lastSuccessAt / 1000);
+  });
+  gauge('lockout_seconds', 'Time left before the project is marked failed if every attempt fails from now.', ['project'], (g, view) => {
+    if (view.lockoutSeconds !== null) g.set({ project }, view.lockoutSeconds);
+  });
+  gauge('license_expiry_timestamp_seconds', 'License expiry as the last successful authentication reported it.', ['project'], (g, view) => {
+    if (view.license.expiresAt !== null) g.set({ project }, view.license.expiresAt / 1000);
+  });
+  gauge('license_slots', 'Registration capacity of the account and the slots bound, from the last success.', ['project', 'kind'], (g, view) => {
+    if (view.license.capacity !== null) g.set({ project, kind: 'capacity' }, view.license.capacity);
+    if (view.license.bound !== null) g.set({ project, kind: 'bound' }, view.license.bound);
+  });
+
+  const corrupt: Counter<string> = new Counter({
+    name: `${prefix}corrupt_records_total`,
+    help: 'Records in Redis that did not parse (each distinct one counted once); skipped.',
+    labelNames: ['project'],
+    registers,
+    collect: async () => {
+      corrupt.reset();
+      // After the fresh read, which may have found new ones.
+      if ((await currentView()) !== null) corrupt.inc({ project }, reader.corrupt.total);
+    },
+  });
+
+  const leader: Gauge<string> = new Gauge({
+    name: `${prefix}leader`,
+    help: '1 while this sidecar is the aggregator leader of the project, 0 otherwise.',
+    labelNames: ['project', 'instance'],
+    registers,
+    collect: () => {
+      leader.reset();
+      leader.set({ project, instance: election.instance }, election.isLeader ? 1 : 0);
+    },
+  });
+
+  const transitions: Counter<string> = new Counter({
+    name: `${prefix}leader_transitions_total`,
+    help: 'Times this sidecar became or stopped being the aggregator leader.',
+    labelNames: ['project'],
+    registers,
+    collect: () => {
+      transitions.reset();
+      transitions.inc({ project }, election.transitions);
+    },
+  });
+}

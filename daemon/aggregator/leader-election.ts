@@ -1,0 +1,300 @@
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../../shared/logger';
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import { LuaScript } from '../../shared/redis/lua-script';
+import type { ChangeEvent } from '../../shared/redis/records';
+import type { ChangeEvents } from './change-events';
+
+/**
+ * Leader election of the aggregator, one leader a project, through a Redis lease.
+ *
+ * Every sidecar is a candidate. Taking the lease (SET NX PX, in acquire-2.lua) also
+ * increments the project's epoch counter: the epoch is the fencing token every write
+ * of the leader carries, so a leader that lost its lease without knowing it (paused
+ * process, slow network) has its writes refused by Redis instead of trusted.
+ *
+ * State machine (every change is logged):
+ *
+ *   idle --start--> candidate --acquired--> leader --renew refused / deadline passed / fenced--> candidate
+ *   candidate|leader --close--> closing --> closed          (a leader releases the lease first)
+ *
+ * The leader renews every renewMs (compare-and-pexpire). Its local deadline is
+ * measured on the monotonic clock from the moment the last successful renew was SENT,
+ * so it always ends before the lease in Redis does; once it has passed the leader
+ * steps down by itself, even if a renew is still hanging. `isLeader` checks the
+ * deadline too, so a process resumed after SIGSTOP does not believe it still leads
+ * before its timers had a chance to run.
+ *
+ * A gracefully stopping leader deletes the lease and publishes `leader-released`;
+ * candidates try at once on that event, so a hand-over takes one round trip rather
+ * than a lease. Otherwise candidates try every renewMs.
+ */
+export type ElectionState = 'idle' | 'candidate' | 'leader' | 'closing' | 'closed';
+export type DemotionReason = 'lease-lost' | 'lease-expired' | 'fenced' | 'closed';
+
+export interface LeaderElectionOptions {
+  /** Command connection (purpose 'command'): fails fast while Redis is away. */
+  redis: RedisClient;
+  events: ChangeEvents;
+  keys: ProjectKeys;
+  log: Logger;
+  /** This sidecar's node id, the start of the instance id. */
+  nodeId: string;
+  /** leader.leaseMs; default 15 s. */
+  leaseMs?: number;
+  /** leader.renewMs; default 5 s. */
+  renewMs?: number;
+  /** Defaults to `${nodeId}/${hostname}/${pid}/${random}`. */
+  instance?: string;
+  onElected?: (epoch: number) => void;
+  onDemoted?: (reason: DemotionReason) => void;
+  /** Monotonic milliseconds; performance.now() unless a test injects another. */
+  monotonic?: () => number;
+}
+
+const DEFAULTS = { leaseMs: 15_000, renewMs: 5_000 };
+
+const acquireScript = new LuaScript('daemon/aggregator/lua/acquire-2.lua');
+const renewScript = new LuaScript('daemon/aggregator/lua/renew-1.lua');
+const releaseScript = new LuaScript('daemon/aggregator/lua/release-2.lua');
+
+export class LeaderElection extends EventEmitter {
+  readonly instance: string;
+  readonly leaseMs: number;
+  readonly renewMs: number;
+  private readonly log: Logger;
+  private readonly monotonic: () => number;
+  private stateValue: ElectionState = 'idle';
+  private epochValue: number | null = null;
+  private deadline = 0;
+  private transitionCount = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | undefined;
+  private tryAgain = false;
+  private closing: Promise<void> | undefined;
+
+  private readonly onEvent = (event: ChangeEvent): void => {
+    if (event.type === 'leader-released' && event.instance !== this.instance && this.stateValue === 'candidate') {
+      this.log.debug({ from: event.instance, epoch: event.epoch }, 'Leader released the lease, trying to take it');
+      this.kick();
+    }
+  };
+
+  private readonly onResubscribed = (): void => {
+    // A release published while we were disconnected was missed: look now.
+    if (this.stateValue === 'candidate') this.kick();
+  };
+
+  constructor(private readonly options: LeaderElectionOptions) {
+    super();
+    const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs;
+    const renewMs = options.renewMs ?? DEFAULTS.renewMs;
+    if (!Number.isFinite(leaseMs) || leaseMs < 100) throw new RangeError(`leader.lease must be at least 100ms, got ${leaseMs} ms`);
+    if (!Number.isFinite(renewMs) || renewMs < 10) throw new RangeError(`leader.renew must be at least 10ms, got ${renewMs} ms`);
+    // Two renews must fit in a lease, or one slow round trip costs the leadership.
+    if (renewMs * 2 > leaseMs) throw new RangeError(`leader.renew (${renewMs} ms) must be at most half of leader.lease (${leaseMs} ms)`);
+    if (!options.nodeId) throw new Error('LeaderElection needs the node id (node.id)');
+    this.leaseMs = leaseMs;
+    this.renewMs = renewMs;
+    this.instance = options.instance ?? `${options.nodeId}/${os.hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
+    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.log = options.log.child({ part: 'leader-election', instance: this.instance });
+  }
+
+  get state(): ElectionState {
+    return this.stateValue;
+  }
+
+  /** True while this instance holds the lease and its local deadline has not passed. */
+  get isLeader(): boolean {
+    return this.stateValue === 'leader' && this.monotonic() < this.deadline;
+  }
+
+  /** The fencing epoch while leader, null otherwise. */
+  get epoch(): number | null {
+    return this.stateValue === 'leader' ? this.epochValue : null;
+  }
+
+  /** Times this instance became or stopped being the leader. */
+  get transitions(): number {
+    return this.transitionCount;
+  }
+
+  async start(): Promise<void> {
+    if (this.stateValue !== 'idle') return;
+    this.setState('candidate');
+    this.options.events.on('event', this.onEvent);
+    this.options.events.on('resubscribed', this.onResubscribed);
+    this.timer = setInterval(() => this.kick(), this.renewMs);
+    this.timer.unref();
+    this.kick();
+    await this.inFlight;
+  }
+
+  /**
+   * Steps down now (the aggregator calls this when Redis refused a fenced write).
+   * Safe to call when not leading.
+   */
+  stepDown(reason: DemotionReason): void {
+    if (this.stateValue !== 'leader') return;
+    this.demote(reason);
+  }
+
+  /** Releases the lease if held; a second call waits for the first. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    const wasLeader = this.stateValue === 'leader';
+    const epoch = this.epochValue;
+    this.setState('closing');
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.clearWatchdog();
+    this.options.events.off('event', this.onEvent);
+    this.options.events.off('resubscribed', this.onResubscribed);
+    try {
+      await this.inFlight;
+    } catch {
+      /* the tick logs its own errors */
+    }
+    if (wasLeader && epoch !== null) {
+      try {
+        const released = await this.release(epoch);
+        this.log.info({ epoch, released }, 'Released the leader lease');
+      } catch (error) {
+        this.log.warn({ epoch, error }, 'Could not release the leader lease; it expires by itself');
+      }
+      this.transitionCount += 1;
+      this.notifyDemoted('closed');
+    }
+    this.setState('closed');
+  }
+
+  /** Runs one acquire-or-renew step unless one is running; a request meanwhile runs once after. */
+  private kick(): void {
+    if (this.stateValue !== 'candidate' && this.stateValue !== 'leader') return;
+    if (this.inFlight) {
+      this.tryAgain = this.stateValue === 'candidate';
+      return;
+    }
+    this.inFlight = this.step().finally(() => {
+      this.inFlight = undefined;
+      if (this.tryAgain) {
+        this.tryAgain = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async step(): Promise<void> {
+    try {
+      if (this.stateValue === 'leader') await this.renew();
+      else if (this.stateValue === 'candidate') await this.tryAcquire();
+    } catch (error) {
+      if (this.stateValue === 'leader') {
+        // Keep leading on an error only while the local deadline holds (the watchdog ends it).
+        this.log.warn({ error: (error as Error).message, msLeft: Math.round(this.deadline - this.monotonic()) }, 'Could not renew the leader lease');
+      } else {
+        this.log.debug({ error: (error as Error).message }, 'Could not try to take the leader lease');
+      }
+    }
+  }
+
+  private async tryAcquire(): Promise<void> {
+    const { redis, keys } = this.options;
+    const sentAt = this.monotonic();
+    const result = (await acquireScript.run(redis, [keys.leader, keys.epoch], [this.instance, this.leaseMs])) as [number, number | string];
+    if (this.stateValue !== 'candidate') {
+      // Closed while the call was on its way: give back what we may just have taken.
+      if (result[0] === 1) await this.release(Number(result[1])).catch(() => undefined);
+      return;
+    }
+    if (result[0] !== 1) return;
+    this.epochValue = Number(result[1]);
+    this.deadline = sentAt + this.leaseMs;
+    this.armWatchdog();
+    this.transitionCount += 1;
+    this.setState('leader');
+    this.log.info({ epoch: this.epochValue }, 'Elected aggregator leader');
+    this.emit('elected', this.epochValue);
+    this.options.onElected?.(this.epochValue);
+  }
+
+  private async renew(): Promise<void> {
+    const { redis, keys } = this.options;
+    const epoch = this.epochValue;
+    if (this.monotonic() >= this.deadline) {
+      this.demote('lease-expired');
+      return;
+    }
+    const sentAt = this.monotonic();
+    const renewed = (await renewScript.run(redis, [keys.leader], [`${this.instance}|${epoch}`, this.leaseMs])) as number;
+    if (this.stateValue !== 'leader' || this.epochValue !== epoch) return;
+    if (renewed === 1) {
+      this.deadline = sentAt + this.leaseMs;
+      this.armWatchdog();
+    } else {
+      this.demote('lease-lost');
+    }
+  }
+
+  private release(epoch: number): Promise<unknown> {
+    const { redis, keys } = this.options;
+    const event = JSON.stringify({ type: 'leader-released', instance: this.instance, epoch });
+    return releaseScript.run(redis, [keys.leader, keys.events], [`${this.instance}|${epoch}`, event]);
+  }
+
+  /** Fires at the local deadline, even while a renew hangs on a dead connection. */
+  private armWatchdog(): void {
+    this.clearWatchdog();
+    this.watchdog = setTimeout(
+      () => {
+        if (this.stateValue === 'leader' && this.monotonic() >= this.deadline) this.demote('lease-expired');
+        else if (this.stateValue === 'leader') this.armWatchdog();
+      },
+      Math.max(0, this.deadline - this.monotonic()),
+    );
+    this.watchdog.unref();
+  }
+
+  private clearWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  private demote(reason: DemotionReason): void {
+    const epoch = this.epochValue;
+    this.clearWatchdog();
+    this.transitionCount += 1;
+    this.setState('candidate');
+    this.log.warn({ epoch, reason }, 'Stepped down as aggregator leader');
+    // Best effort: if the lease is still ours in Redis, free it so another candidate need not wait.
+    if (epoch !== null && reason !== 'lease-lost' && reason !== 'fenced') {
+      this.release(epoch).catch(() => undefined);
+    }
+    this.notifyDemoted(reason);
+  }
+
+  private notifyDemoted(reason: DemotionReason): void {
+    this.emit('demoted', reason);
+    try {
+      this.options.onDemoted?.(reason);
+    } catch (error) {
+      this.log.error({ error }, 'onDemoted callback threw');
+    }
+  }
+
+  private setState(next: ElectionState): void {
+    if (next === this.stateValue) return;
+    this.log.debug({ from: this.stateValue, to: next }, 'Leader election state changed');
+    this.stateValue = next;
+  }
+}

@@ -1,0 +1,227 @@
+import type { NodeRecord, NodeStatus, ProjectStatus, Reason } from '../../shared/redis/records';
+
+/**
+ * The rules of SPEC R3, R5 and R6 as pure functions of one snapshot of the cluster,
+ * so they are unit-tested without Redis and the aggregator, the metrics and the CLI
+ * all apply exactly the same rules. `now` is Redis time (R8), passed in, never read
+ * from the local clock here.
+ *
+ * Decisions where the SPEC is silent (documented in the README's status section):
+ * - A node is `failed` once its streak reaches the threshold even when it has gone
+ *   quiet: a failed node stops authenticating, so its silence is expected, not stale.
+ * - While the project is `failed` (sticky), every node stops authenticating; nodes
+ *   are then not marked stale either, for the same reason.
+ * - The policies `all` and `majority` count among the *live* nodes: nodes that have
+ *   attempted under this registration and are not stale. A stale node is not a
+ *   failure of the 12-rule (R6), and it is not a success either; leaving it out means
+ *   two failed nodes out of two live ones fail a project under `all` even while a
+ *   third sidecar is down.
+ * - A project with a credential but no node that ever attempted is `unregistered`
+ *   (nothing has authenticated yet); its lockoutSeconds is null, as for a project
+ *   without a credential. A project whose nodes are all stale is `registered` with a
+ *   null lockoutSeconds: nothing is known to fail, and the stale nodes are alerted.
+ */
+
+export type FailurePolicy = 'any' | 'all' | 'majority';
+
+export interface ViewPolicy {
+  readonly failurePolicy: FailurePolicy;
+  /** heartbeat.failureThreshold */
+  readonly threshold: number;
+  /** heartbeat.intervalMs */
+  readonly intervalMs: number;
+}
+
+/** The status hash as the leader wrote it (or register cleared it). */
+export interface StoredStatus {
+  status: ProjectStatus | null;
+  since: number | null;
+  epoch: number | null;
+  failedAt: number | null;
+  generation: number | null;
+}
+
+export interface LeaderInfo {
+  instance: string;
+  epoch: number;
+}
+
+/** Everything read from Redis in one constant-round-trip read. */
+export interface ClusterSnapshot {
+  project: string;
+  /** Redis TIME, ms. */
+  now: number;
+  nodes: NodeRecord[];
+  /** The credential's public part: never the ciphertext. Null when not registered. */
+  credential: { account: string; generation: number } | null;
+  stored: StoredStatus | null;
+  leader: LeaderInfo | null;
+}
+
+export interface NodeView {
+  id: string;
+  status: NodeStatus;
+  consecutiveFailures: number;
+  reason: Reason | null;
+  latestReason: Reason | null;
+  lastAttemptAt: number | null;
+  lastSuccessAt: number | null;
+  /** When this node reaches the threshold if every attempt fails from now (ms); null when it cannot. */
+  failsAt: number | null;
+}
+
+export interface LicenseView {
+  expiresAt: number | null;
+  capacity: number | null;
+  bound: number | null;
+}
+
+export interface ProjectView {
+  project: string;
+  now: number;
+  /** What the project status is, sticky `failed` included. */
+  status: ProjectStatus;
+  /** What the nodes alone say now, ignoring the stored sticky status: what the leader wants to write. */
+  computedStatus: ProjectStatus;
+  stored: StoredStatus | null;
+  lockoutSeconds: number | null;
+  policy: FailurePolicy;
+  threshold: number;
+  intervalMs: number;
+  license: LicenseView;
+  leader: LeaderInfo | null;
+  account: string | null;
+  /** Credential generation the view was computed from (0 without a credential). */
+  generation: number;
+  nodes: NodeView[];
+}
+
+/** R6: no recorded attempt for 1.5 × interval. */
+export const STALE_FACTOR = 1.5;
+
+export function isStale(lastAttemptAt: number, now: number, intervalMs: number): boolean {
+  return now - lastAttemptAt > STALE_FACTOR * intervalMs;
+}
+
+export interface NodeStatusContext {
+  now: number;
+  policy: ViewPolicy;
+  registered: boolean;
+  /** The stored project status is failed: nodes stopped authenticating on purpose. */
+  projectFailed: boolean;
+}
+
+export function computeNodeStatus(record: NodeRecord, ctx: NodeStatusContext): NodeStatus {
+  if (!ctx.registered || record.lastAttemptAt === null) return 'unregistered';
+  if (record.consecutiveFailures >= ctx.policy.threshold) return 'failed';
+  if (!ctx.projectFailed && isStale(record.lastAttemptAt, ctx.now, ctx.policy.intervalMs)) return 'stale';
+  return record.consecutiveFailures > 0 ? 'degraded' : 'ok';
+}
+
+/** A node that counts for the failure policy: it has attempted and is not stale. */
+function isLive(node: NodeView): boolean {
+  return node.status === 'ok' || node.status === 'degraded' || node.status === 'failed';
+}
+
+/** How many failed live nodes fail the project, out of `live` live nodes. */
+export function failedNodesNeeded(policy: FailurePolicy, live: number): number {
+  switch (policy) {
+    case 'any':
+      return 1;
+    case 'all':
+      return Math.max(live, 1);
+    case 'majority':
+      return Math.floor(live / 2) + 1;
+  }
+}
+
+/** The project status the nodes say, without the sticky stored status. */
+export function computeProjectStatus(nodes: readonly NodeView[], policy: FailurePolicy, registered: boolean): ProjectStatus {
+  if (!registered) return 'unregistered';
+  // Nothing has authenticated under this registration yet.
+  if (!nodes.some((n) => n.status !== 'unregistered')) return 'unregistered';
+  const live = nodes.filter(isLive);
+  // Every sidecar stale: nothing known to fail; NodeStale alerts tell the story.
+  if (live.length === 0) return 'registered';
+  const failed = live.filter((n) => n.status === 'failed').length;
+  if (failed >= failedNodesNeeded(policy, live.length)) return 'failed';
+  return live.some((n) => n.consecutiveFailures > 0) ? 'degraded' : 'registered';
+}
+
+/**
+ * When the node is failed if every attempt fails from now: its k-th remaining attempt
+ * is due at lastAttemptAt + k × interval, so the threshold is reached at
+ * lastAttemptAt + (threshold − consecutiveFailures) × interval.
+ */
+export function nodeFailsAt(record: NodeRecord, policy: ViewPolicy): number | null {
+  if (record.lastAttemptAt === null) return null;
+  const remaining = Math.max(0, policy.threshold - record.consecutiveFailures);
+  return record.lastAttemptAt + remaining * policy.intervalMs;
+}
+
+/**
+ * Seconds left before the project would be marked failed if every attempt fails from
+ * now: the order statistic of the live nodes' failure instants that the policy needs
+ * (the earliest for `any`, the latest for `all`, the (⌊n/2⌋+1)-th for `majority`).
+ * 0 when failed, null when nothing is registered or no node is live.
+ */
+export function computeLockoutSeconds(nodes: readonly NodeView[], policy: FailurePolicy, status: ProjectStatus, now: number): number | null {
+  if (status === 'failed') return 0;
+  if (status === 'unregistered') return null;
+  const instants = nodes
+    .filter(isLive)
+    .map((n) => n.failsAt)
+    .filter((t): t is number => t !== null)
+    .sort((a, b) => a - b);
+  if (instants.length === 0) return null;
+  const needed = failedNodesNeeded(policy, instants.length);
+  const at = instants[Math.min(needed, instants.length) - 1] as number;
+  return Math.max(0, Math.floor((at - now) / 1000));
+}
+
+/** The license as the node with the latest success saw it. */
+export function latestLicense(records: readonly NodeRecord[]): LicenseView {
+  let best: NodeRecord | undefined;
+  for (const r of records) {
+    if (r.lastSuccessAt === null) continue;
+    if (!best || (best.lastSuccessAt ?? 0) < r.lastSuccessAt) best = r;
+  }
+  return best ? { ...best.license } : { expiresAt: null, capacity: null, bound: null };
+}
+
+export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): ProjectView {
+  const registered = snapshot.credential !== null;
+  const projectFailed = snapshot.stored?.status === 'failed';
+  const ctx: NodeStatusContext = { now: snapshot.now, policy, registered, projectFailed };
+  const nodes: NodeView[] = [...snapshot.nodes]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((record) => ({
+      id: record.id,
+      status: computeNodeStatus(record, ctx),
+      consecutiveFailures: record.consecutiveFailures,
+      reason: record.consecutiveFailures > 0 ? record.reason : null,
+      latestReason: record.consecutiveFailures > 0 ? record.latestReason : null,
+      lastAttemptAt: record.lastAttemptAt,
+      lastSuccessAt: record.lastSuccessAt,
+      failsAt: nodeFailsAt(record, policy),
+    }));
+  const computedStatus = computeProjectStatus(nodes, policy.failurePolicy, registered);
+  // Sticky: a stored `failed` wins over anything the nodes say until register clears it.
+  const status: ProjectStatus = registered && projectFailed ? 'failed' : computedStatus;
+  return {
+    project: snapshot.project,
+    now: snapshot.now,
+    status,
+    computedStatus,
+    stored: snapshot.stored,
+    lockoutSeconds: computeLockoutSeconds(nodes, policy.failurePolicy, status, snapshot.now),
+    policy: policy.failurePolicy,
+    threshold: policy.threshold,
+    intervalMs: policy.intervalMs,
+    license: latestLicense(snapshot.nodes),
+    leader: snapshot.leader,
+    account: snapshot.credential?.account ?? null,
+    generation: snapshot.credential?.generation ?? 0,
+    nodes,
+  };
+}

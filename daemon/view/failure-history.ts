@@ -1,0 +1,66 @@
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import { CorruptRecordError, type FailureEntry } from '../../shared/redis/records';
+import type { CorruptRecordLog } from './corrupt-record-log';
+import { UnknownNodeError } from './unknown-node-error';
+
+/**
+ * The failure list of `fdl-cloudauth failures`: every node's history merged, newest
+ * first. Each history list is already newest first, so the newest `limit` entries of
+ * the project are among the first `limit` of each node: one pipeline of LRANGE over
+ * all nodes (after the ZRANGE of the nodes set) whatever the number of nodes.
+ */
+export interface FailureQuery {
+  node?: string;
+  limit: number;
+}
+
+function parseEntry(node: string, raw: string): FailureEntry {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new CorruptRecordError('history entry is not JSON');
+  }
+  const e = parsed as Partial<FailureEntry> | null;
+  if (!e || typeof e !== 'object' || typeof e.name !== 'string' || typeof e.at !== 'number' || !(e.code === null || typeof e.code === 'number')) {
+    throw new CorruptRecordError('history entry is not a failure');
+  }
+  return {
+    node,
+    at: e.at,
+    code: e.code,
+    name: e.name,
+    message: typeof e.message === 'string' ? e.message : '',
+    attemptId: String(e.attemptId ?? ''),
+  };
+}
+
+export async function readFailures(redis: RedisClient, keys: ProjectKeys, query: FailureQuery, corrupt?: CorruptRecordLog): Promise<FailureEntry[]> {
+  if (!Number.isInteger(query.limit) || query.limit < 1) throw new RangeError(`limit must be a whole number of at least 1, got ${query.limit}`);
+  const ids = await redis.zrange(keys.nodes, '0', '-1');
+  let nodes = ids;
+  if (query.node !== undefined) {
+    if (!ids.includes(query.node)) throw new UnknownNodeError(query.node, keys.project, ids);
+    nodes = [query.node];
+  }
+  const pipeline = redis.pipeline();
+  for (const id of nodes) pipeline.lrange(keys.history(id), 0, query.limit - 1);
+  const results = ((await pipeline.exec()) ?? []) as Array<[Error | null, unknown]>;
+  const entries: FailureEntry[] = [];
+  results.forEach(([error, value], i) => {
+    if (error) throw error;
+    const node = nodes[i] as string;
+    for (const raw of value as string[]) {
+      try {
+        entries.push(parseEntry(node, raw));
+      } catch (e) {
+        if (!(e instanceof CorruptRecordError)) throw e;
+        corrupt?.report('history', node, raw, e);
+      }
+    }
+  });
+  // Newest first; ties (same millisecond) in a stable order: node id, then attempt id.
+  entries.sort((a, b) => b.at - a.at || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || (a.attemptId < b.attemptId ? 1 : -1));
+  return entries.slice(0, query.limit);
+}

@@ -1,0 +1,115 @@
+import type { Logger } from '../../shared/logger';
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import { CorruptRecordError, PROJECT_STATUSES, parseNodeRecord, type NodeRecord, type ProjectStatus } from '../../shared/redis/records';
+import { computeView, type ClusterSnapshot, type LeaderInfo, type ProjectView, type StoredStatus, type ViewPolicy } from './compute-view';
+import { CorruptRecordLog } from './corrupt-record-log';
+
+/**
+ * Reads a project's whole cluster in a constant number of round trips, whatever the
+ * number of nodes: ZRANGE of the nodes set, then ONE pipeline with TIME, the status
+ * hash, the credential's public fields, the leader key and every node hash. No KEYS,
+ * no per-node round trip (a 50-node project is read as fast as a 1-node one), and
+ * every key named explicitly so the read works on Redis Cluster (one hash tag).
+ *
+ * The aggregator, the cluster metrics, `GET /status` and `fdl-cloudauth status` all
+ * read through this class, so they can never disagree on a rule.
+ */
+export interface ProjectViewReaderOptions {
+  redis: RedisClient;
+  keys: ProjectKeys;
+  policy: ViewPolicy;
+  log: Logger;
+  /** Shared with other readers of the same process, so a corrupt record is counted once. */
+  corrupt?: CorruptRecordLog;
+}
+
+type PipelineResult = Array<[Error | null, unknown]> | null;
+
+function int(raw: unknown): number | null {
+  return typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : null;
+}
+
+/** `instance|epoch`; the instance id may itself contain `|`, the epoch is after the last one. */
+export function parseLeaderValue(raw: unknown): LeaderInfo | null {
+  if (typeof raw !== 'string') return null;
+  const at = raw.lastIndexOf('|');
+  const epoch = int(raw.slice(at + 1));
+  if (at <= 0 || epoch === null) return null;
+  return { instance: raw.slice(0, at), epoch };
+}
+
+function parseStored(hash: Record<string, string>): StoredStatus | null {
+  if (Object.keys(hash).length === 0) return null;
+  const status = PROJECT_STATUSES.includes(hash.status as ProjectStatus) ? (hash.status as ProjectStatus) : null;
+  return { status, since: int(hash.since), epoch: int(hash.epoch), failedAt: int(hash.failedAt), generation: int(hash.generation) };
+}
+
+export class ProjectViewReader {
+  readonly corrupt: CorruptRecordLog;
+  private readonly log: Logger;
+
+  constructor(private readonly options: ProjectViewReaderOptions) {
+    if (!Number.isInteger(options.policy.threshold) || options.policy.threshold < 1) {
+      throw new RangeError(`heartbeat.failureThreshold must be a whole number of at least 1, got ${options.policy.threshold}`);
+    }
+    if (!(options.policy.intervalMs > 0)) throw new RangeError(`heartbeat.interval must be positive, got ${options.policy.intervalMs} ms`);
+    this.log = options.log.child({ part: 'project-view' });
+    this.corrupt = options.corrupt ?? new CorruptRecordLog(this.log);
+  }
+
+  get keys(): ProjectKeys {
+    return this.options.keys;
+  }
+
+  get policy(): ViewPolicy {
+    return this.options.policy;
+  }
+
+  /** Reads the cluster (2 round trips) and applies the rules. Rejects when Redis fails. */
+  async read(): Promise<ProjectView> {
+    return computeView(await this.readSnapshot(), this.options.policy);
+  }
+
+  async readSnapshot(): Promise<ClusterSnapshot> {
+    const { redis, keys } = this.options;
+    const ids = await redis.zrange(keys.nodes, '0', '-1');
+    const pipeline = redis.pipeline();
+    pipeline.time();
+    pipeline.hgetall(keys.status);
+    // Only the public fields: the ciphertext never leaves Redis on this path.
+    pipeline.hmget(keys.credential, 'account', 'generation');
+    pipeline.get(keys.leader);
+    for (const id of ids) pipeline.hgetall(keys.node(id));
+    const results = (await pipeline.exec()) as PipelineResult;
+    if (!results) throw new Error('Redis discarded the read pipeline');
+    const values = results.map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+    const [time, statusHash, credentialFields, leaderValue, ...nodeHashes] = values;
+    const [seconds, micros] = time as [string, string];
+    const [account, generation] = credentialFields as [string | null, string | null];
+
+    const nodes: NodeRecord[] = [];
+    ids.forEach((id, i) => {
+      const hash = (nodeHashes[i] ?? {}) as Record<string, string>;
+      try {
+        const record = parseNodeRecord(id, hash);
+        if (record) nodes.push(record);
+      } catch (error) {
+        if (!(error instanceof CorruptRecordError)) throw error;
+        this.corrupt.report('node', id, JSON.stringify(hash), error);
+      }
+    });
+
+    return {
+      project: keys.project,
+      now: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
+      nodes,
+      credential: account !== null ? { account, generation: int(generation) ?? 0 } : null,
+      stored: parseStored(statusHash as Record<string, string>),
+      leader: parseLeaderValue(leaderValue),
+    };
+  }
+}

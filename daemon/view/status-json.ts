@@ -1,0 +1,64 @@
+import type { Reason } from '../../shared/redis/records';
+import type { ProjectView } from './compute-view';
+
+/**
+ * The JSON of SPEC §6, shared by `fdl-cloudauth status --json` and the daemon's
+ * `GET /status`, so the two can never differ. Times are ISO 8601 UTC; field names
+ * are public interface.
+ */
+export interface ReasonJson {
+  code: number | null;
+  name: string;
+  message: string;
+  at: string;
+}
+
+export interface NodeStatusJson {
+  id: string;
+  status: string;
+  consecutiveFailures: number;
+  reason: ReasonJson | null;
+  latestReason: ReasonJson | null;
+  lastAttemptAt: string | null;
+  lastSuccessAt: string | null;
+}
+
+export interface StatusJson {
+  project: string;
+  status: string;
+  lockoutSeconds: number | null;
+  policy: string;
+  threshold: number;
+  license: { expiresAt: string | null; capacity: number | null; bound: number | null };
+  leader: { instance: string; epoch: number } | null;
+  nodes: NodeStatusJson[];
+}
+
+export function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function reasonJson(reason: Reason | null): ReasonJson | null {
+  return reason === null ? null : { code: reason.code, name: reason.name, message: reason.message, at: new Date(reason.at).toISOString() };
+}
+
+export function buildStatusJson(view: ProjectView): StatusJson {
+  return {
+    project: view.project,
+    status: view.status,
+    lockoutSeconds: view.lockoutSeconds,
+    policy: view.policy,
+    threshold: view.threshold,
+    license: { expiresAt: isoOrNull(view.license.expiresAt), capacity: view.license.capacity, bound: view.license.bound },
+    leader: view.leader ? { instance: view.leader.instance, epoch: view.leader.epoch } : null,
+    nodes: view.nodes.map((n) => ({
+      id: n.id,
+      status: n.status,
+      consecutiveFailures: n.consecutiveFailures,
+      reason: reasonJson(n.reason),
+      latestReason: reasonJson(n.latestReason),
+      lastAttemptAt: isoOrNull(n.lastAttemptAt),
+      lastSuccessAt: isoOrNull(n.lastSuccessAt),
+    })),
+  };
+}
