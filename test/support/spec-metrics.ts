@@ -1,0 +1,57 @@
+/**
+ * The metrics of SPEC section 8, the public interface that dashboards and alerts are
+ * written against. Tests compare alerts.yml, the Grafana dashboard and what the
+ * sidecar really exports with this one list, so a renamed metric breaks a test
+ * instead of a dashboard at 3 a.m.
+ */
+
+export type SpecMetricType = 'gauge' | 'counter' | 'histogram';
+
+export interface SpecMetric {
+  readonly name: string;
+  readonly type: SpecMetricType;
+  readonly labels: readonly string[];
+  /** Exported by every sidecar for itself; otherwise only by the project's leader. */
+  readonly nodeLevel: boolean;
+}
+
+export const METRIC_PREFIX = 'fdl_cloudauth_';
+
+export const SPEC_METRICS: readonly SpecMetric[] = Object.freeze([
+  { name: 'fdl_cloudauth_project_status', type: 'gauge', labels: ['project', 'status'], nodeLevel: false },
+  { name: 'fdl_cloudauth_node_status', type: 'gauge', labels: ['project', 'node', 'status'], nodeLevel: false },
+  { name: 'fdl_cloudauth_node_consecutive_failures', type: 'gauge', labels: ['project', 'node'], nodeLevel: false },
+  { name: 'fdl_cloudauth_node_failure_reason', type: 'gauge', labels: ['project', 'node', 'code', 'reason'], nodeLevel: false },
+  { name: 'fdl_cloudauth_node_last_attempt_timestamp_seconds', type: 'gauge', labels: ['project', 'node'], nodeLevel: false },
+  { name: 'fdl_cloudauth_node_last_success_timestamp_seconds', type: 'gauge', labels: ['project', 'node'], nodeLevel: false },
+  { name: 'fdl_cloudauth_authentications_total', type: 'counter', labels: ['project', 'node'], nodeLevel: true },
+  { name: 'fdl_cloudauth_authentication_failures_total', type: 'counter', labels: ['project', 'node', 'reason'], nodeLevel: true },
+  { name: 'fdl_cloudauth_lockout_seconds', type: 'gauge', labels: ['project'], nodeLevel: false },
+  { name: 'fdl_cloudauth_license_expiry_timestamp_seconds', type: 'gauge', labels: ['project'], nodeLevel: false },
+  { name: 'fdl_cloudauth_license_slots', type: 'gauge', labels: ['project', 'kind'], nodeLevel: false },
+  { name: 'fdl_cloudauth_leader', type: 'gauge', labels: ['project', 'instance'], nodeLevel: true },
+  { name: 'fdl_cloudauth_leader_transitions_total', type: 'counter', labels: ['project'], nodeLevel: false },
+  { name: 'fdl_cloudauth_journal_pending', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
+  { name: 'fdl_cloudauth_corrupt_records_total', type: 'counter', labels: ['project'], nodeLevel: false },
+  { name: 'fdl_cloudauth_heartbeat_duration_seconds', type: 'histogram', labels: ['project', 'node'], nodeLevel: true },
+  { name: 'fdl_cloudauth_redis_up', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
+  { name: 'fdl_cloudauth_build_info', type: 'gauge', labels: ['version'], nodeLevel: true },
+] satisfies SpecMetric[]);
+
+const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
+
+/**
+ * The SPEC metric a series name belongs to (`..._seconds_bucket` belongs to the
+ * histogram `..._seconds`), or undefined when it is not a SPEC metric.
+ */
+export function specMetricOf(seriesName: string): SpecMetric | undefined {
+  const exact = SPEC_METRICS.find((m) => m.name === seriesName);
+  if (exact) return exact;
+  for (const suffix of HISTOGRAM_SUFFIXES) {
+    if (!seriesName.endsWith(suffix)) continue;
+    const base = seriesName.slice(0, -suffix.length);
+    const metric = SPEC_METRICS.find((m) => m.name === base && m.type === 'histogram');
+    if (metric) return metric;
+  }
+  return undefined;
+}
