@@ -1,8 +1,12 @@
 import type { Command } from './command';
+import { cryptoSwitchCommand } from './commands/crypto-switch';
+import { keysCommand } from './commands/keys';
+import { registerCommand } from './commands/register';
+import { daemonCommand } from './commands/daemon';
 import { authserverCommand } from './commands/authserver';
 
 /**
  * The commands `fdl-cloudauth --help` lists: only those that work. A command of
  * SPEC §6 appears here when it is built, never before.
  */
-export const COMMANDS: readonly Command[] = [authserverCommand];
+export const COMMANDS: readonly Command[] = [daemonCommand, authserverCommand, registerCommand, cryptoSwitchCommand, keysCommand];

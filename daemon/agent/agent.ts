@@ -1,0 +1,396 @@
+import { randomUUID } from 'node:crypto';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Clock } from '../../shared/clock';
+import type { Config } from '../../shared/config/compile';
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import type { AuthClient } from '../protocol/auth-client';
+import type { Outcome } from '../protocol/classify';
+import type { NodeMetrics } from '../metrics/node-metrics';
+import { recordAttempt } from './attempt-recorder';
+import { ATTEMPT_BUDGET_MS, authenticate } from './authenticate';
+import { Journal, type JournalEntry } from './journal';
+import { LocalState, type CachedCredential } from './local-state';
+import { nextSlot, queueName, SCHEDULER_ID, slotAttemptId, stableOffset } from './schedule';
+
+/**
+ * The node agent (SPEC R1-R5, §4). BullMQ runs the node's heartbeat: one queue per
+ * node, one job scheduler on it, a worker that makes each attempt. The agent adds what
+ * BullMQ cannot give while Redis is away: its own timer on the same slot grid, which
+ * authenticates from the cached (still encrypted) credential and appends results to a
+ * local journal, replayed when Redis returns. Every result goes through the idempotent
+ * recording script keyed on the attempt id, so retries, stalled re-runs, duplicate
+ * replicas and replays never count an attempt twice.
+ */
+
+export type AgentState = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED';
+
+export interface AgentOptions {
+  config: Config;
+  keys: ProjectKeys;
+  /** Fail-fast command connection (enableOfflineQueue off). */
+  redis: RedisClient;
+  /** Connection for BullMQ (maxRetriesPerRequest null). */
+  bullConnection: RedisClient;
+  authClient: AuthClient;
+  /** Opens the stored credential with this node's private key. */
+  decrypt(credential: CachedCredential): Promise<string>;
+  metrics: NodeMetrics;
+  clock: Clock;
+  logger: Logger;
+  /** How long close() lets a running attempt finish before abandoning it. */
+  closeGraceMs?: number;
+}
+
+type Mode = 'redis' | 'journal';
+
+export class Agent {
+  private state: AgentState = 'INITIALIZED';
+  private readonly log: Logger;
+  private readonly journal: Journal;
+  private readonly local: LocalState;
+  private readonly intervalMs: number;
+  private readonly offsetMs: number;
+  private queue: Queue | undefined;
+  private worker: Worker | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private schedulerInPlace = false;
+  private syncing: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly abort = new AbortController();
+  private closing: Promise<void> | undefined;
+  private readonly onReady = () => void this.syncWithRedis('reconnected');
+  private readonly onRedisDown = () => {
+    this.schedulerInPlace = false;
+  };
+
+  constructor(private readonly o: AgentOptions) {
+    this.log = o.logger.child({ part: 'agent', node: o.config.node.id });
+    this.journal = new Journal(o.config.journal.dir, o.config.node.id, this.log);
+    this.local = new LocalState(o.config.journal.dir, o.config.node.id);
+    this.intervalMs = o.config.heartbeat.intervalMs;
+    this.offsetMs = stableOffset(o.config.project, o.config.node.id, this.intervalMs);
+  }
+
+  get journalPending(): number {
+    return this.journal.pending;
+  }
+
+  /** Ready: Redis reachable and the node's schedule in place (GET /readyz). */
+  get ready(): boolean {
+    return this.state === 'RUNNING' && this.o.redis.status === 'ready' && this.schedulerInPlace;
+  }
+
+  get status(): AgentState {
+    return this.state;
+  }
+
+  private setState(next: AgentState): void {
+    this.log.info({ from: this.state, to: next }, 'Agent state changed');
+    this.state = next;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'INITIALIZED') throw new Error(`agent cannot start from state ${this.state}`);
+    const { config, keys, bullConnection } = this.o;
+    const lockDuration = Math.min(30_000, Math.max(5_000, Math.floor(this.intervalMs / 2)));
+    this.queue = new Queue(queueName(config.node.id), { connection: bullConnection, prefix: keys.bullPrefix });
+    this.queue.on('error', (error) => this.log.warn({ err: error }, 'Queue error'));
+    this.worker = new Worker(queueName(config.node.id), (job) => this.processJob(job), {
+      connection: bullConnection,
+      prefix: keys.bullPrefix,
+      concurrency: 1,
+      lockDuration,
+      stalledInterval: lockDuration,
+      maxStalledCount: 5,
+    });
+    this.worker.on('error', (error) => this.log.warn({ err: error }, 'Worker error'));
+    this.o.redis.on('ready', this.onReady);
+    this.o.redis.on('end', this.onRedisDown);
+    this.o.redis.on('close', this.onRedisDown);
+    this.setState('RUNNING');
+    this.log.info({ intervalMs: this.intervalMs, offsetMs: this.offsetMs }, 'Heartbeat grid');
+    if (this.o.redis.status === 'ready') await this.syncWithRedis('start');
+    else await this.localCatchUpIfDue();
+    this.armTimer();
+  }
+
+  /**
+   * Runs whenever Redis becomes reachable: replay the journal first (so the catch-up
+   * check sees the journaled attempts), put the schedule in place (again: Redis may
+   * have lost it), then authenticate at once if the last attempt is over an interval old.
+   */
+  private syncWithRedis(why: string): Promise<void> {
+    if (this.state !== 'RUNNING') return Promise.resolve();
+    if (this.syncing) return this.syncing;
+    this.syncing = (async () => {
+      try {
+        await this.replayJournal();
+        await this.ensureSchedule();
+        await this.catchUpIfDue();
+        this.log.info({ why }, 'Synchronised with Redis');
+      } catch (error) {
+        this.log.warn({ err: error, why }, 'Could not synchronise with Redis; will retry when it returns');
+      } finally {
+        this.syncing = undefined;
+      }
+    })();
+    return this.syncing;
+  }
+
+  private async replayJournal(): Promise<void> {
+    if (this.journal.pending === 0) return;
+    const replayed = await this.journal.replay(async (entry: JournalEntry) => {
+      await recordAttempt(this.o.redis, this.o.keys, entry);
+    });
+    this.log.info({ replayed }, 'Replayed journal into Redis');
+  }
+
+  private async ensureSchedule(): Promise<void> {
+    if (!this.queue) return;
+    await this.queue.upsertJobScheduler(
+      SCHEDULER_ID,
+      { every: this.intervalMs, offset: this.offsetMs },
+      {
+        name: 'heartbeat',
+        data: {},
+        opts: this.jobOptions(2 * this.intervalMs),
+      },
+    );
+    this.schedulerInPlace = true;
+  }
+
+  /** R1: at start, a node whose last attempt is older than one interval authenticates at once. */
+  private async catchUpIfDue(): Promise<void> {
+    const { redis, keys, config } = this.o;
+    const [[, last], [, lastId], [, time]] = (await redis
+      .multi()
+      .hget(keys.node(config.node.id), 'lastAttemptAt')
+      .hget(keys.node(config.node.id), 'lastAttemptId')
+      .time()
+      .exec()) as [[unknown, string | null], [unknown, string | null], [unknown, [string, string]]];
+    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    this.local.update({ redisClockOffsetMs: now - this.o.clock.now() });
+    if (last !== null && now - Number(last) < this.intervalMs) return;
+    // Replicas of one node id read the same last attempt id, so they add one job.
+    const jobId = `catchup-${(lastId ?? 'none').replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    await this.queue?.add('heartbeat', {}, { jobId, ...this.jobOptions(2 * this.intervalMs) });
+    this.log.info({ jobId }, 'Last attempt is older than one interval: authenticating now');
+  }
+
+  /** Same rule while Redis is away at start: judged from the local state. */
+  private async localCatchUpIfDue(): Promise<void> {
+    const s = this.local.get();
+    const now = this.o.clock.now() + s.redisClockOffsetMs;
+    if (s.lastAttemptAt !== null && now - s.lastAttemptAt < this.intervalMs) return;
+    await this.track(this.performAttempt(`catchup-local-${randomUUID()}`, 'journal'));
+  }
+
+  /** Makes every live node authenticate at once after `register` (jobId dedupes replicas). */
+  async authenticateNow(reason: string): Promise<void> {
+    await this.queue?.add('heartbeat', {}, { jobId: reason.replace(/[^A-Za-z0-9_-]/g, '_'), ...this.jobOptions(Math.max(3_600_000, 2 * this.intervalMs)) });
+  }
+
+  /**
+   * Completed jobs are kept for `keepMs` so a second replica adding the same job id
+   * finds it and adds nothing. A job that throws (an attempt abandoned by shutdown)
+   * is retried with the same id, hence the same attempt id.
+   */
+  private jobOptions(keepMs: number) {
+    return {
+      attempts: 3,
+      backoff: { type: 'fixed' as const, delay: 1000 },
+      removeOnComplete: { age: Math.ceil(keepMs / 1000), count: 1000 },
+      removeOnFail: { age: 7 * 86_400, count: 1000 },
+    };
+  }
+
+  private armTimer(): void {
+    if (this.state !== 'RUNNING') return;
+    const now = this.o.clock.now();
+    const slot = nextSlot(now, this.intervalMs, this.offsetMs);
+    // Give BullMQ the first chance; the local timer only acts when Redis is away.
+    const grace = Math.min(30_000, Math.floor(this.intervalMs / 4));
+    this.timer = setTimeout(() => {
+      void this.track(this.onSlot(slot)).finally(() => this.armTimer());
+    }, slot + grace - now);
+    this.timer.unref();
+  }
+
+  private async onSlot(slot: number): Promise<void> {
+    if (await this.redisHealthy()) return;
+    if ((this.local.get().lastSlot ?? 0) >= slot) return;
+    this.local.update({ lastSlot: slot });
+    this.log.warn({ slot }, 'Redis unreachable at heartbeat time: authenticating from the local journal');
+    await this.performAttempt(slotAttemptId(slot), 'journal');
+  }
+
+  private async redisHealthy(): Promise<boolean> {
+    if (this.o.redis.status !== 'ready') return false;
+    try {
+      await Promise.race([
+        this.o.redis.ping(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('ping timeout')), 1000).unref()),
+      ]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async processJob(job: Job): Promise<void> {
+    const attemptId = job.id ?? `job-${randomUUID()}`;
+    if (this.journal.has(attemptId)) return; // made while Redis was away; the replay records it
+    await this.track(this.performAttempt(attemptId, 'redis'));
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * One attempt: read what it needs (credential, sticky status, idempotency) in one
+   * round trip, authenticate, record — or journal when Redis is away.
+   */
+  private async performAttempt(attemptId: string, mode: Mode): Promise<void> {
+    const { config, keys, redis } = this.o;
+    let credential: CachedCredential | null;
+    if (mode === 'redis') {
+      let reply: Array<[Error | null, unknown]>;
+      try {
+        reply = (await redis
+          .multi()
+          .hgetall(keys.credential)
+          .hget(keys.status, 'status')
+          .zscore(keys.attempts(config.node.id), attemptId)
+          .time()
+          .exec()) as Array<[Error | null, unknown]>;
+      } catch (error) {
+        this.log.warn({ err: error, attemptId }, 'Redis unreachable before the attempt: using the local state');
+        return this.performAttempt(attemptId, 'journal');
+      }
+      const cred = reply[0]?.[1] as Record<string, string>;
+      const status = reply[1]?.[1] as string | null;
+      const seen = reply[2]?.[1] as string | null;
+      const time = reply[3]?.[1] as [string, string];
+      const redisNow = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+      credential = parseCredential(cred);
+      this.local.update({ credential, projectFailed: status === 'failed', redisClockOffsetMs: redisNow - this.o.clock.now() });
+      if (seen !== null) {
+        this.log.debug({ attemptId }, 'Attempt already recorded; not repeating it');
+        return;
+      }
+      if (status === 'failed') {
+        this.log.info({ attemptId }, 'Project is marked failed: not authenticating until it is registered again');
+        return;
+      }
+    } else {
+      credential = this.local.get().credential;
+      if (this.local.get().projectFailed) {
+        this.log.info({ attemptId }, 'Project was marked failed: not authenticating until it is registered again');
+        return;
+      }
+    }
+    if (!credential) {
+      this.log.warn({ attemptId }, 'No credential stored for the project: run `fdl-cloudauth register`');
+      return;
+    }
+
+    const started = process.hrtime.bigint();
+    let outcome: Outcome;
+    try {
+      const password = await this.o.decrypt(credential);
+      ({ outcome } = await authenticate(
+        this.o.authClient,
+        {
+          account: credential.account,
+          password,
+          project: config.project,
+          node: { ...config.node },
+          version: config.product.version,
+          requestId: attemptId,
+        },
+        {
+          retries: config.heartbeat.retries,
+          backoffMs: Math.min(1000, Math.floor(this.intervalMs / 20)),
+          budgetMs: Math.min(ATTEMPT_BUDGET_MS, Math.floor(this.intervalMs * 0.8)),
+        },
+        this.abort.signal,
+      ));
+    } catch (error) {
+      // The credential cannot be opened here (missing key file, key id mismatch): a
+      // local problem the operator must see; it is not an answer of the server.
+      this.log.error({ err: error, attemptId }, 'Cannot open the stored credential on this node');
+      return;
+    }
+    if (this.abort.signal.aborted) {
+      // Shutting down mid-attempt: abandon it unrecorded; BullMQ re-runs the job elsewhere.
+      this.log.info({ attemptId }, 'Attempt abandoned by shutdown');
+      throw new Error('attempt abandoned by shutdown');
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.o.metrics.attemptFinished(outcome.ok, outcome.ok ? null : outcome.name, seconds);
+    const result = { nodeId: config.node.id, attemptId, outcome, generation: credential.generation };
+    const estimate = this.o.clock.now() + this.local.get().redisClockOffsetMs;
+    this.local.update({ lastAttemptAt: estimate });
+
+    if (mode === 'redis') {
+      try {
+        const reply = await recordAttempt(redis, keys, result);
+        this.logOutcome(attemptId, outcome, reply.consecutiveFailures, reply.recorded);
+        return;
+      } catch (error) {
+        this.log.warn({ err: error, attemptId }, 'Redis went away before the result was recorded: journaling it');
+      }
+    }
+    this.journal.append({ ...result, atMs: estimate });
+    this.logOutcome(attemptId, outcome, null, false);
+  }
+
+  private logOutcome(attemptId: string, outcome: Outcome, streak: number | null, recorded: boolean): void {
+    const where = recorded ? 'redis' : streak === null ? 'journal' : 'duplicate';
+    if (outcome.ok) this.log.info({ attemptId, where }, 'Authenticated');
+    else this.log.warn({ attemptId, where, code: outcome.code, reason: outcome.name, detail: outcome.message, consecutiveFailures: streak }, 'Authentication failed');
+  }
+
+  /**
+   * Stops taking attempts, lets a running one finish (up to closeGraceMs), then
+   * abandons it unrecorded — BullMQ re-runs a stalled job with the same id, so it is
+   * still counted once. Idempotent: a second call waits for the first.
+   */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      if (this.state === 'RUNNING') this.setState('STOPPING');
+      if (this.timer) clearTimeout(this.timer);
+      this.o.redis.off('ready', this.onReady);
+      this.o.redis.off('end', this.onRedisDown);
+      this.o.redis.off('close', this.onRedisDown);
+      const grace = this.o.closeGraceMs ?? 10_000;
+      const settled = Promise.allSettled([...this.inFlight]);
+      const inTime = await Promise.race([settled.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), grace).unref())]);
+      if (!inTime) this.abort.abort();
+      try {
+        await this.worker?.close(!inTime);
+      } catch (error) {
+        this.log.warn({ err: error }, 'Worker did not close cleanly');
+      }
+      try {
+        await this.queue?.close();
+      } catch (error) {
+        this.log.warn({ err: error }, 'Queue did not close cleanly');
+      }
+      this.setState('STOPPED');
+    })();
+    return this.closing;
+  }
+}
+
+export function parseCredential(hash: Record<string, string> | null | undefined): CachedCredential | null {
+  if (!hash || !hash.ciphertext || !hash.account) return null;
+  const algorithm = hash.algorithm === 'sm2' ? 'sm2' : 'rsa';
+  return { account: hash.account, ciphertext: hash.ciphertext, algorithm, keyId: hash.keyId ?? '', generation: Number(hash.generation ?? 0) || 0 };
+}

@@ -1,0 +1,56 @@
+import { LuaScript } from '../../shared/redis/lua-script';
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import { HISTORY_MIN_AGE_MS, HISTORY_MIN_ENTRIES } from '../../shared/redis/records';
+import type { Outcome } from '../protocol/classify';
+
+/**
+ * Writes attempt results through record-attempt-6.lua, the only writer of node
+ * records. Used for live attempts and for journal replays alike, so both are
+ * idempotent on the attempt id in the same way.
+ */
+
+const SCRIPT = new LuaScript('daemon/agent/lua/record-attempt-6.lua');
+const HISTORY_HARD_CAP = 10_000;
+
+export interface AttemptResult {
+  nodeId: string;
+  attemptId: string;
+  outcome: Outcome;
+  /** Credential generation used for the attempt. */
+  generation: number;
+  /** ms estimate of when the attempt was made; omitted for live attempts (Redis TIME is used). */
+  atMs?: number;
+}
+
+export interface RecordReply {
+  recorded: boolean;
+  consecutiveFailures: number;
+  atMs: number;
+}
+
+export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, result: AttemptResult): Promise<RecordReply> {
+  const o = result.outcome;
+  const opt = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
+  const reply = (await SCRIPT.run(
+    redis,
+    [keys.node(result.nodeId), keys.history(result.nodeId), keys.attempts(result.nodeId), keys.nodes, keys.events, keys.credential],
+    [
+      result.nodeId,
+      result.attemptId,
+      o.ok ? '1' : '0',
+      o.ok ? '' : opt(o.code),
+      o.ok ? '' : o.name,
+      o.ok ? '' : o.message,
+      opt(result.atMs),
+      o.ok ? opt(o.license.expiresAt) : '',
+      o.ok ? opt(o.license.capacity) : '',
+      o.ok ? opt(o.license.bound) : '',
+      result.generation,
+      HISTORY_MIN_ENTRIES,
+      HISTORY_MIN_AGE_MS,
+      HISTORY_HARD_CAP,
+    ],
+  )) as [number, number, number];
+  return { recorded: reply[0] === 1, consecutiveFailures: Number(reply[1]), atMs: Number(reply[2]) };
+}

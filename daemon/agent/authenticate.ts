@@ -1,0 +1,59 @@
+import type { AuthClient } from '../protocol/auth-client';
+import { classify, type Outcome } from '../protocol/classify';
+
+/**
+ * One attempt (SPEC R2): a call to /v1/authenticate, retried on transient failures
+ * (cannot connect, timeout, HTTP 5xx, 20001, 20002) up to `retries` times with
+ * exponential backoff, all within `budgetMs`. The attempt's result is its last try's.
+ */
+
+export interface AuthenticateRequest {
+  account: string;
+  password: string;
+  project: string;
+  node: { id: string; ip: string; domain: string; appName: string };
+  version: string;
+  requestId: string;
+}
+
+export interface RetryPolicy {
+  retries: number;
+  /** First backoff; doubles each retry. */
+  backoffMs: number;
+  /** The whole attempt, retries included, ends within this. */
+  budgetMs: number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export const ATTEMPT_BUDGET_MS = 5 * 60_000;
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
+export async function authenticate(
+  client: AuthClient,
+  request: AuthenticateRequest,
+  policy: RetryPolicy,
+  signal?: AbortSignal,
+): Promise<{ outcome: Outcome; tries: number }> {
+  const sleep = policy.sleep ?? abortableSleep;
+  const started = Date.now();
+  let tries = 0;
+  for (;;) {
+    tries += 1;
+    const body = { ...request, sentAt: new Date().toISOString() };
+    const outcome = classify(await client.post('/v1/authenticate', body, signal));
+    if (outcome.ok || !outcome.transient || tries > policy.retries || signal?.aborted) return { outcome, tries };
+    // Jitter spreads the retries of a cluster that failed together.
+    const backoff = policy.backoffMs * 2 ** (tries - 1) * (0.75 + Math.random() * 0.5);
+    if (Date.now() - started + backoff >= policy.budgetMs) return { outcome, tries };
+    await sleep(backoff, signal);
+  }
+}

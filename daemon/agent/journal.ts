@@ -1,0 +1,119 @@
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Outcome } from '../protocol/classify';
+
+/**
+ * The local journal of SPEC §4. While Redis is unreachable the agent still
+ * authenticates on time and appends every result here, one JSON line per attempt,
+ * fsync'ed before the attempt is considered done. When Redis returns the lines are
+ * replayed in order through the same idempotent recording, then the file is emptied
+ * with an atomic rename. A crash mid-replay only means some lines are replayed again,
+ * which the attempt id makes harmless. The file survives a restart of the sidecar.
+ */
+
+export interface JournalEntry {
+  nodeId: string;
+  attemptId: string;
+  outcome: Outcome;
+  generation: number;
+  /** Estimated Redis time of the attempt (local clock + last known Redis offset). */
+  atMs: number;
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* some filesystems refuse to fsync a directory; the rename is still atomic */
+  }
+}
+
+/** Writes a file atomically (temp file, fsync, rename), mode 0600. */
+export function writeFileAtomic(file: string, content: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
+}
+
+export class Journal {
+  readonly file: string;
+  private entries: JournalEntry[] = [];
+  private corruptLines = 0;
+
+  constructor(
+    dir: string,
+    nodeId: string,
+    private readonly log: Logger,
+  ) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.file = path.join(dir, `journal-${nodeId}.jsonl`);
+    this.load();
+  }
+
+  private load(): void {
+    if (!existsSync(this.file)) return;
+    const lines = readFileSync(this.file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    for (const line of lines) {
+      try {
+        const entry = JSON.parse(line) as JournalEntry;
+        if (typeof entry.attemptId === 'string' && entry.outcome && typeof entry.atMs === 'number') this.entries.push(entry);
+        else this.corruptLines += 1;
+      } catch {
+        // A crash in the middle of an append leaves a partial last line; skip it.
+        this.corruptLines += 1;
+      }
+    }
+    if (this.corruptLines > 0) this.log.warn({ file: this.file, lines: this.corruptLines }, 'Skipped unreadable journal lines');
+    if (this.entries.length > 0) this.log.info({ file: this.file, pending: this.entries.length }, 'Journal has results not yet written to Redis');
+  }
+
+  get pending(): number {
+    return this.entries.length;
+  }
+
+  has(attemptId: string): boolean {
+    return this.entries.some((e) => e.attemptId === attemptId);
+  }
+
+  snapshot(): readonly JournalEntry[] {
+    return [...this.entries];
+  }
+
+  append(entry: JournalEntry): void {
+    const fd = openSync(this.file, 'a', 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(entry)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.entries.push(entry);
+  }
+
+  /**
+   * Replays every entry in order through `record`; entries are dropped from the file
+   * only after all of them were recorded. Returns the number replayed. Throws what
+   * `record` throws (Redis went away again); the journal is then left as it was.
+   */
+  async replay(record: (entry: JournalEntry) => Promise<void>): Promise<number> {
+    const batch = [...this.entries];
+    for (const entry of batch) await record(entry);
+    // Entries appended while replaying stay for the next replay.
+    this.entries = this.entries.slice(batch.length);
+    writeFileAtomic(this.file, this.entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    return batch.length;
+  }
+}

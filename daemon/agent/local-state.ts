@@ -1,0 +1,66 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from './journal';
+
+/**
+ * What the agent must know to authenticate on time while Redis is away, kept in the
+ * journal directory: the stored credential as it was last read from Redis (still
+ * encrypted: only the node's private key file can open it), whether the project was
+ * failed, the offset between Redis time and the local clock (so journaled times are
+ * Redis times, R8), and the last attempt made.
+ */
+export interface CachedCredential {
+  account: string;
+  ciphertext: string;
+  algorithm: 'rsa' | 'sm2';
+  keyId: string;
+  generation: number;
+}
+
+export interface LocalStateData {
+  credential: CachedCredential | null;
+  projectFailed: boolean;
+  redisClockOffsetMs: number;
+  /** Estimated Redis time of the last attempt this node made. */
+  lastAttemptAt: number | null;
+  /** The last scheduled slot this node attempted from its own timer. */
+  lastSlot: number | null;
+}
+
+const EMPTY: LocalStateData = { credential: null, projectFailed: false, redisClockOffsetMs: 0, lastAttemptAt: null, lastSlot: null };
+
+export class LocalState {
+  private readonly file: string;
+  private data: LocalStateData;
+
+  constructor(dir: string, nodeId: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.file = path.join(dir, `state-${nodeId}.json`);
+    this.data = { ...EMPTY };
+    if (existsSync(this.file)) {
+      try {
+        this.data = { ...EMPTY, ...(JSON.parse(readFileSync(this.file, 'utf8')) as Partial<LocalStateData>) };
+      } catch {
+        // A damaged state file only costs the cache; Redis is the source of truth.
+        this.data = { ...EMPTY };
+      }
+    }
+  }
+
+  get(): Readonly<LocalStateData> {
+    return this.data;
+  }
+
+  /** Updates fields and writes the file only when something changed. */
+  update(patch: Partial<LocalStateData>): void {
+    const previous = this.data;
+    const next = { ...previous, ...patch };
+    this.data = next;
+    const { redisClockOffsetMs: offsetNext, ...restNext } = next;
+    const { redisClockOffsetMs: offsetOld, ...restOld } = previous;
+    // The clock offset drifts by a few ms on every read; don't rewrite the file for that alone.
+    if (JSON.stringify(restNext) === JSON.stringify(restOld) && Math.abs(offsetNext - offsetOld) < 1000) return;
+    writeFileAtomic(this.file, JSON.stringify(next));
+  }
+
+}

@@ -1,0 +1,113 @@
+--[[
+  Records one authentication attempt of a node, atomically and idempotently (SPEC R2-R4, R8).
+
+  KEYS[1] node record hash        <prefix>:{project}:node:<id>
+  KEYS[2] failure history list    <prefix>:{project}:node:<id>:history (newest first)
+  KEYS[3] recorded attempt ids    <prefix>:{project}:node:<id>:attempts (zset id -> ms)
+  KEYS[4] project's nodes         <prefix>:{project}:nodes (zset id -> first seen ms)
+  KEYS[5] events channel          <prefix>:{project}:events
+  KEYS[6] credential hash         <prefix>:{project}:credential (read: current generation)
+
+  ARGV[1]  node id
+  ARGV[2]  attempt id (the idempotency key)
+  ARGV[3]  '1' success, '0' failure
+  ARGV[4]  reason code ('' for none, e.g. CONNECTION_FAILED)
+  ARGV[5]  reason name
+  ARGV[6]  reason message
+  ARGV[7]  attempt time in ms, '' to take Redis TIME (journal replays pass the time
+           estimated when the attempt was made)
+  ARGV[8]  license expiry ms ('' if unknown)
+  ARGV[9]  license capacity ('' if unknown)
+  ARGV[10] license bound ('' if unknown)
+  ARGV[11] credential generation the attempt used
+  ARGV[12] history: entries always kept (1000)
+  ARGV[13] history and idempotency horizon in ms (30 days)
+  ARGV[14] history hard cap (entries)
+
+  Returns { recorded, consecutiveFailures, atMs }
+    recorded = 1 when this call recorded the attempt, 0 when the attempt id was
+    already recorded (a BullMQ retry, a stalled re-run or a journal replay).
+]]
+local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local nodeId, attemptId, ok = ARGV[1], ARGV[2], ARGV[3] == '1'
+local keepEntries, horizon, hardCap = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+
+local t = redis.call('TIME')
+local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local at = nowMs
+if ARGV[7] ~= '' then at = tonumber(ARGV[7]) end
+
+if redis.call('ZSCORE', attemptsKey, attemptId) then
+  local cf = tonumber(redis.call('HGET', nodeKey, 'consecutiveFailures') or '0')
+  return { 0, cf, at }
+end
+redis.call('ZADD', attemptsKey, at, attemptId)
+redis.call('ZREMRANGEBYSCORE', attemptsKey, '-inf', nowMs - horizon)
+if redis.call('ZCARD', attemptsKey) > hardCap then
+  redis.call('ZREMRANGEBYRANK', attemptsKey, 0, -hardCap - 1)
+end
+redis.call('ZADD', nodesKey, 'NX', at, nodeId)
+
+local generation = tonumber(ARGV[11]) or 0
+local currentGeneration = tonumber(redis.call('HGET', credentialKey, 'generation') or '0')
+-- A result obtained with a credential that has since been replaced (re-registration)
+-- is history, not part of the new registration's streak.
+local countsForStreak = generation >= currentGeneration
+
+local lastAttemptAt = tonumber(redis.call('HGET', nodeKey, 'lastAttemptAt') or '0')
+if at >= lastAttemptAt then
+  redis.call('HSET', nodeKey, 'lastAttemptAt', at, 'lastAttemptId', attemptId)
+end
+redis.call('HINCRBY', nodeKey, 'attemptsTotal', 1)
+if redis.call('HEXISTS', nodeKey, 'consecutiveFailures') == 0 then
+  redis.call('HSET', nodeKey, 'consecutiveFailures', 0, 'reason', '', 'latestReason', '')
+end
+
+local cf = tonumber(redis.call('HGET', nodeKey, 'consecutiveFailures'))
+if ok then
+  if countsForStreak then
+    cf = 0
+    redis.call('HSET', nodeKey, 'consecutiveFailures', 0, 'reason', '', 'latestReason', '', 'generation', generation)
+  end
+  local lastSuccessAt = tonumber(redis.call('HGET', nodeKey, 'lastSuccessAt') or '0')
+  if at >= lastSuccessAt then
+    redis.call('HSET', nodeKey, 'lastSuccessAt', at)
+    if ARGV[8] ~= '' then redis.call('HSET', nodeKey, 'licenseExpiresAt', ARGV[8]) end
+    if ARGV[9] ~= '' then redis.call('HSET', nodeKey, 'licenseCapacity', ARGV[9]) end
+    if ARGV[10] ~= '' then redis.call('HSET', nodeKey, 'licenseBound', ARGV[10]) end
+  end
+else
+  local code = cjson.null
+  if ARGV[4] ~= '' then code = tonumber(ARGV[4]) end
+  local reason = cjson.encode({ code = code, name = ARGV[5], message = ARGV[6], at = at, attemptId = attemptId })
+  redis.call('HINCRBY', nodeKey, 'failuresTotal', 1)
+  if countsForStreak then
+    if cf == 0 then redis.call('HSET', nodeKey, 'reason', reason) end
+    cf = cf + 1
+    redis.call('HSET', nodeKey, 'consecutiveFailures', cf, 'latestReason', reason, 'generation', generation)
+  end
+  redis.call('LPUSH', historyKey,
+    cjson.encode({ node = nodeId, code = code, name = ARGV[5], message = ARGV[6], at = at, attemptId = attemptId }))
+  -- Keep every entry younger than the horizon and always the newest keepEntries,
+  -- with a hard cap so a node failing every second cannot grow the list forever.
+  local len = redis.call('LLEN', historyKey)
+  local pops = 0
+  while len > keepEntries and pops < 16 do
+    local tail = redis.call('LINDEX', historyKey, -1)
+    local okDecode, entry = pcall(cjson.decode, tail)
+    local old = (not okDecode) or type(entry) ~= 'table' or tonumber(entry.at or 0) < nowMs - horizon
+    if old or len > hardCap then
+      redis.call('RPOP', historyKey)
+      len = len - 1
+      pops = pops + 1
+    else
+      break
+    end
+  end
+end
+
+local okFlag = false
+if ok then okFlag = true end
+redis.call('PUBLISH', eventsChannel, cjson.encode({ type = 'attempt', node = nodeId, attemptId = attemptId, ok = okFlag }))
+return { 1, cf, at }

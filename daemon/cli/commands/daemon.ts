@@ -1,0 +1,42 @@
+import { createLogger } from '../../../shared/logger';
+import { Daemon } from '../../daemon';
+import { ExitCode, intFlag, stringFlag, type Command } from '../command';
+import { installSignalHandlers } from '../signals';
+
+export const daemonCommand: Command = {
+  name: 'daemon',
+  summary: 'run the sidecar: heartbeat agent, aggregator candidate, metrics/health/status HTTP',
+  help: `Usage: fdl-cloudauth daemon [--node ID] [--port N] [--host H]
+
+Runs the sidecar of one FDL node. Needs project, product.version and authServer.url
+(CLOUDAUTH_PROJECT, CLOUDAUTH_PRODUCT_VERSION, CLOUDAUTH_AUTH_SERVER_URL).
+Stops cleanly on SIGTERM or SIGINT.
+
+  --node ID       node.id (CLOUDAUTH_NODE_ID)
+  --port N        http.port for /metrics, /healthz, /readyz, /status (0 picks a free port)
+  --host H        http.host`,
+  options: {
+    node: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+  },
+  async run(ctx) {
+    const config = ctx.config(['daemon'], {
+      'node.id': stringFlag(ctx, 'node'),
+      'http.port': intFlag(ctx, 'port'),
+      'http.host': stringFlag(ctx, 'host'),
+    });
+    const logger = createLogger({ level: config.log.level });
+    const daemon = new Daemon({ config, logger });
+    const stopped = installSignalHandlers(logger, () => daemon.close());
+    try {
+      await daemon.start();
+    } catch (error) {
+      logger.fatal({ err: error }, 'Sidecar failed to start');
+      await daemon.close();
+      return ExitCode.FAILED;
+    }
+    await stopped;
+    return ExitCode.OK;
+  },
+};

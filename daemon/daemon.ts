@@ -1,0 +1,144 @@
+import { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../shared/clock';
+import type { Config } from '../shared/config/compile';
+import { closeRedis, createRedis, describeRedis, type RedisClient } from '../shared/redis/connection';
+import { ProjectKeys } from '../shared/redis/keys';
+import { decryptCredential } from './credentials/credential-store';
+import { Agent } from './agent/agent';
+import { ChangeEvents } from './aggregator/change-events';
+import { SidecarServer } from './http/sidecar-server';
+import { NodeMetrics } from './metrics/node-metrics';
+import { AuthClient } from './protocol/auth-client';
+
+/**
+ * The sidecar process (`fdl-cloudauth daemon`): the node agent, the aggregator
+ * candidate and the HTTP server in one process. It starts even when Redis is away —
+ * the agent then authenticates from its journal and /readyz says not ready — and
+ * closes its parts in the reverse order of their start.
+ */
+export type DaemonState = 'INITIALIZED' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED';
+
+export interface DaemonOptions {
+  config: Config;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export class Daemon {
+  private state: DaemonState = 'INITIALIZED';
+  private readonly log: Logger;
+  readonly registry = new Registry();
+  readonly keys: ProjectKeys;
+  private readonly redis: RedisClient;
+  private readonly bullConnection: RedisClient;
+  private readonly subscriber: RedisClient;
+  private readonly authClient: AuthClient;
+  private readonly events: ChangeEvents;
+  readonly agent: Agent;
+  readonly http: SidecarServer;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly o: DaemonOptions) {
+    const { config } = o;
+    this.log = o.logger.child({ part: 'daemon' });
+    this.keys = new ProjectKeys(config.redis.keyPrefix, config.project);
+    const name = `fdl-cloudauth:${config.node.id}`;
+    this.redis = createRedis(config.redis, { purpose: 'command', connectionName: name, lazyConnect: true });
+    this.bullConnection = createRedis(config.redis, { purpose: 'bullmq', connectionName: `${name}:bull`, lazyConnect: true });
+    this.subscriber = createRedis(config.redis, { purpose: 'subscriber', connectionName: `${name}:events`, lazyConnect: true });
+    for (const [label, client] of [['command', this.redis], ['bullmq', this.bullConnection], ['subscriber', this.subscriber]] as const) {
+      // ioredis emits 'error' on every failed reconnect; a listener keeps them from crashing the process.
+      client.on('error', (error: Error) => this.log.debug({ connection: label, err: error.message }, 'Redis connection error'));
+    }
+    this.authClient = new AuthClient(config.authServer);
+    this.events = new ChangeEvents({ subscriber: this.subscriber, keys: this.keys, log: o.logger });
+
+    const metrics = new NodeMetrics(this.registry, config.project, config.node.id, {
+      journalPending: () => this.agent.journalPending,
+      redisUp: () => this.redis.status === 'ready',
+    });
+    this.agent = new Agent({
+      config,
+      keys: this.keys,
+      redis: this.redis,
+      bullConnection: this.bullConnection,
+      authClient: this.authClient,
+      decrypt: async (credential) => decryptCredential(credential, config.crypto.keyDir),
+      metrics,
+      clock: o.clock ?? systemClock,
+      logger: o.logger,
+    });
+    this.http = new SidecarServer({
+      host: config.http.host,
+      port: config.http.port,
+      registry: this.registry,
+      logger: o.logger,
+      readiness: () => {
+        const checks = { redis: this.redis.status === 'ready', schedule: this.agent.ready };
+        return { ready: this.state === 'RUNNING' && checks.redis && checks.schedule, checks };
+      },
+      status: async () => {
+        throw new Error('status is served by the aggregator');
+      },
+    });
+  }
+
+  get status(): DaemonState {
+    return this.state;
+  }
+
+  private setState(next: DaemonState): void {
+    this.log.info({ from: this.state, to: next }, 'Daemon state changed');
+    this.state = next;
+  }
+
+  async start(): Promise<void> {
+    this.setState('STARTING');
+    const { config } = this.o;
+    this.log.info(
+      { project: config.project, node: config.node.id, redis: describeRedis(config.redis), authServer: this.authClient.url, intervalMs: config.heartbeat.intervalMs },
+      'Starting sidecar',
+    );
+    await this.http.start();
+    // Connect without waiting forever: with Redis away the agent starts on its journal.
+    await Promise.all(
+      [this.redis, this.bullConnection, this.subscriber].map((c) =>
+        Promise.race([c.connect().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]),
+      ),
+    );
+    if (this.redis.status !== 'ready') this.log.warn({ redis: describeRedis(config.redis) }, 'Redis unreachable at start: authenticating from the local journal until it returns');
+    await this.events.start().catch((error: unknown) => this.log.warn({ err: error }, 'Could not subscribe to change events yet'));
+    this.events.on('event', (event: { type: string; generation?: number }) => {
+      if (event.type === 'registered') {
+        void this.agent.authenticateNow(`registered-${event.generation ?? 0}`).catch((error: unknown) => this.log.warn({ err: error }, 'Could not queue the attempt after registration'));
+      }
+    });
+    await this.agent.start();
+    this.setState('RUNNING');
+  }
+
+  /** Closes parts in reverse order of start; idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      this.setState('STOPPING');
+      const steps: Array<[string, () => Promise<void>]> = [
+        ['agent', () => this.agent.close()],
+        ['events', () => this.events.close()],
+        ['http', () => this.http.close()],
+        ['auth client', () => this.authClient.close()],
+        ['redis', () => Promise.all([closeRedis(this.redis), closeRedis(this.bullConnection), closeRedis(this.subscriber)]).then(() => undefined)],
+      ];
+      for (const [part, step] of steps) {
+        try {
+          await step();
+        } catch (error) {
+          this.log.warn({ err: error, part }, 'Part did not close cleanly');
+        }
+      }
+      this.setState('STOPPED');
+    })();
+    return this.closing;
+  }
+}

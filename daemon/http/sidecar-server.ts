@@ -1,0 +1,105 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+
+/**
+ * The sidecar's HTTP surface (SPEC §8): /metrics (Prometheus text), /healthz (the
+ * process is alive), /readyz (Redis reachable and the schedule in place), /status (the
+ * same JSON as `status --json`). Read-only; a failure of one handler never takes the
+ * others down.
+ */
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, boolean>;
+}
+
+export interface SidecarServerOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  readiness(): Readiness;
+  /** The project view as `status --json` prints it; throws when Redis is unreachable. */
+  status(): Promise<unknown>;
+  logger: Logger;
+}
+
+export class SidecarServer {
+  private server: http.Server | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly o: SidecarServerOptions) {
+    this.log = o.logger.child({ part: 'http' });
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    server.keepAliveTimeout = 5000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.o.port, this.o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.log.info({ host: this.o.host, port: this.port }, 'HTTP server listening');
+  }
+
+  private send(res: http.ServerResponse, status: number, contentType: string, body: string): void {
+    res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+    res.end(body);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      this.send(res, 405, 'application/json', JSON.stringify({ error: 'only GET is served here' }));
+      return;
+    }
+    try {
+      switch (path) {
+        case '/metrics':
+          this.send(res, 200, this.o.registry.contentType, await this.o.registry.metrics());
+          return;
+        case '/healthz':
+          this.send(res, 200, 'application/json', JSON.stringify({ status: 'alive' }));
+          return;
+        case '/readyz': {
+          const r = this.o.readiness();
+          this.send(res, r.ready ? 200 : 503, 'application/json', JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks }));
+          return;
+        }
+        case '/status':
+          try {
+            this.send(res, 200, 'application/json', JSON.stringify(await this.o.status()));
+          } catch (error) {
+            this.send(res, 503, 'application/json', JSON.stringify({ error: 'status unavailable: Redis is unreachable', detail: (error as Error).message }));
+          }
+          return;
+        default:
+          this.send(res, 404, 'application/json', JSON.stringify({ error: 'not found', paths: ['/metrics', '/healthz', '/readyz', '/status'] }));
+      }
+    } catch (error) {
+      this.log.error({ err: error, path }, 'HTTP handler failed');
+      if (!res.headersSent) this.send(res, 500, 'application/json', JSON.stringify({ error: 'internal error' }));
+      else res.destroy();
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = new Promise<void>((resolve) => {
+      if (!this.server) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+      setTimeout(() => this.server?.closeAllConnections(), 2000).unref();
+    });
+    return this.closing;
+  }
+}

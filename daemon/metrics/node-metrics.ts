@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { packageVersion } from '../../shared/package-root';
+
+/**
+ * The node-level series of SPEC §8: every sidecar exports them for itself (cluster
+ * series come from the leader only, see daemon/aggregator). Values that describe
+ * the present (journal backlog, Redis reachability) are read at scrape time.
+ */
+export interface NodeMetricsSources {
+  journalPending(): number;
+  redisUp(): boolean;
+}
+
+export class NodeMetrics {
+  private readonly attempts: Counter<'project' | 'node'>;
+  private readonly failures: Counter<'project' | 'node' | 'reason'>;
+  private readonly duration: Histogram<'project' | 'node'>;
+  private readonly labels: { project: string; node: string };
+
+  constructor(registry: Registry, project: string, node: string, sources: NodeMetricsSources) {
+    this.labels = { project, node };
+    const labels = this.labels;
+    this.attempts = new Counter({
+      name: 'fdl_cloudauth_authentications_total',
+      help: 'Authentication attempts this node made (retries inside an attempt count once).',
+      labelNames: ['project', 'node'],
+      registers: [registry],
+    });
+    this.failures = new Counter({
+      name: 'fdl_cloudauth_authentication_failures_total',
+      help: 'Failed authentication attempts of this node, by reason.',
+      labelNames: ['project', 'node', 'reason'],
+      registers: [registry],
+    });
+    this.duration = new Histogram({
+      name: 'fdl_cloudauth_heartbeat_duration_seconds',
+      help: 'Duration of one authentication attempt, retries included.',
+      labelNames: ['project', 'node'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'fdl_cloudauth_journal_pending',
+      help: 'Results of this node kept in the local journal, not yet written to Redis.',
+      labelNames: ['project', 'node'],
+      registers: [registry],
+      collect() {
+        this.set(labels, sources.journalPending());
+      },
+    });
+    new Gauge({
+      name: 'fdl_cloudauth_redis_up',
+      help: '1 while this sidecar reaches Redis, 0 otherwise.',
+      labelNames: ['project', 'node'],
+      registers: [registry],
+      collect() {
+        this.set(labels, sources.redisUp() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'fdl_cloudauth_build_info',
+      help: 'Version of the fdl-cloudauth sidecar; always 1.',
+      labelNames: ['version'],
+      registers: [registry],
+    }).set({ version: packageVersion() }, 1);
+    // Series exist from the start, so rate() works from the first attempt.
+    this.attempts.inc(labels, 0);
+  }
+
+  attemptFinished(ok: boolean, reasonName: string | null, seconds: number): void {
+    this.attempts.inc(this.labels);
+    this.duration.observe(this.labels, seconds);
+    if (!ok && reasonName) this.failures.inc({ ...this.labels, reason: reasonName });
+  }
+}

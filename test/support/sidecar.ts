@@ -1,0 +1,163 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Redis from 'ioredis';
+import { cipherFor } from '../../shared/crypto/ciphers';
+import { KEY_FILE_NAMES } from '../../shared/crypto/key-files';
+import { registerCredential } from '../../daemon/credentials/register-credential';
+import { ProjectKeys } from '../../shared/redis/keys';
+import { parseNodeRecord, type NodeRecord } from '../../shared/redis/records';
+import { assertBuilt, cleanEnv, CLI_ENTRY } from './authserver';
+import { freePort, waitFor } from './ports';
+import { track } from './process-registry';
+
+/**
+ * Real sidecar processes for tests (`node dist/daemon/cli/main.js daemon`), each with
+ * its own journal directory and HTTP port, plus the fixtures they need: a key
+ * directory and a registered project.
+ */
+
+let sharedKeyDir: string | undefined;
+
+/** A key directory with both pairs (generated once per test file: RSA generation is slow). */
+export function testKeyDir(): string {
+  if (sharedKeyDir) return sharedKeyDir;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fdl-keys-'));
+  for (const algorithm of ['rsa', 'sm2'] as const) {
+    const pair = cipherFor(algorithm).generateKeyPair();
+    writeFileSync(path.join(dir, KEY_FILE_NAMES[algorithm].private), pair.privateKey, { mode: 0o600 });
+    writeFileSync(path.join(dir, KEY_FILE_NAMES[algorithm].public), pair.publicKey, { mode: 0o644 });
+  }
+  sharedKeyDir = dir;
+  return dir;
+}
+
+export interface ProjectFixture {
+  project: string;
+  keyPrefix: string;
+  redisUrl: string;
+  keys: ProjectKeys;
+  keyDir: string;
+  authUrl: string;
+  account: string;
+  password: string;
+}
+
+export async function registerProject(f: Omit<ProjectFixture, 'keys'>): Promise<ProjectFixture> {
+  const keys = new ProjectKeys(f.keyPrefix, f.project);
+  const redis = new Redis(f.redisUrl);
+  try {
+    await registerCredential(redis, keys, { account: f.account, password: f.password, keyDir: f.keyDir, defaultAlgorithm: 'rsa' });
+  } finally {
+    redis.disconnect();
+  }
+  return { ...f, keys };
+}
+
+export interface Sidecar {
+  readonly nodeId: string;
+  readonly port: number;
+  readonly journalDir: string;
+  readonly child: ChildProcess;
+  output(): string;
+  /** Signal and wait for exit; resolves with the exit code (null when killed by a signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  kill(): Promise<void>;
+  pause(): void;
+  resume(): void;
+  get(pathname: string): Promise<{ status: number; text: string }>;
+  readonly running: boolean;
+}
+
+export interface SidecarOptions {
+  nodeId: string;
+  interval?: string;
+  journalDir?: string;
+  port?: number;
+  env?: Record<string, string>;
+}
+
+export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promise<Sidecar> {
+  assertBuilt();
+  const port = o.port ?? (await freePort());
+  const journalDir = o.journalDir ?? mkdtempSync(path.join(os.tmpdir(), `fdl-journal-${o.nodeId}-`));
+  const child = spawn(process.execPath, [CLI_ENTRY, 'daemon'], {
+    env: cleanEnv({
+      CLOUDAUTH_PROJECT: f.project,
+      CLOUDAUTH_NODE_ID: o.nodeId,
+      CLOUDAUTH_NODE_IP: '127.0.0.1',
+      CLOUDAUTH_NODE_DOMAIN: 'fdl.example.com',
+      CLOUDAUTH_PRODUCT_VERSION: '4.1.5',
+      CLOUDAUTH_AUTH_SERVER_URL: f.authUrl,
+      CLOUDAUTH_AUTH_TIMEOUT: '2s',
+      CLOUDAUTH_REDIS_URL: f.redisUrl,
+      CLOUDAUTH_REDIS_KEY_PREFIX: f.keyPrefix,
+      CLOUDAUTH_KEY_DIR: f.keyDir,
+      CLOUDAUTH_JOURNAL_DIR: journalDir,
+      CLOUDAUTH_HEARTBEAT_INTERVAL: o.interval ?? '2s',
+      CLOUDAUTH_HTTP_HOST: '127.0.0.1',
+      CLOUDAUTH_HTTP_PORT: String(port),
+      CLOUDAUTH_LOG_LEVEL: 'debug',
+      ...o.env,
+    }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(child);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let paused = false;
+  const get = async (pathname: string) => {
+    const res = await fetch(`http://127.0.0.1:${port}${pathname}`, { signal: AbortSignal.timeout(5000) });
+    return { status: res.status, text: await res.text() };
+  };
+  const sidecar: Sidecar = {
+    nodeId: o.nodeId,
+    port,
+    journalDir,
+    child,
+    output: () => out,
+    get,
+    get running() {
+      return child.exitCode === null && child.signalCode === null;
+    },
+    stop: async (signal = 'SIGTERM') => {
+      if (paused) child.kill('SIGCONT');
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    pause: () => {
+      child.kill('SIGSTOP');
+      paused = true;
+    },
+    resume: () => {
+      child.kill('SIGCONT');
+      paused = false;
+    },
+  };
+  await waitFor(
+    `sidecar ${o.nodeId} to serve /healthz`,
+    async () => {
+      if (!sidecar.running) throw new Error(`sidecar ${o.nodeId} exited: ${out}`);
+      return (await get('/healthz')).status === 200;
+    },
+    20_000,
+    100,
+  );
+  return sidecar;
+}
+
+export async function readNode(redis: Redis, keys: ProjectKeys, nodeId: string): Promise<NodeRecord | null> {
+  return parseNodeRecord(nodeId, await redis.hgetall(keys.node(nodeId)));
+}
+
+/** Recorded attempt ids of a node, oldest first. */
+export async function recordedAttempts(redis: Redis, keys: ProjectKeys, nodeId: string): Promise<string[]> {
+  return redis.zrange(keys.attempts(nodeId), '0', '-1');
+}
