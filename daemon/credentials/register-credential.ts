@@ -1,0 +1,57 @@
+import type { Algorithm } from '../../shared/crypto/cipher';
+import { isAlgorithm } from '../../shared/crypto/cipher';
+import { cipherFor } from '../../shared/crypto/ciphers';
+import { loadPublicKey } from '../../shared/crypto/key-files';
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import { LuaScript } from '../../shared/redis/lua-script';
+import { CredentialChangedError } from './credential-changed-error';
+
+/**
+ * `register`: encrypts the password with the public key of the project's algorithm
+ * (the one stored with its credential, which `crypto switch` changes, else the
+ * configured crypto.algorithm) and stores it through register-3.lua, which also
+ * clears a `failed` project and resets the node streaks, and publishes `registered`.
+ */
+const REGISTER = new LuaScript('daemon/credentials/lua/register-3.lua');
+const ATTEMPTS = 3;
+
+export interface RegisterInput {
+  readonly account: string;
+  /** Secret: encrypted here, never stored or logged in clear. */
+  readonly password: string;
+  readonly keyDir: string;
+  /** crypto.algorithm: used when the project has no credential yet. */
+  readonly defaultAlgorithm: Algorithm;
+}
+
+export interface RegisterResult {
+  readonly algorithm: Algorithm;
+  readonly keyId: string;
+  readonly generation: number;
+  readonly registeredAt: number;
+  /** The project was `failed` and is now `unregistered` until its nodes authenticate. */
+  readonly clearedFailed: boolean;
+  /** Node records whose streak was reset (only when the project was failed). */
+  readonly nodesReset: number;
+}
+
+export async function registerCredential(redis: RedisClient, keys: ProjectKeys, input: RegisterInput): Promise<RegisterResult> {
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const stored = await redis.hget(keys.credential, 'algorithm');
+    const algorithm = isAlgorithm(stored) ? stored : input.defaultAlgorithm;
+    const publicKey = loadPublicKey(input.keyDir, algorithm);
+    const ciphertext = cipherFor(algorithm).encrypt(publicKey.text, input.password);
+    const reply = (await REGISTER.run(
+      redis,
+      [keys.credential, keys.status, keys.nodes],
+      [input.account, ciphertext, algorithm, publicKey.keyId, stored ?? '', keys.node(''), keys.events],
+    )) as number[];
+    const [code = 0, generation = 0, registeredAt = 0, clearedFailed = 0, nodesReset = 0] = reply;
+    if (code === 1) {
+      return { algorithm, keyId: publicKey.keyId, generation, registeredAt, clearedFailed: clearedFailed === 1, nodesReset };
+    }
+    // A crypto switch changed the algorithm between our read and our write: encrypt again.
+  }
+  throw new CredentialChangedError(keys.project, 'register');
+}
