@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Codes } from '../../shared/catalog';
 import type { Clock } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';
-import { business, ok, type Answer, type AnswerContext } from './answer';
+import { business, errorFields, ok, type Answer, type AnswerContext } from './answer';
 import { CorruptAccountError, type AccountStore, type StoredAccount } from './account-store';
 import type { FaultInjector } from './fault-injector';
 import { checkLicense } from './license-checks';
@@ -33,7 +33,10 @@ export class ProtocolApi {
   private async transportFault(body: unknown, context: AnswerContext): Promise<Answer | undefined> {
     const nodeId = peekNodeId(body);
     const delay = this.options.faults.delayFor(nodeId);
-    if (delay > 0) await sleep(delay);
+    if (delay > 0) {
+      this.options.logger.debug({ nodeId, ms: delay }, 'injected delay started');
+      await sleep(delay);
+    }
     const fault = this.options.faults.transportFault(nodeId);
     if (fault === 'reset') return { kind: 'reset', context };
     if (fault === 'malformed') return { kind: 'malformed', context };
@@ -48,7 +51,7 @@ export class ProtocolApi {
       return await work();
     } catch (error) {
       if (error instanceof CorruptAccountError) throw error;
-      this.options.logger.warn({ err: error }, 'Redis call failed while answering');
+      this.options.logger.warn({ error: errorFields(error) }, 'Redis call failed while answering');
       throw new StoreUnavailable();
     }
   }
