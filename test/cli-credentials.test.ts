@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { cipherFor } from '../shared/crypto/ciphers';
 import { keyFilePath, loadPublicKey } from '../shared/crypto/key-files';
 import { ProjectKeys } from '../shared/redis/keys';
 import { decryptCredential, readCredential } from '../daemon/credentials/credential-store';
+import { registerCredential } from '../daemon/credentials/register-credential';
 import { track } from './support/process-registry';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from './support/redis-server';
 import { waitFor } from './support/ports';
@@ -25,9 +26,13 @@ interface CliResult {
 }
 
 function runCli(args: string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
+  return runCommand(process.execPath, [CLI, ...args], env, stdin);
+}
+
+function runCommand(command: string, args: string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before these tests (npm test does)`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(command, args, {
       // Only what the test sets: no CLOUDAUTH_* of the machine leaks in.
       env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -226,6 +231,66 @@ describe('register', () => {
     expect(positional.code).toBe(2);
   });
 
+  // A real pseudo-terminal (python3's pty module): the prompt path runs as at a console.
+  const PTY_DRIVER = `
+import os, pty, select, sys, time
+first, second = os.environ.pop('PTY_FIRST').encode(), os.environ.pop('PTY_SECOND').encode()
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvpe(sys.argv[1], sys.argv[1:], os.environ)
+out = b''
+def read(until=None, timeout=15):
+    global out
+    deadline = time.time() + timeout
+    while (until is None or until not in out) and time.time() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:
+                return
+            if not chunk:
+                return
+            out += chunk
+read(b'Password: ')
+os.write(fd, first + b'\\r')
+read(b'Repeat password: ')
+os.write(fd, second + b'\\r')
+read()
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
+`;
+  const hasPython = spawnSync('python3', ['-c', 'import pty'], { stdio: 'ignore' }).status === 0;
+
+  (hasPython ? it : it.skip)('prompts twice without echo at a terminal, and refuses two different passwords', async () => {
+    const prefix = testPrefix('pty');
+    const keyDir = await generatedKeyDir();
+    const keys = new ProjectKeys(prefix, 'tty');
+    const run = (first: string, second: string) =>
+      runCommand('python3', ['-c', PTY_DRIVER, process.execPath, CLI, 'register', '--account', 'console'], {
+        ...envFor(prefix, keyDir, { CLOUDAUTH_PROJECT: 'tty' }),
+        PTY_FIRST: first,
+        PTY_SECOND: second,
+      });
+
+    const typed = 'typed-s3cret-密';
+    const ok = await run(typed, typed);
+    expect(ok.stdout).toContain('Password: ');
+    expect(ok.stdout).toContain('Repeat password: ');
+    expect(ok.stdout).toContain('registered project tty: account console');
+    expect(ok.stdout).not.toContain('typed-s3cret');
+    expect(ok.code).toBe(0);
+    const cred = await readCredential(client, keys);
+    expect(cred && decryptCredential(cred, keyDir)).toBe(typed);
+
+    const differ = await run('one-password', 'other-password');
+    expect(differ.code).toBe(1);
+    expect(differ.stdout).toContain('the two passwords differ');
+    expect(differ.stdout).not.toContain('one-password');
+    expect((await readCredential(client, keys))?.generation).toBe(1);
+  });
+
   it('refuses to prompt when stdin is not a terminal and --password-stdin is absent', async () => {
     const env = envFor(testPrefix('tty'), tempDir(), { CLOUDAUTH_PROJECT: 'p' });
     const result = await runCli(['register', '--account', 'a'], env, 'piped-password\n');
@@ -272,12 +337,12 @@ describe('register', () => {
 });
 
 describe('crypto switch', () => {
+  // Registered in-process (the register command is tested above): keeps this suite quick.
   async function registerProjects(prefix: string, keyDir: string, projects: string[]): Promise<Map<string, string>> {
     const passwords = new Map<string, string>();
     for (const project of projects) {
       const password = `pw-${project}-密-${Math.random().toString(36).slice(2)}`;
-      const result = await runCli(['register', '--account', `acct-${project}`, '--password-stdin'], envFor(prefix, keyDir, { CLOUDAUTH_PROJECT: project }), `${password}\n`);
-      expect(result.code).toBe(0);
+      await registerCredential(client, new ProjectKeys(prefix, project), { account: `acct-${project}`, password, keyDir, defaultAlgorithm: 'rsa' });
       passwords.set(project, password);
     }
     return passwords;

@@ -64,8 +64,9 @@ export function promptHidden(input: TtyInput, output: Writable, prompt: string):
     let typed: string[] = [];
     // Inside an escape sequence (arrow keys, function keys): ESC [ ... final letter or ~.
     let escaping = false;
-    output.write(prompt);
+    // Raw mode before the prompt: whatever is typed once the prompt shows is never echoed.
     input.setRawMode(true);
+    output.write(prompt);
     const finish = (error: Error | null) => {
       input.off('data', onData);
       input.setRawMode?.(wasRaw);
