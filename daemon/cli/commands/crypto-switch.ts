@@ -3,10 +3,11 @@ import { DecryptError } from '../../../shared/crypto/errors/decrypt-error';
 import { KeyFileError } from '../../../shared/crypto/errors/key-file-error';
 import { KeyMismatchError } from '../../../shared/crypto/errors/key-mismatch-error';
 import { loadPrivateKey, loadPublicKey } from '../../../shared/crypto/key-files';
-import { closeRedis, connectOrExplain, createRedis, type RedisClient } from '../../../shared/redis/connection';
+import { closeRedis, connectOrExplain, createRedis, describeRedis, RedisUnreachableError, type RedisClient } from '../../../shared/redis/connection';
 import { ProjectKeys } from '../../../shared/redis/keys';
 import { CorruptRecordError } from '../../../shared/redis/records';
 import { cliLogger } from '../../credentials/cli-logger';
+import { isConnectionError } from '../../credentials/connection-error';
 import { CredentialChangedError } from '../../credentials/credential-changed-error';
 import { findCredentialProjects, switchCredential } from '../../credentials/credential-switch';
 import { ExitCode, stringFlag, UsageError, type Command, type CommandContext } from '../command';
@@ -103,6 +104,12 @@ Needs the private keys of both algorithms in crypto.keyDir.
         );
       }
       return counts.failed > 0 ? ExitCode.FAILED : ExitCode.OK;
+    } catch (error) {
+      // Redis went away after the connection was made: still "which Redis", exit 3.
+      if (redis && redis.status !== 'ready' && !(error instanceof RedisUnreachableError) && isConnectionError(error)) {
+        throw new RedisUnreachableError(describeRedis(cfg.redis), error);
+      }
+      throw error;
     } finally {
       await closeRedis(redis);
     }

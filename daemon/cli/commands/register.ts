@@ -1,7 +1,8 @@
 import { plaintextBytes } from '../../../shared/crypto/encoding';
-import { closeRedis, connectOrExplain, createRedis, describeRedis, type RedisClient } from '../../../shared/redis/connection';
+import { closeRedis, connectOrExplain, createRedis, describeRedis, RedisUnreachableError, type RedisClient } from '../../../shared/redis/connection';
 import { ProjectKeys } from '../../../shared/redis/keys';
 import { cliLogger } from '../../credentials/cli-logger';
+import { isConnectionError } from '../../credentials/connection-error';
 import { PasswordInputError } from '../../credentials/password-input-error';
 import { promptHidden, readFirstLine } from '../../credentials/read-password';
 import { registerCredential } from '../../credentials/register-credential';
@@ -77,6 +78,12 @@ marked failed is cleared and every node starts a new streak.
         );
       }
       return ExitCode.OK;
+    } catch (error) {
+      // Redis went away after the connection was made: still "which Redis", exit 3.
+      if (redis && redis.status !== 'ready' && !(error instanceof RedisUnreachableError) && isConnectionError(error)) {
+        throw new RedisUnreachableError(describeRedis(cfg.redis), error);
+      }
+      throw error;
     } finally {
       await closeRedis(redis);
     }
