@@ -72,10 +72,21 @@ export class ChangeEvents extends EventEmitter {
       subscriber.off('close', this.onClose);
       subscriber.off('ready', this.onReady);
       if (wasSubscribed && subscriber.status === 'ready') {
+        // Bounded: a subscriber connection queues commands across reconnects, and a
+        // shutdown must not wait for a Redis that is gone.
+        let timer: NodeJS.Timeout | undefined;
         try {
-          await subscriber.unsubscribe(keys.events);
+          await Promise.race([
+            subscriber.unsubscribe(keys.events),
+            new Promise((resolve) => {
+              timer = setTimeout(resolve, 1000);
+              timer.unref();
+            }),
+          ]);
         } catch (error) {
-          this.log.debug({ error }, 'Could not unsubscribe from change events');
+          this.log.debug({ error: (error as Error).message }, 'Could not unsubscribe from change events');
+        } finally {
+          clearTimeout(timer);
         }
       }
       this.removeAllListeners();

@@ -1,0 +1,93 @@
+import { createRedis, closeRedis, type RedisClient } from '../../shared/redis/connection';
+import type { Config } from '../../shared/config/compile';
+import { createLogger } from '../../shared/logger';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import { ChangeEvents } from '../../daemon/aggregator/change-events';
+import { LeaderElection, type DemotionReason } from '../../daemon/aggregator/leader-election';
+import { Aggregator } from '../../daemon/aggregator/aggregator';
+import { ProjectViewReader } from '../../daemon/view/project-view';
+import type { ViewPolicy } from '../../daemon/view/compute-view';
+
+/** The aggregator half of a sidecar, wired as the daemon wires it, for tests. */
+export const silentLog = createLogger({ level: 'silent' });
+
+export function redisConfig(url: string, keyPrefix: string): Config['redis'] {
+  return { url, sentinels: [], sentinelName: 'mymaster', clusterNodes: [], keyPrefix };
+}
+
+export interface CandidateOptions {
+  url: string;
+  /** Where the subscriber connects (defaults to url). */
+  subscriberUrl?: string;
+  keys: ProjectKeys;
+  nodeId: string;
+  leaseMs?: number;
+  renewMs?: number;
+  policy?: ViewPolicy;
+  withAggregator?: boolean;
+  sweepMs?: number;
+}
+
+export interface Candidate {
+  redis: RedisClient;
+  subscriber: RedisClient;
+  events: ChangeEvents;
+  election: LeaderElection;
+  reader: ProjectViewReader;
+  aggregator: Aggregator | undefined;
+  elected: number[];
+  demoted: DemotionReason[];
+  close(): Promise<void>;
+}
+
+export const DEFAULT_POLICY: ViewPolicy = { failurePolicy: 'any', threshold: 12, intervalMs: 7_200_000 };
+
+export async function startCandidate(options: CandidateOptions): Promise<Candidate> {
+  const cfg = redisConfig(options.url, options.keys.keyPrefix);
+  const redis = createRedis(cfg, { purpose: 'command', connectionName: `${options.nodeId}-cmd` });
+  const subscriber = createRedis(redisConfig(options.subscriberUrl ?? options.url, options.keys.keyPrefix), { purpose: 'subscriber' });
+  const events = new ChangeEvents({ subscriber, keys: options.keys, log: silentLog });
+  await events.start();
+  const elected: number[] = [];
+  const demoted: DemotionReason[] = [];
+  const election = new LeaderElection({
+    redis,
+    events,
+    keys: options.keys,
+    log: silentLog,
+    nodeId: options.nodeId,
+    leaseMs: options.leaseMs ?? 1000,
+    renewMs: options.renewMs ?? 200,
+    onElected: (epoch) => elected.push(epoch),
+    onDemoted: (reason) => demoted.push(reason),
+  });
+  const reader = new ProjectViewReader({ redis, keys: options.keys, policy: options.policy ?? DEFAULT_POLICY, log: silentLog });
+  const aggregator = options.withAggregator
+    ? new Aggregator({ redis, events, election, reader, log: silentLog, debounceMs: 20, sweepMs: options.sweepMs ?? 200 })
+    : undefined;
+  aggregator?.start();
+  await election.start();
+  return {
+    redis,
+    subscriber,
+    events,
+    election,
+    reader,
+    aggregator,
+    elected,
+    demoted,
+    close: async () => {
+      const step = (name: string) => process.env.DEBUG_CLOSE && console.log(`${options.nodeId} ${name} ${subscriber.status}`);
+      step('aggregator');
+      await aggregator?.close();
+      step('election');
+      await election.close();
+      step('events');
+      await events.close();
+      step('redis');
+      await closeRedis(redis);
+      await closeRedis(subscriber);
+      step('done');
+    },
+  };
+}
