@@ -41,7 +41,7 @@ describe('leader election', () => {
   it('elects exactly one of three candidates, and Redis names it', async () => {
     const k = keys();
     const cs = await Promise.all(['n1', 'n2', 'n3'].map((n) => candidate(k, n)));
-    const [leader] = await waitFor('a leader', () => (leaders(cs).length === 1 ? leaders(cs) : null));
+    const [leader] = (await waitFor('a leader', () => (leaders(cs).length === 1 ? leaders(cs) : null))) as Candidate[];
     expect(leaders(cs)).toHaveLength(1);
     expect(await admin.get(k.leader)).toBe(`${leader?.election.instance}|${leader?.election.epoch}`);
     expect(Number(await admin.get(k.epoch))).toBe(leader?.election.epoch);
@@ -55,13 +55,13 @@ describe('leader election', () => {
   it('hands over within 2 s when the leader closes (by the released event, not the 10 s lease)', async () => {
     const k = keys();
     const cs = await Promise.all(['n1', 'n2', 'n3'].map((n) => candidate(k, n, { leaseMs: 10_000, renewMs: 3_000 })));
-    const first = await waitFor('a leader', () => leaders(cs)[0]);
+    const first = (await waitFor('a leader', () => leaders(cs)[0])) as Candidate;
     const firstEpoch = first.election.epoch as number;
     await first.close();
     expect(first.election.state).toBe('closed');
     expect(first.demoted).toEqual(['closed']);
     const rest = cs.filter((c) => c !== first);
-    const next = await waitFor('a new leader', () => leaders(rest)[0], 2000, 10);
+    const next = (await waitFor('a new leader', () => leaders(rest)[0], 2000, 10)) as Candidate;
     expect(next.election.epoch).toBe(firstEpoch + 1);
     expect(leaders(rest)).toHaveLength(1);
     // close() is idempotent.
@@ -74,7 +74,7 @@ describe('leader election', () => {
     const epochs: number[] = [];
     let remaining = cs;
     for (let i = 0; i < 3; i++) {
-      const leader = await waitFor('a leader', () => leaders(remaining)[0]);
+      const leader = (await waitFor('a leader', () => leaders(remaining)[0])) as Candidate;
       epochs.push(leader.election.epoch as number);
       await leader.close();
       remaining = remaining.filter((c) => c !== leader);
@@ -143,7 +143,7 @@ describe('leader election when Redis dies', () => {
     const k = keys();
     const cs = [await startCandidate({ url: own.url, keys: k, nodeId: 'a' }), await startCandidate({ url: own.url, keys: k, nodeId: 'b' })];
     open.push(...cs);
-    const leader = await waitFor('a leader', () => leaders(cs)[0]);
+    const leader = (await waitFor('a leader', () => leaders(cs)[0])) as Candidate;
     await own.kill();
     await waitFor('the leader to step down', () => leader.demoted.length > 0, 10_000);
     expect(leader.demoted[0]).toBe('lease-expired');

@@ -4,9 +4,11 @@ import { keysCommand } from './commands/keys';
 import { registerCommand } from './commands/register';
 import { daemonCommand } from './commands/daemon';
 import { authserverCommand } from './commands/authserver';
+import { statusCommand } from './commands/status';
+import { failuresCommand } from './commands/failures';
 
 /**
  * The commands `fdl-cloudauth --help` lists: only those that work. A command of
  * SPEC §6 appears here when it is built, never before.
  */
-export const COMMANDS: readonly Command[] = [daemonCommand, authserverCommand, registerCommand, cryptoSwitchCommand, keysCommand];
+export const COMMANDS: readonly Command[] = [daemonCommand, authserverCommand, registerCommand, statusCommand, failuresCommand, cryptoSwitchCommand, keysCommand];

@@ -1,0 +1,66 @@
+import { closeRedis, connectOrExplain, createRedis, describeRedis, RedisUnreachableError, type RedisClient } from '../../../shared/redis/connection';
+import { ProjectKeys } from '../../../shared/redis/keys';
+import { cliLogger } from '../../credentials/cli-logger';
+import { CorruptRecordLog } from '../../view/corrupt-record-log';
+import { readFailures } from '../../view/failure-history';
+import { catalogEntryOf, renderDetails, renderFailures } from '../../view/text-tables';
+import { ExitCode, intFlag, stringFlag, type Command, type CommandContext } from '../command';
+
+/**
+ * `fdl-cloudauth failures`: every recorded failure of the project (R4), newest first
+ * across nodes, with "View Error Details" (--details): the catalog's definition and
+ * troubleshooting steps of each distinct reason (R7).
+ */
+export const failuresCommand: Command = {
+  name: 'failures',
+  summary: 'failure list of the nodes, newest first, with error details',
+  help: `Usage: fdl-cloudauth failures [--node ID] [--limit N] [--json] [--details]
+
+Lists recorded failures (time, node, code, name, message, attempt id), newest first
+across all nodes of the project.
+
+  --node ID     only this node's failures
+  --limit N     at most N failures (default 50)
+  --json        JSON: [{"node","at","code","name","message","attemptId"}]
+                (code is null for CONNECTION_FAILED, at in ISO 8601 UTC)
+  --details     also the definition and troubleshooting steps (check, change,
+                contact) of each distinct reason`,
+  options: { node: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, details: { type: 'boolean' } },
+  async run(ctx: CommandContext): Promise<number> {
+    const limit = intFlag(ctx, 'limit', 1) ?? 50;
+    const node = stringFlag(ctx, 'node');
+    const cfg = ctx.config(['project']);
+    const log = cliLogger(cfg.log.level === 'info' ? 'warn' : cfg.log.level, 'failures');
+    const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
+    const details = ctx.values.details === true;
+    let redis: RedisClient | undefined;
+    try {
+      redis = createRedis(cfg.redis, { purpose: 'cli', lazyConnect: true, connectionName: 'fdl-cloudauth-failures' });
+      redis.on('error', (error: Error) => log.debug({ error: error.message }, 'Redis connection error'));
+      await connectOrExplain(redis, cfg.redis);
+      const corrupt = new CorruptRecordLog(log);
+      const entries = await readFailures(redis, keys, { node, limit }, corrupt);
+      if (ctx.values.json === true) {
+        const json = entries.map((e) => {
+          const row = { node: e.node, at: new Date(e.at).toISOString(), code: e.code, name: e.name, message: e.message, attemptId: e.attemptId };
+          if (!details) return row;
+          const c = catalogEntryOf(e);
+          return { ...row, definition: c.definition, steps: { ...c.steps } };
+        });
+        ctx.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+      } else {
+        ctx.stdout.write(renderFailures(entries, { width: 80 }));
+        if (details) ctx.stdout.write(renderDetails(entries, { width: 80 }));
+      }
+      if (corrupt.total > 0) ctx.stderr.write(`warning: skipped ${corrupt.total} history entr${corrupt.total === 1 ? 'y' : 'ies'} that do not parse\n`);
+      return ExitCode.OK;
+    } catch (error) {
+      if (!(error instanceof RedisUnreachableError) && redis && redis.status !== 'ready' && !('exitCode' in (error as object))) {
+        throw new RedisUnreachableError(describeRedis(cfg.redis), error);
+      }
+      throw error;
+    } finally {
+      await closeRedis(redis);
+    }
+  },
+};

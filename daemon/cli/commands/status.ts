@@ -1,0 +1,58 @@
+import { closeRedis, connectOrExplain, createRedis, describeRedis, RedisUnreachableError, type RedisClient } from '../../../shared/redis/connection';
+import { ProjectKeys } from '../../../shared/redis/keys';
+import { cliLogger } from '../../credentials/cli-logger';
+import { ProjectViewReader } from '../../view/project-view';
+import { buildStatusJson } from '../../view/status-json';
+import { renderStatus } from '../../view/text-tables';
+import { ExitCode, type Command, type CommandContext } from '../command';
+
+/**
+ * `fdl-cloudauth status [--json]`: the project's status and a row per node, read with
+ * the same code and rules as the aggregator (so it agrees with `GET /status` and the
+ * metrics), from any machine that reaches Redis.
+ */
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'project status, time to lockout, license, leader and a row per node',
+  help: `Usage: fdl-cloudauth status [--json]
+
+Shows the project's registration status, the time left before it would be marked
+failed if every attempt fails from now, the license, the aggregator leader, and per
+node: status, consecutive failures, the reason of the first failure of the streak,
+last attempt and last success (local time and how long ago).
+
+  --json   the JSON of GET /status (times in ISO 8601 UTC)`,
+  options: { json: { type: 'boolean' } },
+  async run(ctx: CommandContext): Promise<number> {
+    const cfg = ctx.config(['project']);
+    const log = cliLogger(cfg.log.level === 'info' ? 'warn' : cfg.log.level, 'status');
+    const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
+    let redis: RedisClient | undefined;
+    try {
+      redis = createRedis(cfg.redis, { purpose: 'cli', lazyConnect: true, connectionName: 'fdl-cloudauth-status' });
+      redis.on('error', (error: Error) => log.debug({ error: error.message }, 'Redis connection error'));
+      await connectOrExplain(redis, cfg.redis);
+      const reader = new ProjectViewReader({
+        redis,
+        keys,
+        log,
+        policy: { failurePolicy: cfg.cluster.failurePolicy, threshold: cfg.heartbeat.failureThreshold, intervalMs: cfg.heartbeat.intervalMs },
+      });
+      const view = await reader.read();
+      if (ctx.values.json === true) ctx.stdout.write(`${JSON.stringify(buildStatusJson(view), null, 2)}\n`);
+      else ctx.stdout.write(renderStatus(view, { width: 80 }));
+      if (reader.corrupt.total > 0) {
+        ctx.stderr.write(`warning: skipped ${reader.corrupt.total} node record(s) in Redis that do not parse\n`);
+      }
+      return ExitCode.OK;
+    } catch (error) {
+      // Redis went away after the connection was made: still "which Redis", exit 3.
+      if (!(error instanceof RedisUnreachableError) && redis && redis.status !== 'ready') {
+        throw new RedisUnreachableError(describeRedis(cfg.redis), error);
+      }
+      throw error;
+    } finally {
+      await closeRedis(redis);
+    }
+  },
+};

@@ -1,0 +1,213 @@
+import { byCode, byName, CONNECTION_FAILED, INCORRECT_LICENSE_FORMAT, type CatalogEntry } from '../../shared/catalog';
+import type { FailureEntry, Reason } from '../../shared/redis/records';
+import type { ProjectView } from './compute-view';
+
+/**
+ * Human renderings of the project view and the failure list, for `status`,
+ * `failures` and the demo's live table. Every line fits `width` columns (80 by
+ * default): long ids and messages are cut with an ellipsis rather than wrapped, so
+ * a table stays a table. Times are shown in local time and relative to Redis time.
+ */
+export interface TextOptions {
+  width?: number;
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+export function fit(text: string, width: number): string {
+  if (width <= 0) return '';
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+export function localDateTime(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
+}
+
+/** "45s", "12m", "3h", "5d": the largest unit, rounded down. */
+export function shortSpan(ms: number): string {
+  const abs = Math.max(0, ms);
+  if (abs < MINUTE) return `${Math.floor(abs / SECOND)}s`;
+  if (abs < HOUR) return `${Math.floor(abs / MINUTE)}m`;
+  if (abs < 2 * DAY) return `${Math.floor(abs / HOUR)}h`;
+  return `${Math.floor(abs / DAY)}d`;
+}
+
+/** "19h 58m", "2d 4h", "45s": two units, for the time to lockout. */
+export function humanSpan(ms: number): string {
+  const abs = Math.max(0, Math.floor(ms));
+  if (abs < MINUTE) return `${Math.floor(abs / SECOND)}s`;
+  if (abs < HOUR) return `${Math.floor(abs / MINUTE)}m`;
+  if (abs < DAY) return `${Math.floor(abs / HOUR)}h ${Math.floor((abs % HOUR) / MINUTE)}m`;
+  return `${Math.floor(abs / DAY)}d ${Math.floor((abs % DAY) / HOUR)}h`;
+}
+
+/** "3h ago 14:03" within a day, "5d ago 01-05" before: relative first, local time after. */
+export function whenCell(ms: number | null, now: number): string {
+  if (ms === null) return 'never';
+  const d = new Date(ms);
+  const local = now - ms < DAY ? `${pad2(d.getHours())}:${pad2(d.getMinutes())}` : `${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+  return `${shortSpan(now - ms)} ago ${local}`;
+}
+
+export function reasonCell(reason: Pick<Reason, 'code' | 'name'> | null): string {
+  if (!reason) return '-';
+  return reason.code === null ? reason.name : `${reason.code} ${reason.name}`;
+}
+
+interface Column {
+  title: string;
+  /** The widest the column may be; narrower when its content is. */
+  max: number;
+  /** The narrowest it may be squeezed to when the line is too long. */
+  min: number;
+  align?: 'left' | 'right';
+}
+
+/**
+ * Lays rows out in columns as wide as their content (up to max); when the line is
+ * wider than `width`, squeezes the column with the most room above its min, one
+ * character at a time, so the first thing cut is the longest text.
+ */
+function table(columns: Column[], rows: string[][], width: number, gap = 2): string[] {
+  const widths = columns.map((c, i) => Math.min(c.max, Math.max(c.title.length, ...rows.map((r) => (r[i] ?? '').length))));
+  const total = () => widths.reduce((a, b) => a + b, 0) + gap * (columns.length - 1);
+  while (total() > width) {
+    let pick = -1;
+    let room = 0;
+    widths.forEach((w, i) => {
+      const slack = w - (columns[i]?.min ?? w);
+      if (slack > room) {
+        room = slack;
+        pick = i;
+      }
+    });
+    if (pick < 0) break;
+    widths[pick] = (widths[pick] as number) - 1;
+  }
+  const line = (cells: string[]) =>
+    fit(
+      cells
+        .map((cell, i) => {
+          const w = widths[i] as number;
+          const text = fit(cell, w);
+          return columns[i]?.align === 'right' ? text.padStart(w) : text.padEnd(w);
+        })
+        .join(' '.repeat(gap))
+        .trimEnd(),
+      width,
+    );
+  return [line(columns.map((c) => c.title)), ...rows.map(line)];
+}
+
+export function renderStatus(view: ProjectView, options: TextOptions = {}): string {
+  const width = options.width ?? 80;
+  const now = view.now;
+  const lockout =
+    view.lockoutSeconds === null
+      ? ''
+      : view.status === 'failed'
+        ? ' — registration failed: run `fdl-cloudauth register`'
+        : ` — lockout in ${humanSpan(view.lockoutSeconds * 1000)} if every attempt fails from now`;
+  const license = view.license;
+  const licenseText =
+    license.expiresAt === null && license.capacity === null
+      ? 'unknown (no successful authentication yet)'
+      : [
+          license.expiresAt === null
+            ? null
+            : `expires ${localDateTime(license.expiresAt)} (${license.expiresAt >= now ? `in ${shortSpan(license.expiresAt - now)}` : `${shortSpan(now - license.expiresAt)} ago`})`,
+          license.capacity === null ? null : `${license.bound ?? '?'} of ${license.capacity} slots bound`,
+        ]
+          .filter(Boolean)
+          .join(', ');
+  const header = [
+    `Project  ${view.project}${view.account ? ` (account ${view.account})` : ''}`,
+    `Status   ${view.status.toUpperCase()}${lockout}`,
+    `Policy   ${view.policy}: failed at ${view.threshold} consecutive failures, heartbeat every ${shortSpan(view.intervalMs)}`,
+    `License  ${licenseText}`,
+    `Leader   ${view.leader ? `${view.leader.instance} (epoch ${view.leader.epoch})` : 'none'}`,
+  ].map((l) => fit(l, width));
+  if (view.nodes.length === 0) return `${[...header, '', 'No node has reported yet.'].join('\n')}\n`;
+  const rows = view.nodes.map((n) => [
+    n.id,
+    n.status,
+    String(n.consecutiveFailures),
+    reasonCell(n.reason),
+    whenCell(n.lastAttemptAt, now),
+    whenCell(n.lastSuccessAt, now),
+  ]);
+  const columns: Column[] = [
+    { title: 'NODE', max: 24, min: 8 },
+    { title: 'STATUS', max: 12, min: 12 },
+    { title: 'FAILS', max: 5, min: 5, align: 'right' },
+    { title: 'REASON', max: 27, min: 12 },
+    { title: 'LAST ATTEMPT', max: 14, min: 12 },
+    { title: 'LAST SUCCESS', max: 14, min: 12 },
+  ];
+  return `${[...header, '', ...table(columns, rows, width), '', 'REASON is the first failure of the current streak.'].join('\n')}\n`;
+}
+
+export function renderFailures(entries: readonly FailureEntry[], options: TextOptions = {}): string {
+  const width = options.width ?? 80;
+  if (entries.length === 0) return 'No failures recorded.\n';
+  const rows = entries.map((e) => [localDateTime(e.at), e.node, e.code === null ? '-' : String(e.code), e.name, e.message.replace(/\s+/g, ' ')]);
+  const columns: Column[] = [
+    { title: 'AT (LOCAL)', max: 16, min: 16 },
+    { title: 'NODE', max: 24, min: 8 },
+    { title: 'CODE', max: 5, min: 5 },
+    { title: 'NAME', max: 25, min: 14 },
+    { title: 'MESSAGE', max: 200, min: 12 },
+  ];
+  return `${table(columns, rows, width).join('\n')}\n`;
+}
+
+/** The catalog entry a recorded failure is shown with (R7). */
+export function catalogEntryOf(entry: Pick<Reason, 'code' | 'name'>): CatalogEntry {
+  if (entry.code === null) return byName(entry.name) ?? CONNECTION_FAILED;
+  return byCode(entry.code);
+}
+
+function wrap(text: string, width: number, indent: string): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(indent + line);
+  return lines;
+}
+
+/** "View Error Details": definition and troubleshooting steps of each distinct reason. */
+export function renderDetails(entries: readonly FailureEntry[], options: TextOptions = {}): string {
+  const width = options.width ?? 80;
+  const seen = new Map<string, FailureEntry>();
+  for (const e of entries) {
+    const key = `${e.code}:${e.name}`;
+    if (!seen.has(key)) seen.set(key, e);
+  }
+  const blocks: string[] = [];
+  for (const e of seen.values()) {
+    const c = catalogEntryOf(e);
+    const title = c === INCORRECT_LICENSE_FORMAT ? `${c.name} (raw code ${e.code})` : reasonCell(e);
+    blocks.push(
+      [
+        fit(`${title} — ${c.definition}`, width),
+        ...wrap(`Check: ${c.steps.check}`, width, '  '),
+        ...wrap(`Change: ${c.steps.change}`, width, '  '),
+        ...wrap(`Contact: ${c.steps.contact}`, width, '  '),
+      ].join('\n'),
+    );
+  }
+  return blocks.length === 0 ? '' : `\nError details\n\n${blocks.join('\n\n')}\n`;
+}

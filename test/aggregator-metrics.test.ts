@@ -1,0 +1,141 @@
+import Redis from 'ioredis';
+import { Registry } from 'prom-client';
+import { ProjectKeys } from '../shared/redis/keys';
+import { registerClusterMetrics } from '../daemon/aggregator/cluster-metrics';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from './support/redis-server';
+import { waitFor } from './support/ports';
+import { silentLog, startCandidate, type Candidate } from './support/sidecar-parts';
+import { reason, writeCredential, writeNodeRecord } from './support/node-records';
+
+let server: TestRedis;
+let admin: Redis;
+const open: Candidate[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+  admin = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
+});
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close()));
+});
+
+afterAll(async () => {
+  admin.disconnect();
+  await disposeAllRedis();
+});
+
+async function redisNow(client: Redis = admin): Promise<number> {
+  const [s, us] = await client.time();
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
+
+async function sidecar(url: string, k: ProjectKeys, nodeId: string): Promise<{ c: Candidate; registry: Registry }> {
+  const c = await startCandidate({ url, keys: k, nodeId, withAggregator: true });
+  open.push(c);
+  const registry = new Registry();
+  // A zero cache: every scrape in these tests reads afresh.
+  registerClusterMetrics(registry, c.aggregator as NonNullable<Candidate['aggregator']>, c.election, { log: silentLog, readCacheMs: 0 });
+  return { c, registry };
+}
+
+const CLUSTER_METRICS = [
+  'project_status',
+  'node_status',
+  'node_consecutive_failures',
+  'node_failure_reason',
+  'node_last_attempt_timestamp_seconds',
+  'node_last_success_timestamp_seconds',
+  'lockout_seconds',
+  'license_expiry_timestamp_seconds',
+  'license_slots',
+  'corrupt_records_total',
+];
+
+function series(text: string, metric: string): string[] {
+  return text.split('\n').filter((l) => l.startsWith(`fdl_cloudauth_${metric}{`) || l.startsWith(`fdl_cloudauth_${metric} `));
+}
+
+describe('cluster metrics', () => {
+  it('come from the leader only; a removed node disappears; leader and transitions come from everyone', async () => {
+    const k = new ProjectKeys(testPrefix('metrics'), 'p1');
+    await writeCredential(admin, k);
+    const now = await redisNow();
+    const expiresAt = Date.UTC(2027, 0, 1);
+    await writeNodeRecord(admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now, license: { expiresAt, capacity: 5, bound: 2 } });
+    await writeNodeRecord(admin, k, {
+      id: 'n2',
+      consecutiveFailures: 2,
+      lastAttemptAt: now,
+      lastSuccessAt: now - 5 * 7_200_000,
+      reason: reason(null, 'CONNECTION_FAILED', now - 7_200_000),
+      latestReason: reason(30003, 'LICENSE_IP_ERROR', now),
+    });
+    const a = await sidecar(server.url, k, 'n1');
+    const b = await sidecar(server.url, k, 'n2');
+    await waitFor('a leader', () => a.c.election.isLeader || b.c.election.isLeader);
+    const [leader, follower] = a.c.election.isLeader ? [a, b] : [b, a];
+
+    const text = await leader.registry.metrics();
+    for (const metric of CLUSTER_METRICS) expect(series(text, metric).length).toBeGreaterThan(0);
+    expect(series(text, 'project_status')).toEqual([
+      'fdl_cloudauth_project_status{project="p1",status="registered"} 0',
+      'fdl_cloudauth_project_status{project="p1",status="degraded"} 1',
+      'fdl_cloudauth_project_status{project="p1",status="failed"} 0',
+      'fdl_cloudauth_project_status{project="p1",status="unregistered"} 0',
+    ]);
+    expect(series(text, 'node_status').filter((l) => l.endsWith(' 1'))).toEqual([
+      'fdl_cloudauth_node_status{project="p1",node="n1",status="ok"} 1',
+      'fdl_cloudauth_node_status{project="p1",node="n2",status="degraded"} 1',
+    ]);
+    expect(series(text, 'node_status')).toHaveLength(10);
+    // The first reason of the streak, with an empty code for CONNECTION_FAILED.
+    expect(series(text, 'node_failure_reason')).toEqual(['fdl_cloudauth_node_failure_reason{project="p1",node="n2",code="",reason="CONNECTION_FAILED"} 1']);
+    expect(series(text, 'node_consecutive_failures')).toContain('fdl_cloudauth_node_consecutive_failures{project="p1",node="n2"} 2');
+    expect(series(text, 'license_slots')).toEqual([
+      'fdl_cloudauth_license_slots{project="p1",kind="capacity"} 5',
+      'fdl_cloudauth_license_slots{project="p1",kind="bound"} 2',
+    ]);
+    expect(series(text, 'license_expiry_timestamp_seconds')).toEqual([`fdl_cloudauth_license_expiry_timestamp_seconds{project="p1"} ${expiresAt / 1000}`]);
+    const lockout = Number(series(text, 'lockout_seconds')[0]?.split(' ')[1]);
+    // n2: 10 attempts left from its last attempt (just now): about 20 h.
+    expect(lockout).toBeGreaterThan(19.9 * 3600);
+    expect(lockout).toBeLessThanOrEqual(20 * 3600);
+    expect(series(text, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",instance="${leader.c.election.instance}"} 1`]);
+    expect(series(text, 'leader_transitions_total')).toEqual(['fdl_cloudauth_leader_transitions_total{project="p1"} 1']);
+
+    const other = await follower.registry.metrics();
+    for (const metric of CLUSTER_METRICS) expect(series(other, metric)).toEqual([]);
+    expect(series(other, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",instance="${follower.c.election.instance}"} 0`]);
+    expect(series(other, 'leader_transitions_total')).toEqual(['fdl_cloudauth_leader_transitions_total{project="p1"} 0']);
+
+    await admin.zrem(k.nodes, 'n2');
+    await admin.del(k.node('n2'));
+    const after = await leader.registry.metrics();
+    expect(after).not.toContain('node="n2"');
+    expect(series(after, 'node_status')).toHaveLength(5);
+    expect(series(after, 'project_status').filter((l) => l.endsWith(' 1'))).toEqual(['fdl_cloudauth_project_status{project="p1",status="registered"} 1']);
+  });
+
+  it('a scrape still answers, without cluster series, while Redis is down', async () => {
+    const own = await startRedis();
+    const ownAdmin = new Redis({ host: own.host, port: own.port, maxRetriesPerRequest: 1 });
+    try {
+      const k = new ProjectKeys(testPrefix('metrics'), 'p1');
+      await writeCredential(ownAdmin, k);
+      const now = await redisNow(ownAdmin);
+      await writeNodeRecord(ownAdmin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now });
+      const a = await sidecar(own.url, k, 'n1');
+      await waitFor('a to lead', () => a.c.election.isLeader);
+      expect(series(await a.registry.metrics(), 'project_status')).toHaveLength(4);
+      await own.kill();
+      // Still within its lease: it leads, tries to read, the read fails, the scrape answers anyway.
+      expect(a.c.election.isLeader).toBe(true);
+      const text = await a.registry.metrics();
+      for (const metric of CLUSTER_METRICS) expect(series(text, metric)).toEqual([]);
+      expect(series(text, 'leader')).toHaveLength(1);
+    } finally {
+      ownAdmin.disconnect();
+    }
+  });
+});
