@@ -143,14 +143,14 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
     whenCell(n.lastSuccessAt, now),
   ]);
   const columns: Column[] = [
-    { title: 'NODE', max: 24, min: 8 },
+    { title: 'NODE', max: 24, min: 12 },
     { title: 'STATUS', max: 12, min: 12 },
     { title: 'FAILS', max: 5, min: 5, align: 'right' },
-    { title: 'REASON', max: 27, min: 12 },
+    { title: 'REASON', max: 27, min: 22 },
     { title: 'LAST ATTEMPT', max: 14, min: 12 },
     { title: 'LAST SUCCESS', max: 14, min: 12 },
   ];
-  return `${[...header, '', ...table(columns, rows, width), '', 'REASON is the first failure of the current streak.'].join('\n')}\n`;
+  return `${[...header, '', ...table(columns, rows, width, 1), '', 'REASON is the first failure of the current streak.'].join('\n')}\n`;
 }
 
 export function renderFailures(entries: readonly FailureEntry[], options: TextOptions = {}): string {
@@ -202,7 +202,7 @@ export function renderDetails(entries: readonly FailureEntry[], options: TextOpt
     const title = c === INCORRECT_LICENSE_FORMAT ? `${c.name} (raw code ${e.code})` : reasonCell(e);
     blocks.push(
       [
-        fit(`${title} — ${c.definition}`, width),
+        ...wrap(`${title} — ${c.definition}`, width, ''),
         ...wrap(`Check: ${c.steps.check}`, width, '  '),
         ...wrap(`Change: ${c.steps.change}`, width, '  '),
         ...wrap(`Contact: ${c.steps.contact}`, width, '  '),
