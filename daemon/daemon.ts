@@ -108,7 +108,8 @@ export class Daemon {
       ),
     );
     if (this.redis.status !== 'ready') this.log.warn({ redis: describeRedis(config.redis) }, 'Redis unreachable at start: authenticating from the local journal until it returns');
-    await this.events.start().catch((error: unknown) => this.log.warn({ err: error }, 'Could not subscribe to change events yet'));
+    // Not awaited: with Redis away the subscription completes when it returns.
+    void this.events.start().catch((error: unknown) => this.log.warn({ err: error }, 'Could not subscribe to change events'));
     this.events.on('event', (event: { type: string; generation?: number }) => {
       if (event.type === 'registered') {
         void this.agent.authenticateNow(`registered-${event.generation ?? 0}`).catch((error: unknown) => this.log.warn({ err: error }, 'Could not queue the attempt after registration'));

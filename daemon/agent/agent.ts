@@ -8,11 +8,12 @@ import type { ProjectKeys } from '../../shared/redis/keys';
 import type { AuthClient } from '../protocol/auth-client';
 import type { Outcome } from '../protocol/classify';
 import type { NodeMetrics } from '../metrics/node-metrics';
+import { parseCredential } from '../credentials/credential-store';
 import { recordAttempt } from './attempt-recorder';
 import { ATTEMPT_BUDGET_MS, authenticate } from './authenticate';
 import { Journal, type JournalEntry } from './journal';
 import { LocalState, type CachedCredential } from './local-state';
-import { nextSlot, queueName, SCHEDULER_ID, slotAttemptId, stableOffset } from './schedule';
+import { nextSlot, queueName, SCHEDULER_ID, slotAttemptId, slotOf, stableOffset } from './schedule';
 
 /**
  * The node agent (SPEC R1-R5, §4). BullMQ runs the node's heartbeat: one queue per
@@ -60,7 +61,12 @@ export class Agent {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
   private closing: Promise<void> | undefined;
-  private readonly onReady = () => void this.syncWithRedis('reconnected');
+  /** BullMQ reports every failed reconnect; one line per outage is enough. */
+  private redisErrorLogged = false;
+  private readonly onReady = () => {
+    this.redisErrorLogged = false;
+    void this.syncWithRedis('reconnected');
+  };
   private readonly onRedisDown = () => {
     this.schedulerInPlace = false;
   };
@@ -86,6 +92,12 @@ export class Agent {
     return this.state;
   }
 
+  private logRedisError(source: string, error: Error): void {
+    if (this.redisErrorLogged) return;
+    this.redisErrorLogged = true;
+    this.log.warn({ source, err: error.message }, 'BullMQ lost Redis; the local timer covers heartbeats until it returns');
+  }
+
   private setState(next: AgentState): void {
     this.log.info({ from: this.state, to: next }, 'Agent state changed');
     this.state = next;
@@ -96,7 +108,7 @@ export class Agent {
     const { config, keys, bullConnection } = this.o;
     const lockDuration = Math.min(30_000, Math.max(5_000, Math.floor(this.intervalMs / 2)));
     this.queue = new Queue(queueName(config.node.id), { connection: bullConnection, prefix: keys.bullPrefix });
-    this.queue.on('error', (error) => this.log.warn({ err: error }, 'Queue error'));
+    this.queue.on('error', (error) => this.logRedisError('queue', error));
     this.worker = new Worker(queueName(config.node.id), (job) => this.processJob(job), {
       connection: bullConnection,
       prefix: keys.bullPrefix,
@@ -105,7 +117,7 @@ export class Agent {
       stalledInterval: lockDuration,
       maxStalledCount: 5,
     });
-    this.worker.on('error', (error) => this.log.warn({ err: error }, 'Worker error'));
+    this.worker.on('error', (error) => this.logRedisError('worker', error));
     this.o.redis.on('ready', this.onReady);
     this.o.redis.on('end', this.onRedisDown);
     this.o.redis.on('close', this.onRedisDown);
@@ -277,7 +289,12 @@ export class Agent {
       const seen = reply[2]?.[1] as string | null;
       const time = reply[3]?.[1] as [string, string];
       const redisNow = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-      credential = parseCredential(cred);
+      try {
+        credential = parseCredential(cred ?? {});
+      } catch (error) {
+        this.log.error({ err: (error as Error).message, attemptId }, 'Stored credential does not parse: run `fdl-cloudauth register` again');
+        return;
+      }
       this.local.update({ credential, projectFailed: status === 'failed', redisClockOffsetMs: redisNow - this.o.clock.now() });
       if (seen !== null) {
         this.log.debug({ attemptId }, 'Attempt already recorded; not repeating it');
@@ -337,6 +354,9 @@ export class Agent {
     const estimate = this.o.clock.now() + this.local.get().redisClockOffsetMs;
     this.local.update({ lastAttemptAt: estimate });
 
+    const slot = slotOf(attemptId);
+    // The local timer must not repeat a slot BullMQ already attempted.
+    if (slot !== null && slot > (this.local.get().lastSlot ?? 0)) this.local.update({ lastSlot: slot });
     if (mode === 'redis') {
       try {
         const reply = await recordAttempt(redis, keys, result);
@@ -373,24 +393,22 @@ export class Agent {
       const settled = Promise.allSettled([...this.inFlight]);
       const inTime = await Promise.race([settled.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), grace).unref())]);
       if (!inTime) this.abort.abort();
-      try {
-        await this.worker?.close(!inTime);
-      } catch (error) {
-        this.log.warn({ err: error }, 'Worker did not close cleanly');
-      }
-      try {
-        await this.queue?.close();
-      } catch (error) {
-        this.log.warn({ err: error }, 'Queue did not close cleanly');
-      }
+      // With Redis away BullMQ cannot hand its lock back; closing it by force then
+      // leaves at most one job to be re-run (same id) when Redis returns.
+      const force = !inTime || this.o.redis.status !== 'ready';
+      await boundedStep(this.log, 'worker', () => this.worker?.close(force), grace);
+      await boundedStep(this.log, 'queue', () => this.queue?.close(), 2000);
       this.setState('STOPPED');
     })();
     return this.closing;
   }
 }
 
-export function parseCredential(hash: Record<string, string> | null | undefined): CachedCredential | null {
-  if (!hash || !hash.ciphertext || !hash.account) return null;
-  const algorithm = hash.algorithm === 'sm2' ? 'sm2' : 'rsa';
-  return { account: hash.account, ciphertext: hash.ciphertext, algorithm, keyId: hash.keyId ?? '', generation: Number(hash.generation ?? 0) || 0 };
+async function boundedStep(log: Logger, part: string, step: () => Promise<unknown> | undefined, ms: number): Promise<void> {
+  try {
+    const finished = await Promise.race([Promise.resolve(step()).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+    if (!finished) log.warn({ part, ms }, 'Part did not close in time; leaving it');
+  } catch (error) {
+    log.warn({ err: error, part }, 'Part did not close cleanly');
+  }
 }

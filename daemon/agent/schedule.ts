@@ -27,6 +27,12 @@ export function slotAttemptId(slot: number): string {
   return `repeat:${SCHEDULER_ID}:${slot}`;
 }
 
+/** The slot of a scheduled attempt id, or null for other attempts (catch-up, after register). */
+export function slotOf(attemptId: string): number | null {
+  const match = /^repeat:[^:]+:(\d+)$/.exec(attemptId);
+  return match ? Number(match[1]) : null;
+}
+
 export function queueName(nodeId: string): string {
   return `node-${nodeId}`;
 }
