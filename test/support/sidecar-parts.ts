@@ -77,17 +77,11 @@ export async function startCandidate(options: CandidateOptions): Promise<Candida
     elected,
     demoted,
     close: async () => {
-      const step = (name: string) => process.env.DEBUG_CLOSE && console.log(`${options.nodeId} ${name} ${subscriber.status}`);
-      step('aggregator');
       await aggregator?.close();
-      step('election');
       await election.close();
-      step('events');
       await events.close();
-      step('redis');
       await closeRedis(redis);
       await closeRedis(subscriber);
-      step('done');
     },
   };
 }
