@@ -6,7 +6,12 @@ import { closeRedis, createRedis, describeRedis, type RedisClient } from '../sha
 import { ProjectKeys } from '../shared/redis/keys';
 import { decryptCredential } from './credentials/credential-store';
 import { Agent } from './agent/agent';
+import { Aggregator } from './aggregator/aggregator';
 import { ChangeEvents } from './aggregator/change-events';
+import { registerClusterMetrics } from './aggregator/cluster-metrics';
+import { LeaderElection } from './aggregator/leader-election';
+import { buildStatusJson } from './view/status-json';
+import { ProjectViewReader } from './view/project-view';
 import { SidecarServer } from './http/sidecar-server';
 import { NodeMetrics } from './metrics/node-metrics';
 import { AuthClient } from './protocol/auth-client';
@@ -36,6 +41,9 @@ export class Daemon {
   private readonly authClient: AuthClient;
   private readonly events: ChangeEvents;
   readonly agent: Agent;
+  readonly election: LeaderElection;
+  readonly aggregator: Aggregator;
+  private readonly reader: ProjectViewReader;
   readonly http: SidecarServer;
   private closing: Promise<void> | undefined;
 
@@ -69,6 +77,23 @@ export class Daemon {
       clock: o.clock ?? systemClock,
       logger: o.logger,
     });
+    this.election = new LeaderElection({
+      redis: this.redis,
+      events: this.events,
+      keys: this.keys,
+      log: o.logger,
+      nodeId: config.node.id,
+      leaseMs: config.leader.leaseMs,
+      renewMs: config.leader.renewMs,
+    });
+    this.reader = new ProjectViewReader({
+      redis: this.redis,
+      keys: this.keys,
+      log: o.logger,
+      policy: { failurePolicy: config.cluster.failurePolicy, threshold: config.heartbeat.failureThreshold, intervalMs: config.heartbeat.intervalMs },
+    });
+    this.aggregator = new Aggregator({ redis: this.redis, events: this.events, election: this.election, reader: this.reader, log: o.logger });
+    registerClusterMetrics(this.registry, this.aggregator, this.election, { log: o.logger });
     this.http = new SidecarServer({
       host: config.http.host,
       port: config.http.port,
@@ -78,9 +103,8 @@ export class Daemon {
         const checks = { redis: this.redis.status === 'ready', schedule: this.agent.ready };
         return { ready: this.state === 'RUNNING' && checks.redis && checks.schedule, checks };
       },
-      status: async () => {
-        throw new Error('status is served by the aggregator');
-      },
+      // Any sidecar answers /status from Redis, leader or not: the same JSON as `status --json`.
+      status: async () => buildStatusJson(await this.reader.read()),
     });
   }
 
@@ -116,6 +140,8 @@ export class Daemon {
       }
     });
     await this.agent.start();
+    this.aggregator.start();
+    await this.election.start();
     this.setState('RUNNING');
   }
 
@@ -125,6 +151,9 @@ export class Daemon {
     this.closing = (async () => {
       this.setState('STOPPING');
       const steps: Array<[string, () => Promise<void>]> = [
+        // Releasing the lease first tells the other candidates at once (no wait for expiry).
+        ['leader election', () => this.election.close()],
+        ['aggregator', () => this.aggregator.close()],
         ['agent', () => this.agent.close()],
         ['events', () => this.events.close()],
         ['http', () => this.http.close()],
