@@ -6,9 +6,19 @@ import { daemonCommand } from './commands/daemon';
 import { authserverCommand } from './commands/authserver';
 import { statusCommand } from './commands/status';
 import { failuresCommand } from './commands/failures';
+import { unbindCommand } from './commands/unbind';
 
 /**
  * The commands `fdl-cloudauth --help` lists: only those that work. A command of
  * SPEC §6 appears here when it is built, never before.
  */
-export const COMMANDS: readonly Command[] = [daemonCommand, authserverCommand, registerCommand, statusCommand, failuresCommand, cryptoSwitchCommand, keysCommand];
+export const COMMANDS: readonly Command[] = [
+  daemonCommand,
+  registerCommand,
+  unbindCommand,
+  statusCommand,
+  failuresCommand,
+  cryptoSwitchCommand,
+  keysCommand,
+  authserverCommand,
+];

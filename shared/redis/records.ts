@@ -72,7 +72,8 @@ export type ChangeEvent =
   | { type: 'attempt'; node: string; attemptId: string; ok: boolean }
   | { type: 'registered'; generation: number }
   | { type: 'leader-released'; instance: string; epoch: number }
-  | { type: 'status'; status: ProjectStatus; epoch: number };
+  | { type: 'status'; status: ProjectStatus; epoch: number }
+  | { type: 'node-removed'; node: string };
 
 export class CorruptRecordError extends Error {
   readonly code = 'ERR_CORRUPT_RECORD';
