@@ -1,0 +1,61 @@
+# fdl-cloudauth sidecar image (SPEC section 10): small, non-root, production
+# dependencies only. Build from the repository root:
+#
+#   docker build -t fdl-cloudauth:0.1.0 .
+#   docker run --rm fdl-cloudauth:0.1.0 --help
+#
+# test/dockerfile.test.ts checks this file against package.json, the config schema
+# and the Lua scripts the code loads, since no Docker engine runs the tests.
+# Keep the two FROM lines on the same pinned Node version (package.json engines: >=20).
+
+# ---- build: compile the TypeScript with the dev dependencies ------------------------
+FROM node:20.20.2-bookworm-slim AS build
+WORKDIR /src
+# The lock file alone first, so the dependency layer is reused while only code changes.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY daemon ./daemon
+COPY shared ./shared
+RUN npm run build
+# `npm pack` ships exactly what package.json "files" lists: dist/ and every Lua script
+# under daemon/ and shared/ (the code reads them at run time relative to the package
+# root, see shared/package-root.ts). The image and the npm package cannot drift apart.
+# The package root is the directory holding package.json and shared/, so shared/
+# must exist even while no Lua script lives under it.
+RUN npm pack --pack-destination /tmp --silent \
+ && mkdir /pkg \
+ && tar -xzf /tmp/fdl-cloudauth-*.tgz -C /pkg --strip-components=1 \
+ && mkdir -p /pkg/shared
+
+# ---- runtime ---------------------------------------------------------------------
+FROM node:20.20.2-bookworm-slim
+ENV NODE_ENV=production \
+    CLOUDAUTH_HTTP_PORT=9464 \
+    CLOUDAUTH_KEY_DIR=/var/lib/fdl-cloudauth/keys \
+    CLOUDAUTH_JOURNAL_DIR=/var/lib/fdl-cloudauth/journal
+WORKDIR /app
+COPY --from=build /pkg/ ./
+COPY package-lock.json ./
+# A fixed numeric UID, so Kubernetes' runAsNonRoot can verify it and volumes can be
+# prepared for it (fsGroup 10001, chown 10001 on a host directory). The state
+# directories are created 0700 for that user: a named volume mounted on them starts
+# with this owner and mode.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm cache clean --force \
+ && groupadd --system --gid 10001 fdl-cloudauth \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/fdl-cloudauth --no-create-home --shell /usr/sbin/nologin fdl-cloudauth \
+ && install -d -o 10001 -g 10001 -m 0700 /var/lib/fdl-cloudauth /var/lib/fdl-cloudauth/keys /var/lib/fdl-cloudauth/journal
+USER 10001:10001
+EXPOSE 9464
+# node handles SIGTERM itself (graceful stop: the running attempt finishes, up to 10 s,
+# and the results are recorded or journaled); it spawns no children, so running as
+# PID 1 without an init leaves no zombies to reap.
+STOPSIGNAL SIGTERM
+# The slim image has no curl: node's fetch asks /healthz (process alive; readiness is
+# /readyz, which is down while Redis is). Assumes http.host listens on 127.0.0.1 too,
+# as the default 0.0.0.0 does.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.CLOUDAUTH_HTTP_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"]
+ENTRYPOINT ["node", "dist/daemon/cli/main.js"]
+CMD ["daemon"]
