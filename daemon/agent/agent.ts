@@ -231,7 +231,11 @@ export class Agent {
   }
 
   private async onSlot(slot: number): Promise<void> {
-    if (await this.redisHealthy()) return;
+    if (await this.redisHealthy()) {
+      // A paused Redis comes back without a reconnect (no 'ready' event): replay here.
+      if (this.journal.pending > 0 || !this.schedulerInPlace) await this.syncWithRedis('Redis answers again');
+      return;
+    }
     if ((this.local.get().lastSlot ?? 0) >= slot) return;
     this.local.update({ lastSlot: slot });
     this.log.warn({ slot }, 'Redis unreachable at heartbeat time: authenticating from the local journal');

@@ -38,11 +38,13 @@ function baseOptions(cfg: Config['redis'], options: RedisConnectOptions): RedisO
     case 'bullmq':
       return { ...common, maxRetriesPerRequest: null, enableReadyCheck: true };
     case 'command':
-      return { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false };
+      // A paused or partitioned Redis keeps the socket open; without a timeout a
+      // command would wait forever instead of letting the agent journal.
+      return { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 5000 };
     case 'subscriber':
       return { ...common, maxRetriesPerRequest: null };
     case 'cli':
-      return { ...common, maxRetriesPerRequest: 0, enableOfflineQueue: true };
+      return { ...common, maxRetriesPerRequest: 0, enableOfflineQueue: true, commandTimeout: 10_000 };
   }
 }
 
