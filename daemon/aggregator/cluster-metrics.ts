@@ -12,8 +12,8 @@ import type { LeaderElection } from './leader-election';
  * only on the leader, so the cluster is counted once: a non-leader exports none of
  * them, not even zeros. Every collect() starts with reset(), so the series of a
  * removed node disappear, and a failed read leaves the cluster series out instead of
- * failing the scrape. `leader` and `leader_transitions_total` are about this sidecar
- * and are exported by every one.
+ * failing the scrape. `leader` is about this sidecar and is exported by every one;
+ * `leader_transitions_total` is the project's epoch, exported by the leader.
  */
 export interface ClusterMetricsOptions {
   log: Logger;
@@ -126,12 +126,15 @@ export function registerClusterMetrics(registry: Registry, aggregator: Aggregato
 
   const transitions: Counter<string> = new Counter({
     name: `${prefix}leader_transitions_total`,
-    help: 'Times this sidecar became or stopped being the aggregator leader.',
+    help: 'Leaderships taken in the project (the fencing epoch: every lease taken increments it); from the leader only.',
     labelNames: ['project'],
     registers,
     collect: () => {
+      // Cluster-level (SPEC §8): one count for the project, so only the leader exports
+      // it, and it is the epoch that every sidecar agrees on, not a per-process tally.
       transitions.reset();
-      transitions.inc({ project }, election.transitions);
+      const epoch = election.epoch;
+      if (election.isLeader && epoch !== null && epoch > 0) transitions.inc({ project }, epoch);
     },
   });
 }
