@@ -154,7 +154,7 @@ describe('Kubernetes example (deploy/kubernetes/fdl-with-sidecar.yaml)', () => {
     const port = asList(sidecar.ports, 'ports')[0];
     expect(at(port, 'containerPort')).toBe(String(schema.http.port.default));
     expect(at(sidecar, 'readinessProbe', 'httpGet', 'port')).toBe(at(port, 'name'));
-    expect(at(sidecar, 'resources', 'requests')).toEqual({ cpu: '50m', memory: '64Mi' });
+    expect(at(sidecar, 'resources', 'requests')).toEqual({ cpu: '50m', memory: '96Mi' });
     expect(at(sidecar, 'resources', 'limits', 'memory')).toBeDefined();
     // The agent gives a running attempt 10 s, then closes its other parts.
     expect(Number(at(pod, 'terminationGracePeriodSeconds'))).toBeGreaterThanOrEqual(30);
