@@ -6,6 +6,7 @@ import { daemonCommand } from './commands/daemon';
 import { authserverCommand } from './commands/authserver';
 import { statusCommand } from './commands/status';
 import { failuresCommand } from './commands/failures';
+import { demoCommand } from './commands/demo';
 import { unbindCommand } from './commands/unbind';
 
 /**
@@ -21,4 +22,5 @@ export const COMMANDS: readonly Command[] = [
   cryptoSwitchCommand,
   keysCommand,
   authserverCommand,
+  demoCommand,
 ];
