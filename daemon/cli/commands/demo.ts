@@ -131,7 +131,7 @@ account's password is random (${PASSWORD_ENV} sets it) and never printed.`,
       if (timer) clearTimeout(timer);
       table.finish();
       say('');
-      say('Stopping: sidecars (SIGTERM), authorization server, Redis...');
+      say(`Stopping: sidecars (SIGTERM), authorization server${privateRedis ? ', private redis-server' : ', demo keys in Redis'}...`);
       await cluster.close();
       rmSync(dir, { recursive: true, force: true });
       process.off('SIGINT', onSignal);
