@@ -1,17 +1,27 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 let cached: string | undefined;
 
+function isOurPackage(file: string): boolean {
+  if (!existsSync(file)) return false;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'fdl-cloudauth';
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The repository (or installed package) root. Lua scripts and other assets are read
- * from here, so the same code works from `dist/` and from the TypeScript sources.
+ * The repository (or installed package) root: the nearest directory above this file
+ * whose package.json is ours. Lua scripts are read from here, so the same code works
+ * from `dist/`, from the TypeScript sources and from an installed package.
  */
 export function packageRoot(): string {
   if (cached) return cached;
   let dir = __dirname;
   for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'shared'))) {
+    if (isOurPackage(path.join(dir, 'package.json'))) {
       cached = dir;
       return dir;
     }

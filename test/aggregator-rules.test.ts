@@ -167,7 +167,9 @@ describe('license and status JSON', () => {
       leader: { instance: 'n1/h/1/abc', epoch: 7 },
     });
     const json = buildStatusJson(v);
-    expect(Object.keys(json)).toEqual(['project', 'status', 'lockoutSeconds', 'policy', 'threshold', 'license', 'leader', 'nodes']);
+    // The fields of SPEC §6, plus `recovery` (null unless Redis lost its data).
+    expect(Object.keys(json)).toEqual(['project', 'status', 'lockoutSeconds', 'policy', 'threshold', 'license', 'leader', 'nodes', 'recovery']);
+    expect(json.recovery).toBeNull();
     expect(json).toMatchObject({
       project: 'p',
       status: 'degraded',

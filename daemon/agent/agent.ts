@@ -9,7 +9,7 @@ import type { AuthClient } from '../protocol/auth-client';
 import type { Outcome } from '../protocol/classify';
 import type { NodeMetrics } from '../metrics/node-metrics';
 import { parseCredential } from '../credentials/credential-store';
-import { recordAttempt } from './attempt-recorder';
+import { recordAttempt, restoreAfterLoss } from './attempt-recorder';
 import { ATTEMPT_BUDGET_MS, authenticate } from './authenticate';
 import { Journal, type JournalEntry } from './journal';
 import { LocalState, type CachedCredential } from './local-state';
@@ -138,6 +138,7 @@ export class Agent {
     if (this.syncing) return this.syncing;
     this.syncing = (async () => {
       try {
+        await this.restoreIfLost();
         await this.replayJournal();
         await this.ensureSchedule();
         await this.catchUpIfDue();
@@ -151,10 +152,31 @@ export class Agent {
     return this.syncing;
   }
 
+  /**
+   * Redis may come back empty (restarted without persistence, FLUSHALL). The node
+   * writes back what it holds — the credential it last read, still encrypted, and its
+   * own latest record — so the project's view returns without a false failure and
+   * without asking an operator to register again. A no-op when nothing is missing.
+   */
+  private async restoreIfLost(): Promise<void> {
+    const held = this.local.get();
+    if (!held.credential && !held.nodeRecord) return;
+    const restored = await restoreAfterLoss(this.o.redis, this.o.keys, this.o.config.node.id, {
+      credential: held.credential,
+      record: held.nodeRecord,
+      firstSeenAt: Number(held.nodeRecord?.lastAttemptAt ?? 0),
+    });
+    if (restored.length > 0) {
+      this.schedulerInPlace = false;
+      this.log.warn({ restored }, 'Redis had lost the project data: restored what this node holds (the failure history before the loss is gone)');
+    }
+  }
+
   private async replayJournal(): Promise<void> {
     if (this.journal.pending === 0) return;
     const replayed = await this.journal.replay(async (entry: JournalEntry) => {
-      await recordAttempt(this.o.redis, this.o.keys, entry);
+      const reply = await recordAttempt(this.o.redis, this.o.keys, entry);
+      this.local.update({ nodeRecord: reply.record });
     });
     this.log.info({ replayed }, 'Replayed journal into Redis');
   }
@@ -234,12 +256,32 @@ export class Agent {
     if (await this.redisHealthy()) {
       // A paused Redis comes back without a reconnect (no 'ready' event): replay here.
       if (this.journal.pending > 0 || !this.schedulerInPlace) await this.syncWithRedis('Redis answers again');
+      await this.checkSlotTaken(slot);
       return;
     }
     if ((this.local.get().lastSlot ?? 0) >= slot) return;
     this.local.update({ lastSlot: slot });
     this.log.warn({ slot }, 'Redis unreachable at heartbeat time: authenticating from the local journal');
     await this.performAttempt(slotAttemptId(slot), 'journal');
+  }
+
+  /**
+   * The heartbeat must never stop silently: if BullMQ neither ran nor holds the job of
+   * a slot that is due (its schedule was lost with Redis data, say), the node
+   * authenticates now and puts the schedule back.
+   */
+  private async checkSlotTaken(slot: number): Promise<void> {
+    const attemptId = slotAttemptId(slot);
+    try {
+      if ((await this.o.redis.zscore(this.o.keys.attempts(this.o.config.node.id), attemptId)) !== null) return;
+      const state = await this.queue?.getJobState(attemptId);
+      if (state !== undefined && state !== 'unknown') return;
+      this.log.warn({ slot }, 'The schedule missed a heartbeat slot: authenticating now and restoring the schedule');
+      await this.ensureSchedule();
+      await this.performAttempt(attemptId, 'redis');
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message, slot }, 'Could not check the heartbeat slot');
+    }
   }
 
   private async redisHealthy(): Promise<boolean> {
@@ -271,7 +313,7 @@ export class Agent {
    * One attempt: read what it needs (credential, sticky status, idempotency) in one
    * round trip, authenticate, record — or journal when Redis is away.
    */
-  private async performAttempt(attemptId: string, mode: Mode): Promise<void> {
+  private async performAttempt(attemptId: string, mode: Mode, afterRestore = false): Promise<void> {
     const { config, keys, redis } = this.o;
     let credential: CachedCredential | null;
     if (mode === 'redis') {
@@ -283,6 +325,7 @@ export class Agent {
           .hget(keys.status, 'status')
           .zscore(keys.attempts(config.node.id), attemptId)
           .time()
+          .exists(keys.node(config.node.id))
           .exec()) as Array<[Error | null, unknown]>;
       } catch (error) {
         this.log.warn({ err: error, attemptId }, 'Redis unreachable before the attempt: using the local state');
@@ -293,6 +336,13 @@ export class Agent {
       const seen = reply[2]?.[1] as string | null;
       const time = reply[3]?.[1] as [string, string];
       const redisNow = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+      const nodeExists = reply[4]?.[1] === 1;
+      const held = this.local.get();
+      if (!afterRestore && ((Object.keys(cred ?? {}).length === 0 && held.credential) || (!nodeExists && held.nodeRecord))) {
+        // Redis lost its data without dropping the connection (FLUSHALL): restore first.
+        await this.restoreIfLost();
+        return this.performAttempt(attemptId, mode, true);
+      }
       try {
         credential = parseCredential(cred ?? {});
       } catch (error) {
@@ -364,6 +414,7 @@ export class Agent {
     if (mode === 'redis') {
       try {
         const reply = await recordAttempt(redis, keys, result);
+        this.local.update({ nodeRecord: reply.record });
         this.logOutcome(attemptId, outcome, reply.consecutiveFailures, reply.recorded);
         return;
       } catch (error) {

@@ -27,6 +27,8 @@ export interface RecordReply {
   recorded: boolean;
   consecutiveFailures: number;
   atMs: number;
+  /** The node's record after the call, field by field. */
+  record: Record<string, string>;
 }
 
 export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, result: AttemptResult): Promise<RecordReply> {
@@ -51,6 +53,29 @@ export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, resul
       HISTORY_MIN_AGE_MS,
       HISTORY_HARD_CAP,
     ],
-  )) as [number, number, number];
-  return { recorded: reply[0] === 1, consecutiveFailures: Number(reply[1]), atMs: Number(reply[2]) };
+  )) as [number, number, number, string[]];
+  const record: Record<string, string> = {};
+  const flat = reply[3] ?? [];
+  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i] as string] = flat[i + 1] as string;
+  return { recorded: reply[0] === 1, consecutiveFailures: Number(reply[1]), atMs: Number(reply[2]), record };
+}
+
+const RESTORE = new LuaScript('daemon/agent/lua/restore-after-loss-4.lua');
+
+/**
+ * After Redis lost its data: writes back the credential and the node record this node
+ * holds, where they are missing. Returns what was restored.
+ */
+export async function restoreAfterLoss(
+  redis: RedisClient,
+  keys: ProjectKeys,
+  nodeId: string,
+  held: { credential: object | null; record: Record<string, string> | null; firstSeenAt: number },
+): Promise<string[]> {
+  const reply = await RESTORE.run(
+    redis,
+    [keys.credential, keys.node(nodeId), keys.nodes, keys.recovery],
+    [nodeId, keys.events, held.credential ? JSON.stringify(held.credential) : '', held.record ? JSON.stringify(held.record) : '', held.firstSeenAt],
+  );
+  return Array.isArray(reply) ? (reply as string[]) : [];
 }

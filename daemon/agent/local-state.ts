@@ -15,6 +15,7 @@ export interface CachedCredential {
   algorithm: 'rsa' | 'sm2';
   keyId: string;
   generation: number;
+  registeredAt?: number;
 }
 
 export interface LocalStateData {
@@ -25,9 +26,11 @@ export interface LocalStateData {
   lastAttemptAt: number | null;
   /** The last scheduled slot this node attempted from its own timer. */
   lastSlot: number | null;
+  /** The node's record as the last recording returned it: restored if Redis loses it. */
+  nodeRecord: Record<string, string> | null;
 }
 
-const EMPTY: LocalStateData = { credential: null, projectFailed: false, redisClockOffsetMs: 0, lastAttemptAt: null, lastSlot: null };
+const EMPTY: LocalStateData = { credential: null, projectFailed: false, redisClockOffsetMs: 0, lastAttemptAt: null, lastSlot: null, nodeRecord: null };
 
 export class LocalState {
   private readonly file: string;

@@ -48,7 +48,7 @@ export class Aggregator {
 
   private readonly onEvent = (event: ChangeEvent): void => {
     // Our own status events would only make us read what we just wrote.
-    if (event.type === 'attempt' || event.type === 'registered' || event.type === 'node-removed') this.trigger();
+    if (event.type === 'attempt' || event.type === 'registered' || event.type === 'node-removed' || event.type === 'restored') this.trigger();
   };
   private readonly onElected = (): void => void this.refresh();
   private readonly onResubscribed = (): void => this.trigger();

@@ -56,6 +56,15 @@ export interface ClusterSnapshot {
   credential: { account: string; generation: number } | null;
   stored: StoredStatus | null;
   leader: LeaderInfo | null;
+  /** Set when nodes restored the project after Redis lost its data. */
+  recovery?: RecoveryInfo | null;
+}
+
+export interface RecoveryInfo {
+  /** ms of the first restoration after the loss. */
+  at: number;
+  /** What each node restored ('credential', 'node'). */
+  restoredBy: Record<string, string[]>;
 }
 
 export interface NodeView {
@@ -94,6 +103,7 @@ export interface ProjectView {
   /** Credential generation the view was computed from (0 without a credential). */
   generation: number;
   nodes: NodeView[];
+  recovery: RecoveryInfo | null;
 }
 
 /** R6: no recorded attempt for 1.5 × interval. */
@@ -223,5 +233,6 @@ export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): Proj
     account: snapshot.credential?.account ?? null,
     generation: snapshot.credential?.generation ?? 0,
     nodes,
+    recovery: snapshot.recovery ?? null,
   };
 }

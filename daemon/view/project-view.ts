@@ -2,7 +2,7 @@ import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { CorruptRecordError, PROJECT_STATUSES, parseNodeRecord, type NodeRecord, type ProjectStatus } from '../../shared/redis/records';
-import { computeView, type ClusterSnapshot, type LeaderInfo, type ProjectView, type StoredStatus, type ViewPolicy } from './compute-view';
+import { computeView, type ClusterSnapshot, type LeaderInfo, type ProjectView, type RecoveryInfo, type StoredStatus, type ViewPolicy } from './compute-view';
 import { CorruptRecordLog } from './corrupt-record-log';
 
 /**
@@ -45,6 +45,16 @@ function parseStored(hash: Record<string, string>): StoredStatus | null {
   return { status, since: int(hash.since), epoch: int(hash.epoch), failedAt: int(hash.failedAt), generation: int(hash.generation) };
 }
 
+function parseRecovery(hash: Record<string, string>): RecoveryInfo | null {
+  const at = int(hash.at);
+  if (at === null) return null;
+  const restoredBy: Record<string, string[]> = {};
+  for (const [field, value] of Object.entries(hash)) {
+    if (field.startsWith('node:')) restoredBy[field.slice(5)] = value.split(',').filter(Boolean);
+  }
+  return { at, restoredBy };
+}
+
 export class ProjectViewReader {
   readonly corrupt: CorruptRecordLog;
   private readonly log: Logger;
@@ -80,6 +90,7 @@ export class ProjectViewReader {
     // Only the public fields: the ciphertext never leaves Redis on this path.
     pipeline.hmget(keys.credential, 'account', 'generation');
     pipeline.get(keys.leader);
+    pipeline.hgetall(keys.recovery);
     for (const id of ids) pipeline.hgetall(keys.node(id));
     const results = (await pipeline.exec()) as PipelineResult;
     if (!results) throw new Error('Redis discarded the read pipeline');
@@ -87,7 +98,7 @@ export class ProjectViewReader {
       if (error) throw error;
       return value;
     });
-    const [time, statusHash, credentialFields, leaderValue, ...nodeHashes] = values;
+    const [time, statusHash, credentialFields, leaderValue, recoveryHash, ...nodeHashes] = values;
     const [seconds, micros] = time as [string, string];
     const [account, generation] = credentialFields as [string | null, string | null];
 
@@ -110,6 +121,7 @@ export class ProjectViewReader {
       credential: account !== null ? { account, generation: int(generation) ?? 0 } : null,
       stored: parseStored(statusHash as Record<string, string>),
       leader: parseLeaderValue(leaderValue),
+      recovery: parseRecovery(recoveryHash as Record<string, string>),
     };
   }
 }

@@ -32,6 +32,8 @@ export interface StatusJson {
   license: { expiresAt: string | null; capacity: number | null; bound: number | null };
   leader: { instance: string; epoch: number } | null;
   nodes: NodeStatusJson[];
+  /** Present when Redis lost its data and the nodes restored the project; says what is gone. */
+  recovery: { at: string; restoredBy: Record<string, string[]>; lost: string } | null;
 }
 
 export function isoOrNull(ms: number | null): string | null {
@@ -60,5 +62,20 @@ export function buildStatusJson(view: ProjectView): StatusJson {
       lastAttemptAt: isoOrNull(n.lastAttemptAt),
       lastSuccessAt: isoOrNull(n.lastSuccessAt),
     })),
+    recovery: view.recovery
+      ? {
+          at: new Date(view.recovery.at).toISOString(),
+          restoredBy: view.recovery.restoredBy,
+          lost: recoveryLoss(view.recovery.at),
+        }
+      : null,
   };
+}
+
+/** What cannot come back after Redis lost its data, in plain words (status shows it). */
+export function recoveryLoss(at: number): string {
+  return (
+    `Redis lost the project data before ${new Date(at).toISOString()}; the nodes restored the credential and their latest state, ` +
+    'but the failure history and recorded attempt ids from before then are gone, and a node whose sidecar was down then is missing until it reports again.'
+  );
 }

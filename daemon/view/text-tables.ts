@@ -1,3 +1,4 @@
+import { recoveryLoss } from './status-json';
 import { byCode, byName, CONNECTION_FAILED, INCORRECT_LICENSE_FORMAT, type CatalogEntry } from '../../shared/catalog';
 import type { FailureEntry, Reason } from '../../shared/redis/records';
 import type { ProjectView } from './compute-view';
@@ -133,6 +134,9 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
     `License  ${licenseText}`,
     `Leader   ${view.leader ? `${view.leader.instance} (epoch ${view.leader.epoch})` : 'none'}`,
   ].map((l) => fit(l, width));
+  if (view.recovery) {
+    header.push(...wrap(`Recovery ${recoveryLoss(view.recovery.at)}`, width, '         '));
+  }
   if (view.nodes.length === 0) return `${[...header, '', 'No node has reported yet.'].join('\n')}\n`;
   const rows = view.nodes.map((n) => [
     n.id,

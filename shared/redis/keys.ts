@@ -53,6 +53,10 @@ export class ProjectKeys {
   get counters(): string {
     return `${this.base}:counters`;
   }
+  /** Hash: set when nodes restored the project after Redis lost its data (at, node:<id>). */
+  get recovery(): string {
+    return `${this.base}:recovery`;
+  }
   /** Prefix for BullMQ, so the queues share the project's hash tag. */
   get bullPrefix(): string {
     return `${this.base}:bull`;

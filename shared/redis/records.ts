@@ -32,6 +32,10 @@
  *   status ('registered'|'degraded'|'failed'|'unregistered'), since (ms), epoch,
  *   failedAt (ms, while failed), generation (credential generation the status is about).
  *
+ * recovery (hash), written by restore-after-loss Lua when Redis lost its data and the
+ *   nodes put back what they hold: at (ms, first restoration), node:<id> (what that
+ *   node restored: 'credential', 'node').
+ *
  * events (pub/sub channel): JSON ChangeEvent.
  */
 
@@ -73,7 +77,8 @@ export type ChangeEvent =
   | { type: 'registered'; generation: number }
   | { type: 'leader-released'; instance: string; epoch: number }
   | { type: 'status'; status: ProjectStatus; epoch: number }
-  | { type: 'node-removed'; node: string };
+  | { type: 'node-removed'; node: string }
+  | { type: 'restored'; node: string; restored: string[] };
 
 export class CorruptRecordError extends Error {
   readonly code = 'ERR_CORRUPT_RECORD';

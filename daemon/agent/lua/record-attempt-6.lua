@@ -24,9 +24,11 @@
   ARGV[13] history and idempotency horizon in ms (30 days)
   ARGV[14] history hard cap (entries)
 
-  Returns { recorded, consecutiveFailures, atMs }
+  Returns { recorded, consecutiveFailures, atMs, record }
     recorded = 1 when this call recorded the attempt, 0 when the attempt id was
-    already recorded (a BullMQ retry, a stalled re-run or a journal replay).
+    already recorded (a BullMQ retry, a stalled re-run or a journal replay);
+    record = the node hash after the call (HGETALL), which the node keeps locally to
+    restore it should Redis lose its data.
 ]]
 local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -40,7 +42,7 @@ if ARGV[7] ~= '' then at = tonumber(ARGV[7]) end
 
 if redis.call('ZSCORE', attemptsKey, attemptId) then
   local cf = tonumber(redis.call('HGET', nodeKey, 'consecutiveFailures') or '0')
-  return { 0, cf, at }
+  return { 0, cf, at, redis.call('HGETALL', nodeKey) }
 end
 redis.call('ZADD', attemptsKey, at, attemptId)
 redis.call('ZREMRANGEBYSCORE', attemptsKey, '-inf', nowMs - horizon)
@@ -110,4 +112,4 @@ end
 local okFlag = false
 if ok then okFlag = true end
 redis.call('PUBLISH', eventsChannel, cjson.encode({ type = 'attempt', node = nodeId, attemptId = attemptId, ok = okFlag }))
-return { 1, cf, at }
+return { 1, cf, at, redis.call('HGETALL', nodeKey) }
