@@ -8,6 +8,7 @@ import type { FaultInjector } from './fault-injector';
 import { checkLicense } from './license-checks';
 import { dummyHash, verifyPassword } from './password-hash';
 import { parseAuthenticateRequest, parseUnbindRequest, peekAccount, peekNodeId } from './protocol-request';
+import { VerifiedPasswordCache } from './verified-password-cache';
 
 /**
  * Protocol v1 (SPEC §5): authenticate and unbind. Checks run in the order of the
@@ -21,13 +22,19 @@ export interface ProtocolApiOptions {
   faults: FaultInjector;
   clock: Clock;
   logger: Logger;
+  /** Remembers recent successful password checks; a 60 s cache unless given. */
+  verifiedPasswords?: VerifiedPasswordCache;
 }
 
 /** A Redis failure while answering is the server's own cache failing: 20002, retryable. */
 class StoreUnavailable extends Error {}
 
 export class ProtocolApi {
-  constructor(private readonly options: ProtocolApiOptions) {}
+  private readonly verified: VerifiedPasswordCache;
+
+  constructor(private readonly options: ProtocolApiOptions) {
+    this.verified = options.verifiedPasswords ?? new VerifiedPasswordCache();
+  }
 
   /** Transport faults hit before any check, so they never change state. */
   private async transportFault(body: unknown, context: AnswerContext): Promise<Answer | undefined> {
@@ -59,8 +66,12 @@ export class ProtocolApi {
   /** 30006 for an unknown account or a wrong password, in the same time either way. */
   private async authorize(account: string, password: string): Promise<StoredAccount | undefined> {
     const stored = await this.store(() => this.options.store.get(account));
+    // A hit needs the right password: it tells the caller nothing it did not know.
+    if (stored && this.verified.has(account, stored.passwordHash, password)) return stored;
     const matches = await verifyPassword(password, stored?.passwordHash ?? (await dummyHash()));
-    return stored && matches ? stored : undefined;
+    if (!stored || !matches) return undefined;
+    this.verified.remember(account, stored.passwordHash, password);
+    return stored;
   }
 
   async authenticate(body: unknown): Promise<Answer> {

@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { startAuthServer, type RunningAuthServer } from '../../daemon/authserver/auth-server';
 import { ManualClock } from '../../shared/clock';
 import { loadConfig, type Config } from '../../shared/config/load';
+import { packageRoot } from '../../shared/package-root';
 import { createLogger } from '../../shared/logger';
 import { waitFor } from './ports';
 import { track } from './process-registry';
@@ -21,7 +22,8 @@ import { testPrefix } from './redis-server';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-7f3a9c2e51';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
+// packageRoot(), not __dirname/../..: the helpers also run compiled (bench/, dist-bench/).
+const REPO_ROOT = packageRoot();
 export const CLI_ENTRY = path.join(REPO_ROOT, 'dist', 'daemon', 'cli', 'main.js');
 
 export interface InProcessOptions {

@@ -1,0 +1,157 @@
+import { Registry } from 'prom-client';
+import { registerClusterMetrics } from '../daemon/aggregator/cluster-metrics';
+import { NodeMetrics } from '../daemon/metrics/node-metrics';
+import { silentLog } from '../test/support/sidecar-parts';
+import { sleep } from '../test/support/ports';
+import { startRedis } from '../test/support/redis-server';
+import { ClusterFixture, PROJECT } from './cluster-fixture';
+import { figure, median, msSince, type BenchContext, type Figure } from './figure';
+
+/**
+ * Benchmarks 1 and 2 on one fixture per cluster size.
+ *
+ * 1. One aggregation round (Aggregator.refresh(): ProjectViewReader.read() — ZRANGE +
+ *    one pipeline — compute, and the status write when the status changed) against
+ *    the raw read of the same records (one pipelined HGETALL of every node key), the
+ *    two interleaved so that noise hits both alike. Round trips are counted on the
+ *    leader's connection: they must not grow with the node count.
+ * 2. One scrape (registry.metrics() of a leader with the cluster metrics) against the
+ *    same registry with only the node-level metrics.
+ */
+const SIZES = [100, 1000, 10_000] as const;
+const SCRAPE_SIZES: readonly number[] = [1000, 10_000];
+/** Shorter than the pause between scrapes, so each scrape reads the cluster afresh. */
+const SCRAPE_CACHE_MS = 100;
+
+function repetitions(nodes: number, quick: boolean): number {
+  if (quick) return nodes >= 10_000 ? 3 : 5;
+  return nodes >= 10_000 ? 15 : 40;
+}
+
+async function timeIt(work: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await work();
+  return msSince(start);
+}
+
+export async function benchAggregation(ctx: BenchContext): Promise<Figure[]> {
+  const redis = await startRedis();
+  const figures: Figure[] = [];
+  const tripsByNodes: Record<number, number> = {};
+  for (const nodes of SIZES) {
+    await redis.flush();
+    const fixture = new ClusterFixture({ redis, nodes });
+    await fixture.start();
+    try {
+      const aggregator = fixture.leader.aggregator;
+      if (!aggregator) throw new Error('fixture has no aggregator');
+      const reps = repetitions(nodes, ctx.quick);
+      const rounds: number[] = [];
+      const raws: number[] = [];
+      // Warm-up: JIT, script cache, connection buffers.
+      await fixture.rawRead();
+      await aggregator.refresh();
+      let roundTrips = 0;
+      let commands = 0;
+      for (let i = 0; i < reps; i++) {
+        raws.push(await timeIt(() => fixture.rawRead()));
+        const b = fixture.counter.snapshot();
+        rounds.push(
+          await timeIt(async () => {
+            const view = await aggregator.refresh();
+            if (!view || view.nodes.length !== nodes) throw new Error(`round saw ${view?.nodes.length ?? 'no'} nodes, expected ${nodes}`);
+          }),
+        );
+        const d = fixture.counter.since(b);
+        roundTrips += d.roundTrips;
+        commands += d.commands;
+      }
+      const perRound = roundTrips / reps;
+      tripsByNodes[nodes] = perRound;
+      const round = median(rounds);
+      const raw = median(raws);
+      ctx.log(`aggregation ${nodes} nodes: round ${round.toFixed(2)} ms, raw ${raw.toFixed(2)} ms, ${perRound} round trips, ${commands / reps} commands`);
+      figures.push(
+        figure({
+          id: `aggregation.round.${nodes}`,
+          name: `Aggregation round, ${nodes.toLocaleString('en-US')} nodes (median of ${reps})`,
+          value: round,
+          unit: 'ms',
+          baseline: raw,
+          baselineText: 'one pipelined HGETALL of every node key',
+          target: 'ratio ≤ 2',
+          met: round <= 2 * raw,
+        }),
+      );
+      figures.push(
+        figure({
+          id: `aggregation.roundTrips.${nodes}`,
+          name: `Redis round trips per aggregation round, ${nodes.toLocaleString('en-US')} nodes`,
+          value: perRound,
+          unit: 'round trips',
+          baseline: 1,
+          baselineText: 'raw read: 1 pipeline',
+          target: 'same at every node count',
+          met: null,
+          notes: `${round2(commands / reps)} commands a round (ZRANGE, then TIME, HGETALL status, HMGET credential, GET leader and one HGETALL a node in one pipeline)`,
+        }),
+      );
+      if (SCRAPE_SIZES.includes(nodes)) figures.push(await benchScrape(ctx, fixture, nodes));
+    } finally {
+      await fixture.close();
+    }
+  }
+  // Constant round trips: every size must show the same count.
+  const counts = new Set(Object.values(tripsByNodes));
+  for (const f of figures) if (f.id.startsWith('aggregation.roundTrips.')) f.met = counts.size === 1;
+  await redis.dispose();
+  return figures;
+}
+
+function round2(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+async function benchScrape(ctx: BenchContext, fixture: ClusterFixture, nodes: number): Promise<Figure> {
+  const aggregator = fixture.leader.aggregator;
+  if (!aggregator) throw new Error('fixture has no aggregator');
+  const sources = { journalPending: () => 0, redisUp: () => true };
+  const full = new Registry();
+  new NodeMetrics(full, PROJECT, 'bench-leader', sources).attemptFinished(true, null, 0.12);
+  registerClusterMetrics(full, aggregator, fixture.leader.election, { log: silentLog, readCacheMs: SCRAPE_CACHE_MS });
+  const nodeOnly = new Registry();
+  new NodeMetrics(nodeOnly, PROJECT, 'bench-leader', sources).attemptFinished(true, null, 0.12);
+
+  const reps = ctx.quick ? 3 : nodes >= 10_000 ? 10 : 30;
+  const scrapes: number[] = [];
+  const bases: number[] = [];
+  let bytes = 0;
+  await full.metrics();
+  await nodeOnly.metrics();
+  for (let i = 0; i < reps; i++) {
+    await sleep(SCRAPE_CACHE_MS + 20);
+    bases.push(await timeIt(() => nodeOnly.metrics()));
+    scrapes.push(
+      await timeIt(async () => {
+        const text = await full.metrics();
+        bytes = text.length;
+        if (!text.includes('node_status{')) throw new Error('the scrape has no cluster series');
+      }),
+    );
+  }
+  const value = median(scrapes);
+  const base = median(bases);
+  ctx.log(`scrape ${nodes} nodes: ${value.toFixed(2)} ms (${bytes} bytes), node-level only ${base.toFixed(3)} ms`);
+  return figure({
+    id: `scrape.${nodes}`,
+    name: `Scrape /metrics on the leader, ${nodes.toLocaleString('en-US')} nodes (median of ${reps})`,
+    value,
+    unit: 'ms',
+    baseline: base,
+    baselineText: 'registry.metrics() with only the node-level metrics',
+    target: nodes === 1000 ? '≤ 50 ms' : 'reported (target at 1,000 nodes)',
+    met: nodes === 1000 ? value <= 50 : null,
+    digits: 3,
+    notes: `${Math.round(bytes / 1024)} KiB of text; the cluster read is part of the scrape`,
+  });
+}

@@ -1,0 +1,120 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import readline from 'node:readline';
+import { packageRoot } from '../shared/package-root';
+import { track } from '../test/support/process-registry';
+import { waitFor } from '../test/support/ports';
+
+/**
+ * An aggregator candidate (leader election + aggregator, as the daemon wires them)
+ * in its own process, loaded from dist/ (`npm run build`), for the failover benchmark.
+ * It writes one JSON line per event: `{ready}`, `{elected, at}` (Date.now() when it
+ * became leader) and `{closed}` after a graceful SIGTERM, on which it closes like the
+ * daemon: election first, so the lease is released and the release published.
+ */
+const SOURCE = `
+const root = process.env.BENCH_ROOT;
+const { createRedis, closeRedis } = require(root + '/dist/shared/redis/connection.js');
+const { ProjectKeys } = require(root + '/dist/shared/redis/keys.js');
+const { createLogger } = require(root + '/dist/shared/logger.js');
+const { ChangeEvents } = require(root + '/dist/daemon/aggregator/change-events.js');
+const { LeaderElection } = require(root + '/dist/daemon/aggregator/leader-election.js');
+const { Aggregator } = require(root + '/dist/daemon/aggregator/aggregator.js');
+const { ProjectViewReader } = require(root + '/dist/daemon/view/project-view.js');
+const keys = new ProjectKeys(process.env.BENCH_PREFIX, 'bench');
+const cfg = { url: process.env.BENCH_URL, sentinels: [], sentinelName: 'm', clusterNodes: [], keyPrefix: process.env.BENCH_PREFIX };
+const log = createLogger({ level: 'silent' });
+const redis = createRedis(cfg, { purpose: 'command' });
+const subscriber = createRedis(cfg, { purpose: 'subscriber' });
+const events = new ChangeEvents({ subscriber, keys, log });
+const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
+(async () => {
+  await new Promise((r) => redis.once('ready', r));
+  await events.start();
+  const election = new LeaderElection({ redis, events, keys, log, nodeId: process.env.BENCH_NAME,
+    leaseMs: Number(process.env.BENCH_LEASE_MS), renewMs: Number(process.env.BENCH_RENEW_MS),
+    onElected: (epoch) => say({ elected: epoch, at: Date.now() }) });
+  const reader = new ProjectViewReader({ redis, keys, log, policy: { failurePolicy: 'any', threshold: 12, intervalMs: 7200000 } });
+  const aggregator = new Aggregator({ redis, events, election, reader, log });
+  aggregator.start();
+  await election.start();
+  say({ ready: true, leader: election.isLeader });
+  process.once('SIGTERM', async () => {
+    await election.close();
+    await aggregator.close();
+    await events.close();
+    await closeRedis(redis);
+    await closeRedis(subscriber);
+    say({ closed: true });
+    process.exit(0);
+  });
+})();
+`;
+
+export interface CandidateMessage {
+  ready?: boolean;
+  leader?: boolean;
+  elected?: number;
+  at?: number;
+  closed?: boolean;
+}
+
+export class CandidateChild {
+  readonly messages: CandidateMessage[] = [];
+  readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+
+  constructor(
+    readonly name: string,
+    env: { url: string; prefix: string; leaseMs: number; renewMs: number },
+  ) {
+    const root = packageRoot();
+    this.child = spawn(process.execPath, ['-e', SOURCE], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        BENCH_ROOT: root,
+        BENCH_URL: env.url,
+        BENCH_PREFIX: env.prefix,
+        BENCH_NAME: name,
+        BENCH_LEASE_MS: String(env.leaseMs),
+        BENCH_RENEW_MS: String(env.renewMs),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    track(this.child);
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    const lines = readline.createInterface({ input: this.child.stdout as NodeJS.ReadableStream });
+    lines.on('line', (line) => {
+      try {
+        this.messages.push(JSON.parse(line) as CandidateMessage);
+      } catch {
+        /* not ours */
+      }
+    });
+  }
+
+  get electedAt(): number | undefined {
+    return [...this.messages].reverse().find((m) => m.elected !== undefined)?.at;
+  }
+
+  async ready(): Promise<void> {
+    await waitFor(`candidate ${this.name} to start`, () => this.messages.some((m) => m.ready), 20_000, 10);
+  }
+
+  /** Resolves with the Date.now() at which this candidate reported being elected. */
+  async elected(timeoutMs: number): Promise<number> {
+    return (await waitFor(`candidate ${this.name} to be elected`, () => this.electedAt, timeoutMs, 5)) as number;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    this.signal(signal);
+    await this.exited;
+  }
+
+  waitExit(): Promise<void> {
+    return this.exited;
+  }
+}

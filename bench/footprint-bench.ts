@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import Redis from 'ioredis';
+import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../test/support/authserver';
+import { sleep, waitFor } from '../test/support/ports';
+import { track } from '../test/support/process-registry';
+import { startRedis, testPrefix } from '../test/support/redis-server';
+import { readNode, registerProject, startSidecar, testKeyDir } from '../test/support/sidecar';
+import { figure, max, type BenchContext, type Figure } from './figure';
+import { cpuSeconds, rssKiB } from './proc-sampler';
+
+/**
+ * Benchmark 5: what an idle sidecar costs. A real `fdl-cloudauth daemon` process
+ * (2 h interval, default lease and renew, log level info) is started against the
+ * reference server and left alone after its first attempt, beside a bare Node
+ * process that does nothing; both are sampled over the same seconds.
+ */
+const TUNED_NODE_OPTIONS = '--max-semi-space-size=1';
+
+export async function benchFootprint(ctx: BenchContext): Promise<Figure[]> {
+  const seconds = ctx.quick ? 10 : 300;
+  const server = await startRedis();
+  const admin = new Redis(server.url);
+  const auth = await startInProcessAuthServer({ redisUrl: server.url, logLevel: 'warn' });
+  const bare = spawn(process.execPath, ['-e', 'setInterval(()=>{},1e9)'], { stdio: 'ignore' });
+  track(bare);
+  let sidecar: Awaited<ReturnType<typeof startSidecar>> | undefined;
+  let tuned: Awaited<ReturnType<typeof startSidecar>> | undefined;
+  try {
+    await createAccount(auth.url, auth.token, { account: 'acme', password: 'bench-password-1', capacity: 10 });
+    const fixture = await registerProject({
+      project: 'bench',
+      keyPrefix: testPrefix('bench-idle'),
+      redisUrl: server.url,
+      keyDir: testKeyDir(),
+      authUrl: auth.url,
+      account: 'acme',
+      password: 'bench-password-1',
+    });
+    sidecar = await startSidecar(fixture, { nodeId: 'idle-1', interval: '2h', env: { CLOUDAUTH_LOG_LEVEL: 'info' } });
+    // The same sidecar with a smaller young generation, measured over the same seconds.
+    tuned = await startSidecar(fixture, { nodeId: 'idle-2', interval: '2h', env: { CLOUDAUTH_LOG_LEVEL: 'info', NODE_OPTIONS: TUNED_NODE_OPTIONS } });
+    for (const id of ['idle-1', 'idle-2']) {
+      await waitFor(`the first attempt of ${id}`, async () => (await readNode(admin, fixture.keys, id))?.lastSuccessAt != null, 30_000, 100);
+    }
+    // Let start-up work (JIT, first renewals, BullMQ's first checks) settle before measuring.
+    await sleep(ctx.quick ? 1000 : 5000);
+    const pid = sidecar.child.pid as number;
+    const barePid = bare.pid as number;
+    const tunedPid = tuned.child.pid as number;
+    const rss: number[] = [];
+    const bareRss: number[] = [];
+    const tunedRss: number[] = [];
+    const tunedCpu0 = cpuSeconds(tunedPid);
+    const cpu0 = cpuSeconds(pid);
+    const bareCpu0 = cpuSeconds(barePid);
+    const t0 = process.hrtime.bigint();
+    for (let s = 0; s < seconds; s++) {
+      rss.push(rssKiB(pid));
+      bareRss.push(rssKiB(barePid));
+      tunedRss.push(rssKiB(tunedPid));
+      await sleep(1000);
+    }
+    const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = ((cpuSeconds(pid) - cpu0) / elapsed) * 100;
+    const bareCpu = ((cpuSeconds(barePid) - bareCpu0) / elapsed) * 100;
+    const rssMiB = max(rss) / 1024;
+    const bareMiB = max(bareRss) / 1024;
+    const tunedCpu = ((cpuSeconds(tunedPid) - tunedCpu0) / elapsed) * 100;
+    const tunedMiB = max(tunedRss) / 1024;
+    if (!sidecar.running) throw new Error('the sidecar exited during the measurement');
+    ctx.log(`tuned sidecar (${TUNED_NODE_OPTIONS}) RSS ${tunedMiB.toFixed(1)} MiB, CPU ${tunedCpu.toFixed(3)} %`);
+    ctx.note(
+      `Most of an idle sidecar's memory is code and heap taken while loading its modules (BullMQ, ioredis, undici, prom-client, pino, ` +
+        `node-forge, sm-crypto): requiring dist/daemon/cli/main.js and doing nothing else already takes about 85 MiB here. ` +
+        `V8 also grows its young generation (up to 16 MiB a semi-space) during that burst of allocation. ` +
+        `The same sidecar started with NODE_OPTIONS=${TUNED_NODE_OPTIONS}, measured over the same seconds: ` +
+        `${tunedMiB.toFixed(1)} MiB RSS, ${tunedCpu.toFixed(3)} % CPU.`,
+    );
+    ctx.log(`sidecar RSS ${rssMiB.toFixed(1)} MiB (bare ${bareMiB.toFixed(1)}), CPU ${cpu.toFixed(3)} % (bare ${bareCpu.toFixed(3)} %) over ${elapsed.toFixed(0)} s`);
+    return [
+      figure({
+        id: 'footprint.rss',
+        name: `Idle sidecar RSS, max over ${Math.round(elapsed)} s`,
+        value: rssMiB,
+        unit: 'MiB',
+        baseline: bareMiB,
+        baselineText: 'bare node process, same seconds',
+        target: `≤ bare + 40 MiB = ${(bareMiB + 40).toFixed(1)} MiB`,
+        met: rssMiB <= bareMiB + 40,
+        digits: 1,
+      }),
+      figure({
+        id: 'footprint.rss.tuned',
+        name: `Idle sidecar RSS with NODE_OPTIONS=${TUNED_NODE_OPTIONS}, max over ${Math.round(elapsed)} s`,
+        value: tunedMiB,
+        unit: 'MiB',
+        baseline: bareMiB,
+        baselineText: 'bare node process, same seconds',
+        target: `≤ bare + 40 MiB = ${(bareMiB + 40).toFixed(1)} MiB`,
+        met: tunedMiB <= bareMiB + 40,
+        digits: 1,
+      }),
+      figure({
+        id: 'footprint.cpu',
+        name: `Idle sidecar CPU, mean over ${Math.round(elapsed)} s`,
+        value: cpu,
+        unit: '% of a core',
+        baseline: bareCpu,
+        baselineText: 'bare node process, same seconds',
+        target: '≤ 0.5 % of a core',
+        met: cpu <= 0.5,
+        digits: 3,
+      }),
+    ];
+  } finally {
+    if (sidecar) await sidecar.stop();
+    if (tuned) await tuned.stop();
+    bare.kill('SIGKILL');
+    admin.disconnect();
+    await closeAllAuthServers();
+    await server.dispose();
+  }
+}
