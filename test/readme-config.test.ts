@@ -127,6 +127,7 @@ describe('README deployment sections', () => {
     const from = top.indexOf('Run the tests');
     const to = top.indexOf('The reference authorization server');
     expect(top.slice(from + 1, to)).toEqual([
+      'How it works',
       'Deploy the sidecar',
       'Register a project',
       'Migrate a node',
