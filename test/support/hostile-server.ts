@@ -1,7 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import type { Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 
 /**
  * An authorization server that misbehaves on purpose, one way per mode, for the
@@ -81,6 +80,43 @@ export async function startHostileServer(initial: HostileMode, tls?: { cert: str
     },
     get requests() {
       return state.requests;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface HangingServer {
+  url: string;
+  /** TCP connections accepted so far. */
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A raw TCP server that accepts every connection and never sends a byte (a server
+ * whose process is wedged, or a firewall that black-holes after the handshake).
+ * It reads and discards what the client sends, so the request is fully "delivered".
+ */
+export async function startHangingServer(): Promise<HangingServer> {
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.on('data', () => undefined);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get connections() {
+      return connections;
     },
     close: () =>
       new Promise<void>((resolve) => {
