@@ -31,7 +31,6 @@ function checkOutcome(outcome: Outcome): void {
   }
   if (!NAMES.has(outcome.name)) throw new Error(`name ${outcome.name} is not in the catalog`);
   if (typeof outcome.message !== 'string' || outcome.message.length === 0 || outcome.message.length > 300) throw new Error(`bad message length ${outcome.message?.length}`);
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(outcome.message)) throw new Error('message contains control characters');
   if (typeof outcome.transient !== 'boolean') throw new Error('transient is not a boolean');
   if (outcome.name === CONNECTION_FAILED.name) {
