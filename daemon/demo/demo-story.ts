@@ -3,6 +3,7 @@ import type { ProjectView } from '../view/compute-view';
 import { ALLOWED_RANGE, DEMO_NODES, type DemoCluster } from './demo-cluster';
 import { DemoError } from './demo-error';
 import type { LiveTable } from './live-table';
+import { StoryAborted } from './story-aborted';
 
 /**
  * The scripted story of the demo, in six steps, each one waiting for the cluster to
@@ -22,13 +23,6 @@ import type { LiveTable } from './live-table';
 export const STEPS = 6;
 const STEP_TIMEOUT_MS = 90_000;
 const POLL_MS = 500;
-
-export class StoryAborted extends Error {
-  constructor() {
-    super('the demo was stopped');
-    this.name = 'StoryAborted';
-  }
-}
 
 export interface DemoStoryOptions {
   cluster: DemoCluster;

@@ -6,7 +6,8 @@ import { DurationFormatError, formatDuration, parseDuration } from '../../../sha
 import { createLogger } from '../../../shared/logger';
 import { DemoCluster, DEMO_NODES, type DemoTiming } from '../../demo/demo-cluster';
 import { DemoError } from '../../demo/demo-error';
-import { DemoStory, STEPS, StoryAborted } from '../../demo/demo-story';
+import { DemoStory, STEPS } from '../../demo/demo-story';
+import { StoryAborted } from '../../demo/story-aborted';
 import { LiveTable } from '../../demo/live-table';
 import { ExitCode, stringFlag, UsageError, type Command, type CommandContext } from '../command';
 
@@ -37,13 +38,14 @@ function redisConfigured(env: NodeJS.ProcessEnv, configFile: string | undefined)
 function parseDurationFlag(ctx: CommandContext): number | undefined {
   const text = stringFlag(ctx, 'duration');
   if (text === undefined) return undefined;
+  let ms: number | undefined;
   try {
-    const ms = parseDuration(text);
-    if (ms < 1000) throw new DurationFormatError('must be at least 1s');
-    return ms;
+    ms = parseDuration(text);
   } catch (error) {
-    throw new UsageError(`--duration ${(error as Error).message.replace(/^"[^"]*" is not a duration: /, 'takes a duration: ')}, e.g. --duration 150s`);
+    if (!(error instanceof DurationFormatError)) throw error;
   }
+  if (ms === undefined || ms < 1000) throw new UsageError(`--duration takes a duration of at least 1s such as 150s or 5m, got "${text}"`);
+  return ms;
 }
 
 export const demoCommand: Command = {
