@@ -433,7 +433,7 @@ export class Agent {
 
   /**
    * Stops taking attempts, lets a running one finish (up to closeGraceMs), then
-   * abandons it unrecorded — BullMQ re-runs a stalled job with the same id, so it is
+   * abandons it unrecorded — BullMQ retries the job (or re-runs it once stalled) under the same id, so it is
    * still counted once. Idempotent: a second call waits for the first.
    */
   close(): Promise<void> {
@@ -445,13 +445,18 @@ export class Agent {
       this.o.redis.off('end', this.onRedisDown);
       this.o.redis.off('close', this.onRedisDown);
       const grace = this.o.closeGraceMs ?? 10_000;
-      const settled = Promise.allSettled([...this.inFlight]);
-      const inTime = await Promise.race([settled.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), grace).unref())]);
-      if (!inTime) this.abort.abort();
-      // With Redis away BullMQ cannot hand its lock back; closing it by force then
-      // leaves at most one job to be re-run (same id) when Redis returns.
-      const force = !inTime || this.o.redis.status !== 'ready';
-      await boundedStep(this.log, 'worker', () => this.worker?.close(force), grace);
+      const settled = () => Promise.allSettled([...this.inFlight]);
+      const within = (ms: number) => Promise.race([settled().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+      if (!(await within(grace))) {
+        // Abandon the call: the processor throws, and BullMQ puts the job back for a
+        // retry under the same id (the next sidecar of this node runs it at once).
+        this.abort.abort();
+        await within(2000);
+      }
+      // With Redis away BullMQ cannot hand its lock back; closing by force then leaves
+      // at most one job to be re-run (same id) once its lock expires.
+      const force = this.o.redis.status !== 'ready';
+      await boundedStep(this.log, 'worker', () => this.worker?.close(force), 5000);
       await boundedStep(this.log, 'queue', () => this.queue?.close(), 2000);
       this.setState('STOPPED');
     })();
