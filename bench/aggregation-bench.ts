@@ -93,7 +93,7 @@ export async function benchAggregation(ctx: BenchContext): Promise<Figure[]> {
           baselineText: 'raw read: 1 pipeline',
           target: 'same at every node count',
           met: null,
-          notes: `${round2(commands / reps)} commands a round (ZRANGE, then TIME, HGETALL status, HMGET credential, GET leader and one HGETALL a node in one pipeline)`,
+          notes: `${round2(commands / reps)} commands a round: ZRANGE of the nodes, then one pipeline with the project's own keys (time, status, credential fields, leader, recovery) and one HGETALL a node`,
         }),
       );
       if (SCRAPE_SIZES.includes(nodes)) figures.push(await benchScrape(ctx, fixture, nodes));

@@ -110,9 +110,11 @@ export async function benchAttemptCost(ctx: BenchContext): Promise<Figure[]> {
     const commandsPer = ours.commands / total;
     ctx.log(`${total} attempts: agent ${tripsPer} round trips, ${commandsPer} commands (monitor: ${agentMonitored / total}); BullMQ ${bullCommands / total} commands an attempt`);
     ctx.note(
-      `Per recorded attempt on the agent's own connection: ${formatStats(ours.byName, total)} — one MULTI block before the attempt ` +
-        `(credential, sticky status, idempotency check, Redis TIME), one EVALSHA of record-attempt-6.lua after it, and the PING of the ` +
-        `local timer that checks at each slot whether BullMQ can be trusted with it.`,
+      `Per recorded attempt on the agent's own connection (${tripsPer} round trips): ${formatStats(ours.byName, total)}. ` +
+        `Before the attempt one MULTI block (credential, sticky status, idempotency check, whether the node record exists, Redis TIME); ` +
+        `after it one EVALSHA of record-attempt-6.lua; and at each slot the local timer's PING (is Redis there, or must the attempt ` +
+        `go to the journal?) and the schedule watchdog's ZSCORE (did BullMQ run this slot?). The last two are per slot, not per ` +
+        `attempt: they cost the same at a 2 h interval.`,
     );
     ctx.note(
       `BullMQ's commands in the same window, per attempt (top-level, by name; its Lua scripts' inner commands not counted): ` +

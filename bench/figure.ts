@@ -47,7 +47,7 @@ export function round(value: number, digits = 2): number {
 
 export function ratioOf(value: number, baseline: number | null): number | null {
   if (baseline === null || !(baseline > 0)) return null;
-  return round(value / baseline, 2);
+  return round(value / baseline, 3);
 }
 
 /** Nearest-rank percentile (p in 0..100) of unsorted samples. */

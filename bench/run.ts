@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../shared/package-root';
@@ -18,7 +18,8 @@ import { renderMarkdown } from './report';
  * `npm run bench` (all benchmarks, full sizes: bench/results.json and
  * docs/benchmarks.md) and `npm run bench -- --quick` (small sizes; written under
  * .tmp/bench-quick/ unless --out/--doc say otherwise, so a quick run never replaces
- * the committed figures). `--only aggregation,failover` runs a subset.
+ * the committed figures). `--only aggregation,failover` runs a subset;
+ * `--render [results.json]` only rewrites docs/benchmarks.md from stored results.
  */
 export interface BenchOptions {
   quick: boolean;
@@ -118,7 +119,19 @@ function parseArgs(argv: readonly string[]): BenchOptions {
   return { quick, out, doc, ...(only ? { only } : {}) };
 }
 
-if (require.main === module) {
+/** `--render <results.json>`: rewrites the Markdown from stored results, measuring nothing. */
+function render(argv: readonly string[]): boolean {
+  const i = argv.indexOf('--render');
+  if (i < 0) return false;
+  const root = packageRoot();
+  const from = argv[i + 1] ?? path.join(root, 'bench', 'results.json');
+  const doc = parseArgs(argv).doc ?? path.join(root, 'docs', 'benchmarks.md');
+  writeFileSync(doc, renderMarkdown(JSON.parse(readFileSync(from, 'utf8')) as BenchResults));
+  console.log(`rendered ${doc} from ${from}`);
+  return true;
+}
+
+if (require.main === module && !render(process.argv.slice(2))) {
   const options = parseArgs(process.argv.slice(2));
   runBenchmarks(options)
     .then((results) => {
