@@ -21,6 +21,11 @@ export interface SentinelGroupOptions {
   name?: string;
   downAfterMs?: number;
   failoverTimeoutMs?: number;
+  /**
+   * Where the replica connects to replicate, given the primary's port (default: the
+   * primary itself). A test passes a proxy here to hold back the replication stream.
+   */
+  replicaLink?: (primaryPort: number) => Promise<number>;
 }
 
 export interface TestSentinel {
@@ -133,7 +138,8 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
   const failoverTimeout = options.failoverTimeoutMs ?? 3000;
   const primary = await startRedis();
   // A replica of the primary; after a fail-over the sentinels reconfigure both.
-  const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port), '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'] });
+  const linkPort = options.replicaLink ? await options.replicaLink(primary.port) : primary.port;
+  const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(linkPort), '--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'] });
   await waitFor(
     'the replica to finish its first sync',
     async () => {
