@@ -34,7 +34,7 @@ afterAll(async () => {
 
 async function activeJob(nodeId: string): Promise<string> {
   const key = `${fixture.keys.bullPrefix}:${queueName(nodeId)}:active`;
-  return waitFor(`an active attempt of ${nodeId}`, async () => (await redis.lrange(key, '0', '-1'))[0], 20_000, 25);
+  return (await waitFor(`an active attempt of ${nodeId}`, async () => (await redis.lrange(key, '0', '-1'))[0], 20_000, 25)) as string;
 }
 
 it('lets a running attempt finish on SIGTERM, records it, exits 0', async () => {
