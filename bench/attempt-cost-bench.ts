@@ -112,9 +112,8 @@ export async function benchAttemptCost(ctx: BenchContext): Promise<Figure[]> {
     ctx.note(
       `Per recorded attempt on the agent's own connection (${tripsPer} round trips): ${formatStats(ours.byName, total)}. ` +
         `Before the attempt one MULTI block (credential, sticky status, idempotency check, whether the node record exists, Redis TIME); ` +
-        `after it one EVALSHA of record-attempt-6.lua; and at each slot the local timer's PING (is Redis there, or must the attempt ` +
-        `go to the journal?) and the schedule watchdog's ZSCORE (did BullMQ run this slot?). The last two are per slot, not per ` +
-        `attempt: they cost the same at a 2 h interval.`,
+        `after it one EVALSHA of record-attempt-7.lua; and at each slot the local timer's ZSCORE (did BullMQ record this slot? ` +
+        `an answer also says Redis is there; none sends the attempt to the journal). That one is per slot, not per attempt.`,
     );
     ctx.note(
       `BullMQ's commands in the same window, per attempt (top-level, by name; its Lua scripts' inner commands not counted): ` +

@@ -16,11 +16,10 @@ import { ProjectKeys } from '../shared/redis/keys';
  * reach the replica; then the primary is SIGKILLed and the lagging replica promoted.
  * Asynchronous replication (no WAIT, no min-replicas) loses those writes by design.
  *
- * The test measures what happens to the attempts of that window: which are lost from
- * Redis, which come back (BullMQ's rolled-back scheduler re-runs a slot under the same
- * attempt id; the agents restore what they hold), and checks what must hold anyway:
- * nothing outside the window is lost, nothing is counted twice, no attempt made after
- * the fail-over is lost, and the project ends registered.
+ * Each agent keeps its latest recorded results and re-records them (idempotently) on
+ * every reconnect, so the writes of that window come back. The test measures the
+ * window and checks: nothing is lost, nothing is counted twice, and the project ends
+ * registered.
  */
 jest.setTimeout(90_000);
 
@@ -72,7 +71,7 @@ afterAll(async () => {
   await disposeAllRedis();
 });
 
-it('fails over to a lagging replica: measures the attempts of the unreplicated window, loses none outside it', async () => {
+it('fails over to a lagging replica: the attempts of the unreplicated window are put back, none lost or doubled', async () => {
   await waitFor('the project to be registered', async () => (await redis.hget(fixture.keys.status, 'status')) === 'registered', 30_000, 200);
   await waitFor('three attempts per node', async () => {
     for (const s of sidecars) if ((await redis.zcard(fixture.keys.attempts(s.nodeId))) < 3) return false;
@@ -112,8 +111,9 @@ it('fails over to a lagging replica: measures the attempts of the unreplicated w
 
   expect(windowSize).toBeGreaterThan(0);
   for (const f of figures) {
-    // Whatever is lost was acknowledged by the old primary inside the window; nothing else.
-    for (const id of f.lost) expect(window.get(f.node)).toContain(id);
+    // The nodes put back the results the old primary acknowledged but never replicated
+    // (each keeps its latest results and re-records them on reconnect): none is lost.
+    expect(f.lost).toEqual([]);
     expect(f.duplicated).toBe(0);
     // Attempts made after the fail-over are all recorded.
     const made = attemptsMade((sidecars.find((s) => s.nodeId === f.node) as Sidecar).output());

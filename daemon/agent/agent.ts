@@ -46,6 +46,9 @@ export interface AgentOptions {
 
 type Mode = 'redis' | 'journal';
 
+/** Results kept for replayRecent: at the default 2 h interval, four days of them. */
+const RECENT_RESULTS = 50;
+
 export class Agent {
   private state: AgentState = 'INITIALIZED';
   private readonly log: Logger;
@@ -139,6 +142,7 @@ export class Agent {
     this.syncing = (async () => {
       try {
         await this.restoreIfLost();
+        await this.replayRecent();
         await this.replayJournal();
         await this.ensureSchedule();
         await this.catchUpIfDue();
@@ -172,11 +176,28 @@ export class Agent {
     }
   }
 
+  /** See LocalStateData.recent: a no-op (every id already recorded) unless Redis lost writes. */
+  private async replayRecent(): Promise<void> {
+    let restored = 0;
+    for (const entry of this.local.get().recent) {
+      if ((await recordAttempt(this.o.redis, this.o.keys, entry, this.local.get().nodeRecord)).recorded) restored += 1;
+    }
+    if (restored > 0) {
+      this.log.warn({ restored }, 'Redis had lost results it acknowledged (fail-over to a replica behind the primary?): recorded them again');
+    }
+  }
+
+  /** Remembers a result Redis accepted, for replayRecent. */
+  private remember(entry: JournalEntry, record: Record<string, string>): void {
+    const recent = [...this.local.get().recent.filter((e) => e.attemptId !== entry.attemptId), entry].slice(-RECENT_RESULTS);
+    this.local.update({ nodeRecord: record, recent });
+  }
+
   private async replayJournal(): Promise<void> {
     if (this.journal.pending === 0) return;
     const replayed = await this.journal.replay(async (entry: JournalEntry) => {
-      const reply = await recordAttempt(this.o.redis, this.o.keys, entry);
-      this.local.update({ nodeRecord: reply.record });
+      const reply = await recordAttempt(this.o.redis, this.o.keys, entry, this.local.get().nodeRecord);
+      this.remember(entry, reply.record);
     });
     this.log.info({ replayed }, 'Replayed journal into Redis');
   }
@@ -247,33 +268,36 @@ export class Agent {
     // Give BullMQ the first chance; the local timer only acts when Redis is away.
     const grace = Math.min(30_000, Math.floor(this.intervalMs / 4));
     this.timer = setTimeout(() => {
-      void this.track(this.onSlot(slot)).finally(() => this.armTimer());
+      // Arm the next slot first: checking Redis may take a while, and must not push it back.
+      this.armTimer();
+      void this.track(this.onSlot(slot)).catch((error: unknown) => this.log.warn({ err: (error as Error).message, slot }, 'Heartbeat slot failed'));
     }, slot + grace - now);
     this.timer.unref();
   }
 
+  /**
+   * The local timer, at each slot plus a grace. One question to Redis — was this slot
+   * recorded? — serves as the health check too (bounded to 1 s, since a paused Redis
+   * keeps the socket open). No answer: authenticate from the journal. An answer: catch
+   * up on a Redis that came back without a reconnect, and make sure the heartbeat did
+   * not stop silently — if BullMQ neither ran nor holds the slot's job (its schedule was
+   * lost with Redis data, say), authenticate now and put the schedule back.
+   */
   private async onSlot(slot: number): Promise<void> {
-    if (await this.redisHealthy()) {
-      // A paused Redis comes back without a reconnect (no 'ready' event): replay here.
-      if (this.journal.pending > 0 || !this.schedulerInPlace) await this.syncWithRedis('Redis answers again');
-      await this.checkSlotTaken(slot);
+    const attemptId = slotAttemptId(slot);
+    let recorded: boolean;
+    try {
+      recorded = (await withTimeout(this.o.redis.zscore(this.o.keys.attempts(this.o.config.node.id), attemptId), 1000)) !== null;
+    } catch {
+      if ((this.local.get().lastSlot ?? 0) >= slot) return;
+      this.local.update({ lastSlot: slot });
+      this.log.warn({ slot }, 'Redis unreachable at heartbeat time: authenticating from the local journal');
+      await this.performAttempt(attemptId, 'journal');
       return;
     }
-    if ((this.local.get().lastSlot ?? 0) >= slot) return;
-    this.local.update({ lastSlot: slot });
-    this.log.warn({ slot }, 'Redis unreachable at heartbeat time: authenticating from the local journal');
-    await this.performAttempt(slotAttemptId(slot), 'journal');
-  }
-
-  /**
-   * The heartbeat must never stop silently: if BullMQ neither ran nor holds the job of
-   * a slot that is due (its schedule was lost with Redis data, say), the node
-   * authenticates now and puts the schedule back.
-   */
-  private async checkSlotTaken(slot: number): Promise<void> {
-    const attemptId = slotAttemptId(slot);
+    if (this.journal.pending > 0 || !this.schedulerInPlace) await this.syncWithRedis('Redis answers again');
+    if (recorded) return;
     try {
-      if ((await this.o.redis.zscore(this.o.keys.attempts(this.o.config.node.id), attemptId)) !== null) return;
       const state = await this.queue?.getJobState(attemptId);
       if (state !== undefined && state !== 'unknown') return;
       this.log.warn({ slot }, 'The schedule missed a heartbeat slot: authenticating now and restoring the schedule');
@@ -281,19 +305,6 @@ export class Agent {
       await this.performAttempt(attemptId, 'redis');
     } catch (error) {
       this.log.warn({ err: (error as Error).message, slot }, 'Could not check the heartbeat slot');
-    }
-  }
-
-  private async redisHealthy(): Promise<boolean> {
-    if (this.o.redis.status !== 'ready') return false;
-    try {
-      await Promise.race([
-        this.o.redis.ping(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('ping timeout')), 1000).unref()),
-      ]);
-      return true;
-    } catch {
-      return false;
     }
   }
 
@@ -413,8 +424,8 @@ export class Agent {
     if (slot !== null && slot > (this.local.get().lastSlot ?? 0)) this.local.update({ lastSlot: slot });
     if (mode === 'redis') {
       try {
-        const reply = await recordAttempt(redis, keys, result);
-        this.local.update({ nodeRecord: reply.record });
+        const reply = await recordAttempt(redis, keys, result, this.local.get().nodeRecord);
+        this.remember({ ...result, atMs: reply.atMs }, reply.record);
         this.logOutcome(attemptId, outcome, reply.consecutiveFailures, reply.recorded);
         return;
       } catch (error) {
@@ -462,6 +473,10 @@ export class Agent {
     })();
     return this.closing;
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
 }
 
 async function boundedStep(log: Logger, part: string, step: () => Promise<unknown> | undefined, ms: number): Promise<void> {

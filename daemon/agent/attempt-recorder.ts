@@ -5,12 +5,12 @@ import { HISTORY_MIN_AGE_MS, HISTORY_MIN_ENTRIES } from '../../shared/redis/reco
 import type { Outcome } from '../protocol/classify';
 
 /**
- * Writes attempt results through record-attempt-6.lua, the only writer of node
+ * Writes attempt results through record-attempt-7.lua, the only writer of node
  * records. Used for live attempts and for journal replays alike, so both are
  * idempotent on the attempt id in the same way.
  */
 
-const SCRIPT = new LuaScript('daemon/agent/lua/record-attempt-6.lua');
+const SCRIPT = new LuaScript('daemon/agent/lua/record-attempt-7.lua');
 const HISTORY_HARD_CAP = 10_000;
 
 export interface AttemptResult {
@@ -23,6 +23,9 @@ export interface AttemptResult {
   atMs?: number;
 }
 
+/** The node's record as it last saw it: put back first if Redis lost it (see the Lua header). */
+export type HeldRecord = Record<string, string> | null;
+
 export interface RecordReply {
   recorded: boolean;
   consecutiveFailures: number;
@@ -31,12 +34,12 @@ export interface RecordReply {
   record: Record<string, string>;
 }
 
-export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, result: AttemptResult): Promise<RecordReply> {
+export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, result: AttemptResult, held: HeldRecord = null): Promise<RecordReply> {
   const o = result.outcome;
   const opt = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
   const reply = (await SCRIPT.run(
     redis,
-    [keys.node(result.nodeId), keys.history(result.nodeId), keys.attempts(result.nodeId), keys.nodes, keys.events, keys.credential],
+    [keys.node(result.nodeId), keys.history(result.nodeId), keys.attempts(result.nodeId), keys.nodes, keys.events, keys.credential, keys.recovery],
     [
       result.nodeId,
       result.attemptId,
@@ -52,6 +55,7 @@ export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, resul
       HISTORY_MIN_ENTRIES,
       HISTORY_MIN_AGE_MS,
       HISTORY_HARD_CAP,
+      held ? JSON.stringify(held) : '',
     ],
   )) as [number, number, number, string[]];
   const record: Record<string, string> = {};

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from './journal';
+import { writeFileAtomic, type JournalEntry } from './journal';
 
 /**
  * What the agent must know to authenticate on time while Redis is away, kept in the
@@ -28,9 +28,15 @@ export interface LocalStateData {
   lastSlot: number | null;
   /** The node's record as the last recording returned it: restored if Redis loses it. */
   nodeRecord: Record<string, string> | null;
+  /**
+   * The latest results already written to Redis, oldest first. Re-recorded (idempotently)
+   * after every reconnect: a fail-over to a replica that lagged loses the newest writes
+   * the old primary acknowledged, and these are exactly the results to put back.
+   */
+  recent: JournalEntry[];
 }
 
-const EMPTY: LocalStateData = { credential: null, projectFailed: false, redisClockOffsetMs: 0, lastAttemptAt: null, lastSlot: null, nodeRecord: null };
+const EMPTY: LocalStateData = { credential: null, projectFailed: false, redisClockOffsetMs: 0, lastAttemptAt: null, lastSlot: null, nodeRecord: null, recent: [] };
 
 export class LocalState {
   private readonly file: string;

@@ -7,6 +7,7 @@
   KEYS[4] project's nodes         <prefix>:{project}:nodes (zset id -> first seen ms)
   KEYS[5] events channel          <prefix>:{project}:events
   KEYS[6] credential hash         <prefix>:{project}:credential (read: current generation)
+  KEYS[7] recovery hash           <prefix>:{project}:recovery
 
   ARGV[1]  node id
   ARGV[2]  attempt id (the idempotency key)
@@ -23,6 +24,9 @@
   ARGV[12] history: entries always kept (1000)
   ARGV[13] history and idempotency horizon in ms (30 days)
   ARGV[14] history hard cap (entries)
+  ARGV[15] the node's record as the node last saw it (JSON object), '' if none: when
+           the record is missing here, Redis lost its data since, and the record is
+           put back before this attempt is applied, so the streak goes on
 
   Returns { recorded, consecutiveFailures, atMs, record }
     recorded = 1 when this call recorded the attempt, 0 when the attempt id was
@@ -30,8 +34,8 @@
     record = the node hash after the call (HGETALL), which the node keeps locally to
     restore it should Redis lose its data.
 ]]
-local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey, recoveryKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local nodeId, attemptId, ok = ARGV[1], ARGV[2], ARGV[3] == '1'
 local keepEntries, horizon, hardCap = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 
@@ -43,6 +47,11 @@ if ARGV[7] ~= '' then at = tonumber(ARGV[7]) end
 if redis.call('ZSCORE', attemptsKey, attemptId) then
   local cf = tonumber(redis.call('HGET', nodeKey, 'consecutiveFailures') or '0')
   return { 0, cf, at, redis.call('HGETALL', nodeKey) }
+end
+if ARGV[15] ~= '' and redis.call('EXISTS', nodeKey) == 0 then
+  for field, value in pairs(cjson.decode(ARGV[15])) do redis.call('HSET', nodeKey, field, tostring(value)) end
+  redis.call('HSETNX', recoveryKey, 'at', nowMs)
+  redis.call('HSET', recoveryKey, 'node:' .. nodeId, 'node')
 end
 redis.call('ZADD', attemptsKey, at, attemptId)
 redis.call('ZREMRANGEBYSCORE', attemptsKey, '-inf', nowMs - horizon)
