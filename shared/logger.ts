@@ -30,6 +30,21 @@ export const REDACT_PATHS: string[] = [
   'config.authServer.proxy',
 ];
 
+/**
+ * Errors are logged as type, message, code and stack only. Client libraries attach
+ * more: ioredis puts the failed command and its arguments on the error (a script's
+ * ARGV can hold a ciphertext), undici the request. None of that may reach a log line.
+ */
+export function serializeError(value: unknown): unknown {
+  if (!(value instanceof Error)) return typeof value === 'string' ? value : value === undefined ? undefined : String(value);
+  const out: Record<string, unknown> = { type: value.name, message: value.message };
+  const code = (value as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') out.code = code;
+  if (value.stack) out.stack = value.stack;
+  if (value.cause instanceof Error) out.cause = serializeError(value.cause);
+  return out;
+}
+
 export interface LoggerOptions {
   level?: string;
   /** Where lines go; stdout by default. Tests pass a capturing stream. */
@@ -46,7 +61,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       base: { pid: process.pid },
       formatters: { level: (label) => ({ level: label }) },
-      serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+      serializers: { err: serializeError, error: serializeError },
     },
     options.destination ?? pino.destination({ dest: 1, sync: true }),
   );
