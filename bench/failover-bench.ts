@@ -1,7 +1,7 @@
 import { assertBuilt } from '../test/support/authserver';
 import { sleep } from '../test/support/ports';
 import { startRedis, testPrefix } from '../test/support/redis-server';
-import { CandidateChild } from './candidate-child';
+import { CandidateChild } from '../test/support/candidate-child';
 import { figure, max, median, type BenchContext, type Figure } from './figure';
 
 /**

@@ -1,13 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import Redis from 'ioredis';
 import { ProjectKeys } from '../shared/redis/keys';
 import { StatusWriter } from '../daemon/aggregator/status-writer';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from './support/redis-server';
 import { waitFor } from './support/ports';
-import { track } from './support/process-registry';
+import { CandidateChild, type CandidateMessage } from './support/candidate-child';
 import { startCandidate, type Candidate } from './support/sidecar-parts';
 import { writeCredential, writeNodeRecord } from './support/node-records';
 
@@ -19,39 +18,10 @@ import { writeCredential, writeNodeRecord } from './support/node-records';
  */
 const ROOT = path.resolve(__dirname, '..');
 
-const CHILD = `
-const root = process.env.ROOT;
-const { createRedis } = require(root + '/dist/shared/redis/connection.js');
-const { ProjectKeys } = require(root + '/dist/shared/redis/keys.js');
-const { createLogger } = require(root + '/dist/shared/logger.js');
-const { ChangeEvents } = require(root + '/dist/daemon/aggregator/change-events.js');
-const { LeaderElection } = require(root + '/dist/daemon/aggregator/leader-election.js');
-const { Aggregator } = require(root + '/dist/daemon/aggregator/aggregator.js');
-const { ProjectViewReader } = require(root + '/dist/daemon/view/project-view.js');
-const keys = new ProjectKeys(process.env.PREFIX, 'p1');
-const cfg = { url: process.env.URL, sentinels: [], sentinelName: 'm', clusterNodes: [], keyPrefix: process.env.PREFIX };
-const log = createLogger({ level: 'silent' });
-const redis = createRedis(cfg, { purpose: 'command' });
-const subscriber = createRedis(cfg, { purpose: 'subscriber' });
-const events = new ChangeEvents({ subscriber, keys, log });
-const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
-(async () => {
-  await new Promise((r) => redis.once('ready', r));
-  await events.start();
-  const election = new LeaderElection({ redis, events, keys, log, nodeId: 'child', leaseMs: 1000, renewMs: 200,
-    onElected: (epoch) => say({ elected: epoch, instance: election.instance }),
-    onDemoted: (reason) => say({ demoted: reason, isLeader: election.isLeader }) });
-  const reader = new ProjectViewReader({ redis, keys, log, policy: { failurePolicy: 'any', threshold: 12, intervalMs: 7200000 } });
-  const aggregator = new Aggregator({ redis, events, election, reader, log, debounceMs: 10, sweepMs: 50 });
-  aggregator.start();
-  await election.start();
-  setInterval(() => say({ rejected: aggregator.staleWritesRejected, isLeader: election.isLeader }), 100);
-})();
-`;
 
 let server: TestRedis;
 let admin: Redis;
-let child: ChildProcess | undefined;
+let child: CandidateChild | undefined;
 let other: Candidate | undefined;
 
 beforeAll(async () => {
@@ -66,8 +36,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  child?.kill('SIGCONT');
-  child?.kill('SIGKILL');
+  child?.signal('SIGCONT');
+  await child?.stop('SIGKILL');
   await other?.close();
   admin?.disconnect();
   await disposeAllRedis();
@@ -80,12 +50,10 @@ it('a SIGSTOPped leader is replaced, steps down on resume, and its old epoch is 
   const now = Number(s) * 1000;
   await writeNodeRecord(admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now });
 
-  const messages: Array<Record<string, unknown>> = [];
-  child = spawn(process.execPath, ['-e', CHILD], { env: { ...process.env, ROOT, URL: server.url, PREFIX: k.keyPrefix }, stdio: ['ignore', 'pipe', 'inherit'] });
-  track(child);
-  readline.createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => messages.push(JSON.parse(line) as Record<string, unknown>));
+  child = new CandidateChild('child', { url: server.url, prefix: k.keyPrefix, project: 'p1', leaseMs: 1000, renewMs: 200, sweepMs: 50, reportMs: 100 });
+  const messages: CandidateMessage[] = child.messages;
 
-  const elected = (await waitFor('the child to lead', () => messages.find((m) => 'elected' in m), 20_000)) as Record<string, unknown>;
+  const elected = (await waitFor('the child to lead', () => messages.find((m) => m.elected !== undefined), 20_000)) as CandidateMessage;
   const childEpoch = elected.elected as number;
   const childInstance = elected.instance as string;
   await waitFor('the child to write the status', async () => (await admin.hget(k.status, 'status')) === 'registered');
@@ -94,7 +62,7 @@ it('a SIGSTOPped leader is replaced, steps down on resume, and its old epoch is 
   other = await startCandidate({ url: server.url, keys: k, nodeId: 'n2', withAggregator: true, sweepMs: 100 });
   expect(other.election.isLeader).toBe(false);
 
-  child.kill('SIGSTOP');
+  child.signal('SIGSTOP');
   const b = other;
   await waitFor('the other candidate to lead after the lease expired', () => b.election.isLeader, 10_000);
   expect(b.election.epoch).toBeGreaterThan(childEpoch);
@@ -104,8 +72,8 @@ it('a SIGSTOPped leader is replaced, steps down on resume, and its old epoch is 
   await waitFor('the new leader to write degraded', async () => (await admin.hget(k.status, 'status')) === 'degraded');
 
   const before = messages.length;
-  child.kill('SIGCONT');
-  const demoted = (await waitFor('the child to step down', () => messages.slice(before).find((m) => 'demoted' in m), 10_000)) as Record<string, unknown>;
+  child.signal('SIGCONT');
+  const demoted = (await waitFor('the child to step down', () => messages.slice(before).find((m) => m.demoted !== undefined), 10_000)) as CandidateMessage;
   expect(['lease-expired', 'lease-lost', 'fenced']).toContain(demoted.demoted);
   expect(demoted.isLeader).toBe(false);
   // A few sweeps later: the child never led again and never overwrote the new leader.

@@ -3,11 +3,10 @@ import { DecryptError } from '../../../shared/crypto/errors/decrypt-error';
 import { KeyFileError } from '../../../shared/crypto/errors/key-file-error';
 import { KeyMismatchError } from '../../../shared/crypto/errors/key-mismatch-error';
 import { loadPrivateKey, loadPublicKey } from '../../../shared/crypto/key-files';
-import { closeRedis, connectOrExplain, createRedis, describeRedis, RedisUnreachableError, type RedisClient } from '../../../shared/redis/connection';
+import { withCliRedis } from '../cli-redis';
 import { ProjectKeys } from '../../../shared/redis/keys';
 import { CorruptRecordError } from '../../../shared/redis/records';
 import { cliLogger } from '../../credentials/cli-logger';
-import { isConnectionError } from '../../credentials/connection-error';
 import { CredentialChangedError } from '../../credentials/credential-changed-error';
 import { findCredentialProjects, switchCredential } from '../../credentials/credential-switch';
 import { ExitCode, stringFlag, UsageError, type Command, type CommandContext } from '../command';
@@ -65,12 +64,7 @@ Needs the private keys of both algorithms in crypto.keyDir.
     loadPublicKey(cfg.crypto.keyDir, to);
     loadPrivateKey(cfg.crypto.keyDir, to);
 
-    let redis: RedisClient | undefined;
-    try {
-      redis = createRedis(cfg.redis, { purpose: 'cli', lazyConnect: true, connectionName: 'fdl-cloudauth-crypto-switch' });
-      // connectOrExplain reports a failed connection; without a listener ioredis would also print it raw.
-      redis.on('error', (error: Error) => log.debug({ error: error.message }, 'redis connection error'));
-      await connectOrExplain(redis, cfg.redis);
+    return withCliRedis(cfg.redis, 'crypto-switch', log, async (redis) => {
       const projects = cfg.project ? [cfg.project] : await findCredentialProjects(redis, cfg.redis.keyPrefix);
       const counts = { switched: 0, already: 0, missing: 0, failed: 0 };
       for (const project of projects) {
@@ -104,14 +98,6 @@ Needs the private keys of both algorithms in crypto.keyDir.
         );
       }
       return counts.failed > 0 ? ExitCode.FAILED : ExitCode.OK;
-    } catch (error) {
-      // Redis went away after the connection was made: still "which Redis", exit 3.
-      if (redis && redis.status !== 'ready' && !(error instanceof RedisUnreachableError) && isConnectionError(error)) {
-        throw new RedisUnreachableError(describeRedis(cfg.redis), error);
-      }
-      throw error;
-    } finally {
-      await closeRedis(redis);
-    }
+    });
   },
 };

@@ -1,4 +1,4 @@
-import { closeRedis, connectOrExplain, createRedis, describeRedis, RedisUnreachableError, type RedisClient } from '../../../shared/redis/connection';
+import { withCliRedis } from '../cli-redis';
 import { ProjectKeys } from '../../../shared/redis/keys';
 import { cliLogger } from '../../credentials/cli-logger';
 import { CorruptRecordLog } from '../../view/corrupt-record-log';
@@ -33,11 +33,7 @@ across all nodes of the project.
     const log = cliLogger(cfg.log.level === 'info' ? 'warn' : cfg.log.level, 'failures');
     const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
     const details = ctx.values.details === true;
-    let redis: RedisClient | undefined;
-    try {
-      redis = createRedis(cfg.redis, { purpose: 'cli', lazyConnect: true, connectionName: 'fdl-cloudauth-failures' });
-      redis.on('error', (error: Error) => log.debug({ error: error.message }, 'Redis connection error'));
-      await connectOrExplain(redis, cfg.redis);
+    return withCliRedis(cfg.redis, 'failures', log, async (redis) => {
       const corrupt = new CorruptRecordLog(log);
       const entries = await readFailures(redis, keys, { node, limit }, corrupt);
       if (ctx.values.json === true) {
@@ -54,13 +50,6 @@ across all nodes of the project.
       }
       if (corrupt.total > 0) ctx.stderr.write(`warning: skipped ${corrupt.total} history entr${corrupt.total === 1 ? 'y' : 'ies'} that do not parse\n`);
       return ExitCode.OK;
-    } catch (error) {
-      if (!(error instanceof RedisUnreachableError) && redis && redis.status !== 'ready' && !('exitCode' in (error as object))) {
-        throw new RedisUnreachableError(describeRedis(cfg.redis), error);
-      }
-      throw error;
-    } finally {
-      await closeRedis(redis);
-    }
+    });
   },
 };

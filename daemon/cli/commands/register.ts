@@ -1,8 +1,8 @@
 import { plaintextBytes } from '../../../shared/crypto/encoding';
-import { closeRedis, connectOrExplain, createRedis, describeRedis, RedisUnreachableError, type RedisClient } from '../../../shared/redis/connection';
+import { describeRedis } from '../../../shared/redis/connection';
+import { withCliRedis } from '../cli-redis';
 import { ProjectKeys } from '../../../shared/redis/keys';
 import { cliLogger } from '../../credentials/cli-logger';
-import { isConnectionError } from '../../credentials/connection-error';
 import { PasswordInputError } from '../../credentials/password-input-error';
 import { promptHidden, readFirstLine } from '../../credentials/read-password';
 import { registerCredential } from '../../credentials/register-credential';
@@ -52,13 +52,7 @@ marked failed is cleared and every node starts a new streak.
     const log = cliLogger(cfg.log.level, 'register');
     const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
 
-    let redis: RedisClient | undefined;
-    try {
-      redis = createRedis(cfg.redis, { purpose: 'cli', lazyConnect: true, connectionName: 'fdl-cloudauth-register' });
-      // connectOrExplain reports a failed connection; without a listener ioredis would also print it raw.
-      redis.on('error', (error: Error) => log.debug({ error: error.message }, 'redis connection error'));
-      // Before asking for the password: nobody types it for a Redis that is away.
-      await connectOrExplain(redis, cfg.redis);
+    return withCliRedis(cfg.redis, 'register', log, async (redis) => {
       const password = await readPassword(ctx, fromStdin);
       plaintextBytes(password);
       log.debug({ project: cfg.project, redis: describeRedis(cfg.redis) }, 'storing credential');
@@ -78,14 +72,6 @@ marked failed is cleared and every node starts a new streak.
         );
       }
       return ExitCode.OK;
-    } catch (error) {
-      // Redis went away after the connection was made: still "which Redis", exit 3.
-      if (redis && redis.status !== 'ready' && !(error instanceof RedisUnreachableError) && isConnectionError(error)) {
-        throw new RedisUnreachableError(describeRedis(cfg.redis), error);
-      }
-      throw error;
-    } finally {
-      await closeRedis(redis);
-    }
+    });
   },
 };

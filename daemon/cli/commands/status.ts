@@ -1,4 +1,4 @@
-import { closeRedis, connectOrExplain, createRedis, describeRedis, RedisUnreachableError, type RedisClient } from '../../../shared/redis/connection';
+import { withCliRedis } from '../cli-redis';
 import { ProjectKeys } from '../../../shared/redis/keys';
 import { cliLogger } from '../../credentials/cli-logger';
 import { ProjectViewReader } from '../../view/project-view';
@@ -27,11 +27,7 @@ last attempt and last success (local time and how long ago).
     const cfg = ctx.config(['project']);
     const log = cliLogger(cfg.log.level === 'info' ? 'warn' : cfg.log.level, 'status');
     const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
-    let redis: RedisClient | undefined;
-    try {
-      redis = createRedis(cfg.redis, { purpose: 'cli', lazyConnect: true, connectionName: 'fdl-cloudauth-status' });
-      redis.on('error', (error: Error) => log.debug({ error: error.message }, 'Redis connection error'));
-      await connectOrExplain(redis, cfg.redis);
+    return withCliRedis(cfg.redis, 'status', log, async (redis) => {
       const reader = new ProjectViewReader({
         redis,
         keys,
@@ -45,14 +41,6 @@ last attempt and last success (local time and how long ago).
         ctx.stderr.write(`warning: skipped ${reader.corrupt.total} node record(s) in Redis that do not parse\n`);
       }
       return ExitCode.OK;
-    } catch (error) {
-      // Redis went away after the connection was made: still "which Redis", exit 3.
-      if (!(error instanceof RedisUnreachableError) && redis && redis.status !== 'ready') {
-        throw new RedisUnreachableError(describeRedis(cfg.redis), error);
-      }
-      throw error;
-    } finally {
-      await closeRedis(redis);
-    }
+    });
   },
 };

@@ -1,15 +1,15 @@
 import { Queue } from 'bullmq';
 import { ConfigError, type Config } from '../../../shared/config/load';
 import { Codes } from '../../../shared/catalog';
-import { closeRedis, connectOrExplain, createRedis, describeRedis, RedisUnreachableError, type RedisClient } from '../../../shared/redis/connection';
+import { closeRedis, createRedis } from '../../../shared/redis/connection';
+import { withCliRedis } from '../cli-redis';
 import { NAME_PATTERN, ProjectKeys } from '../../../shared/redis/keys';
 import { LuaScript } from '../../../shared/redis/lua-script';
 import { queueName, SCHEDULER_ID } from '../../agent/schedule';
 import { cliLogger } from '../../credentials/cli-logger';
-import { isConnectionError } from '../../credentials/connection-error';
 import { decryptCredential, readCredential } from '../../credentials/credential-store';
 import { AuthClient } from '../../protocol/auth-client';
-import { classify } from '../../protocol/classify';
+import { classify, type Outcome } from '../../protocol/classify';
 import { ExitCode, stringFlag, UsageError, type Command, type CommandContext } from '../command';
 
 /**
@@ -42,20 +42,20 @@ first. A node that is not bound (answer 20000) has nothing to free: exit 0.
     }
     const log = cliLogger(cfg.log.level, 'unbind');
     const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
-    let redis: RedisClient | undefined;
-    let client: AuthClient | undefined;
-    try {
-      redis = createRedis(cfg.redis, { purpose: 'cli', lazyConnect: true, connectionName: 'fdl-cloudauth-unbind' });
-      redis.on('error', (error: Error) => log.debug({ error: error.message }, 'redis connection error'));
-      await connectOrExplain(redis, cfg.redis);
+    return withCliRedis(cfg.redis, 'unbind', log, async (redis) => {
       const credential = await readCredential(redis, keys);
       if (!credential) {
         ctx.stderr.write(`project ${cfg.project} has no stored credential: run \`fdl-cloudauth register\` first\n`);
         return ExitCode.FAILED;
       }
       const password = decryptCredential(credential, cfg.crypto.keyDir);
-      client = new AuthClient(cfg.authServer);
-      const outcome = classify(await client.post('/v1/unbind', { account: credential.account, password, project: cfg.project, nodeId }));
+      const client = new AuthClient(cfg.authServer);
+      let outcome: Outcome;
+      try {
+        outcome = classify(await client.post('/v1/unbind', { account: credential.account, password, project: cfg.project, nodeId }));
+      } finally {
+        await client.close();
+      }
       const notBound = !outcome.ok && outcome.code === Codes.DO_NOT_NEED_DEACTIVATE;
       if (!outcome.ok && !notBound) {
         ctx.stderr.write(
@@ -76,15 +76,7 @@ first. A node that is not bound (answer 20000) has nothing to free: exit 0.
       }
       if (wasMember) ctx.stdout.write(`node ${nodeId} was removed from the status of project ${cfg.project}\n`);
       return ExitCode.OK;
-    } catch (error) {
-      if (redis && redis.status !== 'ready' && !(error instanceof RedisUnreachableError) && isConnectionError(error)) {
-        throw new RedisUnreachableError(describeRedis(cfg.redis), error);
-      }
-      throw error;
-    } finally {
-      await client?.close();
-      await closeRedis(redis);
-    }
+    });
   },
 };
 

@@ -1,15 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
-import { packageRoot } from '../shared/package-root';
-import { track } from '../test/support/process-registry';
-import { waitFor } from '../test/support/ports';
+import { packageRoot } from '../../shared/package-root';
+import { track } from './process-registry';
+import { waitFor } from './ports';
 
 /**
  * An aggregator candidate (leader election + aggregator, as the daemon wires them)
- * in its own process, loaded from dist/ (`npm run build`), for the failover benchmark.
- * It writes one JSON line per event: `{ready}`, `{elected, at}` (Date.now() when it
- * became leader) and `{closed}` after a graceful SIGTERM, on which it closes like the
- * daemon: election first, so the lease is released and the release published.
+ * in its own process, loaded from dist/ (`npm run build`), for tests that SIGSTOP or
+ * SIGKILL a leader and for the failover benchmark. It writes one JSON line per event:
+ * `{ready}`, `{elected, at, instance}` (Date.now() when it became leader),
+ * `{demoted, isLeader}`, with `reportMs` a periodic `{rejected, isLeader}`, and
+ * `{closed}` after a graceful SIGTERM, on which it closes like the daemon: election
+ * first, so the lease is released and the release published.
  */
 const SOURCE = `
 const root = process.env.BENCH_ROOT;
@@ -20,7 +22,7 @@ const { ChangeEvents } = require(root + '/dist/daemon/aggregator/change-events.j
 const { LeaderElection } = require(root + '/dist/daemon/aggregator/leader-election.js');
 const { Aggregator } = require(root + '/dist/daemon/aggregator/aggregator.js');
 const { ProjectViewReader } = require(root + '/dist/daemon/view/project-view.js');
-const keys = new ProjectKeys(process.env.BENCH_PREFIX, 'bench');
+const keys = new ProjectKeys(process.env.BENCH_PREFIX, process.env.BENCH_PROJECT);
 const cfg = { url: process.env.BENCH_URL, sentinels: [], sentinelName: 'm', clusterNodes: [], keyPrefix: process.env.BENCH_PREFIX };
 const log = createLogger({ level: 'silent' });
 const redis = createRedis(cfg, { purpose: 'command' });
@@ -32,12 +34,17 @@ const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
   await events.start();
   const election = new LeaderElection({ redis, events, keys, log, nodeId: process.env.BENCH_NAME,
     leaseMs: Number(process.env.BENCH_LEASE_MS), renewMs: Number(process.env.BENCH_RENEW_MS),
-    onElected: (epoch) => say({ elected: epoch, at: Date.now() }) });
+    onElected: (epoch) => say({ elected: epoch, at: Date.now(), instance: election.instance }),
+    onDemoted: (reason) => say({ demoted: reason, isLeader: election.isLeader }) });
   const reader = new ProjectViewReader({ redis, keys, log, policy: { failurePolicy: 'any', threshold: 12, intervalMs: 7200000 } });
-  const aggregator = new Aggregator({ redis, events, election, reader, log });
+  const tuning = process.env.BENCH_SWEEP_MS ? { debounceMs: 10, sweepMs: Number(process.env.BENCH_SWEEP_MS) } : {};
+  const aggregator = new Aggregator({ redis, events, election, reader, log, ...tuning });
   aggregator.start();
   await election.start();
   say({ ready: true, leader: election.isLeader });
+  if (process.env.BENCH_REPORT_MS) {
+    setInterval(() => say({ rejected: aggregator.staleWritesRejected, isLeader: election.isLeader }), Number(process.env.BENCH_REPORT_MS));
+  }
   process.once('SIGTERM', async () => {
     await election.close();
     await aggregator.close();
@@ -55,7 +62,24 @@ export interface CandidateMessage {
   leader?: boolean;
   elected?: number;
   at?: number;
+  instance?: string;
+  demoted?: string;
+  isLeader?: boolean;
+  rejected?: number;
   closed?: boolean;
+}
+
+export interface CandidateEnv {
+  url: string;
+  prefix: string;
+  leaseMs: number;
+  renewMs: number;
+  /** Project name; default `bench`. */
+  project?: string;
+  /** Aggregator sweep (and a 10 ms debounce); default the daemon's. */
+  sweepMs?: number;
+  /** Report `{rejected, isLeader}` this often; default never. */
+  reportMs?: number;
 }
 
 export class CandidateChild {
@@ -65,7 +89,7 @@ export class CandidateChild {
 
   constructor(
     readonly name: string,
-    env: { url: string; prefix: string; leaseMs: number; renewMs: number },
+    env: CandidateEnv,
   ) {
     const root = packageRoot();
     this.child = spawn(process.execPath, ['-e', SOURCE], {
@@ -77,6 +101,9 @@ export class CandidateChild {
         BENCH_NAME: name,
         BENCH_LEASE_MS: String(env.leaseMs),
         BENCH_RENEW_MS: String(env.renewMs),
+        BENCH_PROJECT: env.project ?? 'bench',
+        ...(env.sweepMs ? { BENCH_SWEEP_MS: String(env.sweepMs) } : {}),
+        ...(env.reportMs ? { BENCH_REPORT_MS: String(env.reportMs) } : {}),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
