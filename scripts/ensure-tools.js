@@ -1,10 +1,28 @@
 #!/usr/bin/env node
-// Makes sure the programs the tests and the demo need are installed: redis-server
-// (real Redis servers for the tests) and promtool (checks metrics and alert rules).
+// Makes sure what the tests and the demo need is installed: the npm packages, and the
+// programs redis-server (real Redis servers for the tests) and promtool (checks
+// metrics and alert rules; its Debian package also brings prometheus).
 // As root it installs what is missing with apt-get; otherwise it prints the exact
 // command to run and fails, so nothing else has to be figured out by hand.
 'use strict';
 const { spawnSync } = require('node:child_process');
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+// npm packages first: a fresh clone has none, and everything after needs them.
+// `npm ci` when node_modules is missing or older than the lock file.
+const root = path.resolve(__dirname, '..');
+const installed = path.join(root, 'node_modules', '.package-lock.json');
+const lock = path.join(root, 'package-lock.json');
+if (!fs.existsSync(installed) || fs.statSync(installed).mtimeMs < fs.statSync(lock).mtimeMs) {
+  console.error('ensure-tools: installing npm packages (npm ci)');
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error('ensure-tools: `npm ci` failed; run it yourself and look at its output');
+    process.exit(1);
+  }
+}
 
 const wanted = process.argv.slice(2);
 const TOOLS = {
