@@ -1,4 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
@@ -79,6 +81,35 @@ describe('classification of bad answers', () => {
     const trusting = client(server.url, { CLOUDAUTH_AUTH_CA_FILE: caFile });
     expect(classify(await trusting.post('/v1/authenticate', {}))).toMatchObject({ ok: true, license: { capacity: 3 } });
     await trusting.close();
+  });
+
+  it('reaches the server through authServer.proxy (HTTP CONNECT)', async () => {
+    const server = await hostile('ok');
+    const tunnels: string[] = [];
+    const proxy = http.createServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = net.connect(Number(port), host, () => {
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(socket);
+        socket.pipe(upstream);
+      });
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    const c = client(server.url, { CLOUDAUTH_AUTH_PROXY: proxyUrl });
+    try {
+      expect(classify(await c.post('/v1/authenticate', {}))).toMatchObject({ ok: true });
+      expect(tunnels).toEqual([new URL(server.url).host]);
+    } finally {
+      await c.close();
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('requires HTTPS unless the server is on loopback or plain HTTP is allowed', () => {
