@@ -56,6 +56,15 @@ async function expectRestored(streakBefore: number): Promise<void> {
     const r = await readNode(redis, fixture.keys, 'ok1');
     return r !== null && r.consecutiveFailures === 0 && (await recordedAttempts(redis, fixture.keys, 'ok1')).length >= 2;
   }, 20_000, 100);
+  // Nothing counted twice: restoring the record also restores the ids of the results it
+  // holds, so re-recording them is a no-op. Every attempt of bad1 failed (its streak
+  // never ended) and the test is shorter than the 50 results a node keeps, so the
+  // streak, the counters and the recorded ids must all agree.
+  for (const id of ['bad1', 'ok1']) {
+    const [[, hash], [, ids]] = (await redis.multi().hgetall(fixture.keys.node(id)).zcard(fixture.keys.attempts(id)).exec()) as [[null, Record<string, string>], [null, number]];
+    expect(Number(hash.attemptsTotal)).toBe(ids);
+    if (id === 'bad1') expect(Number(hash.consecutiveFailures)).toBe(ids);
+  }
   const s = await status();
   expect(s.status).toBe('degraded');
   expect(s.nodes.map((n) => n.id).sort()).toEqual(['bad1', 'ok1']);

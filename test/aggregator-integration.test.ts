@@ -103,6 +103,14 @@ describe('aggregator on a real Redis', () => {
     expect(await admin.hget(k.status, 'status')).toBe('failed');
 
     await simulateRegister(admin, k);
+    // Until a node authenticates under the new registration, the project is unregistered...
+    await c.aggregator?.refresh();
+    expect(await admin.hget(k.status, 'status')).toBe('unregistered');
+    // ...and registered once they have (their records carry the new generation).
+    for (const id of ['n1', 'n2']) {
+      await writeNodeRecord(admin, k, { id, lastAttemptAt: now, lastSuccessAt: now, generation: 2 });
+      await attempt(k, id);
+    }
     await waitFor('registered again', async () => (await admin.hget(k.status, 'status')) === 'registered');
     expect(await admin.hget(k.status, 'generation')).toBe('2');
     expect(await admin.hexists(k.status, 'failedAt')).toBe(0);

@@ -70,12 +70,16 @@ describe('configuration', () => {
     );
   });
 
-  it('rejects unknown keys in a file and a renew not shorter than the lease', () => {
+  it('rejects unknown keys in a file, a renew over half the lease, plain HTTP off loopback and an unreadable CA file', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
     const file = path.join(dir, 'c.json');
     writeFileSync(file, JSON.stringify({ heartbaet: { interval: '1h' } }));
     expect(() => loadConfig({ file, env: {} })).toThrow(/heartbaet/);
-    expect(() => loadConfig({ env: { CLOUDAUTH_LEADER_RENEW: '20s' } })).toThrow(/leader\.renew.*shorter than leader\.lease/);
+    expect(() => loadConfig({ env: { CLOUDAUTH_LEADER_RENEW: '10s' } })).toThrow(/leader\.renew.*at most half of leader\.lease/);
+    const daemonEnv = { CLOUDAUTH_PROJECT: 'p', CLOUDAUTH_PRODUCT_VERSION: '4.1.5' };
+    expect(() => loadConfig({ env: { ...daemonEnv, CLOUDAUTH_AUTH_SERVER_URL: 'http://register.example.com' }, require: ['daemon'] })).toThrow(/plain HTTP .* unencrypted/);
+    expect(() => loadConfig({ env: { ...daemonEnv, CLOUDAUTH_AUTH_SERVER_URL: 'http://127.0.0.1:8443' }, require: ['daemon'] })).not.toThrow();
+    expect(() => loadConfig({ env: { CLOUDAUTH_AUTH_CA_FILE: '/nonexistent/ca.pem' } })).toThrow(/authServer\.caFile .*cannot be read/);
   });
 
   it('explains a missing or unreadable config file', () => {
@@ -84,6 +88,12 @@ describe('configuration', () => {
     const file = path.join(dir, 'bad.json');
     writeFileSync(file, '{ project: ');
     expect(() => loadConfig({ file, env: {} })).toThrow(/is not valid JSON/);
+  });
+
+  it('takes the proxy from HTTPS_PROXY unless configured, and never for a loopback server', () => {
+    expect(loadConfig({ env: { HTTPS_PROXY: 'http://proxy:3128', CLOUDAUTH_AUTH_SERVER_URL: 'https://register.fanruan.com' } }).authServer.proxy).toBe('http://proxy:3128');
+    expect(loadConfig({ env: { HTTPS_PROXY: 'http://proxy:3128', CLOUDAUTH_AUTH_SERVER_URL: 'http://127.0.0.1:8443' } }).authServer.proxy).toBe('');
+    expect(loadConfig({ env: { HTTPS_PROXY: 'http://proxy:3128', CLOUDAUTH_AUTH_PROXY: 'http://other:8080' } }).authServer.proxy).toBe('http://other:8080');
   });
 
   it('parses the duration forms of SPEC §7', () => {

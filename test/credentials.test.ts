@@ -154,8 +154,8 @@ describe('register script', () => {
   it('writes nothing when the algorithm changed since it was read (a concurrent crypto switch)', async () => {
     const keys = new ProjectKeys(testPrefix('cc'), 'p');
     await redis.hset(keys.credential, { account: 'a', ciphertext: 'old', algorithm: 'sm2', keyId: 'k', generation: '4', registeredAt: '1' });
-    const script = new LuaScript('daemon/credentials/lua/register-3.lua');
-    const reply = (await script.run(redis, [keys.credential, keys.status, keys.nodes], ['b', 'new', 'rsa', 'k2', 'rsa', keys.node(''), keys.events])) as number[];
+    const script = new LuaScript('daemon/credentials/lua/register-4.lua');
+    const reply = (await script.run(redis, [keys.credential, keys.status, keys.nodes, keys.recovery], ['b', 'new', 'rsa', 'k2', 'rsa', keys.node(''), keys.events])) as number[];
     expect(reply[0]).toBe(0);
     expect(await redis.hget(keys.credential, 'ciphertext')).toBe('old');
     expect(await redis.hget(keys.credential, 'generation')).toBe('4');

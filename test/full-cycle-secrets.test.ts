@@ -83,6 +83,10 @@ it('never shows a password, key or ciphertext, from keys generate to unbind', as
   expect(unbound.stdout).toContain('node c1 unbound');
   expect(unbound.stdout).toContain('removed from the status of project cycle');
   expect(await redis.zscore(keys.nodes, 'c1')).toBeNull();
+  // Its failure history stays readable after the unbind.
+  const history = await cli(['failures', '--node', 'c1', '--json']);
+  expect(history.code).toBe(0);
+  expect((JSON.parse(history.stdout) as Array<{ name: string }>).some((f) => f.name === 'LICENSE_IP_ERROR')).toBe(true);
   const again = await cli(['unbind', '--node', 'c1']);
   expect(again.code).toBe(0);
   expect(again.stdout).toContain('nothing to unbind (20000 DO_NOT_NEED_DEACTIVATE)');

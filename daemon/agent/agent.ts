@@ -7,9 +7,10 @@ import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import type { AuthClient } from '../protocol/auth-client';
 import type { Outcome } from '../protocol/classify';
+import { CONNECTION_FAILED } from '../../shared/catalog';
 import type { NodeMetrics } from '../metrics/node-metrics';
 import { parseCredential } from '../credentials/credential-store';
-import { recordAttempt, restoreAfterLoss } from './attempt-recorder';
+import { recordAttempt, restoreAfterLoss, type Held } from './attempt-recorder';
 import { ATTEMPT_BUDGET_MS, authenticate } from './authenticate';
 import { Journal, type JournalEntry } from './journal';
 import { LocalState, type CachedCredential } from './local-state';
@@ -168,6 +169,7 @@ export class Agent {
     const restored = await restoreAfterLoss(this.o.redis, this.o.keys, this.o.config.node.id, {
       credential: held.credential,
       record: held.nodeRecord,
+      recent: held.recent,
       firstSeenAt: Number(held.nodeRecord?.lastAttemptAt ?? 0),
     });
     if (restored.length > 0) {
@@ -180,11 +182,16 @@ export class Agent {
   private async replayRecent(): Promise<void> {
     let restored = 0;
     for (const entry of this.local.get().recent) {
-      if ((await recordAttempt(this.o.redis, this.o.keys, entry, this.local.get().nodeRecord)).recorded) restored += 1;
+      if ((await recordAttempt(this.o.redis, this.o.keys, entry, this.held())).recorded) restored += 1;
     }
     if (restored > 0) {
       this.log.warn({ restored }, 'Redis had lost results it acknowledged (fail-over to a replica behind the primary?): recorded them again');
     }
+  }
+
+  private held(): Held {
+    const s = this.local.get();
+    return { record: s.nodeRecord, recent: s.recent };
   }
 
   /** Remembers a result Redis accepted, for replayRecent. */
@@ -196,7 +203,7 @@ export class Agent {
   private async replayJournal(): Promise<void> {
     if (this.journal.pending === 0) return;
     const replayed = await this.journal.replay(async (entry: JournalEntry) => {
-      const reply = await recordAttempt(this.o.redis, this.o.keys, entry, this.local.get().nodeRecord);
+      const reply = await recordAttempt(this.o.redis, this.o.keys, entry, this.held());
       this.remember(entry, reply.record);
     });
     this.log.info({ replayed }, 'Replayed journal into Redis');
@@ -239,7 +246,10 @@ export class Agent {
     const s = this.local.get();
     const now = this.o.clock.now() + s.redisClockOffsetMs;
     if (s.lastAttemptAt !== null && now - s.lastAttemptAt < this.intervalMs) return;
-    await this.track(this.performAttempt(`catchup-local-${randomUUID()}`, 'journal'));
+    // Not awaited: start() must not wait through a whole attempt (up to its 5 min budget).
+    void this.track(this.performAttempt(`catchup-local-${randomUUID()}`, 'journal')).catch((error: unknown) =>
+      this.log.warn({ err: (error as Error).message }, 'Catch-up attempt failed'),
+    );
   }
 
   /** Makes every live node authenticate at once after `register` (jobId dedupes replicas). */
@@ -382,32 +392,8 @@ export class Agent {
     }
 
     const started = process.hrtime.bigint();
-    let outcome: Outcome;
-    try {
-      const password = await this.o.decrypt(credential);
-      ({ outcome } = await authenticate(
-        this.o.authClient,
-        {
-          account: credential.account,
-          password,
-          project: config.project,
-          node: { ...config.node },
-          version: config.product.version,
-          requestId: attemptId,
-        },
-        {
-          retries: config.heartbeat.retries,
-          backoffMs: Math.min(1000, Math.floor(this.intervalMs / 20)),
-          budgetMs: Math.min(ATTEMPT_BUDGET_MS, Math.floor(this.intervalMs * 0.8)),
-        },
-        this.abort.signal,
-      ));
-    } catch (error) {
-      // The credential cannot be opened here (missing key file, key id mismatch): a
-      // local problem the operator must see; it is not an answer of the server.
-      this.log.error({ err: error, attemptId }, 'Cannot open the stored credential on this node');
-      return;
-    }
+    const opened = await this.openCredential(credential, attemptId);
+    const outcome = 'failure' in opened ? opened.failure : await this.callServer(credential.account, opened.password, attemptId);
     if (this.abort.signal.aborted) {
       // Shutting down mid-attempt: abandon it unrecorded; BullMQ re-runs the job elsewhere.
       this.log.info({ attemptId }, 'Attempt abandoned by shutdown');
@@ -424,7 +410,9 @@ export class Agent {
     if (slot !== null && slot > (this.local.get().lastSlot ?? 0)) this.local.update({ lastSlot: slot });
     if (mode === 'redis') {
       try {
-        const reply = await recordAttempt(redis, keys, result, this.local.get().nodeRecord);
+        // Older results first: the streak follows the order attempts were made.
+        if (this.journal.pending > 0) await this.replayJournal();
+        const reply = await recordAttempt(redis, keys, result, this.held());
         this.remember({ ...result, atMs: reply.atMs }, reply.record);
         this.logOutcome(attemptId, outcome, reply.consecutiveFailures, reply.recorded);
         return;
@@ -434,6 +422,45 @@ export class Agent {
     }
     this.journal.append({ ...result, atMs: estimate });
     this.logOutcome(attemptId, outcome, null, false);
+  }
+
+  /** One attempt's call to /v1/authenticate, with its retries (SPEC R2). */
+  private async callServer(account: string, password: string, attemptId: string): Promise<Outcome> {
+    const { config } = this.o;
+    const { outcome } = await authenticate(
+      this.o.authClient,
+      { account, password, project: config.project, node: { ...config.node }, version: config.product.version, requestId: attemptId },
+      {
+        retries: config.heartbeat.retries,
+        backoffMs: Math.min(1000, Math.floor(this.intervalMs / 20)),
+        budgetMs: Math.min(ATTEMPT_BUDGET_MS, Math.floor(this.intervalMs * 0.8)),
+      },
+      this.abort.signal,
+    );
+    return outcome;
+  }
+
+  /**
+   * The password, or — when this node cannot open the stored credential (key file
+   * missing, wrong key pair after a crypto switch) — a failure to record: nothing
+   * reaches the server, which counts that as failing, so the project must degrade and
+   * alert instead of the node silently going stale.
+   */
+  private async openCredential(credential: CachedCredential, attemptId: string): Promise<{ password: string } | { failure: Outcome }> {
+    try {
+      return { password: await this.o.decrypt(credential) };
+    } catch (error) {
+      this.log.error({ err: error, attemptId }, 'Cannot open the stored credential on this node');
+      return {
+        failure: {
+          ok: false,
+          code: null,
+          name: CONNECTION_FAILED.name,
+          message: `not sent: this node cannot open the stored credential (${(error as Error).message}); check crypto.keyDir`,
+          transient: false,
+        },
+      };
+    }
   }
 
   private logOutcome(attemptId: string, outcome: Outcome, streak: number | null, recorded: boolean): void {

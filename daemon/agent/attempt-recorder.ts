@@ -5,12 +5,12 @@ import { HISTORY_MIN_AGE_MS, HISTORY_MIN_ENTRIES } from '../../shared/redis/reco
 import type { Outcome } from '../protocol/classify';
 
 /**
- * Writes attempt results through record-attempt-7.lua, the only writer of node
+ * Writes attempt results through record-attempt-8.lua, the only writer of node
  * records. Used for live attempts and for journal replays alike, so both are
  * idempotent on the attempt id in the same way.
  */
 
-const SCRIPT = new LuaScript('daemon/agent/lua/record-attempt-7.lua');
+const SCRIPT = new LuaScript('daemon/agent/lua/record-attempt-8.lua');
 const HISTORY_HARD_CAP = 10_000;
 
 export interface AttemptResult {
@@ -23,8 +23,19 @@ export interface AttemptResult {
   atMs?: number;
 }
 
-/** The node's record as it last saw it: put back first if Redis lost it (see the Lua header). */
-export type HeldRecord = Record<string, string> | null;
+/**
+ * What the node holds of its own record: the record as the last recording returned it,
+ * and the ids and times of the results it reflects. Put back first if Redis lost it
+ * (see the Lua header).
+ */
+export interface Held {
+  record: Record<string, string> | null;
+  recent: ReadonlyArray<{ attemptId: string; atMs: number }>;
+}
+
+function heldIds(held: Held): string {
+  return held.record && held.recent.length > 0 ? JSON.stringify(held.recent.map((e) => [e.attemptId, e.atMs])) : '';
+}
 
 export interface RecordReply {
   recorded: boolean;
@@ -34,12 +45,12 @@ export interface RecordReply {
   record: Record<string, string>;
 }
 
-export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, result: AttemptResult, held: HeldRecord = null): Promise<RecordReply> {
+export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, result: AttemptResult, held: Held = { record: null, recent: [] }): Promise<RecordReply> {
   const o = result.outcome;
   const opt = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
   const reply = (await SCRIPT.run(
     redis,
-    [keys.node(result.nodeId), keys.history(result.nodeId), keys.attempts(result.nodeId), keys.nodes, keys.events, keys.credential, keys.recovery],
+    [keys.node(result.nodeId), keys.history(result.nodeId), keys.attempts(result.nodeId), keys.nodes, keys.events, keys.credential, keys.recovery, keys.removed],
     [
       result.nodeId,
       result.attemptId,
@@ -55,7 +66,8 @@ export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, resul
       HISTORY_MIN_ENTRIES,
       HISTORY_MIN_AGE_MS,
       HISTORY_HARD_CAP,
-      held ? JSON.stringify(held) : '',
+      held.record ? JSON.stringify(held.record) : '',
+      heldIds(held),
     ],
   )) as [number, number, number, string[]];
   const record: Record<string, string> = {};
@@ -64,7 +76,7 @@ export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, resul
   return { recorded: reply[0] === 1, consecutiveFailures: Number(reply[1]), atMs: Number(reply[2]), record };
 }
 
-const RESTORE = new LuaScript('daemon/agent/lua/restore-after-loss-4.lua');
+const RESTORE = new LuaScript('daemon/agent/lua/restore-after-loss-6.lua');
 
 /**
  * After Redis lost its data: writes back the credential and the node record this node
@@ -74,12 +86,12 @@ export async function restoreAfterLoss(
   redis: RedisClient,
   keys: ProjectKeys,
   nodeId: string,
-  held: { credential: object | null; record: Record<string, string> | null; firstSeenAt: number },
+  held: Held & { credential: object | null; firstSeenAt: number },
 ): Promise<string[]> {
   const reply = await RESTORE.run(
     redis,
-    [keys.credential, keys.node(nodeId), keys.nodes, keys.recovery],
-    [nodeId, keys.events, held.credential ? JSON.stringify(held.credential) : '', held.record ? JSON.stringify(held.record) : '', held.firstSeenAt],
+    [keys.credential, keys.node(nodeId), keys.nodes, keys.recovery, keys.attempts(nodeId), keys.removed],
+    [nodeId, keys.events, held.credential ? JSON.stringify(held.credential) : '', held.record ? JSON.stringify(held.record) : '', held.firstSeenAt, heldIds(held)],
   );
   return Array.isArray(reply) ? (reply as string[]) : [];
 }

@@ -10,10 +10,10 @@ import { CredentialChangedError } from './credential-changed-error';
 /**
  * `register`: encrypts the password with the public key of the project's algorithm
  * (the one stored with its credential, which `crypto switch` changes, else the
- * configured crypto.algorithm) and stores it through register-3.lua, which also
+ * configured crypto.algorithm) and stores it through register-4.lua, which also
  * clears a `failed` project and resets the node streaks, and publishes `registered`.
  */
-const REGISTER = new LuaScript('daemon/credentials/lua/register-3.lua');
+const REGISTER = new LuaScript('daemon/credentials/lua/register-4.lua');
 const ATTEMPTS = 3;
 
 export interface RegisterInput {
@@ -44,7 +44,7 @@ export async function registerCredential(redis: RedisClient, keys: ProjectKeys, 
     const ciphertext = cipherFor(algorithm).encrypt(publicKey.text, input.password);
     const reply = (await REGISTER.run(
       redis,
-      [keys.credential, keys.status, keys.nodes],
+      [keys.credential, keys.status, keys.nodes, keys.recovery],
       [input.account, ciphertext, algorithm, publicKey.keyId, stored ?? '', keys.node(''), keys.events],
     )) as number[];
     const [code = 0, generation = 0, registeredAt = 0, clearedFailed = 0, nodesReset = 0] = reply;

@@ -119,10 +119,16 @@ export interface NodeStatusContext {
   registered: boolean;
   /** The stored project status is failed: nodes stopped authenticating on purpose. */
   projectFailed: boolean;
+  /**
+   * The credential's generation: a node whose record is of an older one has not yet
+   * authenticated under the current registration, whatever its old streak said.
+   */
+  generation?: number;
 }
 
 export function computeNodeStatus(record: NodeRecord, ctx: NodeStatusContext): NodeStatus {
   if (!ctx.registered || record.lastAttemptAt === null) return 'unregistered';
+  if (ctx.generation !== undefined && record.generation < ctx.generation) return 'unregistered';
   if (record.consecutiveFailures >= ctx.policy.threshold) return 'failed';
   if (!ctx.projectFailed && isStale(record.lastAttemptAt, ctx.now, ctx.policy.intervalMs)) return 'stale';
   return record.consecutiveFailures > 0 ? 'degraded' : 'ok';
@@ -202,7 +208,7 @@ export function latestLicense(records: readonly NodeRecord[]): LicenseView {
 export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): ProjectView {
   const registered = snapshot.credential !== null;
   const projectFailed = snapshot.stored?.status === 'failed';
-  const ctx: NodeStatusContext = { now: snapshot.now, policy, registered, projectFailed };
+  const ctx: NodeStatusContext = { now: snapshot.now, policy, registered, projectFailed, generation: snapshot.credential?.generation };
   const nodes: NodeView[] = [...snapshot.nodes]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((record) => ({

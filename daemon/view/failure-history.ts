@@ -41,7 +41,10 @@ export async function readFailures(redis: RedisClient, keys: ProjectKeys, query:
   const ids = await redis.zrange(keys.nodes, '0', '-1');
   let nodes = ids;
   if (query.node !== undefined) {
-    if (!ids.includes(query.node)) throw new UnknownNodeError(query.node, keys.project, ids);
+    // An unbound node has left the nodes set; its history is kept for 30 days.
+    if (!ids.includes(query.node) && (await redis.exists(keys.history(query.node))) === 0) {
+      throw new UnknownNodeError(query.node, keys.project, ids);
+    }
     nodes = [query.node];
   }
   const pipeline = redis.pipeline();

@@ -53,7 +53,19 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-export function compileConfig(raw: RawConfig): Config {
+/**
+ * authServer.proxy, else the HTTPS_PROXY of the environment — but not for a server on
+ * loopback (the demo, a staging reference server), which a site-wide proxy cannot reach.
+ */
+function effectiveProxy(raw: RawConfig, env: NodeJS.ProcessEnv): string {
+  if (raw.authServer.proxy) return raw.authServer.proxy;
+  const fromEnv = env.HTTPS_PROXY ?? env.https_proxy ?? '';
+  if (!fromEnv || !raw.authServer.url) return fromEnv;
+  const host = new URL(raw.authServer.url).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || host.startsWith('127.') ? '' : fromEnv;
+}
+
+export function compileConfig(raw: RawConfig, env: NodeJS.ProcessEnv = {}): Config {
   return deepFreeze({
     project: raw.project,
     node: { ...raw.node },
@@ -70,7 +82,7 @@ export function compileConfig(raw: RawConfig): Config {
       timeoutMs: parseDuration(raw.authServer.timeout),
       caFile: raw.authServer.caFile,
       allowHttp: raw.authServer.allowHttp,
-      proxy: raw.authServer.proxy,
+      proxy: effectiveProxy(raw, env),
     },
     crypto: { algorithm: raw.crypto.algorithm as 'rsa' | 'sm2', keyDir: raw.crypto.keyDir },
     heartbeat: {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { compileConfig, type Config } from './compile';
 import { createConvict, schema } from './schema';
 import { parseDuration } from '../duration';
@@ -96,7 +96,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const compiled = compileConfig(config.getProperties());
+  const compiled = compileConfig(config.getProperties(), env);
   problems.push(...crossChecks(compiled, options.require ?? []));
   if (problems.length > 0) throw new ConfigError(problems);
   return compiled;
@@ -121,8 +121,28 @@ function crossChecks(c: Config, require: Requirement[]): string[] {
       problems.push(`${where('authserver.tlsCert')} and ${where('authserver.tlsKey')}: set both for HTTPS, or neither for plain HTTP`);
     }
   }
-  if (c.leader.renewMs <= 0 || c.leader.renewMs >= c.leader.leaseMs) {
-    problems.push(`${where('leader.renew')}: must be shorter than leader.lease (${c.leader.leaseMs} ms) and above 0`);
+  if (c.leader.renewMs < 10 || c.leader.renewMs * 2 > c.leader.leaseMs) {
+    // Two renews must fit in a lease, or one slow round trip costs the leadership.
+    problems.push(`${where('leader.renew')}: must be at least 10ms and at most half of leader.lease (${c.leader.leaseMs} ms)`);
+  }
+  if (c.leader.leaseMs < 100) problems.push(`${where('leader.lease')}: must be at least 100ms`);
+  if (needs.has('daemon') && c.authServer.url) {
+    const url = new URL(c.authServer.url);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+    if (url.protocol === 'http:' && !loopback && !c.authServer.allowHttp) {
+      problems.push(
+        `${where('authServer.url')}: plain HTTP to ${url.host} would send the password unencrypted: use https://, ` +
+          'or set authServer.allowHttp (CLOUDAUTH_AUTH_ALLOW_HTTP=true) if a TLS proxy sits in front of it',
+      );
+    }
+  }
+  if (c.authServer.caFile) {
+    try {
+      accessSync(c.authServer.caFile, constants.R_OK);
+    } catch {
+      problems.push(`${where('authServer.caFile')}: ${c.authServer.caFile} cannot be read: point it at a readable PEM file of CA certificates`);
+    }
   }
   if (c.heartbeat.intervalMs < 1000) problems.push(`${where('heartbeat.interval')}: must be at least 1s`);
   if (c.heartbeat.failureThreshold < 1) problems.push(`${where('heartbeat.failureThreshold')}: must be at least 1`);

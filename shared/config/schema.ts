@@ -179,9 +179,10 @@ export const schema = {
       env: 'CLOUDAUTH_AUTH_ALLOW_HTTP',
     },
     proxy: {
-      doc: 'HTTP(S) proxy URL for reaching the authorization server (else HTTPS_PROXY).',
+      doc: 'HTTP(S) proxy URL for reaching the authorization server (else HTTPS_PROXY, except for a loopback server).',
       format: 'url-or-empty',
-      default: process.env.HTTPS_PROXY ?? process.env.https_proxy ?? '',
+      // The HTTPS_PROXY fallback is applied by compileConfig, from the environment it is given.
+      default: '',
       env: 'CLOUDAUTH_AUTH_PROXY',
       sensitive: true,
     },

@@ -57,6 +57,10 @@ export class ProjectKeys {
   get recovery(): string {
     return `${this.base}:recovery`;
   }
+  /** Set of node ids unbound on purpose (their records are not restored after a data loss). */
+  get removed(): string {
+    return `${this.base}:removed`;
+  }
   /** Prefix for BullMQ, so the queues share the project's hash tag. */
   get bullPrefix(): string {
     return `${this.base}:bull`;

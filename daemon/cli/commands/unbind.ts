@@ -18,7 +18,7 @@ import { ExitCode, stringFlag, UsageError, type Command, type CommandContext } f
  * the project's view, so a migrated node neither holds a slot nor shows as stale.
  * Stop the node's sidecar first: a running sidecar would bind the node again.
  */
-const REMOVE_NODE = new LuaScript('daemon/agent/lua/remove-node-4.lua');
+const REMOVE_NODE = new LuaScript('daemon/agent/lua/remove-node-5.lua');
 const HISTORY_RETENTION_S = 30 * 86_400;
 
 export const unbindCommand: Command = {
@@ -64,7 +64,7 @@ first. A node that is not bound (answer 20000) has nothing to free: exit 0.
         );
         return ExitCode.FAILED;
       }
-      const wasMember = (await REMOVE_NODE.run(redis, [keys.nodes, keys.node(nodeId), keys.attempts(nodeId), keys.history(nodeId)], [nodeId, keys.events, HISTORY_RETENTION_S])) === 1;
+      const wasMember = (await REMOVE_NODE.run(redis, [keys.nodes, keys.node(nodeId), keys.attempts(nodeId), keys.history(nodeId), keys.removed], [nodeId, keys.events, HISTORY_RETENTION_S])) === 1;
       await removeSchedule(cfg.redis, keys, nodeId).catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not remove the node schedule'));
       if (notBound) {
         ctx.stdout.write(

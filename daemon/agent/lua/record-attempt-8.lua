@@ -8,6 +8,7 @@
   KEYS[5] events channel          <prefix>:{project}:events
   KEYS[6] credential hash         <prefix>:{project}:credential (read: current generation)
   KEYS[7] recovery hash           <prefix>:{project}:recovery
+  KEYS[8] removed nodes (set)     <prefix>:{project}:removed (unbound on purpose)
 
   ARGV[1]  node id
   ARGV[2]  attempt id (the idempotency key)
@@ -25,8 +26,17 @@
   ARGV[13] history and idempotency horizon in ms (30 days)
   ARGV[14] history hard cap (entries)
   ARGV[15] the node's record as the node last saw it (JSON object), '' if none: when
-           the record is missing here, Redis lost its data since, and the record is
-           put back before this attempt is applied, so the streak goes on
+           the record is missing here (and the node was not unbound on purpose),
+           Redis lost its data since, and the record is put back before this attempt
+           is applied, so the streak goes on
+  ARGV[16] the ids and times of the results that record already holds (JSON array of
+           [id, ms]), put back with it so a later replay of them counts nothing twice
+
+  The streak follows the order attempts were MADE: a result older than the node's last
+  recorded attempt (a journal replayed late, a result a fail-over had dropped) is kept
+  in the history and counters but changes neither the streak nor its reasons. A result
+  made with a newer credential generation than the record's (after a re-registration)
+  starts a new streak.
 
   Returns { recorded, consecutiveFailures, atMs, record }
     recorded = 1 when this call recorded the attempt, 0 when the attempt id was
@@ -34,8 +44,8 @@
     record = the node hash after the call (HGETALL), which the node keeps locally to
     restore it should Redis lose its data.
 ]]
-local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey, recoveryKey =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey, recoveryKey, removedKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local nodeId, attemptId, ok = ARGV[1], ARGV[2], ARGV[3] == '1'
 local keepEntries, horizon, hardCap = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 
@@ -44,15 +54,21 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local at = nowMs
 if ARGV[7] ~= '' then at = tonumber(ARGV[7]) end
 
+if ARGV[15] ~= '' and redis.call('EXISTS', nodeKey) == 0 and redis.call('SISMEMBER', removedKey, nodeId) == 0 then
+  for field, value in pairs(cjson.decode(ARGV[15])) do redis.call('HSET', nodeKey, field, tostring(value)) end
+  if ARGV[16] ~= '' then
+    for _, pair in ipairs(cjson.decode(ARGV[16])) do redis.call('ZADD', attemptsKey, 'NX', tonumber(pair[2]), pair[1]) end
+  end
+  redis.call('ZADD', nodesKey, 'NX', tonumber(redis.call('HGET', nodeKey, 'lastAttemptAt') or '0'), nodeId)
+  redis.call('HSETNX', recoveryKey, 'at', nowMs)
+  redis.call('HSET', recoveryKey, 'node:' .. nodeId, 'node')
+end
 if redis.call('ZSCORE', attemptsKey, attemptId) then
   local cf = tonumber(redis.call('HGET', nodeKey, 'consecutiveFailures') or '0')
   return { 0, cf, at, redis.call('HGETALL', nodeKey) }
 end
-if ARGV[15] ~= '' and redis.call('EXISTS', nodeKey) == 0 then
-  for field, value in pairs(cjson.decode(ARGV[15])) do redis.call('HSET', nodeKey, field, tostring(value)) end
-  redis.call('HSETNX', recoveryKey, 'at', nowMs)
-  redis.call('HSET', recoveryKey, 'node:' .. nodeId, 'node')
-end
+-- The node reports again: it is no longer one that was unbound on purpose.
+redis.call('SREM', removedKey, nodeId)
 redis.call('ZADD', attemptsKey, at, attemptId)
 redis.call('ZREMRANGEBYSCORE', attemptsKey, '-inf', nowMs - horizon)
 if redis.call('ZCARD', attemptsKey) > hardCap then
@@ -62,13 +78,16 @@ redis.call('ZADD', nodesKey, 'NX', at, nodeId)
 
 local generation = tonumber(ARGV[11]) or 0
 local currentGeneration = tonumber(redis.call('HGET', credentialKey, 'generation') or '0')
--- A result obtained with a credential that has since been replaced (re-registration)
--- is history, not part of the new registration's streak.
-local countsForStreak = generation >= currentGeneration
-
 local lastAttemptAt = tonumber(redis.call('HGET', nodeKey, 'lastAttemptAt') or '0')
-if at >= lastAttemptAt then
+local inOrder = at >= lastAttemptAt
+-- A result obtained with a credential that has since been replaced (re-registration),
+-- or older than the last recorded attempt, is history, not part of the current streak.
+local countsForStreak = generation >= currentGeneration and inOrder
+if inOrder then
   redis.call('HSET', nodeKey, 'lastAttemptAt', at, 'lastAttemptId', attemptId)
+end
+if countsForStreak and generation > (tonumber(redis.call('HGET', nodeKey, 'generation') or '0') or 0) then
+  redis.call('HSET', nodeKey, 'consecutiveFailures', 0, 'reason', '', 'latestReason', '')
 end
 redis.call('HINCRBY', nodeKey, 'attemptsTotal', 1)
 if redis.call('HEXISTS', nodeKey, 'consecutiveFailures') == 0 then

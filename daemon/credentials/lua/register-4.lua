@@ -7,6 +7,8 @@
     KEYS[1] credential hash
     KEYS[2] status hash
     KEYS[3] nodes sorted set (every node id of the project)
+    KEYS[4] recovery hash: a registration starts afresh, so the note that Redis once
+            lost the project's data (and its failure history) is dropped
 
     ARGV[1] account
     ARGV[2] ciphertext (base64)
@@ -21,7 +23,7 @@
     code  1 stored
           0 the stored algorithm is no longer ARGV[5] (concurrent crypto switch): read again
 ]]
-local credentialKey, statusKey, nodesKey = KEYS[1], KEYS[2], KEYS[3]
+local credentialKey, statusKey, nodesKey, recoveryKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 
 local stored = redis.call('HGET', credentialKey, 'algorithm')
 if (stored or '') ~= ARGV[5] then
@@ -58,5 +60,6 @@ if redis.call('HGET', statusKey, 'status') == 'failed' then
   end
 end
 
+redis.call('DEL', recoveryKey)
 redis.call('PUBLISH', ARGV[7], '{"type":"registered","generation":' .. generation .. '}')
 return { 1, generation, nowMs, clearedFailed, nodesReset }

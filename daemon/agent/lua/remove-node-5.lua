@@ -5,7 +5,9 @@
 
   KEYS[1] project's nodes (zset)   KEYS[2] node record (hash)
   KEYS[3] recorded attempt ids     KEYS[4] failure history (list)
-  KEYS... events channel is ARGV[2] (a channel is not a key)
+  KEYS[5] removed nodes (set): the node's sidecar, should it run again with its old
+          local state, must not mistake the missing record for lost Redis data
+  (the events channel is ARGV[2]: a channel is not a key)
 
   ARGV[1] node id
   ARGV[2] events channel
@@ -15,6 +17,7 @@
 ]]
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('SADD', KEYS[5], ARGV[1])
 if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('EXPIRE', KEYS[4], tonumber(ARGV[3])) end
 redis.call('PUBLISH', ARGV[2], cjson.encode({ type = 'node-removed', node = ARGV[1] }))
 return removed
