@@ -85,10 +85,11 @@ export async function benchFootprint(ctx: BenchContext): Promise<Figure[]> {
         (ctx.quick ? '' : `takes ${loadedRssMiB('./dist/daemon/cli/main.js').toFixed(1)} MiB in this run, `) +
         `against ${bareMiB.toFixed(1)} MiB for a bare node process.` +
         (loaded.length > 0 ? ` MiB over bare for requiring each dependency alone (they share Node's own overhead, so they do not add up): ${loaded.join(', ')}.` : '') +
-        ` Over the idle period its RSS went from ${((rss[0] ?? 0) / 1024).toFixed(1)} MiB (first sample) to ${((rss.at(-1) ?? 0) / 1024).toFixed(1)} MiB (last), max ${rssMiB.toFixed(1)}. The same sidecar started with NODE_OPTIONS=${TUNED_NODE_OPTIONS} (a smaller ` +
-        `young generation), measured over the same seconds, took ${tunedMiB.toFixed(1)} MiB: the semi-space size is not what bounds it. ` +
-        `Meeting bare + 40 MiB would mean dropping or lazily loading dependencies the sidecar uses on every attempt (BullMQ with ` +
-        `ioredis, undici), which this change does not do; the target is missed by the margin shown in the table.`,
+        ` Over the idle period its RSS went from ${((rss[0] ?? 0) / 1024).toFixed(1)} MiB (first sample) to ${((rss.at(-1) ?? 0) / 1024).toFixed(1)} MiB (last), max ${rssMiB.toFixed(1)}. The same sidecar started with NODE_OPTIONS=${TUNED_NODE_OPTIONS} (a 1 MiB ` +
+        `young generation), measured over the same seconds, took ${tunedMiB.toFixed(1)} MiB` +
+        (tunedMiB <= bareMiB + 40
+          ? `, within the target: the Dockerfile (hence the Kubernetes and compose examples) and the systemd unit run the daemon with this flag, at no measurable CPU cost.`
+          : `; even so the target is missed: meeting bare + 40 MiB would mean dropping or lazily loading dependencies the sidecar uses on every attempt (BullMQ with ioredis, undici).`),
     );
     ctx.log(`sidecar RSS ${rssMiB.toFixed(1)} MiB (bare ${bareMiB.toFixed(1)}), CPU ${cpu.toFixed(3)} % (bare ${bareCpu.toFixed(3)} %) over ${elapsed.toFixed(0)} s`);
     return [
