@@ -1,7 +1,8 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Outcome } from '../protocol/classify';
+import { writeFileAtomic } from '../../shared/fs-atomic';
 
 /**
  * The local journal of SPEC §4. While Redis is unreachable the agent still
@@ -19,33 +20,6 @@ export interface JournalEntry {
   generation: number;
   /** Estimated Redis time of the attempt (local clock + last known Redis offset). */
   atMs: number;
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    /* some filesystems refuse to fsync a directory; the rename is still atomic */
-  }
-}
-
-/** Writes a file atomically (temp file, fsync, rename), mode 0600. */
-export function writeFileAtomic(file: string, content: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
 }
 
 export class Journal {
@@ -113,7 +87,7 @@ export class Journal {
     for (const entry of batch) await record(entry);
     // Entries appended while replaying stay for the next replay.
     this.entries = this.entries.slice(batch.length);
-    writeFileAtomic(this.file, this.entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    writeFileAtomic(this.file, this.entries.map((e) => `${JSON.stringify(e)}\n`).join(''), 0o600);
     return batch.length;
   }
 }

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic, type JournalEntry } from './journal';
+import { writeFileAtomic } from '../../shared/fs-atomic';
+import type { JournalEntry } from './journal';
 
 /**
  * What the agent must know to authenticate on time while Redis is away, kept in the
@@ -69,7 +70,7 @@ export class LocalState {
     const { redisClockOffsetMs: offsetOld, ...restOld } = previous;
     // The clock offset drifts by a few ms on every read; don't rewrite the file for that alone.
     if (JSON.stringify(restNext) === JSON.stringify(restOld) && Math.abs(offsetNext - offsetOld) < 1000) return;
-    writeFileAtomic(this.file, JSON.stringify(next));
+    writeFileAtomic(this.file, JSON.stringify(next), 0o600);
   }
 
 }
