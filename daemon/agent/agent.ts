@@ -133,9 +133,10 @@ export class Agent {
   }
 
   /**
-   * Runs whenever Redis becomes reachable: replay the journal first (so the catch-up
-   * check sees the journaled attempts), put the schedule in place (again: Redis may
-   * have lost it), then authenticate at once if the last attempt is over an interval old.
+   * Runs whenever Redis becomes reachable: put back what Redis lost (its data, or the
+   * newest writes a fail-over dropped), replay the journal (so the catch-up check sees
+   * the journaled attempts), put the schedule in place (again: Redis may have lost
+   * it), then authenticate at once if the last attempt is over an interval old.
    */
   private syncWithRedis(why: string): Promise<void> {
     if (this.state !== 'RUNNING') return Promise.resolve();
