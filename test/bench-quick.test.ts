@@ -29,6 +29,7 @@ const EXPECTED = [
   'failover.crash.median',
   'failover.crash.max',
   'footprint.rss',
+  'footprint.rss.max',
   'footprint.rss.tuned',
   'footprint.cpu',
   'authserver.throughput',
