@@ -6,36 +6,21 @@ import type { RedisClient } from '../shared/redis/connection';
 import { ProjectViewReader } from '../daemon/view/project-view';
 import { readFailures } from '../daemon/view/failure-history';
 import { UnknownNodeError } from '../daemon/view/unknown-node-error';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from './support/redis-server';
+import { testPrefix } from './support/redis-server';
 import { waitFor } from './support/ports';
-import { startCandidate, DEFAULT_POLICY, type Candidate } from './support/sidecar-parts';
+import { startCandidate, DEFAULT_POLICY, useRedisWithCandidates } from './support/sidecar-parts';
 import { pushFailure, reason, simulateRegister, writeCredential, writeNodeRecord } from './support/node-records';
 
-let server: TestRedis;
-let admin: Redis;
-const open: Candidate[] = [];
+const h = useRedisWithCandidates();
 const HOUR = 3_600_000;
 
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
-});
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
-
-afterAll(async () => {
-  admin.disconnect();
-  await disposeAllRedis();
-});
 
 async function redisNow(): Promise<number> {
-  const [s, us] = await admin.time();
+  const [s, us] = await h.admin.time();
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
 
-const attempt = (k: ProjectKeys, node: string) => admin.publish(k.events, JSON.stringify({ type: 'attempt', node, attemptId: String(Math.random()), ok: true }));
+const attempt = (k: ProjectKeys, node: string) => h.admin.publish(k.events, JSON.stringify({ type: 'attempt', node, attemptId: String(Math.random()), ok: true }));
 
 /**
  * Counts round trips: each command sent on its own, and each pipeline exec, is one;
@@ -70,61 +55,61 @@ function countingClient(client: Redis): { client: RedisClient; trips: () => numb
 describe('aggregator on a real Redis', () => {
   it('writes status changes only on change; failed is sticky until register clears it', async () => {
     const k = new ProjectKeys(testPrefix('agg'), 'p1');
-    await writeCredential(admin, k);
+    await writeCredential(h.admin, k);
     const now = await redisNow();
-    await writeNodeRecord(admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now });
-    await writeNodeRecord(admin, k, { id: 'n2', lastAttemptAt: now, lastSuccessAt: now });
-    const c = await startCandidate({ url: server.url, keys: k, nodeId: 'n1', withAggregator: true, policy: { ...DEFAULT_POLICY, threshold: 3 } });
-    open.push(c);
-    await waitFor('registered', async () => (await admin.hget(k.status, 'status')) === 'registered');
-    const since = await admin.hget(k.status, 'since');
-    expect(await admin.hget(k.status, 'epoch')).toBe(String(c.election.epoch));
-    expect(await admin.hget(k.status, 'generation')).toBe('1');
+    await writeNodeRecord(h.admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now });
+    await writeNodeRecord(h.admin, k, { id: 'n2', lastAttemptAt: now, lastSuccessAt: now });
+    const c = await startCandidate({ url: h.server.url, keys: k, nodeId: 'n1', withAggregator: true, policy: { ...DEFAULT_POLICY, threshold: 3 } });
+    h.open.push(c);
+    await waitFor('registered', async () => (await h.admin.hget(k.status, 'status')) === 'registered');
+    const since = await h.admin.hget(k.status, 'since');
+    expect(await h.admin.hget(k.status, 'epoch')).toBe(String(c.election.epoch));
+    expect(await h.admin.hget(k.status, 'generation')).toBe('1');
 
     // No change, no write: since stays.
     await c.aggregator?.refresh();
-    expect(await admin.hget(k.status, 'since')).toBe(since);
+    expect(await h.admin.hget(k.status, 'since')).toBe(since);
 
-    await writeNodeRecord(admin, k, { id: 'n2', consecutiveFailures: 2, lastAttemptAt: now, reason: reason(30003, 'LICENSE_IP_ERROR', now) });
+    await writeNodeRecord(h.admin, k, { id: 'n2', consecutiveFailures: 2, lastAttemptAt: now, reason: reason(30003, 'LICENSE_IP_ERROR', now) });
     await attempt(k, 'n2');
-    await waitFor('degraded', async () => (await admin.hget(k.status, 'status')) === 'degraded');
+    await waitFor('degraded', async () => (await h.admin.hget(k.status, 'status')) === 'degraded');
 
-    await writeNodeRecord(admin, k, { id: 'n2', consecutiveFailures: 3, lastAttemptAt: now, reason: reason(30003, 'LICENSE_IP_ERROR', now) });
+    await writeNodeRecord(h.admin, k, { id: 'n2', consecutiveFailures: 3, lastAttemptAt: now, reason: reason(30003, 'LICENSE_IP_ERROR', now) });
     await attempt(k, 'n2');
-    await waitFor('failed', async () => (await admin.hget(k.status, 'status')) === 'failed');
-    expect(Number(await admin.hget(k.status, 'failedAt'))).toBeGreaterThan(0);
+    await waitFor('failed', async () => (await h.admin.hget(k.status, 'status')) === 'failed');
+    expect(Number(await h.admin.hget(k.status, 'failedAt'))).toBeGreaterThan(0);
 
     // The node recovers (say, someone fixed its IP), but failed stays until register.
-    await writeNodeRecord(admin, k, { id: 'n2', lastAttemptAt: now, lastSuccessAt: now });
+    await writeNodeRecord(h.admin, k, { id: 'n2', lastAttemptAt: now, lastSuccessAt: now });
     await attempt(k, 'n2');
     const view = await c.aggregator?.refresh();
     expect(view?.computedStatus).toBe('registered');
     expect(view?.status).toBe('failed');
-    expect(await admin.hget(k.status, 'status')).toBe('failed');
+    expect(await h.admin.hget(k.status, 'status')).toBe('failed');
 
-    await simulateRegister(admin, k);
+    await simulateRegister(h.admin, k);
     // Until a node authenticates under the new registration, the project is unregistered...
     await c.aggregator?.refresh();
-    expect(await admin.hget(k.status, 'status')).toBe('unregistered');
+    expect(await h.admin.hget(k.status, 'status')).toBe('unregistered');
     // ...and registered once they have (their records carry the new generation).
     for (const id of ['n1', 'n2']) {
-      await writeNodeRecord(admin, k, { id, lastAttemptAt: now, lastSuccessAt: now, generation: 2 });
+      await writeNodeRecord(h.admin, k, { id, lastAttemptAt: now, lastSuccessAt: now, generation: 2 });
       await attempt(k, id);
     }
-    await waitFor('registered again', async () => (await admin.hget(k.status, 'status')) === 'registered');
-    expect(await admin.hget(k.status, 'generation')).toBe('2');
-    expect(await admin.hexists(k.status, 'failedAt')).toBe(0);
+    await waitFor('registered again', async () => (await h.admin.hget(k.status, 'status')) === 'registered');
+    expect(await h.admin.hget(k.status, 'generation')).toBe('2');
+    expect(await h.admin.hexists(k.status, 'failedAt')).toBe(0);
     expect(c.aggregator?.staleWritesRejected).toBe(0);
   });
 
   it('marks a silent node stale by the sweep, measured on Redis time', async () => {
     const k = new ProjectKeys(testPrefix('agg'), 'p1');
-    await writeCredential(admin, k);
+    await writeCredential(h.admin, k);
     const now = await redisNow();
-    await writeNodeRecord(admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now });
-    await writeNodeRecord(admin, k, { id: 'n2', consecutiveFailures: 2, lastAttemptAt: now - 3 * HOUR - 1000, reason: reason(null, 'CONNECTION_FAILED', now - 3 * HOUR) });
-    const c = await startCandidate({ url: server.url, keys: k, nodeId: 'n1', withAggregator: true, sweepMs: 100 });
-    open.push(c);
+    await writeNodeRecord(h.admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now });
+    await writeNodeRecord(h.admin, k, { id: 'n2', consecutiveFailures: 2, lastAttemptAt: now - 3 * HOUR - 1000, reason: reason(null, 'CONNECTION_FAILED', now - 3 * HOUR) });
+    const c = await startCandidate({ url: h.server.url, keys: k, nodeId: 'n1', withAggregator: true, sweepMs: 100 });
+    h.open.push(c);
     await waitFor('a view', () => c.aggregator?.latestView);
     const view = c.aggregator?.latestView;
     expect(view?.nodes.map((n) => [n.id, n.status])).toEqual([
@@ -137,11 +122,11 @@ describe('aggregator on a real Redis', () => {
 
   it('skips a corrupt node record, logs it once and counts it once per content', async () => {
     const k = new ProjectKeys(testPrefix('agg'), 'p1');
-    await writeCredential(admin, k);
+    await writeCredential(h.admin, k);
     const now = await redisNow();
-    await writeNodeRecord(admin, k, { id: 'good', lastAttemptAt: now, lastSuccessAt: now });
-    await admin.zadd(k.nodes, 1, 'bad');
-    await admin.hset(k.node('bad'), { consecutiveFailures: 'many', reason: '{not json' });
+    await writeNodeRecord(h.admin, k, { id: 'good', lastAttemptAt: now, lastSuccessAt: now });
+    await h.admin.zadd(k.nodes, 1, 'bad');
+    await h.admin.hset(k.node('bad'), { consecutiveFailures: 'many', reason: '{not json' });
     const lines: string[] = [];
     const log = createLogger({
       level: 'warn',
@@ -152,7 +137,7 @@ describe('aggregator on a real Redis', () => {
         },
       }),
     });
-    const reader = new ProjectViewReader({ redis: admin, keys: k, policy: DEFAULT_POLICY, log });
+    const reader = new ProjectViewReader({ redis: h.admin, keys: k, policy: DEFAULT_POLICY, log });
     for (let i = 0; i < 3; i++) {
       const view = await reader.read();
       expect(view.nodes.map((n) => n.id)).toEqual(['good']);
@@ -162,7 +147,7 @@ describe('aggregator on a real Redis', () => {
     expect(lines.filter((l) => l.includes('does not parse'))).toHaveLength(1);
     expect(lines.join('')).toContain('"id":"bad"');
 
-    await admin.hset(k.node('bad'), 'consecutiveFailures', 'still-bad');
+    await h.admin.hset(k.node('bad'), 'consecutiveFailures', 'still-bad');
     await reader.read();
     await reader.read();
     expect(reader.corrupt.total).toBe(2);
@@ -172,14 +157,14 @@ describe('aggregator on a real Redis', () => {
     const trips: number[] = [];
     for (const count of [10, 1000]) {
       const k = new ProjectKeys(testPrefix('rt'), 'p1');
-      await writeCredential(admin, k);
+      await writeCredential(h.admin, k);
       const now = await redisNow();
       for (let i = 0; i < count; i += 100) {
         await Promise.all(
-          Array.from({ length: Math.min(100, count - i) }, (_, j) => writeNodeRecord(admin, k, { id: `node-${i + j}`, lastAttemptAt: now, lastSuccessAt: now })),
+          Array.from({ length: Math.min(100, count - i) }, (_, j) => writeNodeRecord(h.admin, k, { id: `node-${i + j}`, lastAttemptAt: now, lastSuccessAt: now })),
         );
       }
-      const counted = countingClient(admin);
+      const counted = countingClient(h.admin);
       const reader = new ProjectViewReader({ redis: counted.client, keys: k, policy: DEFAULT_POLICY, log: createLogger({ level: 'silent' }) });
       const view = await reader.read();
       expect(view.nodes).toHaveLength(count);
@@ -197,17 +182,17 @@ describe('aggregator on a real Redis', () => {
   it('lists failures newest first across nodes, by node, with a clear error for an unknown node', async () => {
     const k = new ProjectKeys(testPrefix('fail'), 'p1');
     const now = await redisNow();
-    await writeNodeRecord(admin, k, { id: 'n1', consecutiveFailures: 2, lastAttemptAt: now });
-    await writeNodeRecord(admin, k, { id: 'n2', consecutiveFailures: 1, lastAttemptAt: now });
-    await pushFailure(admin, k, 'n1', reason(30003, 'LICENSE_IP_ERROR', now - 3000, { attemptId: 'n1-a' }));
-    await pushFailure(admin, k, 'n2', reason(null, 'CONNECTION_FAILED', now - 2000, { attemptId: 'n2-a' }));
-    await pushFailure(admin, k, 'n1', reason(30007, 'REGISTER_OUT_OF_LIMIT', now - 1000, { attemptId: 'n1-b' }));
-    await admin.lpush(k.history('n2'), 'garbage');
-    const all = await readFailures(admin, k, { limit: 50 });
+    await writeNodeRecord(h.admin, k, { id: 'n1', consecutiveFailures: 2, lastAttemptAt: now });
+    await writeNodeRecord(h.admin, k, { id: 'n2', consecutiveFailures: 1, lastAttemptAt: now });
+    await pushFailure(h.admin, k, 'n1', reason(30003, 'LICENSE_IP_ERROR', now - 3000, { attemptId: 'n1-a' }));
+    await pushFailure(h.admin, k, 'n2', reason(null, 'CONNECTION_FAILED', now - 2000, { attemptId: 'n2-a' }));
+    await pushFailure(h.admin, k, 'n1', reason(30007, 'REGISTER_OUT_OF_LIMIT', now - 1000, { attemptId: 'n1-b' }));
+    await h.admin.lpush(k.history('n2'), 'garbage');
+    const all = await readFailures(h.admin, k, { limit: 50 });
     expect(all.map((e) => e.attemptId)).toEqual(['n1-b', 'n2-a', 'n1-a']);
     expect(all[1]).toMatchObject({ node: 'n2', code: null, name: 'CONNECTION_FAILED' });
-    expect((await readFailures(admin, k, { limit: 2 })).map((e) => e.attemptId)).toEqual(['n1-b', 'n2-a']);
-    expect((await readFailures(admin, k, { node: 'n1', limit: 50 })).map((e) => e.attemptId)).toEqual(['n1-b', 'n1-a']);
-    await expect(readFailures(admin, k, { node: 'n9', limit: 50 })).rejects.toBeInstanceOf(UnknownNodeError);
+    expect((await readFailures(h.admin, k, { limit: 2 })).map((e) => e.attemptId)).toEqual(['n1-b', 'n2-a']);
+    expect((await readFailures(h.admin, k, { node: 'n1', limit: 50 })).map((e) => e.attemptId)).toEqual(['n1-b', 'n1-a']);
+    await expect(readFailures(h.admin, k, { node: 'n9', limit: 50 })).rejects.toBeInstanceOf(UnknownNodeError);
   });
 });

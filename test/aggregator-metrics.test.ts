@@ -2,37 +2,22 @@ import Redis from 'ioredis';
 import { Registry } from 'prom-client';
 import { ProjectKeys } from '../shared/redis/keys';
 import { registerClusterMetrics } from '../daemon/aggregator/cluster-metrics';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from './support/redis-server';
+import { startRedis, testPrefix } from './support/redis-server';
 import { waitFor } from './support/ports';
-import { silentLog, startCandidate, type Candidate } from './support/sidecar-parts';
+import { silentLog, startCandidate, type Candidate, useRedisWithCandidates } from './support/sidecar-parts';
 import { reason, writeCredential, writeNodeRecord } from './support/node-records';
 
-let server: TestRedis;
-let admin: Redis;
-const open: Candidate[] = [];
+const h = useRedisWithCandidates();
 
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
-});
 
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
-
-afterAll(async () => {
-  admin.disconnect();
-  await disposeAllRedis();
-});
-
-async function redisNow(client: Redis = admin): Promise<number> {
+async function redisNow(client: Redis = h.admin): Promise<number> {
   const [s, us] = await client.time();
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
 
 async function sidecar(url: string, k: ProjectKeys, nodeId: string): Promise<{ c: Candidate; registry: Registry }> {
   const c = await startCandidate({ url, keys: k, nodeId, withAggregator: true });
-  open.push(c);
+  h.open.push(c);
   const registry = new Registry();
   // A zero cache: every scrape in these tests reads afresh.
   registerClusterMetrics(registry, c.aggregator as NonNullable<Candidate['aggregator']>, c.election, { log: silentLog, readCacheMs: 0 });
@@ -59,11 +44,11 @@ function series(text: string, metric: string): string[] {
 describe('cluster metrics', () => {
   it('come from the leader only; a removed node disappears; leader and transitions come from everyone', async () => {
     const k = new ProjectKeys(testPrefix('metrics'), 'p1');
-    await writeCredential(admin, k);
+    await writeCredential(h.admin, k);
     const now = await redisNow();
     const expiresAt = Date.UTC(2027, 0, 1);
-    await writeNodeRecord(admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now, license: { expiresAt, capacity: 5, bound: 2 } });
-    await writeNodeRecord(admin, k, {
+    await writeNodeRecord(h.admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now, license: { expiresAt, capacity: 5, bound: 2 } });
+    await writeNodeRecord(h.admin, k, {
       id: 'n2',
       consecutiveFailures: 2,
       lastAttemptAt: now,
@@ -71,8 +56,8 @@ describe('cluster metrics', () => {
       reason: reason(null, 'CONNECTION_FAILED', now - 7_200_000),
       latestReason: reason(30003, 'LICENSE_IP_ERROR', now),
     });
-    const a = await sidecar(server.url, k, 'n1');
-    const b = await sidecar(server.url, k, 'n2');
+    const a = await sidecar(h.server.url, k, 'n1');
+    const b = await sidecar(h.server.url, k, 'n2');
     await waitFor('a leader', () => a.c.election.isLeader || b.c.election.isLeader);
     const [leader, follower] = a.c.election.isLeader ? [a, b] : [b, a];
 
@@ -111,8 +96,8 @@ describe('cluster metrics', () => {
     // Cluster-level: the project's count comes from the leader only.
     expect(series(other, 'leader_transitions_total')).toEqual([]);
 
-    await admin.zrem(k.nodes, 'n2');
-    await admin.del(k.node('n2'));
+    await h.admin.zrem(k.nodes, 'n2');
+    await h.admin.del(k.node('n2'));
     const after = await leader.registry.metrics();
     expect(after).not.toContain('node="n2"');
     expect(series(after, 'node_status')).toHaveLength(5);

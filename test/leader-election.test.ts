@@ -1,37 +1,21 @@
 import { ProjectKeys } from '../shared/redis/keys';
 import { StatusWriter } from '../daemon/aggregator/status-writer';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from './support/redis-server';
+import { startRedis, testPrefix } from './support/redis-server';
 import { waitFor } from './support/ports';
 import { PausableProxy } from './support/pausable-proxy';
-import { startCandidate, type Candidate } from './support/sidecar-parts';
+import { startCandidate, type Candidate, useRedisWithCandidates } from './support/sidecar-parts';
 import { writeCredential, writeNodeRecord } from './support/node-records';
-import Redis from 'ioredis';
 
-let server: TestRedis;
-let admin: Redis;
-const open: Candidate[] = [];
+const h = useRedisWithCandidates();
 
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
-});
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((c) => c.close()));
-});
-
-afterAll(async () => {
-  admin.disconnect();
-  await disposeAllRedis();
-});
 
 function keys(): ProjectKeys {
   return new ProjectKeys(testPrefix('leader'), 'p1');
 }
 
 async function candidate(k: ProjectKeys, nodeId: string, extra: Partial<Parameters<typeof startCandidate>[0]> = {}): Promise<Candidate> {
-  const c = await startCandidate({ url: server.url, keys: k, nodeId, ...extra });
-  open.push(c);
+  const c = await startCandidate({ url: h.server.url, keys: k, nodeId, ...extra });
+  h.open.push(c);
   return c;
 }
 
@@ -43,8 +27,8 @@ describe('leader election', () => {
     const cs = await Promise.all(['n1', 'n2', 'n3'].map((n) => candidate(k, n)));
     const [leader] = (await waitFor('a leader', () => (leaders(cs).length === 1 ? leaders(cs) : null))) as Candidate[];
     expect(leaders(cs)).toHaveLength(1);
-    expect(await admin.get(k.leader)).toBe(`${leader?.election.instance}|${leader?.election.epoch}`);
-    expect(Number(await admin.get(k.epoch))).toBe(leader?.election.epoch);
+    expect(await h.admin.get(k.leader)).toBe(`${leader?.election.instance}|${leader?.election.epoch}`);
+    expect(Number(await h.admin.get(k.epoch))).toBe(leader?.election.epoch);
     // Several renew periods later there is still exactly the same single leader.
     await new Promise((r) => setTimeout(r, 600));
     expect(leaders(cs)).toEqual([leader]);
@@ -85,9 +69,9 @@ describe('leader election', () => {
 
   it('replaces a leader whose connection is paused past its lease; its late write is refused and it steps down', async () => {
     const k = keys();
-    await writeCredential(admin, k);
-    await writeNodeRecord(admin, k, { id: 'n1', lastAttemptAt: Date.now(), lastSuccessAt: Date.now() });
-    const proxy = new PausableProxy(server.port);
+    await writeCredential(h.admin, k);
+    await writeNodeRecord(h.admin, k, { id: 'n1', lastAttemptAt: Date.now(), lastSuccessAt: Date.now() });
+    const proxy = new PausableProxy(h.server.port);
     await proxy.start();
     try {
       // Its aggregator sweeps rarely, so the test decides when it writes.
@@ -97,7 +81,7 @@ describe('leader election', () => {
       const epochA = a.election.epoch as number;
       // Stored status says something else than the nodes do, so A's aggregation must write.
       await a.aggregator?.refresh();
-      await admin.hset(k.status, 'status', 'degraded');
+      await h.admin.hset(k.status, 'status', 'degraded');
 
       proxy.pause();
       const late = a.aggregator?.refresh();
@@ -112,8 +96,8 @@ describe('leader election', () => {
       // The read that was on its way completes, and the write it carries the old epoch: fenced.
       expect(await late).toBeNull();
       expect(a.aggregator?.staleWritesRejected).toBe(1);
-      expect(await admin.hget(k.counters, 'staleWritesRejected')).toBe('1');
-      expect(await admin.hget(k.status, 'status')).toBe('degraded');
+      expect(await h.admin.hget(k.counters, 'staleWritesRejected')).toBe('1');
+      expect(await h.admin.hget(k.status, 'status')).toBe('degraded');
       expect(b.election.isLeader).toBe(true);
       expect(a.election.isLeader).toBe(false);
     } finally {
@@ -125,15 +109,15 @@ describe('leader election', () => {
     const k = keys();
     const c = await candidate(k, 'x');
     await waitFor('x to lead', () => c.election.isLeader);
-    const writer = new StatusWriter(admin, k);
+    const writer = new StatusWriter(h.admin, k);
     const epoch = c.election.epoch as number;
     expect(await writer.writeStatus({ instance: c.election.instance, epoch: epoch - 1, status: 'registered', generation: 0 })).toBe('fenced');
     expect(await writer.writeStatus({ instance: 'someone-else', epoch, status: 'registered', generation: 0 })).toBe('fenced');
     expect(await writer.staleWritesRejected()).toBe(2);
-    expect(await admin.exists(k.status)).toBe(0);
+    expect(await h.admin.exists(k.status)).toBe(0);
     expect(await writer.writeStatus({ instance: c.election.instance, epoch, status: 'registered', generation: 0 })).toBe('written');
     expect(await writer.writeStatus({ instance: c.election.instance, epoch, status: 'registered', generation: 0 })).toBe('unchanged');
-    expect(await admin.hget(k.status, 'epoch')).toBe(String(epoch));
+    expect(await h.admin.hget(k.status, 'epoch')).toBe(String(epoch));
   });
 });
 
@@ -142,7 +126,7 @@ describe('leader election when Redis dies', () => {
     const own = await startRedis();
     const k = keys();
     const cs = [await startCandidate({ url: own.url, keys: k, nodeId: 'a' }), await startCandidate({ url: own.url, keys: k, nodeId: 'b' })];
-    open.push(...cs);
+    h.open.push(...cs);
     const leader = (await waitFor('a leader', () => leaders(cs)[0])) as Candidate;
     await own.kill();
     await waitFor('the leader to step down', () => leader.demoted.length > 0, 10_000);
