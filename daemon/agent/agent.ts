@@ -404,11 +404,11 @@ export class Agent {
     this.o.metrics.attemptFinished(outcome.ok, outcome.ok ? null : outcome.name, seconds);
     const result = { nodeId: config.node.id, attemptId, outcome, generation: credential.generation };
     const estimate = this.o.clock.now() + this.local.get().redisClockOffsetMs;
-    this.local.update({ lastAttemptAt: estimate });
-
     const slot = slotOf(attemptId);
-    // The local timer must not repeat a slot BullMQ already attempted.
-    if (slot !== null && slot > (this.local.get().lastSlot ?? 0)) this.local.update({ lastSlot: slot });
+    // One write of the state file: the attempt's time and, for a scheduled slot, the
+    // slot itself (the local timer must not repeat a slot BullMQ already attempted).
+    const lastSlot = Math.max(slot ?? 0, this.local.get().lastSlot ?? 0) || null;
+    this.local.update({ lastAttemptAt: estimate, lastSlot });
     if (mode === 'redis') {
       try {
         // Older results first: the streak follows the order attempts were made.
