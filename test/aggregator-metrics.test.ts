@@ -15,12 +15,15 @@ async function redisNow(client: Redis = h.admin): Promise<number> {
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
 
+/** The metrics' own monotonic clock (ms): the leader gauge's start-up guard runs on it. */
+let metricsClock = 0;
+
 async function sidecar(url: string, k: ProjectKeys, nodeId: string): Promise<{ c: Candidate; registry: Registry }> {
   const c = await startCandidate({ url, keys: k, nodeId, withAggregator: true });
   h.open.push(c);
   const registry = new Registry();
   // A zero cache: every scrape in these tests reads afresh.
-  registerClusterMetrics(registry, c.aggregator as NonNullable<Candidate['aggregator']>, c.election, { log: silentLog, readCacheMs: 0 });
+  registerClusterMetrics(registry, c.aggregator as NonNullable<Candidate['aggregator']>, c.election, { log: silentLog, readCacheMs: 0, monotonic: () => metricsClock });
   return { c, registry };
 }
 
@@ -90,6 +93,13 @@ describe('cluster metrics', () => {
     // The project's epoch: one leadership taken so far.
     expect(series(text, 'leader_transitions_total')).toEqual([`fdl_cloudauth_leader_transitions_total{project="p1"} ${leader.c.election.epoch}`]);
 
+    // Within its first lease a follower cannot know whether someone else leads, so it
+    // says nothing (NoLeader must not count a sidecar that is still starting)...
+    const early = await follower.registry.metrics();
+    for (const metric of CLUSTER_METRICS) expect(series(early, metric)).toEqual([]);
+    expect(series(early, 'leader')).toEqual([]);
+    // ...and 0 once it has been a candidate for a whole lease.
+    metricsClock += follower.c.election.leaseMs;
     const other = await follower.registry.metrics();
     for (const metric of CLUSTER_METRICS) expect(series(other, metric)).toEqual([]);
     expect(series(other, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",instance="${follower.c.election.instance}"} 0`]);

@@ -21,11 +21,14 @@ export interface ClusterMetricsOptions {
   prefix?: string;
   /** How long one read serves the collects of one scrape; default 1 s. */
   readCacheMs?: number;
+  /** Monotonic milliseconds, injectable for tests; default performance.now(). */
+  monotonic?: () => number;
 }
 
 export function registerClusterMetrics(registry: Registry, aggregator: Aggregator, election: LeaderElection, options: ClusterMetricsOptions): void {
   const prefix = options.prefix ?? 'fdl_cloudauth_';
   const cacheMs = options.readCacheMs ?? 1000;
+  const monotonic = options.monotonic ?? ((): number => performance.now());
   const log = options.log.child({ part: 'cluster-metrics' });
   const reader = aggregator.reader;
   const project = reader.keys.project;
@@ -113,14 +116,21 @@ export function registerClusterMetrics(registry: Registry, aggregator: Aggregato
     },
   });
 
+  // A sidecar that is not the leader says 0 only once it has been a candidate for a
+  // whole lease: before that it cannot know whether another sidecar leads (a leader
+  // that crashed holds the lease until it expires), and a cluster whose followers are
+  // scraped before its leader would put NoLeader in pending at every start. A sidecar
+  // that wins at once says 1 at once.
+  const candidateSince = monotonic();
   const leader: Gauge<string> = new Gauge({
     name: `${prefix}leader`,
-    help: '1 while this sidecar is the aggregator leader of the project, 0 otherwise.',
+    help: '1 while this sidecar is the aggregator leader of the project; 0 once it has been a candidate for a whole lease without leading (absent before).',
     labelNames: ['project', 'instance'],
     registers,
     collect: () => {
       leader.reset();
-      leader.set({ project, instance: election.instance }, election.isLeader ? 1 : 0);
+      if (election.isLeader) leader.set({ project, instance: election.instance }, 1);
+      else if (monotonic() - candidateSince >= election.leaseMs) leader.set({ project, instance: election.instance }, 0);
     },
   });
 

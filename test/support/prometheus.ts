@@ -49,12 +49,29 @@ export function configFromShipped(targets: readonly string[], interval = '1s'): 
   return text;
 }
 
-/** deploy/prometheus/alerts.yml with every `for:` shortened to `forDuration`. */
-export function rulesFromShipped(forDuration = '2s'): string {
+/**
+ * deploy/prometheus/alerts.yml with every `for:` shortened to `forDuration`, except
+ * the alerts named in `forOf`, which get their own. A test that shortens the leader
+ * alerts must keep their `for:` longer than its own lease + renew + a scrape or two,
+ * as the shipped 1 minute is longer than the default 15 s lease: a hand-over or one
+ * missed scrape of the leader is not "no leader".
+ */
+export function rulesFromShipped(forDuration = '2s', forOf: Readonly<Record<string, string>> = {}): string {
   const shipped = readFileSync(SHIPPED_RULES, 'utf8');
   const pattern = /^(\s*for:) \S+$/gm;
   if (!pattern.test(shipped)) throw new Error(`${SHIPPED_RULES}: no \`for:\` durations found`);
-  return shipped.replace(/^(\s*for:) \S+$/gm, `$1 ${forDuration}`);
+  // Each rule's text runs from its `- alert:` line to the next one.
+  const parts = shipped.split(/(?=^\s*- alert: )/m);
+  const seen = new Set<string>();
+  const out = parts.map((part) => {
+    const name = /^\s*- alert: (\S+)/.exec(part)?.[1];
+    const duration = name !== undefined && forOf[name] !== undefined ? forOf[name] : forDuration;
+    if (name !== undefined && forOf[name] !== undefined) seen.add(name);
+    return part.replace(/^(\s*for:) \S+$/gm, `$1 ${duration}`);
+  });
+  const unknown = Object.keys(forOf).filter((n) => !seen.has(n));
+  if (unknown.length > 0) throw new Error(`${SHIPPED_RULES}: no alert named ${unknown.join(', ')}`);
+  return out.join('');
 }
 
 export interface PromAlert {
@@ -69,6 +86,8 @@ export interface PromRule {
   state?: 'inactive' | 'pending' | 'firing';
   health: string;
   lastError?: string;
+  /** RFC 3339 time of the rule's latest evaluation. */
+  lastEvaluation?: string;
   alerts?: PromAlert[];
 }
 
