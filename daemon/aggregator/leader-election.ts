@@ -78,8 +78,12 @@ export class LeaderElection extends EventEmitter {
   private tryAgain = false;
   private closing: Promise<void> | undefined;
 
+  /** Epoch of the last lease another leader released gracefully, as published. */
+  private releasedEpoch: number | undefined;
+
   private readonly onEvent = (event: ChangeEvent): void => {
     if (event.type === 'leader-released' && event.instance !== this.instance && this.stateValue === 'candidate') {
+      this.releasedEpoch = event.epoch;
       this.log.debug({ from: event.instance, epoch: event.epoch }, 'Leader released the lease, trying to take it');
       this.kick();
     }
@@ -223,7 +227,10 @@ export class LeaderElection extends EventEmitter {
     this.armWatchdog();
     this.transitionCount += 1;
     this.setState('leader');
-    this.log.info({ epoch: this.epochValue }, 'Elected aggregator leader');
+    // Operators (and the tests) can tell a graceful hand-over from a take-over after a
+    // lease expired: the epoch taken right after a published release is the next one.
+    const handOver = this.releasedEpoch !== undefined && this.epochValue === this.releasedEpoch + 1;
+    this.log.info({ epoch: this.epochValue, after: handOver ? 'release' : 'no-leader' }, 'Elected aggregator leader');
     this.emit('elected', this.epochValue);
     this.options.onElected?.(this.epochValue);
   }
