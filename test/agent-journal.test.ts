@@ -2,7 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer } from './support/authserver';
-import { sleep, waitFor } from './support/ports';
+import { waitFor } from './support/ports';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from './support/redis-server';
 import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from './support/sidecar';
 import type { JournalEntry } from '../daemon/agent/journal';
@@ -61,11 +61,10 @@ it('authenticates on time through a Redis outage and a sidecar restart, then rep
   await waitFor('two attempts recorded', async () => (await recordedAttempts(redis, fixture.keys, 'j1')).length >= 2, 30_000, 100);
 
   await projectRedis.kill();
-  const outageStart = Date.now();
   await waitFor('the sidecar to report not ready', async () => (await first.get('/readyz')).status === 503, 10_000, 100);
-  await sleep(3 * INTERVAL_MS + 500);
+  // Heartbeats go on from the journal: wait for them, however slow the machine is.
+  await waitFor('three attempts journaled while Redis is down', () => journalEntries(first.journalDir).length >= 3, 30_000, 100);
   const beforeRestart = journalEntries(first.journalDir);
-  expect(beforeRestart.length).toBeGreaterThanOrEqual(2);
   expect((await first.get('/metrics')).text).toMatch(/fdl_cloudauth_journal_pending\{project="journal",node="j1"\} [1-9]/);
   expect((await first.get('/metrics')).text).toMatch(/fdl_cloudauth_redis_up\{project="journal",node="j1"\} 0/);
 
@@ -73,14 +72,20 @@ it('authenticates on time through a Redis outage and a sidecar restart, then rep
   expect(await first.stop()).toBe(0);
   const second = await startSidecar(fixture, { nodeId: 'j1', interval: '2s', journalDir: first.journalDir });
   sidecars.push(second);
-  await sleep(3 * INTERVAL_MS + 500);
+  await waitFor('three more attempts journaled after the restart', () => journalEntries(first.journalDir).length >= beforeRestart.length + 3, 30_000, 100);
   const journal = journalEntries(first.journalDir);
-  const outageMs = Date.now() - outageStart;
   expect(journal.slice(0, beforeRestart.length).map((e) => e.attemptId)).toEqual(beforeRestart.map((e) => e.attemptId));
-  // On time: one attempt per slot of the outage, give or take the slot of the restart.
-  expect(journal.length).toBeGreaterThanOrEqual(Math.floor(outageMs / INTERVAL_MS) - 2);
-  const slots = journal.filter((e) => e.attemptId.startsWith('repeat:')).map((e) => Number(e.attemptId.split(':')[2]));
-  for (let i = 1; i < slots.length; i++) expect((slots[i] as number) - (slots[i - 1] as number)).toBeLessThanOrEqual(2 * INTERVAL_MS);
+  // On time: while a sidecar runs, an attempt per slot of the grid, give or take one
+  // slot. How long the restart itself takes depends on the machine, so the gap across
+  // it is not judged.
+  const slotsOf = (entries: JournalEntry[]): number[] => entries.filter((e) => e.attemptId.startsWith('repeat:')).map((e) => Number(e.attemptId.split(':')[2]));
+  for (const slots of [slotsOf(beforeRestart), slotsOf(journal.slice(beforeRestart.length))]) {
+    for (let i = 1; i < slots.length; i++) {
+      const gap = (slots[i] as number) - (slots[i - 1] as number);
+      expect(gap).toBeGreaterThan(0);
+      expect(gap).toBeLessThanOrEqual(2 * INTERVAL_MS);
+    }
+  }
   expect(journal.every((e) => e.outcome.ok)).toBe(true);
 
   await projectRedis.restart();
