@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import Redis from 'ioredis';
 import { disposeAllRedis, startRedis, type TestRedis } from './redis-server';
 import { createRedis, closeRedis, type RedisClient } from '../../shared/redis/connection';
@@ -47,6 +48,10 @@ export const DEFAULT_POLICY: ViewPolicy = { failurePolicy: 'any', threshold: 12,
 export async function startCandidate(options: CandidateOptions): Promise<Candidate> {
   const cfg = redisConfig(options.url, options.keys.keyPrefix);
   const redis = createRedis(cfg, { purpose: 'command', connectionName: `${options.nodeId}-cmd` });
+  // The command connection queues nothing while it connects (enableOfflineQueue off,
+  // as in the daemon): callers that write right after start need it ready, which on a
+  // loaded machine can take longer than the election's first try.
+  if (redis.status !== 'ready') await once(redis, 'ready');
   const subscriber = createRedis(redisConfig(options.subscriberUrl ?? options.url, options.keys.keyPrefix), { purpose: 'subscriber' });
   const events = new ChangeEvents({ subscriber, keys: options.keys, log: silentLog });
   await events.start();
