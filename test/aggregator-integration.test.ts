@@ -8,7 +8,8 @@ import { readFailures } from '../daemon/view/failure-history';
 import { UnknownNodeError } from '../daemon/view/unknown-node-error';
 import { testPrefix } from './support/redis-server';
 import { waitFor } from './support/ports';
-import { startCandidate, DEFAULT_POLICY, useRedisWithCandidates } from './support/sidecar-parts';
+import { startCandidate, DEFAULT_POLICY } from './support/sidecar-parts';
+import { useRedisWithCandidates } from './support/candidate-suite';
 import { pushFailure, reason, simulateRegister, writeCredential, writeNodeRecord } from './support/node-records';
 
 const h = useRedisWithCandidates();

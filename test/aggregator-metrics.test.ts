@@ -4,7 +4,8 @@ import { ProjectKeys } from '../shared/redis/keys';
 import { registerClusterMetrics } from '../daemon/aggregator/cluster-metrics';
 import { startRedis, testPrefix } from './support/redis-server';
 import { waitFor } from './support/ports';
-import { silentLog, startCandidate, type Candidate, useRedisWithCandidates } from './support/sidecar-parts';
+import { silentLog, startCandidate, type Candidate } from './support/sidecar-parts';
+import { useRedisWithCandidates } from './support/candidate-suite';
 import { reason, writeCredential, writeNodeRecord } from './support/node-records';
 
 const h = useRedisWithCandidates();

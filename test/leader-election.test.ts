@@ -3,7 +3,8 @@ import { StatusWriter } from '../daemon/aggregator/status-writer';
 import { startRedis, testPrefix } from './support/redis-server';
 import { waitFor } from './support/ports';
 import { PausableProxy } from './support/pausable-proxy';
-import { startCandidate, type Candidate, useRedisWithCandidates } from './support/sidecar-parts';
+import { startCandidate, type Candidate } from './support/sidecar-parts';
+import { useRedisWithCandidates } from './support/candidate-suite';
 import { writeCredential, writeNodeRecord } from './support/node-records';
 
 const h = useRedisWithCandidates();
