@@ -194,7 +194,7 @@ it("refuses the old leader's write that arrives after the partition, and counts 
     }
     // The nodes authenticate; the old leader reads "registered" and the partition holds its write.
     await waitFor('the partition to cut in before the write', () => cutAt > 0, 20_000, 20);
-    await waitFor('a sidecar to take over', async () => (await leaders(group)).length === 1, LEASE_MS + RENEW_MS + 3000, 50);
+    await waitFor('a sidecar to take over', async () => (await leaders(group)).length === 1, 30_000, 50);
     const takeoverMs = Date.now() - cutAt;
     await waitFor('the new leader to write registered', async () => (await redis.hget(f.keys.status, 'status')) === 'registered', 10_000, 50);
     const newEpoch = Number(await redis.hget(f.keys.status, 'epoch'));
