@@ -1,7 +1,7 @@
-import { alertmanagerConfigFromShipped, startAlertmanager, startWebhookReceiver, summarize, type Notification, type TestAlertmanager, type WebhookReceiver } from './support/alertmanager';
+import { summarize, type Notification } from './support/alertmanager';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer } from './support/authserver';
 import { waitFor } from './support/ports';
-import { configFromShipped, rulesFromShipped, startPrometheus, type TestPrometheus } from './support/prometheus';
+import { startOnCallChain, type OnCallChain } from './support/oncall-chain';
 import { disposeAllRedis, startRedis, testPrefix } from './support/redis-server';
 import { registerProject, startSidecar, testKeyDir, type Sidecar } from './support/sidecar';
 
@@ -25,14 +25,10 @@ const ALL_IPS = ['10.0.0.41/32', '10.0.0.42/32', '10.0.0.43/32'];
 const THRESHOLD = 6;
 
 const sidecars: Sidecar[] = [];
-let prometheus: TestPrometheus | undefined;
-let alertmanager: TestAlertmanager | undefined;
-let receiver: WebhookReceiver | undefined;
+let chain: OnCallChain | undefined;
 
 afterAll(async () => {
-  await prometheus?.stop();
-  await alertmanager?.stop();
-  await receiver?.close();
+  await chain?.stop();
   await Promise.all(sidecars.map((s) => s.stop()));
   await closeAllAuthServers();
   await disposeAllRedis();
@@ -58,15 +54,8 @@ it('tells the team Degraded, pages Failed with Degraded inhibited, and resolves 
     ...(await Promise.all([1, 2, 3].map((n) => startSidecar(f, { nodeId: `node-${n}`, interval: '2s', env: { ...env, CLOUDAUTH_NODE_IP: `10.0.0.4${n}` } })))),
   );
 
-  receiver = await startWebhookReceiver();
-  alertmanager = await startAlertmanager(alertmanagerConfigFromShipped(receiver.url, '1s'));
-  const shippedPrometheus = configFromShipped(
-    sidecars.map((s) => `127.0.0.1:${s.port}`),
-    '1s',
-  );
-  expect(shippedPrometheus).toContain('- alertmanager:9093');
-  prometheus = await startPrometheus({ config: shippedPrometheus.replace('- alertmanager:9093', `- ${alertmanager.address}`), rules: rulesFromShipped('2s') });
-  const [prom, am, hook] = [prometheus, alertmanager, receiver];
+  chain = await startOnCallChain(sidecars.map((s) => s.port));
+  const { prometheus: prom, alertmanager: am, receiver: hook } = chain;
 
   // Healthy first: every node authenticated, Prometheus sees a registered project.
   await waitFor('Prometheus to see the project registered', async () => (await prom.query(`fdl_cloudauth_project_status{project="${PROJECT}",status="registered"} == 1`)).length === 1, 60_000, 250);

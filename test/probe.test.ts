@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { ReachabilityProbe } from '../daemon/agent/reachability-probe';
 import { probeReachability } from '../daemon/protocol/reachability';
-import { createLogger } from '../shared/logger';
+import { createLogger, type Logger } from '../shared/logger';
 import { freePort } from './support/ports';
 import { startConnectProxy, startTlsServer, type Closable } from './support/probe-servers';
 import { makeCertificates } from './support/tls';
@@ -120,6 +120,10 @@ describe('the agent\'s periodic probe', () => {
     return { lines, logger: createLogger({ destination: stream, level: 'info' }) };
   }
 
+  /** The probe of node n1 in project p1, each step limited to 5 s. */
+  const newProbe = (registry: Registry, logger: Logger, authServer: { url: string; caFile: string; proxy: string }, intervalMs: number) =>
+    new ReachabilityProbe({ registry, project: 'p1', node: 'n1', authServer: { ...authServer, timeoutMs: 5000 }, intervalMs, logger });
+
   const series = async (registry: Registry) => (await registry.metrics()).split('\n').filter((l) => /^fdl_cloudauth_(authserver|probe)_/.test(l));
 
   function caFileDir(): { caFile: string; remove(): void } {
@@ -136,14 +140,7 @@ describe('the agent\'s periodic probe', () => {
     const ca = caFileDir();
     const registry = new Registry();
     const { lines, logger } = capture();
-    const probe = new ReachabilityProbe({
-      registry,
-      project: 'p1',
-      node: 'n1',
-      authServer: { url: `https://127.0.0.1:${server.port}`, caFile: ca.caFile, proxy: proxy.url, timeoutMs: 5000 },
-      intervalMs: 60_000,
-      logger,
-    });
+    const probe = newProbe(registry, logger, { url: `https://127.0.0.1:${server.port}`, caFile: ca.caFile, proxy: proxy.url }, 60_000);
     try {
       // No probe yet: no series, so a dashboard cannot mistake "not probed" for "reachable".
       expect(await series(registry)).toEqual([]);
@@ -176,14 +173,7 @@ describe('the agent\'s periodic probe', () => {
     const server = await tlsServer();
     const registry = new Registry();
     const { lines, logger } = capture();
-    const probe = new ReachabilityProbe({
-      registry,
-      project: 'p1',
-      node: 'n1',
-      authServer: { url: `https://127.0.0.1:${server.port}`, caFile: ca.caFile, proxy: '', timeoutMs: 5000 },
-      intervalMs: 100,
-      logger,
-    });
+    const probe = newProbe(registry, logger, { url: `https://127.0.0.1:${server.port}`, caFile: ca.caFile, proxy: '' }, 100);
     try {
       probe.start();
       const until = async (want: string) => {
@@ -209,14 +199,7 @@ describe('the agent\'s periodic probe', () => {
   it('is off with probe.interval 0: no probe, no series', async () => {
     const registry = new Registry();
     const { lines, logger } = capture();
-    const probe = new ReachabilityProbe({
-      registry,
-      project: 'p1',
-      node: 'n1',
-      authServer: { url: `https://127.0.0.1:${await freePort()}`, caFile: '', proxy: '', timeoutMs: 5000 },
-      intervalMs: 0,
-      logger,
-    });
+    const probe = newProbe(registry, logger, { url: `https://127.0.0.1:${await freePort()}`, caFile: '', proxy: '' }, 0);
     probe.start();
     await probe.close();
     expect(probe.lastResult).toBeNull();
