@@ -6,6 +6,7 @@ import { closeRedis, createRedis, describeRedis, type RedisClient } from '../sha
 import { ProjectKeys } from '../shared/redis/keys';
 import { decryptCredential } from './credentials/credential-store';
 import { Agent } from './agent/agent';
+import { ReachabilityProbe } from './agent/reachability-probe';
 import { Aggregator } from './aggregator/aggregator';
 import { ChangeEvents } from './aggregator/change-events';
 import { registerClusterMetrics } from './aggregator/cluster-metrics';
@@ -41,6 +42,7 @@ export class Daemon {
   private readonly authClient: AuthClient;
   private readonly events: ChangeEvents;
   readonly agent: Agent;
+  readonly probe: ReachabilityProbe;
   readonly election: LeaderElection;
   readonly aggregator: Aggregator;
   private readonly reader: ProjectViewReader;
@@ -75,6 +77,14 @@ export class Daemon {
       decrypt: async (credential) => decryptCredential(credential, config.crypto.keyDir),
       metrics,
       clock: o.clock ?? systemClock,
+      logger: o.logger,
+    });
+    this.probe = new ReachabilityProbe({
+      registry: this.registry,
+      project: config.project,
+      node: config.node.id,
+      authServer: config.authServer,
+      intervalMs: config.probe.intervalMs,
       logger: o.logger,
     });
     this.election = new LeaderElection({
@@ -140,6 +150,7 @@ export class Daemon {
       }
     });
     await this.agent.start();
+    this.probe.start();
     this.aggregator.start();
     await this.election.start();
     this.setState('RUNNING');
@@ -154,6 +165,7 @@ export class Daemon {
         // Releasing the lease first tells the other candidates at once (no wait for expiry).
         ['leader election', () => this.election.close()],
         ['aggregator', () => this.aggregator.close()],
+        ['probe', () => this.probe.close()],
         ['agent', () => this.agent.close()],
         ['events', () => this.events.close()],
         ['http', () => this.http.close()],

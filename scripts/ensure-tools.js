@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Makes sure what the tests and the demo need is installed: the npm packages, and the
-// programs redis-server (real Redis servers for the tests) and promtool (checks
-// metrics and alert rules; its Debian package also brings prometheus).
+// programs redis-server (real Redis servers for the tests), promtool (checks
+// metrics and alert rules; its Debian package also brings prometheus) and
+// Alertmanager with amtool (the on-call chain's tests; Debian prometheus-alertmanager).
 // As root it installs what is missing with apt-get; otherwise it prints the exact
 // command to run and fails, so nothing else has to be figured out by hand.
 'use strict';
@@ -28,6 +29,8 @@ const wanted = process.argv.slice(2);
 const TOOLS = {
   'redis-server': { probe: ['redis-server', ['--version']], pkg: 'redis-server' },
   promtool: { probe: ['promtool', ['--version']], pkg: 'prometheus' },
+  alertmanager: { probe: ['prometheus-alertmanager', ['--version']], pkg: 'prometheus-alertmanager' },
+  amtool: { probe: ['amtool', ['--version']], pkg: 'prometheus-alertmanager' },
 };
 const names = wanted.length > 0 ? wanted : Object.keys(TOOLS);
 
@@ -50,8 +53,11 @@ if (isRoot && hasApt) {
     spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
     r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env });
   }
-  // The prometheus package starts a service on install; the tests start their own.
+  // The Debian packages start their services on install; the tests start their own.
   if (pkgs.includes('prometheus')) spawnSync('sh', ['-c', 'service prometheus stop >/dev/null 2>&1 || pkill -x prometheus || true']);
+  if (pkgs.includes('prometheus-alertmanager')) {
+    spawnSync('sh', ['-c', 'service prometheus-alertmanager stop >/dev/null 2>&1 || true']);
+  }
   const still = names.filter((n) => !present(n));
   if (r.status === 0 && still.length === 0) process.exit(0);
   console.error(`ensure-tools: apt-get could not install ${still.join(', ')}`);
@@ -59,6 +65,6 @@ if (isRoot && hasApt) {
 }
 console.error(
   `ensure-tools: missing ${missing.join(', ')}. Install with:\n  sudo apt-get install -y ${pkgs.join(' ')}\n` +
-    '(on macOS: brew install redis prometheus)',
+    '(on macOS: brew install redis prometheus alertmanager)',
 );
 process.exit(1);

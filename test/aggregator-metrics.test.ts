@@ -36,6 +36,7 @@ const CLUSTER_METRICS = [
   'node_last_attempt_timestamp_seconds',
   'node_last_success_timestamp_seconds',
   'lockout_seconds',
+  'lockout_window_seconds',
   'license_expiry_timestamp_seconds',
   'license_slots',
   'corrupt_records_total',
@@ -90,6 +91,8 @@ describe('cluster metrics', () => {
     // n2: 10 attempts left from its last attempt (just now): about 20 h.
     expect(lockout).toBeGreaterThan(19.9 * 3600);
     expect(lockout).toBeLessThanOrEqual(20 * 3600);
+    // The whole window: threshold 12 × 2 h.
+    expect(series(text, 'lockout_window_seconds')).toEqual(['fdl_cloudauth_lockout_window_seconds{project="p1"} 86400']);
     expect(series(text, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",instance="${leader.c.election.instance}"} 1`]);
     // The project's epoch: one leadership taken so far.
     expect(series(text, 'leader_transitions_total')).toEqual([`fdl_cloudauth_leader_transitions_total{project="p1"} ${leader.c.election.epoch}`]);

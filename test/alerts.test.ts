@@ -10,7 +10,7 @@ import { METRIC_PREFIX, specMetricOf } from './support/spec-metrics';
 /**
  * The alerting side of SPEC section 8: alert rules, their promtool unit tests, the
  * example Prometheus config and the Grafana dashboard, held to the SPEC's alert and
- * metric names and to the README's runbook sections.
+ * metric names and to the sections of docs/runbook.md.
  */
 
 const ROOT = path.resolve(__dirname, '..');
@@ -19,8 +19,8 @@ const ALERTS_FILE = path.join(PROM_DIR, 'alerts.yml');
 const ALERTS_TEST_FILE = path.join(PROM_DIR, 'alerts.test.yml');
 const CONFIG_FILE = path.join(PROM_DIR, 'prometheus.yml');
 const DASHBOARD_FILE = path.join(ROOT, 'deploy/grafana/fdl-cloudauth-dashboard.json');
-const README_FILE = path.join(ROOT, 'README.md');
-const RUNBOOK_BASE = 'https://github.com/fdl-cloudauth/fdl-cloudauth/blob/main/README.md#';
+const RUNBOOK_FILE = path.join(ROOT, 'docs/runbook.md');
+const RUNBOOK_BASE = 'https://github.com/fdl-cloudauth/fdl-cloudauth/blob/main/docs/runbook.md#';
 
 /** The alerts SPEC section 8 requires, with the severity each must page at. */
 const REQUIRED_ALERTS: Record<string, 'warning' | 'critical'> = {
@@ -139,10 +139,10 @@ describe('alert rules', () => {
     expect(rule.annotations.runbook_url).toBe(`${RUNBOOK_BASE}alert-${name.toLowerCase()}`);
   });
 
-  it('link every runbook to a heading of README.md', () => {
-    const anchors = new Set(headings(readFileSync(README_FILE, 'utf8')).map((h) => h.anchor));
+  it('link every runbook to a heading of docs/runbook.md', () => {
+    const anchors = new Set(headings(readFileSync(RUNBOOK_FILE, 'utf8')).map((h) => h.anchor));
     const missing = rules.filter((r) => !anchors.has((r.annotations.runbook_url ?? '').slice(RUNBOOK_BASE.length)));
-    expect(missing.map((r) => `${r.name}: no README heading "### Alert: ${r.name}"`)).toEqual([]);
+    expect(missing.map((r) => `${r.name}: no heading "### Alert: ${r.name}" in docs/runbook.md`)).toEqual([]);
   });
 
   it('name only SPEC metrics and their labels, in expressions and in annotation queries', () => {

@@ -96,6 +96,11 @@ export function registerClusterMetrics(registry: Registry, aggregator: Aggregato
   gauge('lockout_seconds', 'Time left before the project is marked failed if every attempt fails from now.', ['project'], (g, view) => {
     if (view.lockoutSeconds !== null) g.set({ project }, view.lockoutSeconds);
   });
+  // The whole window from a first failure to lockout, so that an alert can size its
+  // margin to it: a site with threshold 3 at 2 h has only 6 h in all.
+  gauge('lockout_window_seconds', 'Time from a first failure to Registration Failed when every attempt fails: heartbeat.failureThreshold x heartbeat.interval.', ['project'], (g, view) => {
+    g.set({ project }, (view.threshold * view.intervalMs) / 1000);
+  });
   gauge('license_expiry_timestamp_seconds', 'License expiry as the last successful authentication reported it.', ['project'], (g, view) => {
     if (view.license.expiresAt !== null) g.set({ project }, view.license.expiresAt / 1000);
   });

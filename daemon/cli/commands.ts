@@ -8,6 +8,7 @@ import { statusCommand } from './commands/status';
 import { failuresCommand } from './commands/failures';
 import { demoCommand } from './commands/demo';
 import { unbindCommand } from './commands/unbind';
+import { doctorCommand } from './commands/doctor';
 
 /**
  * The commands `fdl-cloudauth --help` lists: only those that work. A command of
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   failuresCommand,
   cryptoSwitchCommand,
   keysCommand,
+  doctorCommand,
   authserverCommand,
   demoCommand,
 ];

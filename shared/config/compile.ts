@@ -22,6 +22,8 @@ export interface Config {
   };
   readonly crypto: { readonly algorithm: 'rsa' | 'sm2'; readonly keyDir: string };
   readonly heartbeat: { readonly intervalMs: number; readonly failureThreshold: number; readonly retries: number };
+  /** intervalMs 0: no probe. */
+  readonly probe: { readonly intervalMs: number };
   readonly cluster: { readonly failurePolicy: 'any' | 'all' | 'majority' };
   readonly leader: { readonly leaseMs: number; readonly renewMs: number };
   readonly http: { readonly host: string; readonly port: number };
@@ -90,6 +92,7 @@ export function compileConfig(raw: RawConfig, env: NodeJS.ProcessEnv = {}): Conf
       failureThreshold: raw.heartbeat.failureThreshold,
       retries: raw.heartbeat.retries,
     },
+    probe: { intervalMs: parseDuration(raw.probe.interval) },
     cluster: { failurePolicy: raw.cluster.failurePolicy as 'any' | 'all' | 'majority' },
     leader: { leaseMs: parseDuration(raw.leader.lease), renewMs: parseDuration(raw.leader.renew) },
     http: { ...raw.http },

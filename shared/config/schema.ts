@@ -221,6 +221,16 @@ export const schema = {
       env: 'CLOUDAUTH_HEARTBEAT_RETRIES',
     },
   },
+  probe: {
+    // Between two heartbeats (2 h) a firewall or proxy change would go unnoticed; the
+    // probe notices it within minutes without authenticating.
+    interval: {
+      doc: 'Time between two reachability probes of the authorization server (DNS, TCP, TLS; no authentication); 0 turns the probe off.',
+      format: 'duration-text',
+      default: '1m',
+      env: 'CLOUDAUTH_PROBE_INTERVAL',
+    },
+  },
   cluster: {
     failurePolicy: {
       doc: 'When the project is failed: any failed node, all nodes failed, or a majority failed.',

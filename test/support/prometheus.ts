@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitFor } from './ports';
-import { track } from './process-registry';
+import { freePort } from './ports';
+import { startServerProcess } from './server-process';
 
 /**
  * A real Prometheus server for end-to-end tests (Debian's `prometheus` package, which
@@ -122,64 +122,27 @@ export async function startPrometheus(o: { config: string; rules: string }): Pro
   // The shipped config names its rule file relative to itself: alerts.yml.
   writeFileSync(path.join(dir, 'alerts.yml'), o.rules);
   const port = await freePort();
-  const logFile = path.join(dir, 'prometheus.log');
-  const log = openSync(logFile, 'a');
-  const child = spawn(
+  const url = `http://127.0.0.1:${port}`;
+  const server = await startServerProcess({
+    name: 'prometheus',
     binary,
-    [
+    args: [
       `--config.file=${path.join(dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${path.join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=info',
     ],
-    { stdio: ['ignore', log, log] },
-  );
-  closeSync(log);
-  track(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  const readLog = () => {
-    try {
-      return readFileSync(logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
-    clearTimeout(timer);
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await waitFor(
-      'prometheus to be ready',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${readLog()}`);
-        const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        return res.status === 200;
-      },
-      30_000,
-      200,
-    );
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+    dir,
+    url,
+  });
   return {
     url,
     dir,
-    child,
+    child: server.child,
     query: async (promql) => (await api<{ result: PromSeries[] }>(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`)).result,
     alerts: async () => (await api<{ alerts: PromAlert[] }>(`${url}/api/v1/alerts`)).alerts,
     rules: async () => (await api<{ groups: Array<{ rules: PromRule[] }> }>(`${url}/api/v1/rules?type=alert`)).groups.flatMap((g) => g.rules),
-    log: readLog,
-    stop,
+    log: server.log,
+    stop: server.stop,
   };
 }

@@ -27,6 +27,7 @@ export const SPEC_METRICS: readonly SpecMetric[] = Object.freeze([
   { name: 'fdl_cloudauth_authentications_total', type: 'counter', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_authentication_failures_total', type: 'counter', labels: ['project', 'node', 'reason'], nodeLevel: true },
   { name: 'fdl_cloudauth_lockout_seconds', type: 'gauge', labels: ['project'], nodeLevel: false },
+  { name: 'fdl_cloudauth_lockout_window_seconds', type: 'gauge', labels: ['project'], nodeLevel: false },
   { name: 'fdl_cloudauth_license_expiry_timestamp_seconds', type: 'gauge', labels: ['project'], nodeLevel: false },
   { name: 'fdl_cloudauth_license_slots', type: 'gauge', labels: ['project', 'kind'], nodeLevel: false },
   { name: 'fdl_cloudauth_leader', type: 'gauge', labels: ['project', 'instance'], nodeLevel: true },
@@ -36,6 +37,9 @@ export const SPEC_METRICS: readonly SpecMetric[] = Object.freeze([
   { name: 'fdl_cloudauth_heartbeat_duration_seconds', type: 'histogram', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_redis_up', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_build_info', type: 'gauge', labels: ['version'], nodeLevel: true },
+  { name: 'fdl_cloudauth_authserver_reachable', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
+  { name: 'fdl_cloudauth_probe_duration_seconds', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
+  { name: 'fdl_cloudauth_authserver_tls_expiry_timestamp_seconds', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
 ] satisfies SpecMetric[]);
 
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];

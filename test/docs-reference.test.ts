@@ -5,16 +5,20 @@ import { headings, sectionBody } from './support/markdown';
 import { SPEC_METRICS } from './support/spec-metrics';
 
 /**
- * The README's reference tables are public documentation of public interface: the
- * configuration table must list exactly the keys of the convict schema (with their
- * environment variables, defaults and docs), and the metrics table exactly the metrics
- * of SPEC section 8. A key or metric added, renamed or re-defaulted in code without the
- * README fails here.
+ * The reference tables in docs/ are public documentation of public interface: the
+ * configuration table (docs/configuration.md) must list exactly the keys of the convict
+ * schema (with their environment variables, defaults and docs), and the metrics table
+ * (docs/metrics.md) exactly the metrics of SPEC section 8. A key or metric added,
+ * renamed or re-defaulted in code without the documentation fails here.
  */
 
-const README = readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf8');
+const ROOT = path.resolve(__dirname, '..');
+const doc = (name: string) => readFileSync(path.join(ROOT, 'docs', name), 'utf8');
+const CONFIGURATION = doc('configuration.md');
+const METRICS = doc('metrics.md');
+const OPERATIONS = doc('operations.md');
 
-/** Keys whose default depends on the machine (or its environment); the README describes it in words. */
+/** Keys whose default depends on the machine (or its environment); the documentation describes it in words. */
 const HOST_DEFAULTS = new Set(['node.id', 'node.ip', 'node.domain', 'authServer.proxy']);
 
 interface SchemaEntry {
@@ -38,9 +42,9 @@ function schemaEntries(): SchemaEntry[] {
 }
 
 /** Rows of the first Markdown table in a section: header cells as keys. */
-function tableRows(sectionTitle: string): Array<Record<string, string>> {
-  const body = sectionBody(README, sectionTitle);
-  if (body === undefined) throw new Error(`README has no "## ${sectionTitle}" section`);
+function tableRows(markdown: string, sectionTitle: string): Array<Record<string, string>> {
+  const body = sectionBody(markdown, sectionTitle);
+  if (body === undefined) throw new Error(`no "${sectionTitle}" section`);
   const lines = body.split('\n').filter((l) => l.trim().startsWith('|'));
   const cells = (line: string) =>
     line
@@ -65,13 +69,13 @@ function code(cell: string | undefined): string | undefined {
   return m ? m[1] : undefined;
 }
 
-describe('README configuration reference', () => {
-  const rows = tableRows('Configuration reference');
+describe('docs/configuration.md', () => {
+  const rows = tableRows(CONFIGURATION, 'Configuration reference');
   const entries = schemaEntries();
 
   test('lists every schema key once, in schema order, and nothing else', () => {
-    const readmeKeys = rows.map((r) => code(r.key));
-    expect(readmeKeys).toEqual(entries.map((e) => e.key));
+    const documentedKeys = rows.map((r) => code(r.key));
+    expect(documentedKeys).toEqual(entries.map((e) => e.key));
   });
 
   test.each(schemaEntries().map((e) => [e.key, e] as const))('%s: environment variable, default and description match the schema', (_key, entry) => {
@@ -84,7 +88,7 @@ describe('README configuration reference', () => {
       expect(shown).not.toMatch(/`/);
       expect(shown.length).toBeGreaterThan(3);
     } else if (entry.default === '') {
-      // No value: the README says what that means in parentheses, e.g. "(required for daemon)".
+      // No value: the documentation says what that means in parentheses, e.g. "(required for daemon)".
       expect(shown).toMatch(/^\([^`]+\)$/);
     } else {
       expect(code(shown)).toBe(String(entry.default));
@@ -102,8 +106,8 @@ describe('README configuration reference', () => {
   });
 });
 
-describe('README metrics reference', () => {
-  const rows = tableRows('Metrics reference');
+describe('docs/metrics.md', () => {
+  const rows = tableRows(METRICS, 'Metrics reference');
 
   test('lists exactly the metrics of SPEC section 8, in its order', () => {
     expect(rows.map((r) => code(r.metric))).toEqual(SPEC_METRICS.map((m) => m.name));
@@ -119,32 +123,26 @@ describe('README metrics reference', () => {
   });
 });
 
-describe('README deployment sections', () => {
-  test('sit between "Run the tests" and "The reference authorization server", in the order operators need them', () => {
-    const top = headings(README)
-      .filter((h) => h.level === 2)
-      .map((h) => h.text);
-    const from = top.indexOf('Run the tests');
-    const to = top.indexOf('The reference authorization server');
-    expect(top.slice(from + 1, to)).toEqual([
-      'How it works',
+describe('docs/operations.md', () => {
+  test('holds the deployment sections in the order operators need them', () => {
+    const all = headings(OPERATIONS);
+    expect(all.filter((h) => h.level === 2).map((h) => h.text)).toEqual([
       'Deploy the sidecar',
       'Register a project',
       'Migrate a node',
       'Switch the encryption algorithm',
-      'Configuration reference',
-      'Metrics reference',
     ]);
-    const deploy = headings(README).filter((h) => h.level === 3 && h.line > (headings(README).find((x) => x.text === 'Deploy the sidecar')?.line ?? 0));
+    const deployLine = all.find((x) => x.text === 'Deploy the sidecar')?.line ?? 0;
+    const deploy = all.filter((h) => h.level === 3 && h.line > deployLine);
     expect(deploy.slice(0, 5).map((h) => h.text)).toEqual(['Kubernetes', 'systemd', 'Compose', 'Redis for production', 'Keys']);
   });
 
   test('every deploy file a section names exists', () => {
-    const body = ['Deploy the sidecar'].map((t) => sectionBody(README, t) ?? '').join('\n');
+    const body = sectionBody(OPERATIONS, 'Deploy the sidecar') ?? '';
     const named = [...body.matchAll(/`(deploy\/[^`\s]+)`/g)].map((m) => m[1] ?? '');
     expect(named.length).toBeGreaterThan(3);
     for (const file of named) {
-      expect({ file, exists: existsSync(path.resolve(__dirname, '..', file)) }).toEqual({ file, exists: true });
+      expect({ file, exists: existsSync(path.join(ROOT, file)) }).toEqual({ file, exists: true });
     }
   });
 });

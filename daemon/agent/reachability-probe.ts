@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../../shared/logger';
+import { probeReachability, type ReachabilityResult, type ReachabilityTarget } from '../protocol/reachability';
+
+/**
+ * The agent's early warning between heartbeats: every `probe.interval` it checks that
+ * the authorization server is reachable (DNS, TCP, TLS through the proxy; see
+ * protocol/reachability.ts) and exports the answer, so a firewall or proxy change is
+ * seen within minutes instead of at the next heartbeat, up to 2 h later. Probes run
+ * one after the other (a slow one delays the next instead of piling up), on an
+ * unref'ed timer. The series appear with the first probe: a sidecar with the probe
+ * off (interval 0) exports none of them.
+ */
+export interface ReachabilityProbeOptions {
+  registry: Registry;
+  project: string;
+  node: string;
+  authServer: { url: string; caFile: string; proxy: string; timeoutMs: number };
+  intervalMs: number;
+  logger: Logger;
+}
+
+export class ReachabilityProbe {
+  private readonly log: Logger;
+  private readonly target: ReachabilityTarget;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private closed = false;
+  private last: ReachabilityResult | null = null;
+  private readonly reachable: Gauge<'project' | 'node'>;
+  private readonly duration: Gauge<'project' | 'node'>;
+  private readonly expiry: Gauge<'project' | 'node'>;
+
+  constructor(private readonly o: ReachabilityProbeOptions) {
+    this.log = o.logger.child({ part: 'probe' });
+    this.target = {
+      url: o.authServer.url,
+      ca: o.authServer.caFile ? readFileSync(o.authServer.caFile) : undefined,
+      proxy: o.authServer.proxy,
+      timeoutMs: o.authServer.timeoutMs,
+    };
+    const registers = [o.registry];
+    const labelNames = ['project', 'node'] as const;
+    this.reachable = new Gauge({ name: 'fdl_cloudauth_authserver_reachable', help: '1 when the last probe reached the authorization server (DNS, TCP, TLS), 0 otherwise.', labelNames, registers });
+    this.duration = new Gauge({ name: 'fdl_cloudauth_probe_duration_seconds', help: 'Duration of the last reachability probe of the authorization server.', labelNames, registers });
+    this.expiry = new Gauge({ name: 'fdl_cloudauth_authserver_tls_expiry_timestamp_seconds', help: "notAfter of the authorization server's TLS certificate, as the last successful probe saw it.", labelNames, registers });
+  }
+
+  /** The last result; null before the first probe. */
+  get lastResult(): ReachabilityResult | null {
+    return this.last;
+  }
+
+  start(): void {
+    if (this.o.intervalMs <= 0) {
+      this.log.info('Reachability probe off (probe.interval is 0)');
+      return;
+    }
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.running = this.probeOnce().then(() => undefined).finally(() => {
+        this.running = undefined;
+        this.schedule(this.o.intervalMs);
+      });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** One probe, its metrics and — when reachability changed — one log line. */
+  async probeOnce(): Promise<ReachabilityResult> {
+    const result = await probeReachability(this.target);
+    const labels = { project: this.o.project, node: this.o.node };
+    this.reachable.set(labels, result.reachable ? 1 : 0);
+    this.duration.set(labels, result.durationMs / 1000);
+    if (result.certificate) this.expiry.set(labels, Math.floor(result.certificate.notAfter / 1000));
+    const fields = { step: result.failedStep, detail: result.detail, via: result.via };
+    if (!result.reachable && (this.last === null || this.last.reachable)) this.log.warn(fields, 'Authorization server unreachable');
+    else if (result.reachable && this.last !== null && !this.last.reachable) this.log.info(fields, 'Authorization server reachable again');
+    this.last = result;
+    return result;
+  }
+
+  /** Stops the timer and waits for a probe in flight; idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}
