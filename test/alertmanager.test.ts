@@ -10,6 +10,7 @@ import {
   type TestAlertmanager,
   type WebhookReceiver,
 } from './support/alertmanager';
+import { asList, asMap, parseYaml } from './support/mini-yaml';
 import { waitFor } from './support/ports';
 
 /**
@@ -57,6 +58,19 @@ describe('amtool', () => {
       const receiver = r.stdout.trim();
       expect({ alertname, receiver }).toEqual({ alertname, receiver: severity === 'critical' ? 'fdl-cloudauth-pager' : 'fdl-cloudauth-team' });
     }
+  });
+});
+
+describe('the compose site', () => {
+  it('runs Alertmanager with the shipped file, and its Prometheus sends there', () => {
+    const compose = asMap(parseYaml(readFileSync(path.join(ROOT, 'deploy/compose/docker-compose.yml'), 'utf8')), 'compose file');
+    const am = asMap(asMap(compose.services, 'services').alertmanager, 'alertmanager service');
+    expect(asList(am.volumes, 'volumes')).toEqual(['../alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro']);
+    const prometheus = asMap(parseYaml(readFileSync(path.join(ROOT, 'deploy/compose/prometheus.yml'), 'utf8')), 'prometheus.yml');
+    const targets = asList(asMap(prometheus.alerting, 'alerting').alertmanagers, 'alertmanagers').flatMap((a) =>
+      asList(asMap(asList(asMap(a, 'alertmanager').static_configs, 'static_configs')[0], 'static_config').targets, 'targets'),
+    );
+    expect(targets).toEqual(['alertmanager:9093']);
   });
 });
 
