@@ -117,8 +117,10 @@ describe('aggregator on a real Redis', () => {
       ['n1', 'ok'],
       ['n2', 'stale'],
     ]);
-    // Stale with failures is not degraded (R6): the project stays registered.
-    expect(view?.status).toBe('registered');
+    // A stale node keeps its recorded streak (R5, R6): the project stays degraded, and the
+    // streak is still shown.
+    expect(view?.nodes[1]?.consecutiveFailures).toBe(2);
+    expect(view?.status).toBe('degraded');
   });
 
   it('skips a corrupt node record, logs it once and counts it once per content', async () => {

@@ -87,14 +87,13 @@ describe('project status by policy (R5)', () => {
     ['any: one failed', 'any', [node('a', 0, 1000), node('b', 12, 1000), node('c', 0, 1000)], 'failed'],
     ['all: one of two failed', 'all', [node('a', 0, 1000), node('b', 12, 1000)], 'degraded'],
     ['all: both failed', 'all', [node('a', 12, 1000), node('b', 12, 1000)], 'failed'],
-    ['all: failed + stale (stale not counted)', 'all', [node('a', 12, 1000), node('b', 0, 5 * HOUR)], 'failed'],
+    ['all: failed + stale ok node (the stale one is counted, not failed)', 'all', [node('a', 12, 1000), node('b', 0, 5 * HOUR)], 'degraded'],
     ['all: one failed, one ok, one stale', 'all', [node('a', 12, 1000), node('b', 0, 1000), node('c', 3, 5 * HOUR)], 'degraded'],
     ['majority: 1 of 3 failed', 'majority', [node('a', 12, 1000), node('b', 0, 1000), node('c', 0, 1000)], 'degraded'],
     ['majority: 2 of 3 failed', 'majority', [node('a', 12, 1000), node('b', 12, 1000), node('c', 0, 1000)], 'failed'],
     ['majority: 2 of 4 failed is not more than half', 'majority', [node('a', 12, 1000), node('b', 12, 1000), node('c', 0, 1000), node('d', 0, 1000)], 'degraded'],
-    ['majority: 1 failed of 1 live + 2 stale', 'majority', [node('a', 12, 1000), node('b', 0, 5 * HOUR), node('c', 0, 5 * HOUR)], 'failed'],
-    ['stale with failures is not degraded', 'any', [node('a', 0, 1000), node('b', 4, 5 * HOUR)], 'registered'],
-    ['only stale nodes: nothing known to fail', 'any', [node('a', 2, 5 * HOUR)], 'registered'],
+    ['majority: 1 failed of 1 live + 2 stale', 'majority', [node('a', 12, 1000), node('b', 0, 5 * HOUR), node('c', 0, 5 * HOUR)], 'degraded'],
+    ['only stale nodes without a streak: nothing known to fail', 'any', [node('a', 0, 5 * HOUR)], 'registered'],
     ['no node attempted yet', 'any', [node('a', 0, null)], 'unregistered'],
     ['no nodes at all', 'any', [], 'unregistered'],
   ];
@@ -138,9 +137,11 @@ describe('lockoutSeconds', () => {
     expect(view(nodes, 'majority').lockoutSeconds).toBe(3 * 2 * 3600);
   });
 
-  it('leaves stale nodes out', () => {
-    const nodes = [node('a', 11, 5 * HOUR), node('b', 0, 0)];
-    expect(view(nodes, 'any').lockoutSeconds).toBe(24 * 3600);
+  it('takes a stale node at its worst case: its missed attempts count as failed', () => {
+    // a: 11 failures, last attempt 5 h ago → failed at last + 2 h, 3 h ago → 0.
+    expect(view([node('a', 11, 5 * HOUR), node('b', 0, 0)], 'any').lockoutSeconds).toBe(0);
+    // a: 6 failures, last attempt 5 h ago → failed at last + 12 h → 7 h from now.
+    expect(view([node('a', 6, 5 * HOUR), node('b', 0, 0)], 'any').lockoutSeconds).toBe(7 * 3600);
   });
 
   it('clamps at 0 for an overdue node that is not failed yet', () => {
@@ -189,5 +190,60 @@ describe('license and status JSON', () => {
       lastSuccessAt: null,
     });
     expect(json.nodes[0]?.reason).toBeNull();
+  });
+});
+
+/**
+ * R5/R6 under uncertainty: a stale node keeps its recorded streak; it counts as failed
+ * only when that streak reached the threshold, it keeps the project degraded while its
+ * streak is ≥ 1, and `all`/`majority` count every node of the project. Every policy,
+ * with a stale node at the threshold, below it, and a node that never attempted.
+ */
+describe('stale and unattempted nodes under every policy (R5, R6)', () => {
+  const live = (id: string, cf: number) => node(id, cf, 10 * 60_000);
+  const stale = (id: string, cf: number) => node(id, cf, 5 * HOUR);
+  const never = (id: string) => node(id, 0, null);
+
+  const cases: Array<[string, NodeRecord[], Record<FailurePolicy, string>]> = [
+    ['a stale node at the threshold counts as failed', [stale('a', 12), live('b', 0), live('c', 0)], { any: 'failed', all: 'degraded', majority: 'degraded' }],
+    ['two stale nodes at the threshold of three', [stale('a', 12), stale('b', 12), live('c', 0)], { any: 'failed', all: 'degraded', majority: 'failed' }],
+    ['every node at the threshold, two of them stale', [live('a', 12), stale('b', 12), stale('c', 12)], { any: 'failed', all: 'failed', majority: 'failed' }],
+    ['a stale node below the threshold keeps the project degraded', [stale('a', 11), live('b', 0), live('c', 0)], { any: 'degraded', all: 'degraded', majority: 'degraded' }],
+    ['a stale node with one failure keeps the project degraded', [stale('a', 1), live('b', 0)], { any: 'degraded', all: 'degraded', majority: 'degraded' }],
+    ['a stale node without a streak is no failure', [stale('a', 0), live('b', 0)], { any: 'registered', all: 'registered', majority: 'registered' }],
+    // The issue's first case: one node at the threshold, two sidecars stopped.
+    ['all: one at the threshold, two stopped healthy sidecars', [live('a', 12), stale('b', 0), stale('c', 0)], { any: 'failed', all: 'degraded', majority: 'degraded' }],
+    // The issue's second case: 2 failed of 5 with 3 stale.
+    ['majority: 2 failed of 5 with 3 stale', [live('a', 12), live('b', 12), stale('c', 0), stale('d', 0), stale('e', 0)], { any: 'failed', all: 'degraded', majority: 'degraded' }],
+    ['3 failed of 5 with 2 stale is a majority', [live('a', 12), live('b', 12), live('c', 12), stale('d', 0), stale('e', 0)], { any: 'failed', all: 'degraded', majority: 'failed' }],
+    ['a node that never attempted is counted and not failed', [live('a', 12), live('b', 12), never('c')], { any: 'failed', all: 'degraded', majority: 'failed' }],
+    ['one failed node and one that never attempted (1 of 2 is no majority)', [live('a', 12), never('b')], { any: 'failed', all: 'degraded', majority: 'degraded' }],
+    ['a never-attempted node alone does not degrade', [live('a', 0), never('b')], { any: 'registered', all: 'registered', majority: 'registered' }],
+  ];
+  const flat = cases.flatMap(([label, nodes, expected]) => (['any', 'all', 'majority'] as const).map((p) => [`${p}: ${label}`, p, nodes, expected[p]] as const));
+  it.each(flat)('%s', (_label, p, nodes, expected) => {
+    expect(view(nodes, p).status).toBe(expected);
+  });
+
+  it('any: a failing node that goes stale stays visible (issue 10, case 2)', () => {
+    const v = view([stale('a', 11), live('b', 0), live('c', 0)], 'any');
+    expect(v.status).toBe('degraded');
+    expect(v.nodes[0]).toMatchObject({ id: 'a', status: 'stale', consecutiveFailures: 11 });
+    expect(v.nodes[0]?.reason?.name).toBe('LICENSE_IP_ERROR');
+    expect(v.nodes[0]?.latestReason?.name).toBe('CONNECTION_FAILED');
+    // Its worst case: last attempt 5 h ago + 1 interval → overdue → lockout 0, not 23.5 h.
+    expect(v.lockoutSeconds).toBe(0);
+  });
+
+  const forecast: Array<[string, FailurePolicy, NodeRecord[], number]> = [
+    // failsAt: a (stale, 6, 5 h ago) = +7 h; b (live, 0, 10 min ago) = +23 h 50 m; c never = +22 h.
+    ['any: the stale node decides', 'any', [stale('a', 6), live('b', 0), never('c')], 7 * 3600],
+    ['majority: the second instant, the never-attempted node', 'majority', [stale('a', 6), live('b', 0), never('c')], 22 * 3600],
+    ['all: the latest instant', 'all', [stale('a', 6), live('b', 0), never('c')], 23 * 3600 + 50 * 60],
+    ['all: a stale healthy node out for 25 h is overdue at its worst case', 'all', [node('a', 0, 25 * HOUR), node('b', 0, 25 * HOUR)], 0],
+    ['any: a stale node at 0 failures, 5 h ago', 'any', [stale('a', 0)], 19 * 3600],
+  ];
+  it.each(forecast)('lockout forecast, %s', (_label, p, nodes, seconds) => {
+    expect(view(nodes, p).lockoutSeconds).toBe(seconds);
   });
 });

@@ -11,15 +11,22 @@ import type { NodeRecord, NodeStatus, ProjectStatus, Reason } from '../../shared
  *   quiet: a failed node stops authenticating, so its silence is expected, not stale.
  * - While the project is `failed` (sticky), every node stops authenticating; nodes
  *   are then not marked stale either, for the same reason.
- * - The policies `all` and `majority` count among the *live* nodes: nodes that have
- *   attempted under this registration and are not stale. A stale node is not a
- *   failure of the 12-rule (R6), and it is not a success either; leaving it out means
- *   two failed nodes out of two live ones fail a project under `all` even while a
- *   third sidecar is down.
+ * - Nothing unknown ever produces `failed` (R5, R6). A stale node keeps its last
+ *   recorded streak: it counts as failed only when that streak already reached the
+ *   threshold (then it is `failed`, not `stale`), and it keeps the project `degraded`
+ *   while its streak is ≥ 1. `all` and `majority` count every node of the project —
+ *   stale ones and ones that have not attempted under this registration included —
+ *   so a maintenance window on two sidecars cannot turn one failed node into a
+ *   failed project.
+ * - The lockout forecast takes every node at its worst case: an attempted node
+ *   (stale or not) fails at lastAttemptAt + (threshold − streak) × interval, a node
+ *   that has not attempted under this registration at now + (threshold − 1) ×
+ *   interval (its first attempt would be at once, R1). A stale node far overdue
+ *   therefore brings the forecast to 0: on-call is warned before it comes back and
+ *   its catch-up attempt fails the project.
  * - A project with a credential but no node that ever attempted is `unregistered`
  *   (nothing has authenticated yet); its lockoutSeconds is null, as for a project
- *   without a credential. A project whose nodes are all stale is `registered` with a
- *   null lockoutSeconds: nothing is known to fail, and the stale nodes are alerted.
+ *   without a credential.
  */
 
 export type FailurePolicy = 'any' | 'all' | 'majority';
@@ -134,40 +141,42 @@ export function computeNodeStatus(record: NodeRecord, ctx: NodeStatusContext): N
   return record.consecutiveFailures > 0 ? 'degraded' : 'ok';
 }
 
-/** A node that counts for the failure policy: it has attempted and is not stale. */
-function isLive(node: NodeView): boolean {
-  return node.status === 'ok' || node.status === 'degraded' || node.status === 'failed';
+/** A node that has authenticated (or tried) under the current registration. */
+function hasAttempted(node: NodeView): boolean {
+  return node.status !== 'unregistered';
 }
 
-/** How many failed live nodes fail the project, out of `live` live nodes. */
-export function failedNodesNeeded(policy: FailurePolicy, live: number): number {
+/** How many failed nodes fail the project, out of the project's `total` nodes. */
+export function failedNodesNeeded(policy: FailurePolicy, total: number): number {
   switch (policy) {
     case 'any':
       return 1;
     case 'all':
-      return Math.max(live, 1);
+      return Math.max(total, 1);
     case 'majority':
-      return Math.floor(live / 2) + 1;
+      return Math.floor(total / 2) + 1;
   }
 }
 
-/** The project status the nodes say, without the sticky stored status. */
+/**
+ * The project status the nodes say, without the sticky stored status. Every node of
+ * the project is counted; only a recorded streak at the threshold is a failure.
+ */
 export function computeProjectStatus(nodes: readonly NodeView[], policy: FailurePolicy, registered: boolean): ProjectStatus {
   if (!registered) return 'unregistered';
   // Nothing has authenticated under this registration yet.
-  if (!nodes.some((n) => n.status !== 'unregistered')) return 'unregistered';
-  const live = nodes.filter(isLive);
-  // Every sidecar stale: nothing known to fail; NodeStale alerts tell the story.
-  if (live.length === 0) return 'registered';
-  const failed = live.filter((n) => n.status === 'failed').length;
-  if (failed >= failedNodesNeeded(policy, live.length)) return 'failed';
-  return live.some((n) => n.consecutiveFailures > 0) ? 'degraded' : 'registered';
+  if (!nodes.some(hasAttempted)) return 'unregistered';
+  const failed = nodes.filter((n) => n.status === 'failed').length;
+  if (failed >= failedNodesNeeded(policy, nodes.length)) return 'failed';
+  // Stale nodes included: a failing node that went quiet is still failing as far as anyone knows.
+  return nodes.some((n) => hasAttempted(n) && n.consecutiveFailures > 0) ? 'degraded' : 'registered';
 }
 
 /**
  * When the node is failed if every attempt fails from now: its k-th remaining attempt
  * is due at lastAttemptAt + k × interval, so the threshold is reached at
- * lastAttemptAt + (threshold − consecutiveFailures) × interval.
+ * lastAttemptAt + (threshold − consecutiveFailures) × interval. For a stale node that
+ * is its worst case (R6): the attempts it missed are counted as failed.
  */
 export function nodeFailsAt(record: NodeRecord, policy: ViewPolicy): number | null {
   if (record.lastAttemptAt === null) return null;
@@ -175,17 +184,22 @@ export function nodeFailsAt(record: NodeRecord, policy: ViewPolicy): number | nu
   return record.lastAttemptAt + remaining * policy.intervalMs;
 }
 
+/** A node that has not attempted under this registration: its first attempt is due at once. */
+export function unattemptedFailsAt(now: number, policy: ViewPolicy): number {
+  return now + Math.max(0, policy.threshold - 1) * policy.intervalMs;
+}
+
 /**
  * Seconds left before the project would be marked failed if every attempt fails from
- * now: the order statistic of the live nodes' failure instants that the policy needs
- * (the earliest for `any`, the latest for `all`, the (⌊n/2⌋+1)-th for `majority`).
- * 0 when failed, null when nothing is registered or no node is live.
+ * now: the order statistic of the nodes' failure instants that the policy needs (the
+ * earliest for `any`, the latest for `all`, the (⌊n/2⌋+1)-th for `majority`), every
+ * node of the project at its worst case. 0 when failed, null when nothing is
+ * registered.
  */
 export function computeLockoutSeconds(nodes: readonly NodeView[], policy: FailurePolicy, status: ProjectStatus, now: number): number | null {
   if (status === 'failed') return 0;
   if (status === 'unregistered') return null;
   const instants = nodes
-    .filter(isLive)
     .map((n) => n.failsAt)
     .filter((t): t is number => t !== null)
     .sort((a, b) => a - b);
@@ -211,16 +225,19 @@ export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): Proj
   const ctx: NodeStatusContext = { now: snapshot.now, policy, registered, projectFailed, generation: snapshot.credential?.generation };
   const nodes: NodeView[] = [...snapshot.nodes]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map((record) => ({
-      id: record.id,
-      status: computeNodeStatus(record, ctx),
-      consecutiveFailures: record.consecutiveFailures,
-      reason: record.consecutiveFailures > 0 ? record.reason : null,
-      latestReason: record.consecutiveFailures > 0 ? record.latestReason : null,
-      lastAttemptAt: record.lastAttemptAt,
-      lastSuccessAt: record.lastSuccessAt,
-      failsAt: nodeFailsAt(record, policy),
-    }));
+    .map((record) => {
+      const status = computeNodeStatus(record, ctx);
+      return {
+        id: record.id,
+        status,
+        consecutiveFailures: record.consecutiveFailures,
+        reason: record.consecutiveFailures > 0 ? record.reason : null,
+        latestReason: record.consecutiveFailures > 0 ? record.latestReason : null,
+        lastAttemptAt: record.lastAttemptAt,
+        lastSuccessAt: record.lastSuccessAt,
+        failsAt: status === 'unregistered' ? unattemptedFailsAt(snapshot.now, policy) : nodeFailsAt(record, policy),
+      };
+    });
   const computedStatus = computeProjectStatus(nodes, policy.failurePolicy, registered);
   // Sticky: a stored `failed` wins over anything the nodes say until register clears it.
   const status: ProjectStatus = registered && projectFailed ? 'failed' : computedStatus;
