@@ -144,7 +144,11 @@ export class Daemon {
     if (this.redis.status !== 'ready') this.log.warn({ redis: describeRedis(config.redis) }, 'Redis unreachable at start: authenticating from the local journal until it returns');
     // Not awaited: with Redis away the subscription completes when it returns.
     void this.events.start().catch((error: unknown) => this.log.warn({ err: error }, 'Could not subscribe to change events'));
-    this.events.on('event', (event: { type: string; generation?: number }) => {
+    this.events.on('event', (event: { type: string; generation?: number; status?: string }) => {
+      // Every node keeps the failed verdict it saw, to restore it should Redis lose it (R5).
+      if (event.type === 'status' && event.status === 'failed') {
+        void this.agent.noteVerdict().catch((error: unknown) => this.log.warn({ err: error }, 'Could not read the failed verdict'));
+      }
       if (event.type === 'registered') {
         void this.agent.authenticateNow(`registered-${event.generation ?? 0}`).catch((error: unknown) => this.log.warn({ err: error }, 'Could not queue the attempt after registration'));
       }

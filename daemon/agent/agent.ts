@@ -11,6 +11,7 @@ import { CONNECTION_FAILED } from '../../shared/catalog';
 import type { NodeMetrics } from '../metrics/node-metrics';
 import { parseCredential } from '../credentials/credential-store';
 import { recordAttempt, restoreAfterLoss, type Held } from './attempt-recorder';
+import { nextVerdict, verdictApplies } from './held-verdict';
 import { ATTEMPT_BUDGET_MS, authenticate } from './authenticate';
 import { Journal, type JournalEntry } from './journal';
 import { LocalState, type CachedCredential } from './local-state';
@@ -162,7 +163,8 @@ export class Agent {
    * Redis may come back empty (restarted without persistence, FLUSHALL). The node
    * writes back what it holds — the credential it last read, still encrypted, and its
    * own latest record — so the project's view returns without a false failure and
-   * without asking an operator to register again. A no-op when nothing is missing.
+   * without asking an operator to register again; and the failed verdict it saw, so
+   * a loss does not un-fail the project either. A no-op when nothing is missing.
    */
   private async restoreIfLost(): Promise<void> {
     const held = this.local.get();
@@ -172,6 +174,7 @@ export class Agent {
       record: held.nodeRecord,
       recent: held.recent,
       firstSeenAt: Number(held.nodeRecord?.lastAttemptAt ?? 0),
+      verdict: verdictApplies(held.verdict, held.credential) ? held.verdict : null,
     });
     if (restored.length > 0) {
       this.schedulerInPlace = false;
@@ -251,6 +254,24 @@ export class Agent {
     void this.track(this.performAttempt(`catchup-local-${randomUUID()}`, 'journal')).catch((error: unknown) =>
       this.log.warn({ err: (error as Error).message }, 'Catch-up attempt failed'),
     );
+  }
+
+  /**
+   * Reads the project status with the credential and keeps a `failed` verdict in the
+   * local state (the daemon calls this on every status event), so every node holds the
+   * verdict within moments of the leader writing it, not at its next attempt.
+   */
+  async noteVerdict(): Promise<void> {
+    const { redis, keys } = this.o;
+    const [[, cred], [, status]] = (await redis.multi().hgetall(keys.credential).hgetall(keys.status).exec()) as [[unknown, Record<string, string>], [unknown, Record<string, string>]];
+    let credential: CachedCredential | null;
+    try {
+      credential = parseCredential(cred ?? {});
+    } catch {
+      return; // logged by the attempt that reads it
+    }
+    const verdict = nextVerdict(this.local.get().verdict, status ?? {}, credential);
+    this.local.update({ verdict, projectFailed: verdictApplies(verdict, credential) });
   }
 
   /** Makes every live node authenticate at once after `register` (jobId dedupes replicas). */
@@ -344,7 +365,7 @@ export class Agent {
         reply = (await redis
           .multi()
           .hgetall(keys.credential)
-          .hget(keys.status, 'status')
+          .hgetall(keys.status)
           .zscore(keys.attempts(config.node.id), attemptId)
           .time()
           .exists(keys.node(config.node.id))
@@ -354,13 +375,18 @@ export class Agent {
         return this.performAttempt(attemptId, 'journal');
       }
       const cred = reply[0]?.[1] as Record<string, string>;
-      const status = reply[1]?.[1] as string | null;
+      const statusHash = (reply[1]?.[1] ?? {}) as Record<string, string>;
+      const status = statusHash.status ?? null;
       const seen = reply[2]?.[1] as string | null;
       const time = reply[3]?.[1] as [string, string];
       const redisNow = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
       const nodeExists = reply[4]?.[1] === 1;
       const held = this.local.get();
-      if (!afterRestore && ((Object.keys(cred ?? {}).length === 0 && held.credential) || (!nodeExists && held.nodeRecord))) {
+      const lostCredential = Object.keys(cred ?? {}).length === 0 && held.credential !== null;
+      const lostRecord = !nodeExists && held.nodeRecord !== null;
+      // A failed verdict this node saw for the credential Redis holds, and a status that is not failed: lost too.
+      const lostVerdict = status !== 'failed' && verdictApplies(held.verdict, parseCredentialOrNull(cred ?? {}));
+      if (!afterRestore && (lostCredential || lostRecord || lostVerdict)) {
         // Redis lost its data without dropping the connection (FLUSHALL): restore first.
         await this.restoreIfLost();
         return this.performAttempt(attemptId, mode, true);
@@ -371,7 +397,8 @@ export class Agent {
         this.log.error({ err: (error as Error).message, attemptId }, 'Stored credential does not parse: run `fdl-cloudauth register` again');
         return;
       }
-      this.local.update({ credential, projectFailed: status === 'failed', redisClockOffsetMs: redisNow - this.o.clock.now() });
+      const verdict = nextVerdict(held.verdict, statusHash, credential);
+      this.local.update({ credential, projectFailed: status === 'failed', verdict, redisClockOffsetMs: redisNow - this.o.clock.now() });
       if (seen !== null) {
         this.log.debug({ attemptId }, 'Attempt already recorded; not repeating it');
         return;
@@ -500,6 +527,14 @@ export class Agent {
       this.setState('STOPPED');
     })();
     return this.closing;
+  }
+}
+
+function parseCredentialOrNull(hash: Record<string, string>): CachedCredential | null {
+  try {
+    return parseCredential(hash);
+  } catch {
+    return null;
   }
 }
 

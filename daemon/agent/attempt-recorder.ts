@@ -3,6 +3,7 @@ import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { HISTORY_MIN_AGE_MS, HISTORY_MIN_ENTRIES } from '../../shared/redis/records';
 import type { Outcome } from '../protocol/classify';
+import type { HeldVerdict } from './held-verdict';
 
 /**
  * Writes attempt results through record-attempt-8.lua, the only writer of node
@@ -76,22 +77,31 @@ export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, resul
   return { recorded: reply[0] === 1, consecutiveFailures: Number(reply[1]), atMs: Number(reply[2]), record };
 }
 
-const RESTORE = new LuaScript('daemon/agent/lua/restore-after-loss-6.lua');
+const RESTORE = new LuaScript('daemon/agent/lua/restore-after-loss-7.lua');
 
 /**
  * After Redis lost its data: writes back the credential and the node record this node
- * holds, where they are missing. Returns what was restored.
+ * holds, where they are missing, and the failed verdict it holds for that credential.
+ * Returns what was restored.
  */
 export async function restoreAfterLoss(
   redis: RedisClient,
   keys: ProjectKeys,
   nodeId: string,
-  held: Held & { credential: object | null; firstSeenAt: number },
+  held: Held & { credential: object | null; firstSeenAt: number; verdict: HeldVerdict | null },
 ): Promise<string[]> {
   const reply = await RESTORE.run(
     redis,
-    [keys.credential, keys.node(nodeId), keys.nodes, keys.recovery, keys.attempts(nodeId), keys.removed],
-    [nodeId, keys.events, held.credential ? JSON.stringify(held.credential) : '', held.record ? JSON.stringify(held.record) : '', held.firstSeenAt, heldIds(held)],
+    [keys.credential, keys.node(nodeId), keys.nodes, keys.recovery, keys.attempts(nodeId), keys.removed, keys.status],
+    [
+      nodeId,
+      keys.events,
+      held.credential ? JSON.stringify(held.credential) : '',
+      held.record ? JSON.stringify(held.record) : '',
+      held.firstSeenAt,
+      heldIds(held),
+      held.verdict ? JSON.stringify(held.verdict) : '',
+    ],
   );
   return Array.isArray(reply) ? (reply as string[]) : [];
 }

@@ -1,13 +1,14 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../shared/fs-atomic';
+import type { HeldVerdict } from './held-verdict';
 import type { JournalEntry } from './journal';
 
 /**
  * What the agent must know to authenticate on time while Redis is away, kept in the
  * journal directory: the stored credential as it was last read from Redis (still
  * encrypted: only the node's private key file can open it), whether the project was
- * failed, the offset between Redis time and the local clock (so journaled times are
+ * failed (and the verdict itself, to restore after a loss of Redis data), the offset between Redis time and the local clock (so journaled times are
  * Redis times, R8), and the last attempt made.
  */
 export interface CachedCredential {
@@ -22,6 +23,8 @@ export interface CachedCredential {
 export interface LocalStateData {
   credential: CachedCredential | null;
   projectFailed: boolean;
+  /** The last `failed` verdict seen for the current credential: restored if Redis loses it. */
+  verdict: HeldVerdict | null;
   redisClockOffsetMs: number;
   /** Estimated Redis time of the last attempt this node made. */
   lastAttemptAt: number | null;
@@ -37,7 +40,7 @@ export interface LocalStateData {
   recent: JournalEntry[];
 }
 
-const EMPTY: LocalStateData = { credential: null, projectFailed: false, redisClockOffsetMs: 0, lastAttemptAt: null, lastSlot: null, nodeRecord: null, recent: [] };
+const EMPTY: LocalStateData = { credential: null, projectFailed: false, verdict: null, redisClockOffsetMs: 0, lastAttemptAt: null, lastSlot: null, nodeRecord: null, recent: [] };
 
 export class LocalState {
   private readonly file: string;

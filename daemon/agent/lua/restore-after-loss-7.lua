@@ -1,7 +1,8 @@
 --[[
   Puts back what a node holds after Redis lost its data (restart without persistence,
-  FLUSHALL): the project's credential as the node last read it (still encrypted) and
-  the node's own latest record. Only what is missing is written, so a live project is
+  FLUSHALL): the project's credential as the node last read it (still encrypted), the
+  node's own latest record, and the last `failed` verdict it saw (R5: failed is sticky
+  across a loss of Redis data; only `register` clears it). Only what is missing is written, so a live project is
   never overwritten, and several nodes restoring at once agree. The restoration is
   noted in the recovery hash, which `status` shows, because the failure history from
   before the loss cannot come back.
@@ -10,6 +11,7 @@
   KEYS[3] project's nodes (zset)  KEYS[4] recovery (hash)
   KEYS[5] node's recorded attempt ids (zset)
   KEYS[6] removed nodes (set): a node unbound on purpose is not put back
+  KEYS[7] project status (hash)
 
   ARGV[1] node id
   ARGV[2] events channel
@@ -18,8 +20,16 @@
   ARGV[5] the node's first-seen score for the nodes set
   ARGV[6] the ids and times of the results the record holds (JSON array of [id, ms]),
           put back with it so that re-recording them counts nothing twice
+  ARGV[7] the failed verdict the node holds, '' when none: JSON object of strings
+          {since, epoch, failedAt, generation, registeredAt}. Put back when the stored
+          credential is the one it was about (same generation and registeredAt) and
+          the stored status is not `failed`. Within one registration `failed` is
+          sticky, so a status about that credential that is not `failed` can only be
+          what is left after a loss (or what a leader computed from a half-restored
+          project): it is never newer than the verdict. A `register` changes the
+          credential, so a verdict it cleared is never put back.
 
-  Returns a list of what was restored ('credential', 'node').
+  Returns a list of what was restored ('credential', 'node', 'status').
 ]]
 local restored = {}
 if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then
@@ -33,6 +43,17 @@ if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[2]) == 0 and redis.call('SISMEMBE
   end
   redis.call('ZADD', KEYS[3], 'NX', tonumber(ARGV[5]), ARGV[1])
   table.insert(restored, 'node')
+end
+if ARGV[7] ~= '' then
+  local verdict = cjson.decode(ARGV[7])
+  local credential = redis.call('HMGET', KEYS[1], 'generation', 'registeredAt')
+  if credential[1] == verdict.generation and (credential[2] or '') == verdict.registeredAt
+      and redis.call('HGET', KEYS[7], 'status') ~= 'failed' then
+    redis.call('DEL', KEYS[7])
+    redis.call('HSET', KEYS[7], 'status', 'failed', 'since', verdict.since, 'epoch', verdict.epoch,
+      'failedAt', verdict.failedAt, 'generation', verdict.generation)
+    table.insert(restored, 'status')
+  end
 end
 if #restored > 0 then
   local t = redis.call('TIME')
