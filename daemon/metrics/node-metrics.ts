@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { CATALOG } from '../../shared/catalog';
 import { packageVersion } from '../../shared/package-root';
 
 /**
@@ -63,8 +64,10 @@ export class NodeMetrics {
       labelNames: ['version'],
       registers: [registry],
     }).set({ version: packageVersion() }, 1);
-    // Series exist from the start, so rate() works from the first attempt.
+    // Series exist from the start, so rate() and increase() see the first attempt and
+    // the first failure of every reason (an absent series has no sample to increase from).
     this.attempts.inc(labels, 0);
+    for (const entry of CATALOG) this.failures.inc({ ...labels, reason: entry.name }, 0);
   }
 
   attemptFinished(ok: boolean, reasonName: string | null, seconds: number): void {
