@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import { ProjectKeys } from '../shared/redis/keys';
 import { createLogger } from '../shared/logger';
 import type { RedisClient } from '../shared/redis/connection';
+import { CorruptRecordLog } from '../daemon/view/corrupt-record-log';
 import { ProjectViewReader } from '../daemon/view/project-view';
 import { readFailures } from '../daemon/view/failure-history';
 import { UnknownNodeError } from '../daemon/view/unknown-node-error';
@@ -149,11 +150,27 @@ describe('aggregator on a real Redis', () => {
     expect(reader.corrupt.total).toBe(1);
     expect(lines.filter((l) => l.includes('does not parse'))).toHaveLength(1);
     expect(lines.join('')).toContain('"id":"bad"');
+    // Counted in Redis for the whole project: a second reader (another sidecar, the
+    // CLI) finding the same record adds nothing, and every view carries the total.
+    expect(await h.admin.hget(k.counters, 'corruptRecords')).toBe('1');
+    const otherReader = new ProjectViewReader({ redis: h.admin, keys: k, policy: DEFAULT_POLICY, log });
+    expect((await otherReader.read()).corruptRecords).toBe(1);
+    expect(otherReader.corrupt.total).toBe(1);
+    expect(await h.admin.hget(k.counters, 'corruptRecords')).toBe('1');
 
     await h.admin.hset(k.node('bad'), 'consecutiveFailures', 'still-bad');
-    await reader.read();
+    // Found first by the other reader: the first one's view has it too.
+    expect((await otherReader.read()).corruptRecords).toBe(2);
+    expect((await reader.read()).corruptRecords).toBe(2);
     await reader.read();
     expect(reader.corrupt.total).toBe(2);
+    expect(await h.admin.hget(k.counters, 'corruptRecords')).toBe('2');
+
+    // A broken failure-history entry found by `failures` counts in the same total.
+    await h.admin.zadd(k.nodes, 2, 'good');
+    await h.admin.lpush(k.history('good'), '{broken');
+    await readFailures(h.admin, k, { limit: 10 }, new CorruptRecordLog(log));
+    expect((await reader.read()).corruptRecords).toBe(3);
   });
 
   it('reads the cluster in the same number of round trips for 10 and 1000 nodes', async () => {

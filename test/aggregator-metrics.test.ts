@@ -4,9 +4,12 @@ import { ProjectKeys } from '../shared/redis/keys';
 import { registerClusterMetrics } from '../daemon/aggregator/cluster-metrics';
 import { startRedis, testPrefix } from './support/redis-server';
 import { waitFor } from './support/ports';
-import { silentLog, startCandidate, type Candidate } from './support/sidecar-parts';
+import { DEFAULT_POLICY, silentLog, startCandidate, type Candidate } from './support/sidecar-parts';
 import { useRedisWithCandidates } from './support/candidate-suite';
 import { reason, writeCredential, writeNodeRecord } from './support/node-records';
+import { CorruptRecordLog } from '../daemon/view/corrupt-record-log';
+import { readFailures } from '../daemon/view/failure-history';
+import { ProjectViewReader } from '../daemon/view/project-view';
 
 const h = useRedisWithCandidates();
 
@@ -116,6 +119,27 @@ describe('cluster metrics', () => {
     expect(after).not.toContain('node="n2"');
     expect(series(after, 'node_status')).toHaveLength(5);
     expect(series(after, 'project_status').filter((l) => l.endsWith(' 1'))).toEqual(['fdl_cloudauth_project_status{project="p1",status="registered"} 1']);
+  });
+
+  it('corrupt_records_total is the project count: records found by a non-leader and by the CLI are exported by the leader', async () => {
+    const k = new ProjectKeys(testPrefix('metrics'), 'p1');
+    await writeCredential(h.admin, k);
+    const now = await redisNow();
+    await writeNodeRecord(h.admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now });
+    const a = await sidecar(h.server.url, k, 'n1');
+    await waitFor('a to lead', () => a.c.election.isLeader);
+    expect(series(await a.registry.metrics(), 'corrupt_records_total')).toEqual(['fdl_cloudauth_corrupt_records_total{project="p1"} 0']);
+
+    // Another sidecar (not the leader) serving /status finds a broken node record...
+    await h.admin.zadd(k.nodes, 5, 'bad');
+    await h.admin.hset(k.node('bad'), { consecutiveFailures: 'x' });
+    const nonLeader = new ProjectViewReader({ redis: h.admin, keys: k, policy: DEFAULT_POLICY, log: silentLog });
+    await nonLeader.read();
+    // ...and `fdl-cloudauth failures` finds a broken history entry.
+    await h.admin.lpush(k.history('n1'), 'not json');
+    await readFailures(h.admin, k, { limit: 5 }, new CorruptRecordLog(silentLog));
+    await a.c.aggregator?.refresh();
+    expect(series(await a.registry.metrics(), 'corrupt_records_total')).toEqual(['fdl_cloudauth_corrupt_records_total{project="p1"} 2']);
   });
 
   it('a scrape still answers, without cluster series, while Redis is down', async () => {

@@ -111,13 +111,14 @@ export function registerClusterMetrics(registry: Registry, aggregator: Aggregato
 
   const corrupt: Counter<string> = new Counter({
     name: `${prefix}corrupt_records_total`,
-    help: 'Records in Redis that did not parse (each distinct one counted once); skipped.',
+    help: 'Records in Redis that did not parse (each distinct one counted once, whoever found it); skipped.',
     labelNames: ['project'],
     registers,
     collect: async () => {
       corrupt.reset();
-      // After the fresh read, which may have found new ones.
-      if ((await currentView()) !== null) corrupt.inc({ project }, reader.corrupt.total);
+      // The project's count in Redis, to which every reader adds (leader, others, CLI).
+      const view = await currentView();
+      if (view !== null) corrupt.inc({ project }, view.corruptRecords);
     },
   });
 

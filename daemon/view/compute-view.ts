@@ -65,6 +65,8 @@ export interface ClusterSnapshot {
   leader: LeaderInfo | null;
   /** Set when nodes restored the project after Redis lost its data. */
   recovery?: RecoveryInfo | null;
+  /** Corrupt records found by every reader of the project (counters.corruptRecords). */
+  corruptRecords?: number;
 }
 
 export interface RecoveryInfo {
@@ -111,6 +113,8 @@ export interface ProjectView {
   generation: number;
   nodes: NodeView[];
   recovery: RecoveryInfo | null;
+  /** Corrupt records found by every reader of the project. */
+  corruptRecords: number;
 }
 
 /** R6: no recorded attempt for 1.5 × interval. */
@@ -257,5 +261,6 @@ export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): Proj
     generation: snapshot.credential?.generation ?? 0,
     nodes,
     recovery: snapshot.recovery ?? null,
+    corruptRecords: snapshot.corruptRecords ?? 0,
   };
 }

@@ -1,23 +1,34 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../shared/logger';
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import { LuaScript } from '../../shared/redis/lua-script';
 
 /**
  * SPEC §4: records in Redis that do not parse are skipped, logged once and counted.
  * "Once" is per (record, content): the same broken hash read on every sweep and
- * scrape is logged and counted the first time only; if it changes and is still
- * broken, that is a new corrupt record. The seen set is bounded so a record that
- * keeps changing cannot grow memory without end.
+ * scrape is logged the first time only; if it changes and is still broken, that is a
+ * new corrupt record. The count lives in Redis (count-corrupt-2.lua), so whoever
+ * finds a record — leader, non-leader, CLI, a previous leader — adds to the one total
+ * that `fdl_cloudauth_corrupt_records_total` exports. This process remembers what it
+ * already logged and sent, bounded so a record that keeps changing cannot grow memory
+ * without end.
  */
+const COUNT = new LuaScript('daemon/view/lua/count-corrupt-2.lua');
+const MAX_REMEMBERED_IN_REDIS = 10_000;
+
 export class CorruptRecordLog {
   private readonly seen = new Set<string>();
   private count = 0;
+  /** Found here and not yet counted in Redis. */
+  private pending: string[] = [];
 
   constructor(
     private readonly log: Logger,
     private readonly maxRemembered = 10_000,
   ) {}
 
-  /** Corrupt records seen by this process (each distinct one counted once). */
+  /** Corrupt records found by this process (each distinct one counted once). */
   get total(): number {
     return this.count;
   }
@@ -29,9 +40,29 @@ export class CorruptRecordLog {
     if (this.seen.size >= this.maxRemembered) this.seen.clear();
     this.seen.add(digest);
     this.count += 1;
+    this.pending.push(`${kind}:${id}:${digest}`);
     // The content itself is not logged: a record is not supposed to hold secrets, but a
     // corrupted one may hold anything.
     this.log.warn({ kind, id, problem: error.message, digest }, 'Skipped a Redis record that does not parse');
     return true;
+  }
+
+  /**
+   * Adds what this process found to the project's count in Redis and returns the
+   * project's total. Kept for the next call when Redis fails.
+   */
+  async flush(redis: RedisClient, keys: ProjectKeys): Promise<number> {
+    const fields = this.pending;
+    this.pending = [];
+    try {
+      return Number(await COUNT.run(redis, [keys.corruptSeen, keys.counters], [MAX_REMEMBERED_IN_REDIS, ...fields]));
+    } catch (error) {
+      this.pending = [...fields, ...this.pending];
+      throw error;
+    }
+  }
+
+  get unflushed(): number {
+    return this.pending.length;
   }
 }

@@ -63,6 +63,8 @@ export async function readFailures(redis: RedisClient, keys: ProjectKeys, query:
       }
     }
   });
+  // Counted for the whole project, like corrupt node records (fdl_cloudauth_corrupt_records_total).
+  if (corrupt && corrupt.unflushed > 0) await corrupt.flush(redis, keys);
   // Newest first; ties (same millisecond) in a stable order: node id, then attempt id.
   entries.sort((a, b) => b.at - a.at || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0) || (a.attemptId < b.attemptId ? 1 : -1));
   return entries.slice(0, query.limit);

@@ -20,7 +20,7 @@ export interface ProjectViewReaderOptions {
   keys: ProjectKeys;
   policy: ViewPolicy;
   log: Logger;
-  /** Shared with other readers of the same process, so a corrupt record is counted once. */
+  /** Shared with other readers of the same process, so a corrupt record is logged once. */
   corrupt?: CorruptRecordLog;
 }
 
@@ -91,6 +91,7 @@ export class ProjectViewReader {
     pipeline.hmget(keys.credential, 'account', 'generation');
     pipeline.get(keys.leader);
     pipeline.hgetall(keys.recovery);
+    pipeline.hget(keys.counters, 'corruptRecords');
     for (const id of ids) pipeline.hgetall(keys.node(id));
     const results = (await pipeline.exec()) as PipelineResult;
     if (!results) throw new Error('Redis discarded the read pipeline');
@@ -98,7 +99,7 @@ export class ProjectViewReader {
       if (error) throw error;
       return value;
     });
-    const [time, statusHash, credentialFields, leaderValue, recoveryHash, ...nodeHashes] = values;
+    const [time, statusHash, credentialFields, leaderValue, recoveryHash, corruptCount, ...nodeHashes] = values;
     const [seconds, micros] = time as [string, string];
     const [account, generation] = credentialFields as [string | null, string | null];
 
@@ -114,6 +115,10 @@ export class ProjectViewReader {
       }
     });
 
+    // What this read found goes into the project's count before the view is made, so
+    // the view's total includes it.
+    const corruptRecords = this.corrupt.unflushed > 0 ? await this.corrupt.flush(redis, keys) : (int(corruptCount) ?? 0);
+
     return {
       project: keys.project,
       now: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
@@ -122,6 +127,7 @@ export class ProjectViewReader {
       stored: parseStored(statusHash as Record<string, string>),
       leader: parseLeaderValue(leaderValue),
       recovery: parseRecovery(recoveryHash as Record<string, string>),
+      corruptRecords,
     };
   }
 }

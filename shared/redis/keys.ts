@@ -49,9 +49,13 @@ export class ProjectKeys {
   get epoch(): string {
     return `${this.base}:epoch`;
   }
-  /** Hash: counters of the aggregator (stale writes rejected, corrupt records). */
+  /** Hash: counters of the project (staleWritesRejected, corruptRecords). */
   get counters(): string {
     return `${this.base}:counters`;
+  }
+  /** Hash: the corrupt records already counted in counters.corruptRecords (one field each). */
+  get corruptSeen(): string {
+    return `${this.base}:corrupt-seen`;
   }
   /** Hash: set when nodes restored the project after Redis lost its data (at, node:<id>). */
   get recovery(): string {
