@@ -1,8 +1,6 @@
 import { Registry } from 'prom-client';
-import { registerClusterMetrics } from '../daemon/aggregator/cluster-metrics';
+import { ClusterMetrics } from '../daemon/aggregator/cluster-metrics';
 import { NodeMetrics } from '../daemon/metrics/node-metrics';
-import { silentLog } from '../test/support/sidecar-parts';
-import { sleep } from '../test/support/ports';
 import { startRedis } from '../test/support/redis-server';
 import { ClusterFixture, PROJECT } from './cluster-fixture';
 import { figure, median, msSince, type BenchContext, type Figure } from './figure';
@@ -15,13 +13,14 @@ import { figure, median, msSince, type BenchContext, type Figure } from './figur
  *    the raw read of the same records (one pipelined HGETALL of every node key), the
  *    two interleaved so that noise hits both alike. Round trips are counted on the
  *    leader's connection: they must not grow with the node count.
- * 2. One scrape (registry.metrics() of a leader with the cluster metrics) against the
- *    same registry with only the node-level metrics.
+ * 2. One scrape (registry.metrics() of a leader with the cluster metrics, served from
+ *    the leader's view) against the same registry with only the node-level metrics.
+ *    The aggregator refreshes its view before every timed scrape (untimed), so each
+ *    scrape pays for refilling the series from a new view as well as rendering them:
+ *    the worst case, when the sweep or an event has just replaced the view.
  */
 const SIZES = [100, 1000, 10_000] as const;
 const SCRAPE_SIZES: readonly number[] = [1000, 10_000];
-/** Shorter than the pause between scrapes, so each scrape reads the cluster afresh. */
-const SCRAPE_CACHE_MS = 100;
 
 function repetitions(nodes: number, quick: boolean): number {
   if (quick) return nodes >= 10_000 ? 3 : 5;
@@ -93,10 +92,10 @@ export async function benchAggregation(ctx: BenchContext): Promise<Figure[]> {
           baselineText: 'raw read: 1 pipeline',
           target: 'same at every node count',
           met: null,
-          notes: `${round2(commands / reps)} commands a round: ZRANGE of the nodes, then one pipeline with the project's own keys (time, status, credential fields, leader, recovery) and one HGETALL a node`,
+          notes: `${round2(commands / reps)} commands a round: ZRANGE of the nodes, then one pipeline with the project's own keys (time, status, credential fields, leader, recovery, corrupt-record count) and one HGETALL a node`,
         }),
       );
-      if (SCRAPE_SIZES.includes(nodes)) figures.push(await benchScrape(ctx, fixture, nodes));
+      if (SCRAPE_SIZES.includes(nodes)) figures.push(...(await benchScrape(ctx, fixture, nodes)));
     } finally {
       await fixture.close();
     }
@@ -112,46 +111,68 @@ function round2(v: number): number {
   return Math.round(v * 100) / 100;
 }
 
-async function benchScrape(ctx: BenchContext, fixture: ClusterFixture, nodes: number): Promise<Figure> {
+async function benchScrape(ctx: BenchContext, fixture: ClusterFixture, nodes: number): Promise<Figure[]> {
   const aggregator = fixture.leader.aggregator;
   if (!aggregator) throw new Error('fixture has no aggregator');
   const sources = { journalPending: () => 0, redisUp: () => true };
   const full = new Registry();
   new NodeMetrics(full, PROJECT, 'bench-leader', sources).attemptFinished(true, null, 0.12);
-  registerClusterMetrics(full, aggregator, fixture.leader.election, { log: silentLog, readCacheMs: SCRAPE_CACHE_MS });
+  const cluster = new ClusterMetrics(full, aggregator, fixture.leader.election);
+  // What the sidecar's /metrics serves: the registry, then the cluster series.
+  const scrape = async () => (await full.metrics()) + cluster.text();
   const nodeOnly = new Registry();
   new NodeMetrics(nodeOnly, PROJECT, 'bench-leader', sources).attemptFinished(true, null, 0.12);
 
   const reps = ctx.quick ? 3 : nodes >= 10_000 ? 10 : 30;
   const scrapes: number[] = [];
+  const renders: number[] = [];
   const bases: number[] = [];
   let bytes = 0;
-  await full.metrics();
+  await aggregator.refresh();
+  await scrape();
   await nodeOnly.metrics();
+  let scrapeTrips = 0;
   for (let i = 0; i < reps; i++) {
-    await sleep(SCRAPE_CACHE_MS + 20);
+    // A new view, as the sweep or a change event makes one (not timed: it is the
+    // aggregation round of benchmark 1, which runs whether anyone scrapes or not).
+    const view = await aggregator.refresh();
+    if (!view || view.nodes.length !== nodes) throw new Error(`the leader's view has ${view?.nodes.length ?? 'no'} nodes, expected ${nodes}`);
+    const before = fixture.counter.snapshot();
     bases.push(await timeIt(() => nodeOnly.metrics()));
     scrapes.push(
       await timeIt(async () => {
-        const text = await full.metrics();
+        const text = await scrape();
         bytes = text.length;
         if (!text.includes('node_status{')) throw new Error('the scrape has no cluster series');
       }),
     );
+    // The same view scraped again: rendering only.
+    renders.push(await timeIt(scrape));
+    scrapeTrips += fixture.counter.since(before).roundTrips;
   }
   const value = median(scrapes);
   const base = median(bases);
-  ctx.log(`scrape ${nodes} nodes: ${value.toFixed(2)} ms (${bytes} bytes), node-level only ${base.toFixed(3)} ms`);
-  return figure({
-    id: `scrape.${nodes}`,
-    name: `Scrape /metrics on the leader, ${nodes.toLocaleString('en-US')} nodes (median of ${reps})`,
-    value,
-    unit: 'ms',
-    baseline: base,
-    baselineText: 'registry.metrics() with only the node-level metrics',
-    target: nodes === 1000 ? '≤ 50 ms' : 'reported (target at 1,000 nodes)',
-    met: nodes === 1000 ? value <= 50 : null,
-    digits: 3,
-    notes: `${Math.round(bytes / 1024)} KiB of text; the cluster read is part of the scrape`,
-  });
+  const render = median(renders);
+  ctx.log(`scrape ${nodes} nodes: ${value.toFixed(2)} ms after a new view, ${render.toFixed(2)} ms same view (${bytes} bytes), node-level only ${base.toFixed(3)} ms, ${scrapeTrips} Redis round trips in the scrapes`);
+  const common = { unit: 'ms', baseline: base, baselineText: 'registry.metrics() with only the node-level metrics', digits: 3 } as const;
+  return [
+    figure({
+      ...common,
+      id: `scrape.${nodes}`,
+      name: `Scrape /metrics on the leader, ${nodes.toLocaleString('en-US')} nodes, from its view (median of ${reps})`,
+      value,
+      target: nodes === 1000 ? '≤ 10 ms' : 'reported (target at 1,000 nodes)',
+      met: nodes === 1000 ? value <= 10 : null,
+      notes: `${Math.round(bytes / 1024)} KiB of text; each scrape follows a new view, so it renders the cluster text of that view once; no Redis round trip (${scrapeTrips} counted during the scrapes)`,
+    }),
+    figure({
+      ...common,
+      id: `scrape.sameView.${nodes}`,
+      name: `Scrape /metrics again on an unchanged view, ${nodes.toLocaleString('en-US')} nodes (median of ${reps})`,
+      value: render,
+      target: 'reported',
+      met: null,
+      notes: 'the cluster text rendered for this view is reused; only view_age_seconds and the registry are rendered',
+    }),
+  ];
 }

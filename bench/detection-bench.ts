@@ -94,8 +94,8 @@ export async function benchDetection(ctx: BenchContext): Promise<Figure[]> {
   ctx.note(
     `The leader reacts to the change event after its 30 ms debounce (which coalesces a burst of attempts into one read), so the ` +
       `detection latency is about 30 ms plus one cluster read; the PUBLISH → message baseline is the floor any event-driven design pays. ` +
-      `\`/metrics\` reads the cluster at scrape time, so the metrics show a recorded result at the next scrape whatever this latency; ` +
-      `the figure is what the leader's own status decisions (and its status write) wait for.`,
+      `\`/metrics\` serves the leader's view, so this is also how long a recorded result takes to reach the metrics ` +
+      `(then the next scrape), and what the leader's own status decisions (and its status write) wait for.`,
   );
   return [
     figure({

@@ -9,7 +9,7 @@ import { Agent } from './agent/agent';
 import { ReachabilityProbe } from './agent/reachability-probe';
 import { Aggregator } from './aggregator/aggregator';
 import { ChangeEvents } from './aggregator/change-events';
-import { registerClusterMetrics } from './aggregator/cluster-metrics';
+import { ClusterMetrics } from './aggregator/cluster-metrics';
 import { LeaderElection } from './aggregator/leader-election';
 import { buildStatusJson } from './view/status-json';
 import { ProjectViewReader } from './view/project-view';
@@ -103,11 +103,12 @@ export class Daemon {
       policy: { failurePolicy: config.cluster.failurePolicy, threshold: config.heartbeat.failureThreshold, intervalMs: config.heartbeat.intervalMs },
     });
     this.aggregator = new Aggregator({ redis: this.redis, events: this.events, election: this.election, reader: this.reader, log: o.logger });
-    registerClusterMetrics(this.registry, this.aggregator, this.election, { log: o.logger });
+    const clusterMetrics = new ClusterMetrics(this.registry, this.aggregator, this.election);
     this.http = new SidecarServer({
       host: config.http.host,
       port: config.http.port,
       registry: this.registry,
+      extraMetrics: () => clusterMetrics.text(),
       logger: o.logger,
       readiness: () => {
         const checks = { redis: this.redis.status === 'ready', schedule: this.agent.ready };

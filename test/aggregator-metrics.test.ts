@@ -1,9 +1,10 @@
 import Redis from 'ioredis';
 import { Registry } from 'prom-client';
 import { ProjectKeys } from '../shared/redis/keys';
-import { registerClusterMetrics } from '../daemon/aggregator/cluster-metrics';
+import { ClusterMetrics } from '../daemon/aggregator/cluster-metrics';
 import { startRedis, testPrefix } from './support/redis-server';
 import { waitFor } from './support/ports';
+import { checkMetrics } from './support/promtool';
 import { DEFAULT_POLICY, silentLog, startCandidate, type Candidate } from './support/sidecar-parts';
 import { useRedisWithCandidates } from './support/candidate-suite';
 import { reason, writeCredential, writeNodeRecord } from './support/node-records';
@@ -22,13 +23,13 @@ async function redisNow(client: Redis = h.admin): Promise<number> {
 /** The metrics' own monotonic clock (ms): the leader gauge's start-up guard runs on it. */
 let metricsClock = 0;
 
-async function sidecar(url: string, k: ProjectKeys, nodeId: string): Promise<{ c: Candidate; registry: Registry }> {
+/** A candidate with its metrics, scraped as the sidecar's /metrics is: the registry, then the cluster series. */
+async function sidecar(url: string, k: ProjectKeys, nodeId: string): Promise<{ c: Candidate; scrape(): Promise<string> }> {
   const c = await startCandidate({ url, keys: k, nodeId, withAggregator: true });
   h.open.push(c);
   const registry = new Registry();
-  // A zero cache: every scrape in these tests reads afresh.
-  registerClusterMetrics(registry, c.aggregator as NonNullable<Candidate['aggregator']>, c.election, { log: silentLog, readCacheMs: 0, monotonic: () => metricsClock });
-  return { c, registry };
+  const cluster = new ClusterMetrics(registry, c.aggregator as NonNullable<Candidate['aggregator']>, c.election, { monotonic: () => metricsClock });
+  return { c, scrape: async () => (await registry.metrics()) + cluster.text() };
 }
 
 const CLUSTER_METRICS = [
@@ -43,6 +44,7 @@ const CLUSTER_METRICS = [
   'license_expiry_timestamp_seconds',
   'license_slots',
   'corrupt_records_total',
+  'view_age_seconds',
 ];
 
 function series(text: string, metric: string): string[] {
@@ -68,8 +70,10 @@ describe('cluster metrics', () => {
     const b = await sidecar(h.server.url, k, 'n2');
     await waitFor('a leader', () => a.c.election.isLeader || b.c.election.isLeader);
     const [leader, follower] = a.c.election.isLeader ? [a, b] : [b, a];
+    await waitFor("the leader's first view", () => leader.c.aggregator?.latestView);
 
-    const text = await leader.registry.metrics();
+    const text = await leader.scrape();
+    expect(checkMetrics(text)).toEqual(expect.objectContaining({ code: 0, output: '' }));
     for (const metric of CLUSTER_METRICS) expect(series(text, metric).length).toBeGreaterThan(0);
     expect(series(text, 'project_status')).toEqual([
       'fdl_cloudauth_project_status{project="p1",status="registered"} 0',
@@ -102,12 +106,12 @@ describe('cluster metrics', () => {
 
     // Within its first lease a follower cannot know whether someone else leads, so it
     // says nothing (NoLeader must not count a sidecar that is still starting)...
-    const early = await follower.registry.metrics();
+    const early = await follower.scrape();
     for (const metric of CLUSTER_METRICS) expect(series(early, metric)).toEqual([]);
     expect(series(early, 'leader')).toEqual([]);
     // ...and 0 once it has been a candidate for a whole lease.
     metricsClock += follower.c.election.leaseMs;
-    const other = await follower.registry.metrics();
+    const other = await follower.scrape();
     for (const metric of CLUSTER_METRICS) expect(series(other, metric)).toEqual([]);
     expect(series(other, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",instance="${follower.c.election.instance}"} 0`]);
     // Cluster-level: the project's count comes from the leader only.
@@ -115,7 +119,9 @@ describe('cluster metrics', () => {
 
     await h.admin.zrem(k.nodes, 'n2');
     await h.admin.del(k.node('n2'));
-    const after = await leader.registry.metrics();
+    // Served from the leader's view: the removal shows once the view has it (event or sweep).
+    await waitFor('the view without n2', () => leader.c.aggregator?.latestView?.nodes.length === 1);
+    const after = await leader.scrape();
     expect(after).not.toContain('node="n2"');
     expect(series(after, 'node_status')).toHaveLength(5);
     expect(series(after, 'project_status').filter((l) => l.endsWith(' 1'))).toEqual(['fdl_cloudauth_project_status{project="p1",status="registered"} 1']);
@@ -127,8 +133,8 @@ describe('cluster metrics', () => {
     const now = await redisNow();
     await writeNodeRecord(h.admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now });
     const a = await sidecar(h.server.url, k, 'n1');
-    await waitFor('a to lead', () => a.c.election.isLeader);
-    expect(series(await a.registry.metrics(), 'corrupt_records_total')).toEqual(['fdl_cloudauth_corrupt_records_total{project="p1"} 0']);
+    await waitFor('a to lead with a view', () => a.c.election.isLeader && a.c.aggregator?.latestView);
+    expect(series(await a.scrape(), 'corrupt_records_total')).toEqual(['fdl_cloudauth_corrupt_records_total{project="p1"} 0']);
 
     // Another sidecar (not the leader) serving /status finds a broken node record...
     await h.admin.zadd(k.nodes, 5, 'bad');
@@ -139,10 +145,10 @@ describe('cluster metrics', () => {
     await h.admin.lpush(k.history('n1'), 'not json');
     await readFailures(h.admin, k, { limit: 5 }, new CorruptRecordLog(silentLog));
     await a.c.aggregator?.refresh();
-    expect(series(await a.registry.metrics(), 'corrupt_records_total')).toEqual(['fdl_cloudauth_corrupt_records_total{project="p1"} 2']);
+    expect(series(await a.scrape(), 'corrupt_records_total')).toEqual(['fdl_cloudauth_corrupt_records_total{project="p1"} 2']);
   });
 
-  it('a scrape still answers, without cluster series, while Redis is down', async () => {
+  it("serves the leader's view without reading Redis: while Redis is down the view ages, and a leader that steps down exports none", async () => {
     const own = await startRedis();
     const ownAdmin = new Redis({ host: own.host, port: own.port, maxRetriesPerRequest: 1 });
     try {
@@ -151,14 +157,25 @@ describe('cluster metrics', () => {
       const now = await redisNow(ownAdmin);
       await writeNodeRecord(ownAdmin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now });
       const a = await sidecar(own.url, k, 'n1');
-      await waitFor('a to lead', () => a.c.election.isLeader);
-      expect(series(await a.registry.metrics(), 'project_status')).toHaveLength(4);
+      await waitFor('a to lead with a view', () => a.c.election.isLeader && a.c.aggregator?.latestView);
+      const fresh = await a.scrape();
+      expect(series(fresh, 'project_status')).toHaveLength(4);
+      const ageOf = (text: string) => Number(series(text, 'view_age_seconds')[0]?.split(' ')[1]);
+      expect(ageOf(fresh)).toBeGreaterThanOrEqual(0);
       await own.kill();
-      // Still within its lease: it leads, tries to read, the read fails, the scrape answers anyway.
-      expect(a.c.election.isLeader).toBe(true);
-      const text = await a.registry.metrics();
+      // Still within its lease: the scrape answers from the last view, which only ages.
+      const viewBefore = a.c.aggregator?.latestView;
+      await waitFor('a failed read of the dead Redis', async () => (await a.c.aggregator?.refresh()) === null && a.c.election.isLeader);
+      expect(a.c.aggregator?.latestView).toBe(viewBefore);
+      const during = await a.scrape();
+      expect(series(during, 'project_status')).toEqual(series(fresh, 'project_status'));
+      expect(ageOf(during)).toBeGreaterThan(ageOf(fresh));
+      // Its lease lapses: it steps down, and the cluster series go with it.
+      await waitFor('a to step down', () => !a.c.election.isLeader, 10_000, 20);
+      metricsClock += a.c.election.leaseMs;
+      const text = await a.scrape();
       for (const metric of CLUSTER_METRICS) expect(series(text, metric)).toEqual([]);
-      expect(series(text, 'leader')).toHaveLength(1);
+      expect(series(text, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",instance="${a.c.election.instance}"} 0`]);
     } finally {
       ownAdmin.disconnect();
     }

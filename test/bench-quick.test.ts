@@ -22,6 +22,8 @@ const EXPECTED = [
   'aggregation.roundTrips.10000',
   'scrape.1000',
   'scrape.10000',
+  'scrape.sameView.1000',
+  'scrape.sameView.10000',
   'detection.p50',
   'detection.p99',
   'failover.graceful.median',

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ChangeEvent } from '../../shared/redis/records';
@@ -38,6 +39,8 @@ export class Aggregator {
   private readonly log: Logger;
   private readonly writer: StatusWriter;
   private latest: ProjectView | null = null;
+  /** performance.now() when the read of `latest` started. */
+  private latestReadAt: number | null = null;
   private rejected = 0;
   private debounce: NodeJS.Timeout | undefined;
   private sweep: NodeJS.Timeout | undefined;
@@ -70,9 +73,18 @@ export class Aggregator {
     return this.options.election;
   }
 
-  /** The last view this leader computed (null before the first, or on a non-leader). */
+  /**
+   * The last view this leader computed (null before the first, or on a non-leader):
+   * what its status writes are decided from, and what the cluster metrics serve.
+   * Kept when a later read fails, so its age (latestViewReadAt) tells how stale it is.
+   */
   get latestView(): ProjectView | null {
     return this.latest;
+  }
+
+  /** performance.now() when the read of latestView started; null without a view. */
+  get latestViewReadAt(): number | null {
+    return this.latest ? this.latestReadAt : null;
   }
 
   /** Writes of this process that Redis refused as stale (fencing). */
@@ -153,6 +165,7 @@ export class Aggregator {
     }
     // The epoch is taken before the read: the write must prove the lease this view was read under.
     const epoch = election.epoch as number;
+    const readAt = performance.now();
     let view: ProjectView;
     try {
       view = await reader.read();
@@ -161,6 +174,7 @@ export class Aggregator {
       return null;
     }
     this.latest = view;
+    this.latestReadAt = readAt;
     const stored = view.stored?.status ?? null;
     // Sticky: nothing the nodes say replaces a stored `failed`; only register clears it.
     if (stored === 'failed' || stored === view.computedStatus) return view;

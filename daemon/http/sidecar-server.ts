@@ -18,6 +18,8 @@ export interface SidecarServerOptions {
   host: string;
   port: number;
   registry: Registry;
+  /** Series rendered outside the registry (the leader's cluster series), appended to it. */
+  extraMetrics?(): string;
   readiness(): Readiness;
   /** The project view as `status --json` prints it; throws when Redis is unreachable. */
   status(): Promise<unknown>;
@@ -65,7 +67,7 @@ export class SidecarServer {
     try {
       switch (path) {
         case '/metrics':
-          this.send(res, 200, this.o.registry.contentType, await this.o.registry.metrics());
+          this.send(res, 200, this.o.registry.contentType, (await this.o.registry.metrics()) + (this.o.extraMetrics?.() ?? ''));
           return;
         case '/healthz':
           this.send(res, 200, 'application/json', JSON.stringify({ status: 'alive' }));
