@@ -10,6 +10,7 @@ import type { Outcome } from '../protocol/classify';
 import { CONNECTION_FAILED } from '../../shared/catalog';
 import type { NodeMetrics } from '../metrics/node-metrics';
 import { parseCredential } from '../credentials/credential-store';
+import { openableKeyIds, publishKeyIds } from '../credentials/node-key-ids';
 import { recordAttempt, restoreAfterLoss, type Held } from './attempt-recorder';
 import { nextVerdict, verdictApplies } from './held-verdict';
 import { ATTEMPT_BUDGET_MS, authenticate } from './authenticate';
@@ -66,6 +67,8 @@ export class Agent {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
   private closing: Promise<void> | undefined;
+  /** The key ids last published to Redis (null: publish at the next chance). */
+  private publishedKeyIds: string | null = null;
   /** BullMQ reports every failed reconnect; one line per outage is enough. */
   private redisErrorLogged = false;
   private readonly onReady = () => {
@@ -145,6 +148,9 @@ export class Agent {
     this.syncing = (async () => {
       try {
         await this.restoreIfLost();
+        // Redis may have lost it, or the key files changed while it was away.
+        this.publishedKeyIds = null;
+        await this.publishKeyIdsIfChanged();
         await this.replayRecent();
         await this.replayJournal();
         await this.ensureSchedule();
@@ -178,8 +184,23 @@ export class Agent {
     });
     if (restored.length > 0) {
       this.schedulerInPlace = false;
+      this.publishedKeyIds = null;
       this.log.warn({ restored }, 'Redis had lost the project data: restored what this node holds (the failure history before the loss is gone)');
     }
+  }
+
+  /**
+   * Makes known which key ids this node can open (R9), for `crypto switch`. Key files
+   * are read again each time, so a key copied to the node is announced at its next
+   * attempt; Redis is written only when the answer changed.
+   */
+  private async publishKeyIdsIfChanged(): Promise<void> {
+    const ids = openableKeyIds(this.o.config.crypto.keyDir);
+    const text = ids.join(',');
+    if (text === this.publishedKeyIds) return;
+    await publishKeyIds(this.o.redis, this.o.keys, this.o.config.node.id, ids);
+    this.publishedKeyIds = text;
+    this.log.info({ keyIds: ids }, 'Published the key ids this node can open');
   }
 
   /** See LocalStateData.recent: a no-op (every id already recorded) unless Redis lost writes. */
@@ -443,6 +464,7 @@ export class Agent {
         const reply = await recordAttempt(redis, keys, result, this.held());
         this.remember({ ...result, atMs: reply.atMs }, reply.record);
         this.logOutcome(attemptId, outcome, reply.consecutiveFailures, reply.recorded);
+        await this.publishKeyIdsIfChanged().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'Could not publish the key ids this node can open'));
         return;
       } catch (error) {
         this.log.warn({ err: error, attemptId }, 'Redis went away before the result was recorded: journaling it');

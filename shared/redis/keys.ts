@@ -65,6 +65,14 @@ export class ProjectKeys {
   get removed(): string {
     return `${this.base}:removed`;
   }
+  /**
+   * Hash: node id -> the private keys that node can open, as `<algorithm>:<key id>`
+   * joined by commas ('' for none). Each sidecar writes its own field; `crypto switch`
+   * reads it to refuse a ciphertext a live node could not open (R9).
+   */
+  get keyIds(): string {
+    return `${this.base}:key-ids`;
+  }
   /** Prefix for BullMQ, so the queues share the project's hash tag. */
   get bullPrefix(): string {
     return `${this.base}:bull`;

@@ -36,6 +36,12 @@
  *   nodes put back what they hold: at (ms, first restoration), node:<id> (what that
  *   node restored: 'credential', 'node').
  *
+ * key-ids (hash), written by each sidecar for itself: node id -> the private keys it can
+ *   open, `<algorithm>:<key id>` joined by commas; read by `crypto switch` (R9).
+ *
+ * counters (hash): staleWritesRejected (fenced writes refused), corruptRecords (corrupt
+ *   records found by any reader, each distinct one once; corrupt-seen remembers them).
+ *
  * events (pub/sub channel): JSON ChangeEvent.
  */
 

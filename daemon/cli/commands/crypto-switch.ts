@@ -9,6 +9,10 @@ import { CorruptRecordError } from '../../../shared/redis/records';
 import { cliLogger } from '../../credentials/cli-logger';
 import { CredentialChangedError } from '../../credentials/credential-changed-error';
 import { findCredentialProjects, switchCredential } from '../../credentials/credential-switch';
+import { readCredential } from '../../credentials/credential-store';
+import { keyIdLabel } from '../../credentials/node-key-ids';
+import { describeUnable, switchReadiness } from '../../credentials/switch-readiness';
+import { KEY_FILE_NAMES } from '../../../shared/crypto/key-files';
 import { ExitCode, stringFlag, UsageError, type Command, type CommandContext } from '../command';
 
 /**
@@ -17,6 +21,8 @@ import { ExitCode, stringFlag, UsageError, type Command, type CommandContext } f
  * no project is configured, one crash-safe step per credential (credential-switch.ts).
  * Run it on a node: it needs both private keys. Running it again after an
  * interruption finishes the job; credentials already on the target are left alone.
+ * A project is not switched while one of its live nodes has not made known that it
+ * can open the target key (R9; node-key-ids.ts): `--force` switches anyway, loudly.
  *
  * Test hook: CLOUDAUTH_TEST_CRASH_AFTER=<n> makes the process SIGKILL itself right
  * after the n-th credential was switched, so tests can show a crash loses nothing.
@@ -43,10 +49,14 @@ Re-encrypts the stored password of the configured project (or, with no project
 configured, of every project under redis.keyPrefix) with the other algorithm. Each
 password is decrypted, re-encrypted and checked before it is replaced in one atomic
 step, so it stays readable throughout; run again after an interruption to finish.
-Needs the private keys of both algorithms in crypto.keyDir.
+Needs the private keys of both algorithms in crypto.keyDir. A project is left as it
+is when one of its live nodes has not made known that it can open the target key
+(copy the key files to that node first); stale nodes are not checked, but named.
 
-  --to rsa|sm2    the algorithm to move to`,
-  options: { to: { type: 'string' } },
+  --to rsa|sm2    the algorithm to move to
+  --force         switch even when live nodes could not open the new ciphertext
+                  (they then fail every attempt until they have the key)`,
+  options: { to: { type: 'string' }, force: { type: 'boolean' } },
   allowPositionals: true,
   async run(ctx: CommandContext): Promise<number> {
     if (ctx.positionals.length !== 1 || ctx.positionals[0] !== 'switch') {
@@ -61,15 +71,45 @@ Needs the private keys of both algorithms in crypto.keyDir.
     const cfg = ctx.config([]);
     const log = cliLogger(cfg.log.level, 'crypto');
     // Fail before touching anything when this machine lacks the target key pair.
-    loadPublicKey(cfg.crypto.keyDir, to);
+    const target = keyIdLabel(to, loadPublicKey(cfg.crypto.keyDir, to).keyId);
     loadPrivateKey(cfg.crypto.keyDir, to);
+    const force = ctx.values.force === true;
+    const policy = { failurePolicy: cfg.cluster.failurePolicy, threshold: cfg.heartbeat.failureThreshold, intervalMs: cfg.heartbeat.intervalMs };
+    const keyFiles = `${KEY_FILE_NAMES[to].private} and ${KEY_FILE_NAMES[to].public}`;
 
     return withCliRedis(cfg.redis, 'crypto-switch', log, async (redis) => {
       const projects = cfg.project ? [cfg.project] : await findCredentialProjects(redis, cfg.redis.keyPrefix);
       const counts = { switched: 0, already: 0, missing: 0, failed: 0 };
       for (const project of projects) {
+        const keys = new ProjectKeys(cfg.redis.keyPrefix, project);
+        // Only a project that would really change is checked (already on the target, or no credential: nothing to refuse).
+        const current = await readCredential(redis, keys).catch(() => null);
+        const readiness = current && current.algorithm !== to ? await switchReadiness(redis, keys, policy, log, target) : { unable: [], staleNotChecked: [] };
+        if (readiness.unable.length > 0) {
+          const who = describeUnable(readiness.unable);
+          if (!force) {
+            counts.failed += 1;
+            ctx.stderr.write(
+              `fdl-cloudauth crypto: project ${project}: not switched: live node(s) ${who} could not open the new ${to} ciphertext (key ${target}). ` +
+                `Copy ${keyFiles} from ${cfg.crypto.keyDir} to those nodes' crypto.keyDir (their sidecars announce the key at their next attempt), ` +
+                `or pass --force to switch anyway\n`,
+            );
+            continue;
+          }
+          log.warn({ project, to, nodes: readiness.unable.map((n) => n.id) }, 'crypto switch forced past nodes that cannot open the new ciphertext');
+          ctx.stderr.write(
+            `WARNING: --force: switching project ${project} to ${to} although live node(s) ${who} cannot open the new ciphertext (key ${target}); ` +
+              `they will fail every attempt (nothing is sent: they cannot open the credential) until ${keyFiles} are in their crypto.keyDir\n`,
+          );
+        }
+        if (readiness.staleNotChecked.length > 0) {
+          ctx.stderr.write(
+            `note: project ${project}: stale node(s) ${readiness.staleNotChecked.join(', ')} were not checked and have not shown they can open key ${target}: ` +
+              `give them ${keyFiles} before their sidecars run again\n`,
+          );
+        }
         try {
-          const result = await switchCredential(redis, new ProjectKeys(cfg.redis.keyPrefix, project), to as Algorithm, cfg.crypto.keyDir);
+          const result = await switchCredential(redis, keys, to as Algorithm, cfg.crypto.keyDir);
           counts[result.outcome] += 1;
           if (result.outcome === 'switched') {
             log.debug({ project, from: result.from, to, keyId: result.keyId }, 'credential switched');
