@@ -37,10 +37,10 @@ export const SPEC_METRICS: readonly SpecMetric[] = Object.freeze([
   { name: 'fdl_cloudauth_heartbeat_duration_seconds', type: 'histogram', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_redis_up', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_build_info', type: 'gauge', labels: ['version'], nodeLevel: true },
+  { name: 'fdl_cloudauth_view_age_seconds', type: 'gauge', labels: ['project'], nodeLevel: false },
   { name: 'fdl_cloudauth_authserver_reachable', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_probe_duration_seconds', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_authserver_tls_expiry_timestamp_seconds', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
-  { name: 'fdl_cloudauth_view_age_seconds', type: 'gauge', labels: ['project'], nodeLevel: false },
 ] satisfies SpecMetric[]);
 
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
