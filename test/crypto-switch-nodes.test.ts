@@ -19,6 +19,9 @@ import type { StatusJson } from '../daemon/view/status-json';
 jest.setTimeout(180_000);
 
 const PASSWORD = 'switch-nodes-pw';
+// Long enough that a node delayed by a busy machine is not taken for stale (1.5 intervals)
+// while the switch checks it; the last test waits for staleness on purpose.
+const INTERVAL = '4s';
 let redis: Redis;
 let auth: InProcessAuthServer;
 let fixture: ProjectFixture;
@@ -30,7 +33,7 @@ const env = () => ({
   CLOUDAUTH_REDIS_URL: fixture.redisUrl,
   CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix,
   CLOUDAUTH_KEY_DIR: fixture.keyDir,
-  CLOUDAUTH_HEARTBEAT_INTERVAL: '1s',
+  CLOUDAUTH_HEARTBEAT_INTERVAL: INTERVAL,
 });
 
 const algorithm = async () => redis.hget(fixture.keys.credential, 'algorithm');
@@ -44,8 +47,8 @@ beforeAll(async () => {
   fixture = await registerProject({ project: 'keys', keyPrefix: testPrefix('keys'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'keys', password: PASSWORD });
   rsaOnlyDir = mkdtempSync(path.join(os.tmpdir(), 'fdl-keys-rsa-only-'));
   for (const file of Object.values(KEY_FILE_NAMES.rsa)) copyFileSync(path.join(fixture.keyDir, file), path.join(rsaOnlyDir, file));
-  sidecars.set('n1', await startSidecar(fixture, { nodeId: 'n1', interval: '1s' }));
-  sidecars.set('n2', await startSidecar(fixture, { nodeId: 'n2', interval: '1s', env: { CLOUDAUTH_KEY_DIR: rsaOnlyDir } }));
+  sidecars.set('n1', await startSidecar(fixture, { nodeId: 'n1', interval: INTERVAL }));
+  sidecars.set('n2', await startSidecar(fixture, { nodeId: 'n2', interval: INTERVAL, env: { CLOUDAUTH_KEY_DIR: rsaOnlyDir } }));
 });
 
 afterAll(async () => {
