@@ -8,6 +8,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
  */
 const SECRET_FIELDS = [
   'password',
+  'sentinelPassword',
   'passwords',
   'ciphertext',
   'adminToken',

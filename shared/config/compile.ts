@@ -12,6 +12,11 @@ export interface Config {
     readonly sentinelName: string;
     readonly clusterNodes: ReadonlyArray<{ host: string; port: number }>;
     readonly keyPrefix: string;
+    readonly sentinelUsername: string;
+    readonly sentinelPassword: string;
+    readonly sentinelTls: boolean;
+    /** Files and name for Redis TLS; TLS itself is on when redis.url is rediss://. */
+    readonly tls: { readonly caFile: string; readonly certFile: string; readonly keyFile: string; readonly servername: string };
   };
   readonly authServer: {
     readonly url: string;
@@ -78,6 +83,10 @@ export function compileConfig(raw: RawConfig, env: NodeJS.ProcessEnv = {}): Conf
       sentinelName: raw.redis.sentinelName,
       clusterNodes: hostList(raw.redis.clusterNodes),
       keyPrefix: raw.redis.keyPrefix,
+      sentinelUsername: raw.redis.sentinelUsername,
+      sentinelPassword: raw.redis.sentinelPassword,
+      sentinelTls: raw.redis.sentinelTls,
+      tls: { ...raw.redis.tls },
     },
     authServer: {
       url: raw.authServer.url,

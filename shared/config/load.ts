@@ -102,6 +102,41 @@ export function loadConfig(options: LoadOptions = {}): Config {
   return compiled;
 }
 
+function unreadable(problems: string[], key: string, file: string, what: string): void {
+  if (!file) return;
+  try {
+    accessSync(file, constants.R_OK);
+  } catch {
+    problems.push(`${where(key)}: ${file} cannot be read: point it at ${what}`);
+  }
+}
+
+/**
+ * Redis TLS files must be readable, a client certificate comes with its key, and TLS
+ * settings without TLS are refused: an operator who gave a CA file but kept redis://
+ * would otherwise send the Redis password in clear while believing it encrypted.
+ */
+function redisTlsChecks(r: Config['redis']): string[] {
+  const problems: string[] = [];
+  unreadable(problems, 'redis.tls.caFile', r.tls.caFile, 'a readable PEM file of CA certificates');
+  unreadable(problems, 'redis.tls.certFile', r.tls.certFile, 'a readable PEM client certificate');
+  unreadable(problems, 'redis.tls.keyFile', r.tls.keyFile, 'a readable PEM private key');
+  if (Boolean(r.tls.certFile) !== Boolean(r.tls.keyFile)) {
+    problems.push(`${where('redis.tls.certFile')} and ${where('redis.tls.keyFile')}: set both for a client certificate, or neither`);
+  }
+  const tlsSet = Boolean(r.tls.caFile || r.tls.certFile || r.tls.keyFile || r.tls.servername);
+  if (tlsSet && !r.url.startsWith('rediss:') && !r.sentinelTls) {
+    problems.push(
+      `${where('redis.tls.caFile')}/certFile/keyFile/servername: set, but nothing uses TLS: write redis.url (CLOUDAUTH_REDIS_URL) as rediss://` +
+        (r.sentinels.length > 0 ? ' and/or set redis.sentinelTls (CLOUDAUTH_REDIS_SENTINEL_TLS=true)' : ''),
+    );
+  }
+  if (r.sentinels.length === 0 && (r.sentinelTls || r.sentinelUsername || r.sentinelPassword)) {
+    problems.push(`${where('redis.sentinelTls')}, sentinelUsername, sentinelPassword: apply only with redis.sentinels (CLOUDAUTH_REDIS_SENTINELS): set the Sentinels or remove these`);
+  }
+  return problems;
+}
+
 /** Rules that involve several keys, or that only some commands need. */
 function crossChecks(c: Config, require: Requirement[]): string[] {
   const problems: string[] = [];
@@ -137,13 +172,8 @@ function crossChecks(c: Config, require: Requirement[]): string[] {
       );
     }
   }
-  if (c.authServer.caFile) {
-    try {
-      accessSync(c.authServer.caFile, constants.R_OK);
-    } catch {
-      problems.push(`${where('authServer.caFile')}: ${c.authServer.caFile} cannot be read: point it at a readable PEM file of CA certificates`);
-    }
-  }
+  unreadable(problems, 'authServer.caFile', c.authServer.caFile, 'a readable PEM file of CA certificates');
+  problems.push(...redisTlsChecks(c.redis));
   if (c.heartbeat.intervalMs < 1000) problems.push(`${where('heartbeat.interval')}: must be at least 1s`);
   if (c.heartbeat.failureThreshold < 1) problems.push(`${where('heartbeat.failureThreshold')}: must be at least 1`);
   if (c.authServer.timeoutMs < 100) problems.push(`${where('authServer.timeout')}: must be at least 100ms`);

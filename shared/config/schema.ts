@@ -146,6 +146,51 @@ export const schema = {
       default: '',
       env: 'CLOUDAUTH_REDIS_CLUSTER_NODES',
     },
+    sentinelUsername: {
+      doc: 'User name the Sentinels require (Sentinel ACL); empty when they need none.',
+      format: String,
+      default: '',
+      env: 'CLOUDAUTH_REDIS_SENTINEL_USERNAME',
+    },
+    sentinelPassword: {
+      doc: 'Password the Sentinels require (their requirepass); the primary\'s own password comes from redis.url.',
+      format: String,
+      default: '',
+      env: 'CLOUDAUTH_REDIS_SENTINEL_PASSWORD',
+      sensitive: true,
+    },
+    sentinelTls: {
+      doc: 'Reach the Sentinels over TLS too (with the redis.tls.* settings); the primary uses TLS when redis.url is rediss://.',
+      format: Boolean,
+      default: false,
+      env: 'CLOUDAUTH_REDIS_SENTINEL_TLS',
+    },
+    tls: {
+      caFile: {
+        doc: 'PEM file of CA certificates to trust for Redis TLS instead of the system CAs.',
+        format: String,
+        default: '',
+        env: 'CLOUDAUTH_REDIS_TLS_CA_FILE',
+      },
+      certFile: {
+        doc: 'PEM client certificate for Redis TLS (when Redis requires client certificates); with keyFile.',
+        format: String,
+        default: '',
+        env: 'CLOUDAUTH_REDIS_TLS_CERT_FILE',
+      },
+      keyFile: {
+        doc: 'PEM private key of the Redis client certificate.',
+        format: String,
+        default: '',
+        env: 'CLOUDAUTH_REDIS_TLS_KEY_FILE',
+      },
+      servername: {
+        doc: 'Name to verify in the Redis server certificate (and send as SNI) when it differs from the host connected to.',
+        format: String,
+        default: '',
+        env: 'CLOUDAUTH_REDIS_TLS_SERVERNAME',
+      },
+    },
     keyPrefix: {
       doc: 'Prefix of every Redis key (several installations may share one Redis).',
       format: 'name-or-empty',

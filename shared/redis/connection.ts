@@ -1,5 +1,6 @@
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/compile';
+import { redisTlsSettings, redisUsesTls } from './tls-options';
 
 /**
  * One factory for every Redis connection the product opens: standalone (URL),
@@ -24,12 +25,13 @@ export interface RedisConnectOptions {
 
 function baseOptions(cfg: Config['redis'], options: RedisConnectOptions): RedisOptions {
   const url = new URL(cfg.url);
+  const tls = redisUsesTls(cfg) ? redisTlsSettings(cfg) : undefined;
   const common: RedisOptions = {
     connectionName: options.connectionName,
     lazyConnect: options.lazyConnect ?? false,
     username: url.username ? decodeURIComponent(url.username) : undefined,
     password: url.password ? decodeURIComponent(url.password) : undefined,
-    tls: url.protocol === 'rediss:' ? {} : undefined,
+    tls,
     connectTimeout: options.purpose === 'cli' ? 3000 : 5000,
     // Reconnect quickly at first, then every 2 s: a restarted Redis is found at once.
     retryStrategy: options.purpose === 'cli' ? () => null : (times: number) => Math.min(100 * times, 2000),
@@ -65,6 +67,12 @@ export function createRedis(cfg: Config['redis'], options: RedisConnectOptions):
       ...base,
       sentinels: [...cfg.sentinels],
       name: cfg.sentinelName,
+      // Without this flag ioredis speaks plain RESP to the primary Sentinel names even
+      // for rediss:// — the AUTH with the Redis password crossed the network in clear.
+      enableTLSForSentinelMode: base.tls !== undefined,
+      sentinelTLS: cfg.sentinelTls ? redisTlsSettings(cfg) : undefined,
+      sentinelUsername: cfg.sentinelUsername || undefined,
+      sentinelPassword: cfg.sentinelPassword || undefined,
       db: Number(url.pathname.slice(1)) || 0,
       sentinelRetryStrategy: (times: number) => (options.purpose === 'cli' ? null : Math.min(100 * times, 2000)),
     });
@@ -102,12 +110,20 @@ export class RedisUnreachableError extends Error {
 
 /** Connects a lazily created client, turning a failure into RedisUnreachableError. */
 export async function connectOrExplain(client: RedisClient, cfg: Config['redis']): Promise<void> {
+  // ioredis reports why a socket failed (a certificate not trusted, a wrong server
+  // name) as an 'error' event and rejects the command only with "Connection is
+  // closed"; the event's reason is what tells an operator what to fix.
+  let reason: unknown;
+  const remember = (error: unknown) => (reason = error);
+  client.on('error', remember);
   try {
     if (client.status === 'wait') await client.connect();
     await client.ping();
   } catch (error) {
     client.disconnect();
-    throw new RedisUnreachableError(describeRedis(cfg), error);
+    throw new RedisUnreachableError(describeRedis(cfg), reason ?? error);
+  } finally {
+    client.off('error', remember);
   }
 }
 

@@ -6,6 +6,7 @@ import Redis from 'ioredis';
 import { freePort, waitFor, waitForPort } from './ports';
 import { track } from './process-registry';
 import { startRedis, type TestRedis } from './redis-server';
+import type { CertificateFiles } from './tls';
 
 /**
  * A Sentinel-monitored Redis for fail-over tests: a primary, one replica and three
@@ -51,7 +52,7 @@ export interface SentinelGroup {
   dispose(): Promise<void>;
 }
 
-class SentinelProcess implements TestSentinel {
+export class SentinelProcess implements TestSentinel {
   private child: ChildProcess | undefined;
   private readonly dir: string;
 
@@ -231,4 +232,51 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
 /** For afterAll: stops every sentinel group a test started (sentinels first, then servers). */
 export async function disposeSentinelGroups(): Promise<void> {
   await Promise.all(groups.splice(0).map((g) => g.dispose().catch(() => undefined)));
+}
+
+export interface SecuredSentinelOptions {
+  /** Port of the primary as the sentinel should reach it (a test may put a proxy there). */
+  primaryPort: number;
+  files: CertificateFiles;
+  /** The primary's password (sentinel auth-pass). */
+  password: string;
+  /** The sentinel's own password (requirepass). */
+  sentinelPassword: string;
+  name?: string;
+}
+
+/**
+ * One sentinel (quorum 1) serving TLS only and requiring a password, watching a
+ * primary over TLS: enough to check how a client finds and reaches a primary through
+ * a secured Sentinel, not for fail-over (startSentinelGroup does that).
+ */
+export async function startSecuredSentinel(options: SecuredSentinelOptions): Promise<SentinelProcess> {
+  const name = options.name ?? 'mymaster';
+  const port = await freePort();
+  const { files } = options;
+  const conf = [
+    'port 0',
+    `tls-port ${port}`,
+    'bind 127.0.0.1',
+    `tls-cert-file ${files.certFile}`,
+    `tls-key-file ${files.keyFile}`,
+    `tls-ca-cert-file ${files.caFile}`,
+    'tls-auth-clients yes',
+    'tls-replication yes',
+    `requirepass ${options.sentinelPassword}`,
+    `sentinel monitor ${name} 127.0.0.1 ${options.primaryPort} 1`,
+    `sentinel auth-pass ${name} ${options.password}`,
+    '',
+  ].join('\n');
+  const sentinel = new SentinelProcess(port, conf);
+  await sentinel.start();
+  securedSentinels.push(sentinel);
+  return sentinel;
+}
+
+const securedSentinels: SentinelProcess[] = [];
+
+/** For afterAll: stops every sentinel startSecuredSentinel() started. */
+export async function disposeSecuredSentinels(): Promise<void> {
+  await Promise.all(securedSentinels.splice(0).map((s) => s.dispose().catch(() => undefined)));
 }

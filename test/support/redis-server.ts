@@ -2,7 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Redis from 'ioredis';
+import Redis, { type RedisOptions } from 'ioredis';
+import type { CertificateFiles } from './tls';
 import { freePort, sleep, waitForPort } from './ports';
 import { track } from './process-registry';
 
@@ -15,6 +16,8 @@ export interface TestRedis {
   readonly host: string;
   readonly port: number;
   readonly url: string;
+  /** How a test client reaches this server (TLS and password included). */
+  clientOptions(): RedisOptions;
   /** Graceful stop (SHUTDOWN NOSAVE). */
   stop(): Promise<void>;
   /** SIGKILL: the server vanishes mid-conversation. */
@@ -42,6 +45,36 @@ export interface RedisServerOptions {
   /** Extra redis-server arguments, e.g. ['--appendonly', 'yes']. */
   args?: string[];
   port?: number;
+  /**
+   * Serve TLS only (`--port 0 --tls-port`): nothing on this server can be reached in
+   * clear. Replication and the cluster bus use TLS too.
+   */
+  tls?: { files: CertificateFiles; clientCertificates: 'no' | 'optional' | 'yes' };
+  /** requirepass (and masterauth, so replicas of it can authenticate). */
+  password?: string;
+}
+
+/** redis-server arguments that make it serve TLS only, with the test's certificates. */
+export function tlsServerArgs(files: CertificateFiles, clientCertificates: 'no' | 'optional' | 'yes'): string[] {
+  return [
+    '--tls-cert-file', files.certFile,
+    '--tls-key-file', files.keyFile,
+    '--tls-ca-cert-file', files.caFile,
+    '--tls-auth-clients', clientCertificates,
+    '--tls-replication', 'yes',
+    '--tls-cluster', 'yes',
+  ];
+}
+
+/** Client options for a test client of a server started with `tls`/`password`. */
+export function testClientOptions(port: number, options: Pick<RedisServerOptions, 'tls' | 'password'>): RedisOptions {
+  const files = options.tls?.files;
+  return {
+    host: '127.0.0.1',
+    port,
+    password: options.password,
+    tls: files ? { ca: files.pems.caPem, cert: files.pems.clientCertPem, key: files.pems.clientKeyPem } : undefined,
+  };
 }
 
 class ProcessRedis implements TestRedis {
@@ -50,12 +83,20 @@ class ProcessRedis implements TestRedis {
   private paused = false;
   private readonly dir: string;
 
-  constructor(readonly port: number, private readonly extraArgs: string[]) {
+  constructor(
+    readonly port: number,
+    private readonly extraArgs: string[],
+    private readonly security: Pick<RedisServerOptions, 'tls' | 'password'> = {},
+  ) {
     this.dir = mkdtempSync(path.join(os.tmpdir(), 'fdl-redis-'));
   }
 
   get url(): string {
-    return `redis://${this.host}:${this.port}`;
+    return `${this.security.tls ? 'rediss' : 'redis'}://${this.security.password ? `:${this.security.password}@` : ''}${this.host}:${this.port}`;
+  }
+
+  clientOptions(): RedisOptions {
+    return testClientOptions(this.port, this.security);
   }
 
   get running(): boolean {
@@ -63,7 +104,10 @@ class ProcessRedis implements TestRedis {
   }
 
   async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', this.host, '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', ...this.extraArgs];
+    const { tls, password } = this.security;
+    const listen = tls ? ['--port', '0', '--tls-port', String(this.port), ...tlsServerArgs(tls.files, tls.clientCertificates)] : ['--port', String(this.port)];
+    const auth = password ? ['--requirepass', password, '--masterauth', password] : [];
+    const args = [...listen, ...auth, '--bind', this.host, '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', ...this.extraArgs];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     track(child);
     this.child = child;
@@ -75,7 +119,8 @@ class ProcessRedis implements TestRedis {
     exited.catch(() => undefined);
     await Promise.race([waitForPort(this.port, 10_000), exited]);
     // The port accepts before the dataset is loaded; PING until it answers.
-    const client = new Redis({ port: this.port, host: this.host, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const client = new Redis({ ...this.clientOptions(), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => undefined);
     try {
       for (let i = 0; i < 100; i++) {
         try {
@@ -130,7 +175,7 @@ class ProcessRedis implements TestRedis {
   }
 
   async flush(): Promise<void> {
-    const client = new Redis({ port: this.port, host: this.host, maxRetriesPerRequest: 1 });
+    const client = new Redis({ ...this.clientOptions(), maxRetriesPerRequest: 1 });
     try {
       await client.flushall();
     } finally {
@@ -159,6 +204,7 @@ async function startContainerRedis(): Promise<TestRedis> {
     host,
     port,
     url: `redis://${host}:${port}`,
+    clientOptions: () => ({ host, port }),
     get running() {
       return running;
     },
@@ -205,10 +251,10 @@ const started: TestRedis[] = [];
 export async function startRedis(options: RedisServerOptions = {}): Promise<TestRedis> {
   let server: TestRedis;
   if (hasRedisBinary()) {
-    const proc = new ProcessRedis(options.port ?? (await freePort()), options.args ?? []);
+    const proc = new ProcessRedis(options.port ?? (await freePort()), options.args ?? [], options);
     await proc.start();
     server = proc;
-  } else if (await dockerReachable()) {
+  } else if (!options.tls && !options.password && (await dockerReachable())) {
     server = await startContainerRedis();
   } else {
     throw new Error(INSTALL_HINT);

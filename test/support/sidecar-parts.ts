@@ -13,7 +13,17 @@ import type { ViewPolicy } from '../../daemon/view/compute-view';
 export const silentLog = createLogger({ level: 'silent' });
 
 export function redisConfig(url: string, keyPrefix: string): Config['redis'] {
-  return { url, sentinels: [], sentinelName: 'mymaster', clusterNodes: [], keyPrefix };
+  return {
+    url,
+    sentinels: [],
+    sentinelName: 'mymaster',
+    clusterNodes: [],
+    keyPrefix,
+    sentinelUsername: '',
+    sentinelPassword: '',
+    sentinelTls: false,
+    tls: { caFile: '', certFile: '', keyFile: '', servername: '' },
+  };
 }
 
 export interface CandidateOptions {
