@@ -225,10 +225,12 @@ describe('register', () => {
     for (const flag of ['--password', '--password=hunter2', '-p']) {
       const result = await runCli(['register', '--account', 'a', flag, 'hunter2'], env);
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/Unknown option/);
+      expect(result.stderr).toMatch(/unknown option/);
+      expect(result.stderr).not.toContain('hunter2');
     }
     const positional = await runCli(['register', '--account', 'a', 'hunter2'], env);
     expect(positional.code).toBe(2);
+    expect(positional.stderr).not.toContain('hunter2');
   });
 
   // A real pseudo-terminal (python3's pty module): the prompt path runs as at a console.

@@ -68,3 +68,6 @@ export function intFlag(ctx: CommandContext, name: string, min = 0): number | un
   if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} takes a whole number of at least ${min}, got "${value}"`);
   return Number(value);
 }
+
+/** Said instead of an argument's text, which may be a password typed in the wrong place. */
+export const NOT_ECHOED = '(not repeated here: it may be a password)';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { COMMON_HELP, COMMON_OPTIONS, ExitCode, makeConfigLoader, UsageError, type Command, type CommandIO } from './command';
+import { COMMON_HELP, COMMON_OPTIONS, ExitCode, makeConfigLoader, NOT_ECHOED, UsageError, type Command, type CommandIO } from './command';
 import { COMMANDS } from './commands';
 import { ConfigError } from '../../shared/config/load';
 import { RedisUnreachableError } from '../../shared/redis/connection';
@@ -23,6 +23,29 @@ function mainHelp(): string {
   ].join('\n');
 }
 
+/**
+ * A mistyped command line may hold a password (typed after the wrong flag, or pasted
+ * as an argument): parse errors name the kind of mistake and an option's name, never
+ * an argument's text.
+ */
+function describeArgsError(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  const message = (error as Error).message ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    return `this command takes no positional arguments; one was given ${NOT_ECHOED}. Passwords are read from a prompt or --password-stdin, never from arguments`;
+  }
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    // Named only when it looks like one of ours (lower-case words joined by dashes).
+    const option = /'(--[a-z][a-z-]{0,30})(?:=[^']*)?'/.exec(message)?.[1];
+    return option ? `unknown option ${option}` : `unknown option ${NOT_ECHOED}`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const option = /'(--[A-Za-z0-9][A-Za-z0-9-]*)/.exec(message)?.[1];
+    return `option ${option ?? ''} needs a value, or takes none`.replace('  ', ' ');
+  }
+  return `invalid arguments ${NOT_ECHOED}`;
+}
+
 function commandHelp(command: Command): string {
   return `${command.help.trimEnd()}\n${COMMON_HELP}\n`;
 }
@@ -39,7 +62,7 @@ export async function runCli(argv: string[], io: CommandIO): Promise<number> {
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    io.stderr.write(`fdl-cloudauth: unknown command "${name}". Run \`fdl-cloudauth --help\` for the list.\n`);
+    io.stderr.write(`fdl-cloudauth: unknown command ${NOT_ECHOED}. Run \`fdl-cloudauth --help\` for the list.\n`);
     return ExitCode.USAGE;
   }
 
@@ -52,7 +75,7 @@ export async function runCli(argv: string[], io: CommandIO): Promise<number> {
       strict: true,
     });
   } catch (error) {
-    io.stderr.write(`fdl-cloudauth ${name}: ${(error as Error).message}\n\n${commandHelp(command)}`);
+    io.stderr.write(`fdl-cloudauth ${name}: ${describeArgsError(error)}\n\n${commandHelp(command)}`);
     return ExitCode.USAGE;
   }
   if (parsed.values.help) {

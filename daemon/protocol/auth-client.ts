@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
 import type { Config } from '../../shared/config/compile';
+import { isLoopbackHost, redactUrl } from '../../shared/net/hosts';
 
 /**
  * HTTP client of protocol v1 (SPEC §5), used by the agent and by `unbind`.
@@ -24,23 +24,15 @@ export class InsecureUrlError extends Error {
   readonly code = 'ERR_INSECURE_AUTH_URL';
   constructor(url: string) {
     super(
-      `authServer.url ${url} uses plain HTTP to a non-loopback host: the password would cross the network unencrypted. ` +
+      `authServer.url ${redactUrl(url)} uses plain HTTP to a non-loopback host: the password would cross the network unencrypted. ` +
         'Use https://, or set authServer.allowHttp (CLOUDAUTH_AUTH_ALLOW_HTTP=true) if a TLS proxy sits in front of it.',
     );
   }
 }
 
-function isLoopback(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost') return true;
-  if (net.isIPv4(host)) return host.startsWith('127.');
-  if (net.isIPv6(host)) return host === '::1';
-  return false;
-}
-
 export function checkAuthUrl(cfg: Config['authServer']): URL {
   const url = new URL(cfg.url);
-  if (url.protocol === 'http:' && !cfg.allowHttp && !isLoopback(url.hostname)) throw new InsecureUrlError(cfg.url);
+  if (url.protocol === 'http:' && !cfg.allowHttp && !isLoopbackHost(url.hostname)) throw new InsecureUrlError(cfg.url);
   return url;
 }
 
@@ -73,8 +65,9 @@ export class AuthClient {
       : new Agent({ connect: { ...tls, timeout: cfg.timeoutMs }, headersTimeout: cfg.timeoutMs, bodyTimeout: cfg.timeoutMs, connections: 4, keepAliveTimeout: 10_000 });
   }
 
+  /** The server's URL for logs: without any user name or password written into it. */
   get url(): string {
-    return this.base.toString();
+    return redactUrl(this.base);
   }
 
   /** POSTs a JSON body to `path`; never throws for anything the network or server does. */

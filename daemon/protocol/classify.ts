@@ -1,5 +1,6 @@
 import { byCode, CONNECTION_FAILED, INCORRECT_LICENSE_FORMAT } from '../../shared/catalog';
 import type { RawAnswer } from './auth-client';
+import { stripControls } from '../../shared/text';
 
 /**
  * Turns whatever came back from the authorization server into an outcome with a
@@ -28,7 +29,7 @@ export type Outcome =
 const MAX_MESSAGE = 300;
 
 function clean(text: unknown): string {
-  return typeof text === 'string' ? text.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, MAX_MESSAGE) : '';
+  return typeof text === 'string' ? stripControls(text).slice(0, MAX_MESSAGE) : '';
 }
 
 function timeOf(value: unknown): number | null {

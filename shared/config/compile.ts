@@ -1,5 +1,6 @@
 import { parseDuration } from '../duration';
 import type { RawConfig } from './schema';
+import { isLoopbackHost, noProxyExempts } from '../net/hosts';
 
 /** The configuration as code sees it: frozen, typed, durations in milliseconds. */
 export interface Config {
@@ -62,14 +63,16 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * authServer.proxy, else the HTTPS_PROXY of the environment — but not for a server on
- * loopback (the demo, a staging reference server), which a site-wide proxy cannot reach.
+ * loopback (the demo, a staging reference server), which a site-wide proxy cannot reach,
+ * nor for one NO_PROXY exempts (as curl and every other client of HTTPS_PROXY do).
  */
 function effectiveProxy(raw: RawConfig, env: NodeJS.ProcessEnv): string {
   if (raw.authServer.proxy) return raw.authServer.proxy;
   const fromEnv = env.HTTPS_PROXY ?? env.https_proxy ?? '';
   if (!fromEnv || !raw.authServer.url) return fromEnv;
-  const host = new URL(raw.authServer.url).hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || host.startsWith('127.') ? '' : fromEnv;
+  const url = new URL(raw.authServer.url);
+  if (isLoopbackHost(url.hostname)) return '';
+  return noProxyExempts(url, env.NO_PROXY ?? env.no_proxy ?? '') ? '' : fromEnv;
 }
 
 export function compileConfig(raw: RawConfig, env: NodeJS.ProcessEnv = {}): Config {

@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { compileConfig, type Config } from './compile';
 import { createConvict, schema } from './schema';
 import { parseDuration } from '../duration';
+import { isLoopbackHost } from '../net/hosts';
 
 /**
  * Loads the configuration with the precedence of SPEC §7:
@@ -163,9 +164,7 @@ function crossChecks(c: Config, require: Requirement[]): string[] {
   if (c.leader.leaseMs < 100) problems.push(`${where('leader.lease')}: must be at least 100ms`);
   if (needs.has('daemon') && c.authServer.url) {
     const url = new URL(c.authServer.url);
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
-    if (url.protocol === 'http:' && !loopback && !c.authServer.allowHttp) {
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !c.authServer.allowHttp) {
       problems.push(
         `${where('authServer.url')}: plain HTTP to ${url.host} would send the password unencrypted: use https://, ` +
           'or set authServer.allowHttp (CLOUDAUTH_AUTH_ALLOW_HTTP=true) if a TLS proxy sits in front of it',

@@ -13,7 +13,7 @@ import { readCredential } from '../../credentials/credential-store';
 import { keyIdLabel } from '../../credentials/node-key-ids';
 import { describeUnable, switchReadiness } from '../../credentials/switch-readiness';
 import { KEY_FILE_NAMES } from '../../../shared/crypto/key-files';
-import { ExitCode, stringFlag, UsageError, type Command, type CommandContext } from '../command';
+import { ExitCode, NOT_ECHOED, stringFlag, UsageError, type Command, type CommandContext } from '../command';
 
 /**
  * `fdl-cloudauth crypto switch --to rsa|sm2` (SPEC R9): re-encrypts the stored
@@ -60,7 +60,7 @@ is when one of its live nodes has not made known that it can open the target key
   allowPositionals: true,
   async run(ctx: CommandContext): Promise<number> {
     if (ctx.positionals.length !== 1 || ctx.positionals[0] !== 'switch') {
-      throw new UsageError(`expected \`crypto switch --to rsa|sm2\`, got \`crypto ${ctx.positionals.join(' ')}\``);
+      throw new UsageError(`expected \`crypto switch --to rsa|sm2\`, got ${ctx.positionals.length} other argument(s) ${NOT_ECHOED}`);
     }
     const to = stringFlag(ctx, 'to');
     if (!to) throw new UsageError('--to rsa|sm2 is required');

@@ -12,7 +12,7 @@ import {
   writeFileAtomic,
 } from '../../../shared/crypto/key-files';
 import { cliLogger } from '../../credentials/cli-logger';
-import { ExitCode, stringFlag, UsageError, type Command, type CommandContext } from '../command';
+import { ExitCode, NOT_ECHOED, stringFlag, UsageError, type Command, type CommandContext } from '../command';
 
 /**
  * `fdl-cloudauth keys generate`: the RSA-2048 and SM2 key pairs that protect the
@@ -35,7 +35,7 @@ node: register needs the public keys, the agents the private keys.
   allowPositionals: true,
   async run(ctx: CommandContext): Promise<number> {
     if (ctx.positionals.length !== 1 || ctx.positionals[0] !== 'generate') {
-      throw new UsageError(`expected \`keys generate\`, got \`keys ${ctx.positionals.join(' ')}\``);
+      throw new UsageError(`expected \`keys generate\`, got ${ctx.positionals.length} other argument(s) ${NOT_ECHOED}`);
     }
     const cfg = ctx.config([]);
     const log = cliLogger(cfg.log.level, 'keys');
