@@ -15,6 +15,9 @@ import { AccountStore } from './account-store';
 import { FaultInjector } from './fault-injector';
 import { ProtocolApi } from './protocol-api';
 import { BODY_LIMIT_BYTES, isJsonContentType, readJsonBody } from './request-body';
+import { FailureLimiter } from './failure-limiter';
+import { applyServerLimits, checkLimits, DEFAULT_LIMITS, serverCreationOptions, type ServerLimits } from '../http/server-limits';
+import { isLoopbackHost } from '../../shared/net/hosts';
 
 /**
  * The reference authorization server: protocol v1 and its administration over
@@ -41,7 +44,13 @@ export interface AuthServerOptions {
   random?: () => number;
   /** How long close() waits for in-flight requests before cutting connections. */
   drainTimeoutMs?: number;
+  /** Socket deadlines and the connection cap; DEFAULT_LIMITS for what is not given. */
+  limits?: Partial<ServerLimits>;
+  /** Wrong passwords allowed per account / per source address in one window (default 10 / 30 per 15 min). */
+  passwordFailures?: { perAccount?: number; perAddress?: number; windowMs?: number };
 }
+
+export const DEFAULT_PASSWORD_FAILURES = Object.freeze({ perAccount: 10, perAddress: 30, windowMs: 15 * 60_000 });
 
 export interface RunningAuthServer {
   readonly url: string;
@@ -56,7 +65,7 @@ interface Route {
   readonly pattern: RegExp;
   readonly admin: boolean;
   readonly body: boolean;
-  readonly handle: (params: string[], body: unknown) => Promise<Answer> | Answer;
+  readonly handle: (params: string[], body: unknown, source: string) => Promise<Answer> | Answer;
 }
 
 const MALFORMED_BODY = '{"code":0,"name":"OK","message":"authenticated","data":{"licenseExpi';
@@ -105,20 +114,33 @@ export class AuthServer {
       await connectOrExplain(this.redis, config.redis);
     }
     const store = new AccountStore(this.redis, config.redis.keyPrefix);
-    const protocol = new ProtocolApi({ store, faults: this.faults, clock: this.clock, logger: this.log });
+    const failures = { ...DEFAULT_PASSWORD_FAILURES, ...this.options.passwordFailures };
+    const limits = {
+      account: new FailureLimiter({ maxFailures: failures.perAccount, windowMs: failures.windowMs }),
+      address: new FailureLimiter({ maxFailures: failures.perAddress, windowMs: failures.windowMs }),
+    };
+    const protocol = new ProtocolApi({ store, faults: this.faults, clock: this.clock, logger: this.log, limits });
     const admin = new AdminApi({ store, faults: this.faults, clock: this.clock, logger: this.log });
     this.defineRoutes(protocol, admin, store);
 
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
-    const server = tls ? https.createServer({ ...tls }, handler) : http.createServer(handler);
-    server.requestTimeout = 30_000;
-    server.headersTimeout = 20_000;
-    server.keepAliveTimeout = 5_000;
+    const serverLimits: ServerLimits = { ...DEFAULT_LIMITS, ...this.options.limits };
+    checkLimits(serverLimits);
+    const creation = serverCreationOptions(serverLimits);
+    const server = tls ? https.createServer({ ...creation, ...tls }, handler) : http.createServer(creation, handler);
+    applyServerLimits(server, serverLimits);
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
     server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
+      // A header or request deadline passed: 408 and close, as Node itself answers.
+      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        this.log.debug({ errCode: error.code }, 'client too slow: connection closed');
+        if (socket.writable) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        else socket.destroy();
+        return;
+      }
       // Unparseable HTTP: answer 400 when the socket still takes it; never crash.
       this.log.debug({ errCode: error.code }, 'client sent unparseable HTTP');
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 70\r\n\r\n{"code":10000,"name":"JSON_PARSER_ERROR","message":"unparseable HTTP"}');
@@ -137,7 +159,14 @@ export class AuthServer {
     const host = config.authserver.host.includes(':') ? `[${config.authserver.host}]` : config.authserver.host;
     const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
     this.setState('listening');
-    this.log.info({ url, port, tls: Boolean(tls) }, 'authorization server listening');
+    this.log.info({ url, port, tls: Boolean(tls), limits: serverLimits }, 'authorization server listening');
+    if (!tls && !isLoopbackHost(config.authserver.host)) {
+      // Passwords and the admin token would cross the network in clear.
+      this.log.warn(
+        { host: config.authserver.host, fix: 'set authserver.tlsCert and authserver.tlsKey, or bind authserver.host to 127.0.0.1 behind a TLS proxy' },
+        'plain HTTP on a non-loopback address: passwords and the admin token cross the network unencrypted',
+      );
+    }
     return { url, port, close: () => this.close() };
   }
 
@@ -162,8 +191,8 @@ export class AuthServer {
   private defineRoutes(protocol: ProtocolApi, admin: AdminApi, store: AccountStore): void {
     const account = /^\/admin\/accounts\/([^/]+)$/;
     this.routes.push(
-      { method: 'POST', pattern: /^\/v1\/authenticate$/, admin: false, body: true, handle: (_, body) => protocol.authenticate(body) },
-      { method: 'POST', pattern: /^\/v1\/unbind$/, admin: false, body: true, handle: (_, body) => protocol.unbind(body) },
+      { method: 'POST', pattern: /^\/v1\/authenticate$/, admin: false, body: true, handle: (_, body, source) => protocol.authenticate(body, source) },
+      { method: 'POST', pattern: /^\/v1\/unbind$/, admin: false, body: true, handle: (_, body, source) => protocol.unbind(body, source) },
       { method: 'POST', pattern: /^\/admin\/accounts$/, admin: true, body: true, handle: (_, body) => admin.saveAccount(body) },
       { method: 'GET', pattern: account, admin: true, body: false, handle: ([name]) => admin.getAccount(name ?? '') },
       { method: 'DELETE', pattern: account, admin: true, body: false, handle: ([name]) => admin.deleteAccount(name ?? '') },
@@ -222,7 +251,7 @@ export class AuthServer {
       if (read.kind === 'not-json') return business(Codes.JSON_PARSER_ERROR, read.reason);
       body = read.value;
     }
-    return route.handle(params, body);
+    return route.handle(params, body, req.socket.remoteAddress ?? '');
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

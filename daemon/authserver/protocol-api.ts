@@ -9,6 +9,7 @@ import { checkLicense } from './license-checks';
 import { dummyHash, verifyPassword } from './password-hash';
 import { parseAuthenticateRequest, parseUnbindRequest, peekAccount, peekNodeId } from './protocol-request';
 import { VerifiedPasswordCache } from './verified-password-cache';
+import type { FailureLimiter } from './failure-limiter';
 
 /**
  * Protocol v1 (SPEC §5): authenticate and unbind. Checks run in the order of the
@@ -24,6 +25,29 @@ export interface ProtocolApiOptions {
   logger: Logger;
   /** Remembers recent successful password checks; a 60 s cache unless given. */
   verifiedPasswords?: VerifiedPasswordCache;
+  /** Wrong-password limits per account and per source address; none when not given. */
+  limits?: { readonly account: FailureLimiter; readonly address: FailureLimiter };
+}
+
+type Authorization =
+  | { readonly kind: 'ok'; readonly account: StoredAccount }
+  | { readonly kind: 'denied' }
+  | { readonly kind: 'throttled'; readonly retryAfterMs: number; readonly by: 'account' | 'address' };
+
+/**
+ * Too many wrong passwords: the protocol's 30006 (the caller is not authorized now),
+ * with HTTP 429 and Retry-After so that a client reading the status knows to wait.
+ */
+function throttled(retryAfterMs: number, by: 'account' | 'address', context: AnswerContext): Answer {
+  const seconds = Math.ceil(retryAfterMs / 1000);
+  const what = by === 'account' ? 'for this account' : 'from this address';
+  return {
+    kind: 'json',
+    status: 429,
+    body: { code: Codes.ACCOUNT_INPUT_ERROR, name: 'ACCOUNT_INPUT_ERROR', message: `too many wrong passwords ${what}: try again in ${seconds} s` },
+    headers: { 'retry-after': String(seconds) },
+    context,
+  };
 }
 
 /** A Redis failure while answering is the server's own cache failing: 20002, retryable. */
@@ -63,18 +87,36 @@ export class ProtocolApi {
     }
   }
 
-  /** 30006 for an unknown account or a wrong password, in the same time either way. */
-  private async authorize(account: string, password: string): Promise<StoredAccount | undefined> {
+  /**
+   * 30006 for an unknown account or a wrong password, in the same time either way;
+   * a blocked account or address is answered before any hash is computed.
+   */
+  private async authorize(account: string, password: string, source: string): Promise<Authorization> {
+    const limits = this.options.limits;
+    if (limits) {
+      const byAddress = limits.address.blockedForMs(source);
+      if (byAddress > 0) return { kind: 'throttled', retryAfterMs: byAddress, by: 'address' };
+      const byAccount = limits.account.blockedForMs(account);
+      if (byAccount > 0) return { kind: 'throttled', retryAfterMs: byAccount, by: 'account' };
+    }
     const stored = await this.store(() => this.options.store.get(account));
     // A hit needs the right password: it tells the caller nothing it did not know.
-    if (stored && this.verified.has(account, stored.passwordHash, password)) return stored;
+    if (stored && this.verified.has(account, stored.passwordHash, password)) return { kind: 'ok', account: stored };
     const matches = await verifyPassword(password, stored?.passwordHash ?? (await dummyHash()));
-    if (!stored || !matches) return undefined;
+    if (!stored || !matches) {
+      limits?.address.recordFailure(source);
+      limits?.account.recordFailure(account);
+      return { kind: 'denied' };
+    }
+    // Only the account's count is cleared: a right password of one's own account must
+    // not reset the count of an address that is guessing others'.
+    limits?.account.recordSuccess(account);
     this.verified.remember(account, stored.passwordHash, password);
-    return stored;
+    return { kind: 'ok', account: stored };
   }
 
-  async authenticate(body: unknown): Promise<Answer> {
+  /** `source` is the client's address, for the per-address limit. */
+  async authenticate(body: unknown, source = ''): Promise<Answer> {
     const context: AnswerContext = { account: peekAccount(body), nodeId: peekNodeId(body) };
     const faulted = await this.transportFault(body, context);
     if (faulted) return faulted;
@@ -83,8 +125,10 @@ export class ProtocolApi {
     if (!parsed.ok) return business(Codes.PARAM_INPUT_ERROR, parsed.problems.join('; '), undefined, context);
     const request = parsed.value;
     try {
-      const account = await this.authorize(request.account, request.password);
-      if (!account) return business(Codes.ACCOUNT_INPUT_ERROR, undefined, undefined, context);
+      const authorization = await this.authorize(request.account, request.password, source);
+      if (authorization.kind === 'throttled') return throttled(authorization.retryAfterMs, authorization.by, context);
+      if (authorization.kind === 'denied') return business(Codes.ACCOUNT_INPUT_ERROR, undefined, undefined, context);
+      const account = authorization.account;
 
       const now = this.options.clock.now();
       const failure = checkLicense(account, { ...request.node, version: request.version }, now);
@@ -115,14 +159,16 @@ export class ProtocolApi {
     }
   }
 
-  async unbind(body: unknown): Promise<Answer> {
+  async unbind(body: unknown, source = ''): Promise<Answer> {
     const context: AnswerContext = { account: peekAccount(body), nodeId: peekNodeId(body) };
     const parsed = parseUnbindRequest(body);
     if (!parsed.ok) return business(Codes.PARAM_INPUT_ERROR, parsed.problems.join('; '), undefined, context);
     const request = parsed.value;
     try {
-      const account = await this.authorize(request.account, request.password);
-      if (!account) return business(Codes.ACCOUNT_INPUT_ERROR, undefined, undefined, context);
+      const authorization = await this.authorize(request.account, request.password, source);
+      if (authorization.kind === 'throttled') return throttled(authorization.retryAfterMs, authorization.by, context);
+      if (authorization.kind === 'denied') return business(Codes.ACCOUNT_INPUT_ERROR, undefined, undefined, context);
+      const account = authorization.account;
       const now = this.options.clock.now();
       const result = await this.store(() => this.options.store.unbind(request.account, request.project, request.nodeId, now));
       if (result.status === 'not-bound') return business(Codes.DO_NOT_NEED_DEACTIVATE, undefined, undefined, context);

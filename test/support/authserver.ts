@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { startAuthServer, type RunningAuthServer } from '../../daemon/authserver/auth-server';
+import { startAuthServer, type AuthServerOptions, type RunningAuthServer } from '../../daemon/authserver/auth-server';
 import { ManualClock } from '../../shared/clock';
 import { loadConfig, type Config } from '../../shared/config/load';
 import { packageRoot } from '../../shared/package-root';
@@ -35,6 +35,9 @@ export interface InProcessOptions {
   env?: Record<string, string>;
   random?: () => number;
   logLevel?: string;
+  /** Socket limits and wrong-password limits, when a test needs its own. */
+  limits?: AuthServerOptions['limits'];
+  passwordFailures?: AuthServerOptions['passwordFailures'];
 }
 
 export interface InProcessAuthServer extends RunningAuthServer {
@@ -71,7 +74,7 @@ export async function startInProcessAuthServer(options: InProcessOptions): Promi
     },
   });
   const logger = createLogger({ level: options.logLevel ?? 'debug', destination });
-  const server = await startAuthServer({ config, clock, logger, random: options.random });
+  const server = await startAuthServer({ config, clock, logger, random: options.random, limits: options.limits, passwordFailures: options.passwordFailures });
   running.add(server);
   return {
     ...server,
