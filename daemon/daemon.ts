@@ -14,6 +14,7 @@ import { LeaderElection } from './aggregator/leader-election';
 import { buildStatusJson } from './view/status-json';
 import { ProjectViewReader } from './view/project-view';
 import { SidecarServer } from './http/sidecar-server';
+import { loadWebConfig } from './http/web-config';
 import { NodeMetrics } from './metrics/node-metrics';
 import { AuthClient } from './protocol/auth-client';
 
@@ -110,6 +111,7 @@ export class Daemon {
       registry: this.registry,
       extraMetrics: () => clusterMetrics.text(),
       logger: o.logger,
+      webConfig: config.http.webConfigFile ? loadWebConfig(config.http.webConfigFile) : undefined,
       readiness: () => {
         const checks = { redis: this.redis.status === 'ready', schedule: this.agent.ready };
         return { ready: this.state === 'RUNNING' && checks.redis && checks.schedule, checks };

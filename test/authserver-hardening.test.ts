@@ -1,8 +1,7 @@
-import net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { FailureLimiter } from '../daemon/authserver/failure-limiter';
 import { authenticate, closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from './support/authserver';
 import { waitFor } from './support/ports';
+import { holdConnections, trickle, untilClosed } from './support/slow-client';
 import { disposeAllRedis, startRedis, type TestRedis } from './support/redis-server';
 
 /**
@@ -86,33 +85,6 @@ describe('FailureLimiter', () => {
   });
 });
 
-/** Opens a socket, runs `feed` on it, and resolves when the server closes it: what it answered and after how long. */
-function untilClosed(port: number, feed: (socket: net.Socket) => void): Promise<{ answer: string; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const started = performance.now();
-    let answer = '';
-    const timers: NodeJS.Timeout[] = [];
-    socket.on('data', (d: Buffer) => (answer += d.toString()));
-    socket.on('connect', () => feed(socket));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      for (const t of timers) clearInterval(t);
-      resolve({ answer, ms: Math.round(performance.now() - started) });
-    });
-    socket.once('error', (e) => (socket.destroyed ? undefined : reject(e)));
-    (socket as net.Socket & { timers?: NodeJS.Timeout[] }).timers = timers;
-  });
-}
-
-function trickle(socket: net.Socket, head: string, byte: string, everyMs: number): void {
-  socket.write(head);
-  const timer = setInterval(() => {
-    if (!socket.destroyed) socket.write(byte);
-  }, everyMs);
-  socket.once('close', () => clearInterval(timer));
-}
-
 describe('socket deadlines and the connection cap', () => {
   const limits = { headersTimeoutMs: 1000, requestTimeoutMs: 2000, idleTimeoutMs: 1500, maxConnections: 4 };
   let server: InProcessAuthServer;
@@ -136,17 +108,7 @@ describe('socket deadlines and the connection cap', () => {
   });
 
   it('closes connections beyond maxConnections at once, and serves again when they are gone', async () => {
-    const held: net.Socket[] = [];
-    for (let i = 0; i < limits.maxConnections; i++) {
-      const socket = net.connect(server.port, '127.0.0.1');
-      socket.on('error', () => undefined);
-      // An answered request proves the server has counted the connection.
-      await new Promise<void>((resolve) => {
-        socket.once('data', () => resolve());
-        socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
-      });
-      held.push(socket);
-    }
+    const held = await holdConnections(server.port, limits.maxConnections);
     const extra = await untilClosed(server.port, (s) => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
     expect(extra.answer).toBe('');
     for (const socket of held) socket.destroy();

@@ -16,7 +16,7 @@ import { FaultInjector } from './fault-injector';
 import { ProtocolApi } from './protocol-api';
 import { BODY_LIMIT_BYTES, isJsonContentType, readJsonBody } from './request-body';
 import { FailureLimiter } from './failure-limiter';
-import { applyServerLimits, checkLimits, DEFAULT_LIMITS, serverCreationOptions, type ServerLimits } from '../http/server-limits';
+import { applyServerLimits, checkLimits, closeSlowClient, DEFAULT_LIMITS, serverCreationOptions, type ServerLimits } from '../http/server-limits';
 import { isLoopbackHost } from '../../shared/net/hosts';
 
 /**
@@ -135,10 +135,8 @@ export class AuthServer {
     });
     server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
       // A header or request deadline passed: 408 and close, as Node itself answers.
-      if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      if (closeSlowClient(error, socket)) {
         this.log.debug({ errCode: error.code }, 'client too slow: connection closed');
-        if (socket.writable) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        else socket.destroy();
         return;
       }
       // Unparseable HTTP: answer 400 when the socket still takes it; never crash.

@@ -59,3 +59,15 @@ export function checkLimits(limits: ServerLimits): void {
     throw new RangeError('server limit requestTimeoutMs must be at least headersTimeoutMs (the headers are part of the request)');
   }
 }
+
+/**
+ * For a server's 'clientError' handler: answers a passed header or request deadline
+ * with 408 and closes, as Node does when no handler is installed. Returns whether it
+ * handled the error.
+ */
+export function closeSlowClient(error: Error & { code?: string }, socket: import('node:net').Socket): boolean {
+  if (error.code !== 'ERR_HTTP_REQUEST_TIMEOUT') return false;
+  if (socket.writable) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  else socket.destroy();
+  return true;
+}

@@ -2,6 +2,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { createProtectedServer } from './protected-server';
+import { DEFAULT_LIMITS, type ServerLimits } from './server-limits';
+import type { WebConfig } from './web-config';
 
 /**
  * The sidecar's HTTP surface (SPEC §8): /metrics (Prometheus text), /healthz (the
@@ -24,6 +27,10 @@ export interface SidecarServerOptions {
   /** The project view as `status --json` prints it; throws when Redis is unreachable. */
   status(): Promise<unknown>;
   logger: Logger;
+  /** TLS and basic auth for every endpoint (http.webConfigFile); open when absent. */
+  webConfig?: WebConfig;
+  /** Socket deadlines and connection cap; DEFAULT_LIMITS for what is not given. */
+  limits?: Partial<ServerLimits>;
 }
 
 export class SidecarServer {
@@ -40,8 +47,14 @@ export class SidecarServer {
   }
 
   async start(): Promise<void> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
-    server.keepAliveTimeout = 5000;
+    // Every path goes through the protected server's gate: a page added to handle()
+    // later is protected without another line.
+    const server = createProtectedServer({
+      webConfig: this.o.webConfig,
+      limits: { ...DEFAULT_LIMITS, ...this.o.limits },
+      log: this.log,
+      handler: (req, res) => void this.handle(req, res),
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -50,7 +63,8 @@ export class SidecarServer {
         resolve();
       });
     });
-    this.log.info({ host: this.o.host, port: this.port }, 'HTTP server listening');
+    const web = this.o.webConfig;
+    this.log.info({ host: this.o.host, port: this.port, tls: Boolean(web?.tls), basicAuth: (web?.basicAuthUsers.size ?? 0) > 0 }, 'HTTP server listening');
   }
 
   private send(res: http.ServerResponse, status: number, contentType: string, body: string): void {

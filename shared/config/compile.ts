@@ -32,7 +32,7 @@ export interface Config {
   readonly probe: { readonly intervalMs: number };
   readonly cluster: { readonly failurePolicy: 'any' | 'all' | 'majority' };
   readonly leader: { readonly leaseMs: number; readonly renewMs: number };
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: { readonly host: string; readonly port: number; readonly webConfigFile: string };
   readonly journal: { readonly dir: string };
   readonly log: { readonly level: string };
   readonly authserver: {

@@ -173,6 +173,7 @@ function crossChecks(c: Config, require: Requirement[]): string[] {
   }
   unreadable(problems, 'authServer.caFile', c.authServer.caFile, 'a readable PEM file of CA certificates');
   problems.push(...redisTlsChecks(c.redis));
+  unreadable(problems, 'http.webConfigFile', c.http.webConfigFile, 'a readable web configuration file (exporter-toolkit format)');
   if (c.heartbeat.intervalMs < 1000) problems.push(`${where('heartbeat.interval')}: must be at least 1s`);
   if (c.heartbeat.failureThreshold < 1) problems.push(`${where('heartbeat.failureThreshold')}: must be at least 1`);
   if (c.authServer.timeoutMs < 100) problems.push(`${where('authServer.timeout')}: must be at least 100ms`);

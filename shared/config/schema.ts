@@ -311,6 +311,12 @@ export const schema = {
       default: 9464,
       env: 'CLOUDAUTH_HTTP_PORT',
     },
+    webConfigFile: {
+      doc: 'Web configuration file in Prometheus exporter-toolkit format (tls_server_config, basic_auth_users) protecting every sidecar endpoint.',
+      format: String,
+      default: '',
+      env: 'CLOUDAUTH_WEB_CONFIG_FILE',
+    },
   },
   journal: {
     dir: {
