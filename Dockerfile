@@ -6,14 +6,19 @@
 #
 # test/dockerfile.test.ts checks this file against package.json, the config schema
 # and the Lua scripts the code loads, since no Docker engine runs the tests.
-# Keep the two FROM lines on the same pinned Node version (package.json engines: >=20).
+# Keep the two FROM lines on the same pinned Node version (package.json engines: >=20);
+# docs/operations.md "Deploy the sidecar" says how release builds pin the image digest.
+#
+# Supply chain: every dependency is installed in the build stage with install scripts
+# off (no package runs code at install time), and the runtime stage has no npm at all:
+# it receives the compiled program and its production node_modules, nothing else.
 
 # ---- build: compile the TypeScript with the dev dependencies ------------------------
 FROM node:20.20.2-bookworm-slim AS build
 WORKDIR /src
 # The lock file alone first, so the dependency layer is reused while only code changes.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY daemon ./daemon
 COPY shared ./shared
@@ -23,10 +28,15 @@ RUN npm run build
 # root, see shared/package-root.ts). The image and the npm package cannot drift apart.
 # The package root is the directory holding package.json and shared/, so shared/
 # must exist even while no Lua script lives under it.
-RUN npm pack --pack-destination /tmp --silent \
+RUN npm pack --ignore-scripts --pack-destination /tmp --silent \
  && mkdir /pkg \
  && tar -xzf /tmp/fdl-cloudauth-*.tgz -C /pkg --strip-components=1 \
  && mkdir -p /pkg/shared
+# The production dependencies, from the lock file, still without install scripts.
+COPY package-lock.json /pkg/
+RUN cd /pkg \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && rm package-lock.json
 
 # ---- runtime ---------------------------------------------------------------------
 FROM node:20.20.2-bookworm-slim
@@ -36,13 +46,14 @@ ENV NODE_ENV=production \
     CLOUDAUTH_JOURNAL_DIR=/var/lib/fdl-cloudauth/journal
 WORKDIR /app
 COPY --from=build /pkg/ ./
-COPY package-lock.json ./
+# npm, npx, corepack and yarn leave the image: nothing at run time installs packages,
+# and a package manager is a tool an intruder would use.
 # A fixed numeric UID, so Kubernetes' runAsNonRoot can verify it and volumes can be
 # prepared for it (fsGroup 10001, chown 10001 on a host directory). The state
 # directories are created 0700 for that user: a named volume mounted on them starts
 # with this owner and mode.
-RUN npm ci --omit=dev --no-audit --no-fund \
- && npm cache clean --force \
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \
+    /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /root/.npm \
  && groupadd --system --gid 10001 fdl-cloudauth \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/fdl-cloudauth --no-create-home --shell /usr/sbin/nologin fdl-cloudauth \
  && install -d -o 10001 -g 10001 -m 0700 /var/lib/fdl-cloudauth /var/lib/fdl-cloudauth/keys /var/lib/fdl-cloudauth/journal

@@ -151,7 +151,8 @@ describe('Dockerfile', () => {
 
   test('pins every base image to an exact Node version of a small Debian-slim or Alpine image', () => {
     for (const stage of STAGES) {
-      expect(stage.image).toMatch(/^node:\d+\.\d+\.\d+-(bookworm-slim|alpine\d+\.\d+)$/);
+      // An exact version tag; a release build may add the digest (README's digest policy).
+      expect(stage.image).toMatch(/^node:\d+\.\d+\.\d+-(bookworm-slim|alpine\d+\.\d+)(@sha256:[0-9a-f]{64})?$/);
     }
     const versions = new Set(STAGES.map((s) => s.image));
     expect(versions.size).toBe(1);
@@ -159,14 +160,26 @@ describe('Dockerfile', () => {
     expect(major).toBeGreaterThanOrEqual(20);
   });
 
-  test('installs with npm ci only: all dependencies to build, production ones in the image', () => {
+  test('installs with npm ci only, install scripts off, all in the build stage: all dependencies to build, production ones for the image', () => {
     const all = INSTRUCTIONS.filter((i) => i.keyword === 'RUN').map((i) => i.args);
     for (const run of all) expect(run).not.toMatch(/\bnpm\s+(install|i|add)\b/);
+    const ci = all.flatMap((r) => r.match(/\bnpm ci\b[^&]*/g) ?? []);
+    expect(ci.length).toBeGreaterThanOrEqual(2);
+    for (const command of ci) expect(command).toContain('--ignore-scripts');
     const buildRuns = stageRuns(BUILD);
     expect(buildRuns.some((r) => /\bnpm ci\b/.test(r) && !r.includes('--omit'))).toBe(true);
-    const finalCi = stageRuns(FINAL).filter((r) => /\bnpm ci\b/.test(r));
-    expect(finalCi).toHaveLength(1);
-    expect(finalCi[0]).toMatch(/npm ci --omit=dev\b/);
+    expect(buildRuns.some((r) => /cd \/pkg\b.*npm ci --omit=dev\b/.test(r))).toBe(true);
+    for (const run of buildRuns.filter((r) => /\bnpm pack\b/.test(r))) expect(run).toContain('--ignore-scripts');
+  });
+
+  test('the runtime stage runs no npm and removes npm, npx, corepack and yarn from the image', () => {
+    const runs = stageRuns(FINAL).join('\n');
+    expect(runs).not.toMatch(/\b(npm|npx|yarn|corepack)\s+(ci|install|i|add|run|exec|pack|cache)\b/);
+    for (const gone of ['/usr/local/lib/node_modules/npm', '/usr/local/bin/npm', '/usr/local/bin/npx', '/usr/local/bin/corepack', '/usr/local/bin/yarn']) {
+      expect(runs).toContain(gone);
+    }
+    // Nothing but the build stage's output enters the runtime stage from the context.
+    expect(contextCopies(FINAL as Stage)).toEqual([]);
   });
 
   test('builds with `npm run build`, which is the tsc build package.json defines', () => {
