@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { loadConfig, ConfigError } from '../shared/config/load';
+import { createLogger } from '../shared/logger';
 import { closeRedis, connectOrExplain, createRedis, RedisUnreachableError, type RedisClient } from '../shared/redis/connection';
 import { CaptureProxy } from './support/capture-proxy';
 import { startRedisCluster } from './support/redis-cluster';
@@ -169,6 +170,18 @@ describe('Redis TLS configuration checks', () => {
     }
     return '';
   };
+
+  it('keeps the Redis and Sentinel passwords out of a log line that carries the Redis settings', () => {
+    const lines: string[] = [];
+    const log = createLogger({ destination: { write: (line: string) => void lines.push(line) } });
+    const cfg = loadConfig({
+      env: { CLOUDAUTH_REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:6379`, CLOUDAUTH_REDIS_SENTINELS: '127.0.0.1:26379', CLOUDAUTH_REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD },
+    });
+    log.info({ redis: cfg.redis, config: { redis: cfg.redis } }, 'settings');
+    expect(lines.join('')).toContain('[redacted]');
+    expect(lines.join('')).not.toContain(PASSWORD);
+    expect(lines.join('')).not.toContain(SENTINEL_PASSWORD);
+  });
 
   it('refuses TLS settings with a redis:// URL, which would send the password in clear', () => {
     expect(problems({ CLOUDAUTH_REDIS_URL: 'redis://127.0.0.1:6379', CLOUDAUTH_REDIS_TLS_CA_FILE: files.caFile })).toMatch(/nothing uses TLS: write redis\.url \(CLOUDAUTH_REDIS_URL\) as rediss:\/\//);
