@@ -4,6 +4,7 @@ import os from 'node:os';
 import type { Config } from '../../shared/config/compile';
 import { loadPrivateKey } from '../../shared/crypto/key-files';
 import { fail, pass, type CheckResult } from './check-result';
+import { isLoopbackHost } from '../../shared/net/hosts';
 
 /** Checks of this machine alone: the key directory and key, and the node IP it reports. */
 
@@ -44,7 +45,7 @@ export function checkNodeIp(cfg: Config): CheckResult {
   const title = 'node IP reported';
   const fix = 'set node.ip (CLOUDAUTH_NODE_IP) to the address the license allows for this node';
   if (net.isIP(ip) === 0) return fail('node-ip', title, `"${ip}" is not an IP address`, fix);
-  if (/^127\./.test(ip) || ip === '::1' || ip === '0.0.0.0' || ip === '::') {
+  if (isLoopbackHost(ip) || ip === '0.0.0.0' || ip === '::') {
     return fail('node-ip', title, `${ip} is a loopback or unspecified address (no external interface found?)`, fix);
   }
   const here = localAddresses().has(ip) ? 'an address of this machine' : 'not an address of this machine: right only if the license expects it (NAT, a pod IP)';
