@@ -8,7 +8,7 @@ import { KEY_FILE_NAMES } from '../../shared/crypto/key-files';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord, type NodeRecord } from '../../shared/redis/records';
-import { assertBuilt, cleanEnv, CLI_ENTRY } from './authserver';
+import { assertBuilt, cleanEnv, CLI_ENTRY, request } from './authserver';
 import { freePort, waitFor } from './ports';
 import { track } from './process-registry';
 
@@ -76,6 +76,8 @@ export interface SidecarOptions {
   journalDir?: string;
   port?: number;
   env?: Record<string, string>;
+  /** When the sidecar serves HTTPS with basic auth (CLOUDAUTH_WEB_CONFIG_FILE): how get() reaches it. */
+  web?: { ca: string; user: string; password: string };
 }
 
 export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promise<Sidecar> {
@@ -109,7 +111,13 @@ export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promis
   child.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let paused = false;
+  const web = o.web;
   const get = async (pathname: string) => {
+    if (web) {
+      const authorization = `Basic ${Buffer.from(`${web.user}:${web.password}`).toString('base64')}`;
+      const answer = await request(`https://127.0.0.1:${port}`, pathname, { ca: web.ca, headers: { authorization }, timeoutMs: 5000 });
+      return { status: answer.status, text: answer.text };
+    }
     const res = await fetch(`http://127.0.0.1:${port}${pathname}`, { signal: AbortSignal.timeout(5000) });
     return { status: res.status, text: await res.text() };
   };
