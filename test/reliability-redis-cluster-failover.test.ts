@@ -2,6 +2,7 @@ import type { Cluster } from 'ioredis';
 import { nodeFigures, printFigures } from './support/attempt-figures';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer } from './support/authserver';
 import { waitFor } from './support/ports';
+import { gauge, leaders } from './support/sidecar-metrics';
 import { startRedisCluster, type TestCluster } from './support/redis-cluster';
 import { disposeAllRedis, startRedis, testPrefix } from './support/redis-server';
 import { startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from './support/sidecar';
@@ -18,7 +19,8 @@ import type { StatusJson } from '../daemon/view/status-json';
  * replay; a leader is elected again. Afterwards every attempt each sidecar made is
  * recorded exactly once — or the test prints which were lost or counted twice.
  */
-jest.setTimeout(120_000);
+// Above the sum of the bounded waits, so a wait that runs out names itself.
+jest.setTimeout(300_000);
 
 const INTERVAL_MS = 1000;
 const PASSWORD = 'cluster-failover-pw';
@@ -26,23 +28,6 @@ let cluster: TestCluster;
 let redis: Cluster;
 let fixture: ProjectFixture;
 const sidecars: Sidecar[] = [];
-
-async function metric(s: Sidecar, name: string): Promise<number> {
-  const m = new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, 'm').exec((await s.get('/metrics')).text);
-  return Number(m?.[1] ?? NaN);
-}
-
-async function leaders(): Promise<string[]> {
-  const out: string[] = [];
-  for (const s of sidecars) {
-    try {
-      if ((await metric(s, 'fdl_cloudauth_leader')) === 1) out.push(s.nodeId);
-    } catch {
-      /* not answering */
-    }
-  }
-  return out;
-}
 
 async function recordedCounts(): Promise<number[]> {
   return Promise.all(sidecars.map((s) => redis.zcard(fixture.keys.attempts(s.nodeId))));
@@ -82,7 +67,7 @@ afterAll(async () => {
 it('survives SIGKILL of the primary holding the project: its replica takes over, every attempt recorded once', async () => {
   const first = sidecars[0] as Sidecar;
   await waitFor('the project to be registered', async () => (JSON.parse((await first.get('/status')).text) as StatusJson).status === 'registered', 40_000, 200);
-  await waitFor('one leader', async () => (await leaders()).length === 1, 30_000, 200);
+  await waitFor('one leader', async () => (await leaders(sidecars)).length === 1, 30_000, 200);
   await waitFor('three attempts per node', async () => (await recordedCounts()).every((n) => n >= 3), 30_000, 200);
 
   const owner = await cluster.nodeForKey(fixture.keys.status);
@@ -99,13 +84,13 @@ it('survives SIGKILL of the primary holding the project: its replica takes over,
     return true;
   }, 60_000, 200);
   const readyMs = Date.now() - killedAt;
-  await waitFor('one leader after the fail-over', async () => (await leaders()).length === 1, 60_000, 100);
+  await waitFor('one leader after the fail-over', async () => (await leaders(sidecars)).length === 1, 60_000, 100);
   const leaderMs = Date.now() - killedAt;
   // Three more heartbeats per node recorded on the promoted replica.
   const base = await recordedCounts();
   await waitFor('three more attempts per node', async () => (await recordedCounts()).every((n, i) => n >= (base[i] ?? 0) + 3), 30_000, 200);
   await waitFor('every journal empty', async () => {
-    for (const s of sidecars) if ((await metric(s, 'fdl_cloudauth_journal_pending')) !== 0) return false;
+    for (const s of sidecars) if ((await gauge(s, 'fdl_cloudauth_journal_pending')) !== 0) return false;
     return true;
   }, 30_000, 200);
   await Promise.all(sidecars.map((s) => s.stop()));

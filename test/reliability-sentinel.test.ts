@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer } from './support/authserver';
 import { nodeFigures, printFigures } from './support/attempt-figures';
 import { sleep, waitFor } from './support/ports';
+import { gauge, leaders } from './support/sidecar-metrics';
 import { disposeSentinelGroups, startSentinelGroup, type SentinelGroup } from './support/redis-sentinel';
 import { disposeAllRedis, startRedis, testPrefix } from './support/redis-server';
 import { startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from './support/sidecar';
@@ -31,27 +32,6 @@ let group: SentinelGroup;
 let redis: Redis;
 let fixture: ProjectFixture;
 const sidecars: Sidecar[] = [];
-
-function isLeader(text: string): boolean {
-  return /^fdl_cloudauth_leader\{[^}]*\} 1$/m.test(text);
-}
-
-async function leaders(): Promise<string[]> {
-  const out: string[] = [];
-  for (const s of sidecars) {
-    try {
-      if (isLeader((await s.get('/metrics')).text)) out.push(s.nodeId);
-    } catch {
-      /* not answering */
-    }
-  }
-  return out;
-}
-
-async function journalPending(s: Sidecar): Promise<number> {
-  const m = /^fdl_cloudauth_journal_pending\{[^}]*\} (\d+)$/m.exec((await s.get('/metrics')).text);
-  return Number(m?.[1] ?? NaN);
-}
 
 beforeAll(async () => {
   group = await startSentinelGroup({ downAfterMs: 1000, failoverTimeoutMs: 3000 });
@@ -93,7 +73,7 @@ afterAll(async () => {
 it('survives SIGKILL of the primary: keeps authenticating, re-elects a leader, records every attempt once', async () => {
   const first = sidecars[0] as Sidecar;
   await waitFor('the project to be registered', async () => (JSON.parse((await first.get('/status')).text) as StatusJson).status === 'registered', 30_000, 200);
-  await waitFor('one leader', async () => (await leaders()).length === 1, 20_000, 200);
+  await waitFor('one leader', async () => (await leaders(sidecars)).length === 1, 20_000, 200);
   await waitFor('three attempts per node', async () => {
     for (const s of sidecars) if ((await redis.zcard(fixture.keys.attempts(s.nodeId))) < 3) return false;
     return true;
@@ -112,12 +92,12 @@ it('survives SIGKILL of the primary: keeps authenticating, re-elects a leader, r
     return true;
   }, 30_000, 200);
   const readyMs = Date.now() - killedAt;
-  await waitFor('one leader on the new primary', async () => (await leaders()).length === 1, 30_000, 100);
+  await waitFor('one leader on the new primary', async () => (await leaders(sidecars)).length === 1, 30_000, 100);
   const leaderMs = Date.now() - killedAt;
   // A few more heartbeats on the new primary, then let in-flight attempts settle.
   await sleep(3 * INTERVAL_MS);
   await waitFor('every journal empty', async () => {
-    for (const s of sidecars) if ((await journalPending(s)) !== 0) return false;
+    for (const s of sidecars) if ((await gauge(s, 'fdl_cloudauth_journal_pending')) !== 0) return false;
     return true;
   }, 20_000, 200);
   await Promise.all(sidecars.map((s) => s.stop()));

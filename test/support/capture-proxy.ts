@@ -1,4 +1,4 @@
-import net from 'node:net';
+import { PausableProxy } from './pausable-proxy';
 
 /**
  * A loopback TCP proxy that records every byte a client sends through it, one buffer
@@ -6,34 +6,22 @@ import net from 'node:net';
  * (first byte 0x16, a handshake record) or a password in clear.
  */
 export class CaptureProxy {
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
   /** Bytes sent by clients, one entry per accepted connection, in order. */
   readonly sent: Buffer[] = [];
-  port = 0;
+  private readonly proxy: PausableProxy;
 
-  constructor(private readonly targetPort: number) {}
-
-  async start(): Promise<void> {
-    this.server = net.createServer((client) => {
-      const index = this.sent.push(Buffer.alloc(0)) - 1;
-      const upstream = net.connect(this.targetPort, '127.0.0.1');
-      this.sockets.add(client).add(upstream);
-      client.on('data', (data: Buffer) => {
-        this.sent[index] = Buffer.concat([this.sent[index] as Buffer, data]);
-        upstream.write(data);
-      });
-      upstream.on('data', (data: Buffer) => client.write(data));
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('close', close).on('error', close);
-      upstream.on('close', close).on('error', close);
+  constructor(targetPort: number) {
+    this.proxy = new PausableProxy(targetPort, '127.0.0.1', (connection, data) => {
+      this.sent[connection] = Buffer.concat([this.sent[connection] ?? Buffer.alloc(0), data]);
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : 0;
+  }
+
+  get port(): number {
+    return this.proxy.port;
+  }
+
+  start(): Promise<void> {
+    return this.proxy.start();
   }
 
   /** Whether every recorded connection opened with a TLS handshake record. */
@@ -46,8 +34,7 @@ export class CaptureProxy {
     return this.sent.some((bytes) => bytes.includes(Buffer.from(text)));
   }
 
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  close(): Promise<void> {
+    return this.proxy.close();
   }
 }

@@ -16,10 +16,15 @@ export class PausableProxy {
   constructor(
     private readonly targetPort: number,
     private readonly targetHost = '127.0.0.1',
+    /** Sees every chunk a client sends, with the number of its connection (CaptureProxy records them). */
+    private readonly onClientData?: (connection: number, data: Buffer) => void,
   ) {}
+
+  private connections = 0;
 
   async start(): Promise<void> {
     this.server = net.createServer((client) => {
+      const connection = this.connections++;
       const upstream = net.connect(this.targetPort, this.targetHost);
       this.sockets.add(client).add(upstream);
       const held: Array<[net.Socket, Buffer]> = [];
@@ -31,7 +36,11 @@ export class PausableProxy {
         for (const [to, data] of held.splice(0)) if (!to.destroyed) to.write(data);
       };
       this.flushers.add(flush);
-      client.on('data', forward(upstream));
+      const toUpstream = forward(upstream);
+      client.on('data', (data: Buffer) => {
+        this.onClientData?.(connection, data);
+        toUpstream(data);
+      });
       upstream.on('data', forward(client));
       const close = () => {
         this.flushers.delete(flush);

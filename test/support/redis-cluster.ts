@@ -110,7 +110,9 @@ export async function startRedisCluster(primaries = 3, options: ClusterOptions =
   return {
     nodes,
     nodeList: addresses.join(','),
-    client: () => new Cluster(seeds, { redisOptions: { maxRetriesPerRequest: 1, tls: security.tls, password: security.password } }),
+    // A command timeout, so a test polling through the cluster during a fail-over gets
+    // an error to retry on rather than a command queued forever.
+    client: () => new Cluster(seeds, { redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 5000, tls: security.tls, password: security.password } }),
     nodeForKey: async (key: string) => {
       const through = nodes.find((n) => n.running) as TestRedis;
       return withNode(through, async (client) => {
