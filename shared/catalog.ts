@@ -3,7 +3,8 @@
  * its name, definition and the troubleshooting steps Registration Management shows
  * under "View Error Details". Unknown numeric codes are shown as
  * INCORRECT_LICENSE_FORMAT with the raw code kept; not reaching the server at all is
- * CONNECTION_FAILED, which has no numeric code.
+ * CONNECTION_FAILED, and not being able to open the stored credential locally is
+ * CREDENTIAL_UNREADABLE; neither has a numeric code.
  */
 
 export interface TroubleshootingSteps {
@@ -181,6 +182,19 @@ const ENTRIES: CatalogEntry[] = [
       contact: 'Ask the network team for outbound access to register.fanruan.com:443; if the server is down for everyone, contact FanRuan.',
     },
   },
+  {
+    // A local reason, not a server code: nothing was sent, so on-call must look at this
+    // node's key files, not at the network.
+    code: null,
+    name: 'CREDENTIAL_UNREADABLE',
+    definition: 'the node cannot open the stored credential with its keys (nothing was sent)',
+    transient: false,
+    steps: {
+      check: 'On the node, run `fdl-cloudauth doctor`: the private key of the stored credential must be in crypto.keyDir (mode 0600, readable by the sidecar).',
+      change: 'Copy the key pair the credential was encrypted for into crypto.keyDir (after `crypto switch`, the new algorithm\'s pair), or `fdl-cloudauth register` again with keys every node holds.',
+      contact: 'Ask whoever ran `fdl-cloudauth register` or `crypto switch` which key pair they used; FanRuan cannot help, nothing reached the server.',
+    },
+  },
 ];
 
 export const INCORRECT_LICENSE_FORMAT: CatalogEntry = Object.freeze({
@@ -206,8 +220,9 @@ for (const entry of ENTRIES) {
 BY_NAME.set(INCORRECT_LICENSE_FORMAT.name, INCORRECT_LICENSE_FORMAT);
 
 export const CONNECTION_FAILED = BY_NAME.get('CONNECTION_FAILED') as CatalogEntry;
+export const CREDENTIAL_UNREADABLE = BY_NAME.get('CREDENTIAL_UNREADABLE') as CatalogEntry;
 
-/** Every entry, in SPEC order, then CONNECTION_FAILED and INCORRECT_LICENSE_FORMAT. */
+/** Every entry, in SPEC order, then CONNECTION_FAILED, CREDENTIAL_UNREADABLE and INCORRECT_LICENSE_FORMAT. */
 export const CATALOG: readonly CatalogEntry[] = Object.freeze([...ENTRIES, INCORRECT_LICENSE_FORMAT]);
 
 export function byCode(code: number): CatalogEntry {

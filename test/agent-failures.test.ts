@@ -1,5 +1,10 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Redis from 'ioredis';
 import { registerCredential } from '../daemon/credentials/register-credential';
+import { cipherFor } from '../shared/crypto/ciphers';
+import { KEY_FILE_NAMES } from '../shared/crypto/key-files';
 import { computeNodeStatus } from '../daemon/view/compute-view';
 import { queueName } from '../daemon/agent/schedule';
 import { closeAllAuthServers, createAccount, request, startInProcessAuthServer, type InProcessAuthServer } from './support/authserver';
@@ -120,4 +125,28 @@ it('keeps the first reason of a streak, resets on success, fails at the threshol
   await registerCredential(redis, f.keys, { account: 'acct-streak', password: PASSWORD, keyDir: f.keyDir, defaultAlgorithm: 'rsa' });
   await waitFor('a success after re-registration', async () => (await readNode(redis, f.keys, 's1'))?.consecutiveFailures === 0 && ((await readNode(redis, f.keys, 's1'))?.attemptsTotal ?? 0) > (frozen ?? 0), 20_000, 100);
   expect(await recordedAttempts(redis, f.keys, 's1')).toEqual(expect.arrayContaining([expect.stringMatching(/^registered-\d+$/)]));
+});
+
+it('records a credential this node cannot open as CREDENTIAL_UNREADABLE (a local reason naming crypto.keyDir), not as a connection failure', async () => {
+  const f = await project('unreadable', 'acct-unreadable');
+  // Another node's key pairs: the stored credential was encrypted for testKeyDir()'s.
+  const otherKeys = mkdtempSync(path.join(os.tmpdir(), 'fdl-other-keys-'));
+  for (const algorithm of ['rsa', 'sm2'] as const) {
+    const pair = cipherFor(algorithm).generateKeyPair();
+    writeFileSync(path.join(otherKeys, KEY_FILE_NAMES[algorithm].private), pair.privateKey, { mode: 0o600 });
+    writeFileSync(path.join(otherKeys, KEY_FILE_NAMES[algorithm].public), pair.publicKey, { mode: 0o644 });
+  }
+  const s = await startSidecar({ ...f, keyDir: otherKeys }, { nodeId: 'u1', interval: '1s' });
+  sidecars.push(s);
+  await waitFor('a recorded failure', async () => ((await readNode(redis, f.keys, 'u1'))?.consecutiveFailures ?? 0) >= 1, 30_000, 100);
+  const record = await readNode(redis, f.keys, 'u1');
+  expect(record?.reason).toMatchObject({ code: null, name: 'CREDENTIAL_UNREADABLE' });
+  expect(record?.reason?.message).toMatch(/^not sent: .*crypto\.keyDir/);
+  // Nothing reached the server: the node is not bound to the account.
+  const account = await request(auth.url, '/admin/accounts/acct-unreadable', { token: auth.token, method: 'GET' });
+  expect(account.json?.data.bound).toEqual([]);
+  // Its own reason in the node's metrics too, never CONNECTION_FAILED.
+  const metrics = (await s.get('/metrics')).text;
+  expect(metrics).toMatch(/fdl_cloudauth_authentication_failures_total\{[^}]*reason="CREDENTIAL_UNREADABLE"\} [1-9]/);
+  expect(metrics).toMatch(/fdl_cloudauth_authentication_failures_total\{[^}]*reason="CONNECTION_FAILED"\} 0/);
 });

@@ -1,4 +1,4 @@
-import { byCode, CATALOG, CONNECTION_FAILED, INCORRECT_LICENSE_FORMAT, KNOWN_CODES } from '../shared/catalog';
+import { byCode, byName, CATALOG, CONNECTION_FAILED, CREDENTIAL_UNREADABLE, INCORRECT_LICENSE_FORMAT, KNOWN_CODES } from '../shared/catalog';
 
 const SPEC_TABLE: Array<[number, string]> = [
   [10000, 'JSON_PARSER_ERROR'],
@@ -36,6 +36,15 @@ describe('error catalog (R7)', () => {
     expect(byCode(99999).name).toBe('INCORRECT_LICENSE_FORMAT');
     expect(CONNECTION_FAILED.code).toBeNull();
     expect(CONNECTION_FAILED.transient).toBe(true);
+  });
+
+  it('has CREDENTIAL_UNREADABLE, a local reason without a code, not retried, whose steps name crypto.keyDir', () => {
+    expect(byName('CREDENTIAL_UNREADABLE')).toBe(CREDENTIAL_UNREADABLE);
+    expect(CREDENTIAL_UNREADABLE.code).toBeNull();
+    expect(CREDENTIAL_UNREADABLE.transient).toBe(false);
+    expect(CREDENTIAL_UNREADABLE.definition).toBe('the node cannot open the stored credential with its keys (nothing was sent)');
+    expect(CREDENTIAL_UNREADABLE.steps.check).toContain('crypto.keyDir');
+    expect(CATALOG).toContain(CREDENTIAL_UNREADABLE);
   });
 
   it('marks exactly the transient answers of R2 as retried', () => {

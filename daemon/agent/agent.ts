@@ -7,7 +7,7 @@ import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import type { AuthClient } from '../protocol/auth-client';
 import type { Outcome } from '../protocol/classify';
-import { CONNECTION_FAILED } from '../../shared/catalog';
+import { CREDENTIAL_UNREADABLE } from '../../shared/catalog';
 import type { NodeMetrics } from '../metrics/node-metrics';
 import { parseCredential } from '../credentials/credential-store';
 import { openableKeyIds, publishKeyIds } from '../credentials/node-key-ids';
@@ -505,7 +505,7 @@ export class Agent {
         failure: {
           ok: false,
           code: null,
-          name: CONNECTION_FAILED.name,
+          name: CREDENTIAL_UNREADABLE.name,
           message: `not sent: this node cannot open the stored credential (${(error as Error).message}); check crypto.keyDir`,
           transient: false,
         },
