@@ -26,6 +26,7 @@ export class Journal {
   readonly file: string;
   private entries: JournalEntry[] = [];
   private corruptLines = 0;
+  private replaying: Promise<number> | undefined;
 
   constructor(
     dir: string,
@@ -39,7 +40,8 @@ export class Journal {
 
   private load(): void {
     if (!existsSync(this.file)) return;
-    const lines = readFileSync(this.file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const text = readFileSync(this.file, 'utf8');
+    const lines = text.split('\n').filter((l) => l.trim() !== '');
     for (const line of lines) {
       try {
         const entry = JSON.parse(line) as JournalEntry;
@@ -51,6 +53,10 @@ export class Journal {
       }
     }
     if (this.corruptLines > 0) this.log.warn({ file: this.file, lines: this.corruptLines }, 'Skipped unreadable journal lines');
+    // A crash in the middle of an append leaves a last line without its newline: the
+    // next append would continue that line and be lost at the next load. Rewrite the
+    // file with the readable entries before anything is appended.
+    if (this.corruptLines > 0 || (text.length > 0 && !text.endsWith('\n'))) this.rewrite();
     if (this.entries.length > 0) this.log.info({ file: this.file, pending: this.entries.length }, 'Journal has results not yet written to Redis');
   }
 
@@ -81,13 +87,32 @@ export class Journal {
    * Replays every entry in order through `record`; entries are dropped from the file
    * only after all of them were recorded. Returns the number replayed. Throws what
    * `record` throws (Redis went away again); the journal is then left as it was.
+   * One replay at a time: a call while one runs waits for it, then replays what is
+   * left (entries appended meanwhile included).
    */
   async replay(record: (entry: JournalEntry) => Promise<void>): Promise<number> {
+    // Checked and set with no await between, so two waiters cannot both start.
+    while (this.replaying) await this.replaying.catch(() => undefined);
+    const run = this.replayOnce(record);
+    this.replaying = run;
+    try {
+      return await run;
+    } finally {
+      this.replaying = undefined;
+    }
+  }
+
+  private async replayOnce(record: (entry: JournalEntry) => Promise<void>): Promise<number> {
     const batch = [...this.entries];
     for (const entry of batch) await record(entry);
-    // Entries appended while replaying stay for the next replay.
-    this.entries = this.entries.slice(batch.length);
-    writeFileAtomic(this.file, this.entries.map((e) => `${JSON.stringify(e)}\n`).join(''), 0o600);
+    // Drop exactly what was replayed: entries appended meanwhile stay for the next one.
+    const replayed = new Set(batch);
+    this.entries = this.entries.filter((e) => !replayed.has(e));
+    this.rewrite();
     return batch.length;
+  }
+
+  private rewrite(): void {
+    writeFileAtomic(this.file, this.entries.map((e) => `${JSON.stringify(e)}\n`).join(''), 0o600);
   }
 }
