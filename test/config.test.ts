@@ -57,6 +57,36 @@ describe('configuration', () => {
     expect(err.message).not.toContain('hunter2');
   });
 
+  it('reports schema problems and what the command requires in one message (a bad interval beside a missing project and URL)', () => {
+    let error: unknown;
+    try {
+      loadConfig({ env: { CLOUDAUTH_HEARTBEAT_INTERVAL: 'bogus', CLOUDAUTH_PRODUCT_VERSION: '4.1.5' }, require: ['daemon'] });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { problems } = error as ConfigError;
+    expect(problems).toEqual([
+      expect.stringContaining('heartbeat.interval (CLOUDAUTH_HEARTBEAT_INTERVAL): "bogus" is not a duration'),
+      expect.stringContaining('project (CLOUDAUTH_PROJECT): is required'),
+      expect.stringContaining('authServer.url (CLOUDAUTH_AUTH_SERVER_URL): is required'),
+    ]);
+  });
+
+  it('does not report a key the schema found invalid a second time from the cross-checks', () => {
+    // The bad project name is checked on its default (empty) afterwards: not "is required" too.
+    let error: unknown;
+    try {
+      loadConfig({ env: { CLOUDAUTH_PROJECT: 'no spaces allowed' }, require: ['project'] });
+    } catch (e) {
+      error = e;
+    }
+    const { problems } = error as ConfigError;
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^project \(CLOUDAUTH_PROJECT\): /);
+    expect(problems[0]).not.toContain('is required');
+  });
+
   it('checks what a command requires, all at once', () => {
     expect(() => loadConfig({ env: {}, require: ['daemon', 'authserver'] })).toThrow(
       expect.objectContaining({

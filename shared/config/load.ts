@@ -51,9 +51,10 @@ function where(key: string): string {
   return env ? `${key} (${env})` : key;
 }
 
-/** Turns convict's one-line-per-problem message into our list, hiding sensitive values. */
-function convictProblems(message: string): string[] {
-  return message
+/** Turns convict's one-line-per-problem message into our list and the keys it names. */
+function convictProblems(message: string): { lines: string[]; keys: string[] } {
+  const keys: string[] = [];
+  const lines = message
     .split('\n')
     .map((line) => line.trim())
     .filter(Boolean)
@@ -61,14 +62,18 @@ function convictProblems(message: string): string[] {
       const match = /^([A-Za-z0-9_.]+): (.*)$/.exec(line);
       if (!match) return line.replace(/configuration param '([^']+)' not declared in the schema/, 'unknown key $1: remove it or check its spelling');
       const [, key = '', rest = ''] = match;
+      keys.push(key);
       return `${where(key)}: ${rest}`;
     });
+  return { lines, keys };
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const config = createConvict(env);
   const problems: string[] = [];
+  /** Keys the schema found invalid: the cross-checks see their defaults and say nothing of them. */
+  let invalid: string[] = [];
 
   if (options.file) {
     if (!existsSync(options.file)) {
@@ -93,12 +98,27 @@ export function loadConfig(options: LoadOptions = {}): Config {
   try {
     config.validate({ allowed: 'strict' });
   } catch (error) {
-    problems.push(...convictProblems((error as Error).message));
+    const { lines, keys } = convictProblems((error as Error).message);
+    problems.push(...lines);
+    invalid = keys;
+    // The cross-checks below still run, on the defaults of the keys found invalid, so
+    // a bad interval beside a missing project and URL is reported with them, at once.
+    for (const key of keys) {
+      try {
+        config.reset(key as never);
+      } catch {
+        // Not a key of the schema (reported as unknown already).
+      }
+    }
   }
-  if (problems.length > 0) throw new ConfigError(problems);
 
-  const compiled = compileConfig(config.getProperties(), env);
-  problems.push(...crossChecks(compiled, options.require ?? []));
+  let compiled: Config;
+  try {
+    compiled = compileConfig(config.getProperties(), env);
+  } catch (error) {
+    throw new ConfigError([...problems, (error as Error).message]);
+  }
+  problems.push(...crossChecks(compiled, options.require ?? []).filter((p) => !invalid.some((key) => p.startsWith(`${where(key)}:`))));
   if (problems.length > 0) throw new ConfigError(problems);
   return compiled;
 }
