@@ -11,6 +11,7 @@ import { closeAllAuthServers, createAccount, request, startInProcessAuthServer, 
 import { sleep, waitFor } from './support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from './support/redis-server';
 import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from './support/sidecar';
+import { runCli } from './support/cli';
 
 /**
  * R2-R5 through real sidecars against the real reference server: a worker killed in
@@ -149,4 +150,29 @@ it('records a credential this node cannot open as CREDENTIAL_UNREADABLE (a local
   const metrics = (await s.get('/metrics')).text;
   expect(metrics).toMatch(/fdl_cloudauth_authentication_failures_total\{[^}]*reason="CREDENTIAL_UNREADABLE"\} [1-9]/);
   expect(metrics).toMatch(/fdl_cloudauth_authentication_failures_total\{[^}]*reason="CONNECTION_FAILED"\} 0/);
+});
+
+it('authenticates at once when restarted after `unbind`, though the catch-up of its first start used the same job id', async () => {
+  const f = await project('unbound', 'acct-unbound');
+  const interval = '60s';
+  const first = await start(f, 'b1', interval);
+  // No record yet: the first start catches up at once (before the first slot).
+  await waitFor('the first catch-up recorded', async () => (await recordedAttempts(redis, f.keys, 'b1')).some((id) => id.startsWith('catchup-')), 30_000, 100);
+  expect(await first.stop()).toBe(0);
+
+  const env = {
+    CLOUDAUTH_PROJECT: f.project,
+    CLOUDAUTH_REDIS_URL: f.redisUrl,
+    CLOUDAUTH_REDIS_KEY_PREFIX: f.keyPrefix,
+    CLOUDAUTH_KEY_DIR: f.keyDir,
+    CLOUDAUTH_AUTH_SERVER_URL: f.authUrl,
+  };
+  const unbound = await runCli(['unbind', '--node', 'b1'], env);
+  expect(unbound.code).toBe(0);
+  expect(await readNode(redis, f.keys, 'b1')).toBeNull();
+
+  // Restarted within two intervals: BullMQ still keeps the first, finished catch-up.
+  await start(f, 'b1', interval);
+  await waitFor('a catch-up recorded after the restart', async () => (await recordedAttempts(redis, f.keys, 'b1')).some((id) => id.startsWith('catchup-')), 30_000, 100);
+  expect((await readNode(redis, f.keys, 'b1'))?.lastSuccessAt).not.toBeNull();
 });

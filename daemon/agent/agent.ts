@@ -262,6 +262,11 @@ export class Agent {
     if (last !== null && now - Number(last) < this.intervalMs) return;
     // Replicas of one node id read the same last attempt id, so they add one job.
     const jobId = `catchup-${(lastId ?? 'none').replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    // BullMQ keeps a finished job for two intervals and ignores an add under its id: a
+    // node without a record (after unbind) reuses `catchup-none`, so a finished one is
+    // removed first. One still waiting or running (a replica's) is left to run once.
+    const finished = await this.queue?.getJob(jobId);
+    if (finished && ['completed', 'failed'].includes(await finished.getState())) await finished.remove();
     await this.queue?.add('heartbeat', {}, { jobId, ...this.jobOptions(2 * this.intervalMs) });
     this.log.info({ jobId }, 'Last attempt is older than one interval: authenticating now');
   }
