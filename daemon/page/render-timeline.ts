@@ -1,0 +1,36 @@
+import { spanWords, utc } from './format';
+import { esc } from './html';
+import type { NodeTimeline, TimelineCell } from './timeline';
+
+/**
+ * The 24-hour timelines as inline SVG drawn on the server: one row per node, one
+ * rectangle per slot, green for success, red for failure (the codes in its hover
+ * title), grey for no attempt. Only failed cells carry a title, which keeps a
+ * 100-node page small; the row's own title says what the cells span.
+ */
+function cell(c: TimelineCell, i: number, cellMs: number): string {
+  if (c.state !== 'fail') return `<rect x="${i}" width="1" height="1" class="${c.state}"/>`;
+  const title = `${utc(c.start)} + ${spanWords(cellMs)}: ${c.reasons.join(', ')}`;
+  return `<rect x="${i}" width="1" height="1" class="fail" data-codes="${esc(c.reasons.join(','))}"><title>${esc(title)}</title></rect>`;
+}
+
+function row(t: NodeTimeline): string {
+  const n = t.cells.length;
+  const first = t.cells[0]?.start ?? 0;
+  return (
+    `<div class="tlrow" data-node="${esc(t.node)}"><span title="${esc(t.node)}">${esc(t.node)}</span>` +
+    `<svg class="tl" viewBox="0 0 ${n} 1" preserveAspectRatio="none" role="img" aria-label="${esc(`${t.node}: ${n} slots of ${spanWords(t.cellMs)} from ${utc(first)}`)}">` +
+    t.cells.map((c, i) => cell(c, i, t.cellMs)).join('') +
+    '</svg></div>'
+  );
+}
+
+export function renderTimelines(timelines: readonly NodeTimeline[]): string {
+  const span = timelines[0] ? spanWords(timelines[0].cellMs) : '';
+  return (
+    '<section id="timeline"><h2>Last 24 hours</h2>' +
+    `<p class="legend muted">One cell per ${esc(span)} heartbeat slot, oldest left:<i style="background:#1a7f37"></i>success<i style="background:#cf222e"></i>failure (hover for the code)<i style="background:#e6e9ed"></i>no attempt</p>` +
+    timelines.map(row).join('') +
+    '</section>'
+  );
+}
