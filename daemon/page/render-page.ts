@@ -29,6 +29,8 @@ function shell(title: string, refresh: number, main: string): string {
     '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width, initial-scale=1">' +
     `<title>${esc(title)}</title>` +
+    // An empty icon: the browser would otherwise ask for /favicon.ico.
+    '<link rel="icon" href="data:,">' +
     `<noscript><meta http-equiv="refresh" content="${Math.ceil(refresh / 1000)}"></noscript>` +
     `<style>${PAGE_STYLE}</style></head>` +
     `<body data-refresh-ms="${refresh}"><main>${main}</main><script>${PAGE_SCRIPT}</script></body></html>`

@@ -19,7 +19,7 @@ function row(t: NodeTimeline): string {
   const first = t.cells[0]?.start ?? 0;
   return (
     `<div class="tlrow" data-node="${esc(t.node)}"><span title="${esc(t.node)}">${esc(t.node)}</span>` +
-    `<svg class="tl" viewBox="0 0 ${n} 1" preserveAspectRatio="none" role="img" aria-label="${esc(`${t.node}: ${n} slots of ${spanWords(t.cellMs)} from ${utc(first)}`)}">` +
+    `<svg class="tl" viewBox="0 0 ${n} 1" preserveAspectRatio="none" shape-rendering="crispEdges" role="img" aria-label="${esc(`${t.node}: ${n} slots of ${spanWords(t.cellMs)} from ${utc(first)}`)}">` +
     t.cells.map((c, i) => cell(c, i, t.cellMs)).join('') +
     '</svg></div>'
   );
