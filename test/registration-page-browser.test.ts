@@ -136,7 +136,8 @@ it('is readable on a phone: nothing wider than the screen', async () => {
   await phone.setViewportSize({ width: 390, height: 844 });
   await phone.goto(`http://127.0.0.1:${(sidecars[1] as Sidecar).port}/?node=beta`);
   await projectStatus(phone, 'registered');
-  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  // Evaluated in the page (a string: the test's own types have no DOM).
+  const overflow = await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
   expect(overflow).toBeLessThanOrEqual(0);
   await shoot(phone, '5-phone');
   await phone.close();
@@ -155,7 +156,7 @@ it('shows a hostile message from the authorization server as text', async () => 
   await p.waitForSelector('#history tbody tr[data-node="gamma"]', WAIT);
   expect(await p.locator('#nodes tr[data-node="gamma"] .msg').first().innerText()).toBe(`app name ${HOSTILE} is not within the allowed range`);
   expect(await p.locator('#history tbody tr[data-node="gamma"] .msg').first().innerText()).toBe(`app name ${HOSTILE} is not within the allowed range`);
-  expect(await p.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+  expect(await p.evaluate<string>('typeof window.__pwned')).toBe('undefined');
   expect(await p.locator('script').count()).toBe(1);
   expect(await p.locator('main img').count()).toBe(0);
   await shoot(p, '6-hostile-message');
