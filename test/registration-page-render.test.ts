@@ -149,7 +149,7 @@ describe('the timeline', () => {
   it('draws the codes on hover in the SVG', () => {
     const t = buildTimeline('p1', 'n2', interval, NOW, [], [{ node: 'n2', code: 30003, name: 'LICENSE_IP_ERROR', message: 'm', at: NOW - 1000, attemptId: 'x' }]);
     const html = renderPage(status(), details({ timelines: [t] }));
-    expect(html).toMatch(/<rect x="11" width="1" height="1" class="fail" data-codes="30003 LICENSE_IP_ERROR"><title>[^<]*: 30003 LICENSE_IP_ERROR<\/title><\/rect>/);
+    expect(html).toMatch(/<rect x="11" class="fail" data-codes="30003 LICENSE_IP_ERROR"><title>[^<]*: 30003 LICENSE_IP_ERROR<\/title><\/rect>/);
     expect(html.match(/<rect /g)).toHaveLength(12);
   });
 });

@@ -30,7 +30,7 @@ details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:6px 
 details[open]{background:var(--soft)}
 summary{cursor:pointer;font-weight:600}
 dl{margin:.4em 0}dt{font-weight:600;margin-top:.4em}dd{margin:0 0 0 1em}
-.tl{display:block;width:100%;height:18px}
+.tl{display:block;width:100%;height:18px}.tl rect{width:1px;height:1px}
 .tl .ok{fill:var(--ok)}.tl .fail{fill:var(--bad)}.tl .none{fill:#e6e9ed}
 .tlrow{display:grid;grid-template-columns:minmax(70px,160px) 1fr;gap:8px;align-items:center;margin:3px 0}
 .tlrow span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}

@@ -5,13 +5,14 @@ import type { NodeTimeline, TimelineCell } from './timeline';
 /**
  * The 24-hour timelines as inline SVG drawn on the server: one row per node, one
  * rectangle per slot, green for success, red for failure (the codes in its hover
- * title), grey for no attempt. Only failed cells carry a title, which keeps a
- * 100-node page small; the row's own title says what the cells span.
+ * title), grey for no attempt. Only failed cells carry a title, and a cell's size
+ * comes from the style sheet (one unit of the viewBox), which keeps a 100-node page
+ * small; the row's own label says what the cells span.
  */
 function cell(c: TimelineCell, i: number, cellMs: number): string {
-  if (c.state !== 'fail') return `<rect x="${i}" width="1" height="1" class="${c.state}"/>`;
+  if (c.state !== 'fail') return `<rect x="${i}" class="${c.state}"/>`;
   const title = `${utc(c.start)} + ${spanWords(cellMs)}: ${c.reasons.join(', ')}`;
-  return `<rect x="${i}" width="1" height="1" class="fail" data-codes="${esc(c.reasons.join(','))}"><title>${esc(title)}</title></rect>`;
+  return `<rect x="${i}" class="fail" data-codes="${esc(c.reasons.join(','))}"><title>${esc(title)}</title></rect>`;
 }
 
 function row(t: NodeTimeline): string {
