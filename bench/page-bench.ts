@@ -76,8 +76,8 @@ export async function benchPage(ctx: BenchContext): Promise<Figure[]> {
     ctx.log(`page ${median(pages).toFixed(2)} ms (status ${median(jsons).toFixed(2)} ms), ${bytes} bytes (status ${jsonBytes} bytes)`);
     ctx.note(
       `The page of ${NODES} nodes (${(bytes / 1024).toFixed(1)} KiB, ${(html.match(/<rect /g) ?? []).length} timeline cells, ` +
-        `${(html.match(/<tr /g) ?? []).length} table rows) is rendered in ${median(pages).toFixed(2)} ms median over ${reps} renders, ` +
-        `${median(jsons).toFixed(2)} ms of it comparable to /status's own read.`,
+        `${(html.match(/<tr /g) ?? []).length} table rows) is served in ${median(pages).toFixed(2)} ms median over ${reps} renders; ` +
+        `/status of the same project takes ${median(jsons).toFixed(2)} ms (the page reads the same status, then the history and the timelines).`,
     );
     return [
       figure({
