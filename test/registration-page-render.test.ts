@@ -151,6 +151,9 @@ describe('the timeline', () => {
     const html = renderPage(status(), details({ timelines: [t] }));
     expect(html).toMatch(/<rect x="11" class="fail" data-codes="30003 LICENSE_IP_ERROR"><title>[^<]*: 30003 LICENSE_IP_ERROR<\/title><\/rect>/);
     expect(html.match(/<rect /g)).toHaveLength(12);
+    expect(html).toContain('One cell per heartbeat slot (2 h 0 min), oldest left');
+    const short = renderPage(status(), details({ intervalMs: 2000, timelines: [buildTimeline('p1', 'n2', 2000, NOW, [], [])] }));
+    expect(short).toContain('One cell per 30 min (900 heartbeat slots of 2 s), oldest left');
   });
 });
 

@@ -26,11 +26,17 @@ function row(t: NodeTimeline): string {
   );
 }
 
-export function renderTimelines(timelines: readonly NodeTimeline[]): string {
-  const span = timelines[0] ? spanWords(timelines[0].cellMs) : '';
+/** "heartbeat slot (2 h 0 min)", or for a short interval "30 min (900 heartbeat slots of 2 s)". */
+function cellWords(cellMs: number, intervalMs: number): string {
+  if (cellMs <= intervalMs) return `heartbeat slot (${spanWords(intervalMs)})`;
+  return `${spanWords(cellMs)} (${Math.round(cellMs / intervalMs)} heartbeat slots of ${spanWords(intervalMs)})`;
+}
+
+export function renderTimelines(timelines: readonly NodeTimeline[], intervalMs: number): string {
+  const span = timelines[0] ? cellWords(timelines[0].cellMs, intervalMs) : '';
   return (
     '<section id="timeline"><h2>Last 24 hours</h2>' +
-    `<p class="legend muted">One cell per ${esc(span)} heartbeat slot, oldest left:<i style="background:#1a7f37"></i>success<i style="background:#cf222e"></i>failure (hover for the code)<i style="background:#e6e9ed"></i>no attempt</p>` +
+    `<p class="legend muted">One cell per ${esc(span)}, oldest left:<i style="background:#1a7f37"></i>success<i style="background:#cf222e"></i>failure (hover for the code)<i style="background:#e6e9ed"></i>no attempt</p>` +
     timelines.map(row).join('') +
     '</section>'
   );
