@@ -7,7 +7,7 @@ import { packageRoot } from '../shared/package-root';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from './support/authserver';
 import { launchBrowser, testOutputDir, type TestBrowser } from './support/browser';
 import { runCli } from './support/cli';
-import { disposeAllRedis, startRedis, testPrefix } from './support/redis-server';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from './support/redis-server';
 import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from './support/sidecar';
 
 /**
@@ -30,6 +30,7 @@ const WAIT = { timeout: 90_000 };
 const IPS: Record<string, string> = { alpha: '10.2.0.1', beta: '10.2.0.2' };
 
 let redis: Redis;
+let redisServer: TestRedis;
 let auth: InProcessAuthServer;
 let fixture: ProjectFixture;
 let browser: TestBrowser;
@@ -53,6 +54,7 @@ async function shoot(p: Page, name: string): Promise<string> {
 
 beforeAll(async () => {
   const server = await startRedis();
+  redisServer = server;
   redis = new Redis(server.url);
   auth = await startInProcessAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'page', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.0/24'] });
@@ -162,4 +164,35 @@ it('shows a hostile message from the authorization server as text', async () => 
   await shoot(p, '6-hostile-message');
   await p.close();
   expect(browser.problems).toEqual([]);
+});
+
+it('answers a bad address with what is accepted, an unknown node by name, and sends its security headers', async () => {
+  const alpha = sidecars[0] as Sidecar;
+  const bad = await fetch(`http://127.0.0.1:${alpha.port}/?page=0`);
+  expect(bad.status).toBe(400);
+  expect(await bad.text()).toContain('page must be a whole number from 1 to 50');
+  const unknown = await fetch(`http://127.0.0.1:${alpha.port}/?node=nobody`);
+  expect(unknown.status).toBe(404);
+  expect(await unknown.text()).toContain('project &quot;page&quot; has no node &quot;nobody&quot;');
+  const ok = await fetch(`http://127.0.0.1:${alpha.port}/?node=beta&page=2`);
+  expect(ok.status).toBe(200);
+  expect(ok.headers.get('content-security-policy')).toMatch(/^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/=]+'/);
+  expect(ok.headers.get('x-frame-options')).toBe('DENY');
+  expect(ok.headers.get('cache-control')).toBe('no-store');
+});
+
+it('says so while Redis is away, and recovers by itself when it returns', async () => {
+  const p = await browser.newPage();
+  await p.goto(`http://127.0.0.1:${(sidecars[0] as Sidecar).port}/`);
+  await p.waitForSelector('#banner[data-project-status]:not([data-project-status="unavailable"])', WAIT);
+  const before = browser.problems.length;
+  await redisServer.stop();
+  await projectStatus(p, 'unavailable');
+  expect(await p.locator('#banner').innerText()).toContain('Redis is unreachable from this sidecar');
+  await shoot(p, '7-redis-away');
+  await redisServer.restart();
+  await p.waitForSelector('#banner[data-project-status]:not([data-project-status="unavailable"])', WAIT);
+  await p.close();
+  // The only complaints while Redis was away are the 503 answers the page refreshed through.
+  expect(browser.problems.slice(before).filter((line) => !line.includes('status of 503'))).toEqual([]);
 });
