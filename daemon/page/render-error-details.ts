@@ -23,10 +23,10 @@ export function reasonLabel(reason: ShownReason): string {
   return reason.code === null ? reason.name : `${reason.code} ${reason.name}`;
 }
 
-/** The reason as a cell: code and name, linked to its details. */
-export function reasonLink(reason: ShownReason | null): string {
+/** The reason as a cell, linked to its details: code and name, or `text` where the code has a column of its own. */
+export function reasonLink(reason: ShownReason | null, text?: string): string {
   if (reason === null) return '<span class="muted">–</span>';
-  return `<a class="reason" href="#${esc(reasonAnchor(reason))}" title="View Error Details">${esc(reasonLabel(reason))}</a>`;
+  return `<a class="reason" href="#${esc(reasonAnchor(reason))}" title="View Error Details">${esc(text ?? reasonLabel(reason))}</a>`;
 }
 
 export function renderErrorDetails(reasons: readonly ShownReason[]): string {

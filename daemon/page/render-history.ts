@@ -13,7 +13,7 @@ function row(e: FailureEntry): string {
   return (
     `<tr data-node="${esc(e.node)}"><td><time datetime="${esc(new Date(e.at).toISOString())}">${esc(utc(e.at))}</time></td>` +
     `<td>${esc(e.node)}</td><td>${e.code === null ? '<span class="muted">–</span>' : esc(e.code)}</td>` +
-    `<td>${reasonLink(e)}</td><td class="msg">${esc(e.message)}</td></tr>`
+    `<td>${reasonLink(e, e.name)}</td><td class="msg">${esc(e.message)}</td></tr>`
   );
 }
 
