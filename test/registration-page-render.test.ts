@@ -3,6 +3,7 @@ import { stableOffset } from '../daemon/agent/schedule';
 import { esc } from '../daemon/page/html';
 import { PageQueryError, parsePageQuery, pageHref } from '../daemon/page/page-query';
 import { PAGE_HEADERS, PAGE_SCRIPT, PAGE_SCRIPT_HASH } from '../daemon/page/page-script';
+import { PAGE_STYLE, PAGE_STYLE_HASH } from '../daemon/page/page-style';
 import type { PageDetails } from '../daemon/page/page-details';
 import { renderPage, refreshMs } from '../daemon/page/render-page';
 import { buildTimeline, MAX_CELLS } from '../daemon/page/timeline';
@@ -100,9 +101,12 @@ describe('the page', () => {
     expect(filtered).not.toContain('Older →');
   });
 
-  it('allows only its own script by hash, and refreshes no slower than 15 s', () => {
+  it('allows only its own script and style sheet by hash, and refreshes no slower than 15 s', () => {
     expect(PAGE_SCRIPT_HASH).toBe(`sha256-${createHash('sha256').update(PAGE_SCRIPT).digest('base64')}`);
+    expect(PAGE_STYLE_HASH).toBe(`sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}`);
     expect(PAGE_HEADERS['content-security-policy']).toContain(`script-src '${PAGE_SCRIPT_HASH}'`);
+    expect(PAGE_HEADERS['content-security-policy']).toContain(`style-src '${PAGE_STYLE_HASH}'`);
+    expect(html).not.toMatch(/ style="/);
     expect(PAGE_HEADERS['content-security-policy']).toContain("default-src 'none'");
     expect(html).toContain('<body data-refresh-ms="15000">');
     expect(refreshMs(2000)).toBe(2000);

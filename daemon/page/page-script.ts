@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { PAGE_STYLE_HASH } from './page-style';
 
 /**
  * The page's only script, inline and allowed by its hash in the Content-Security-Policy
@@ -61,9 +62,9 @@ export const PAGE_SCRIPT = `(function () {
 
 export const PAGE_SCRIPT_HASH = `sha256-${createHash('sha256').update(PAGE_SCRIPT).digest('base64')}`;
 
-/** Headers of the page: nothing loads from elsewhere, nothing runs but PAGE_SCRIPT, no framing. */
+/** Headers of the page: nothing loads from elsewhere, nothing runs but PAGE_SCRIPT, no style but PAGE_STYLE, no framing. */
 export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'content-security-policy': `default-src 'none'; script-src '${PAGE_SCRIPT_HASH}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
+  'content-security-policy': `default-src 'none'; script-src '${PAGE_SCRIPT_HASH}'; style-src '${PAGE_STYLE_HASH}'; connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',

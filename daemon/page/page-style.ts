@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The page's only style sheet, inline: the page works with no network beyond the
  * sidecar (no CDN, no web font — the system font stack). One column on a phone, the
@@ -35,8 +37,12 @@ dl{margin:.4em 0}dt{font-weight:600;margin-top:.4em}dd{margin:0 0 0 1em}
 .tlrow{display:grid;grid-template-columns:minmax(70px,160px) 1fr;gap:8px;align-items:center;margin:3px 0}
 .tlrow span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .legend i{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;vertical-align:-1px}
+.legend .ok{background:var(--ok)}.legend .fail{background:var(--bad)}.legend .none{background:#e6e9ed}
+body[data-offline] .banner::after{content:"This page could not refresh: the sidecar did not answer. It keeps trying.";display:block;margin-top:6px;font-weight:600}
 form{margin:6px 0}select,button{font:inherit;padding:3px 6px}
 nav.pages{display:flex;gap:16px;margin:8px 0}
 footer{margin:24px 0 8px;font-size:.85em;color:var(--muted)}
 @media (max-width:600px){body{font-size:14px}main{padding:8px}.banner .state{font-size:1.3em}th,td{padding:5px}}
 `;
+
+export const PAGE_STYLE_HASH = `sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}`;

@@ -36,7 +36,7 @@ export function renderTimelines(timelines: readonly NodeTimeline[], intervalMs: 
   const span = timelines[0] ? cellWords(timelines[0].cellMs, intervalMs) : '';
   return (
     '<section id="timeline"><h2>Last 24 hours</h2>' +
-    `<p class="legend muted">One cell per ${esc(span)}, oldest left:<i style="background:#1a7f37"></i>success<i style="background:#cf222e"></i>failure (hover for the code)<i style="background:#e6e9ed"></i>no attempt</p>` +
+    `<p class="legend muted">One cell per ${esc(span)}, oldest left:<i class="ok"></i>success<i class="fail"></i>failure (hover for the code)<i class="none"></i>no attempt</p>` +
     timelines.map(row).join('') +
     '</section>'
   );
