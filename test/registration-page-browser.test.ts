@@ -196,3 +196,16 @@ it('says so while Redis is away, and recovers by itself when it returns', async 
   // The only complaints while Redis was away are the 503 answers the page refreshed through.
   expect(browser.problems.slice(before).filter((line) => !line.includes('status of 503'))).toEqual([]);
 });
+
+it('says so when the sidecar itself stops answering', async () => {
+  const gamma = sidecars.find((s) => s.nodeId === 'gamma') as Sidecar;
+  const p = await browser.newPage();
+  await p.goto(`http://127.0.0.1:${gamma.port}/`);
+  await p.waitForSelector('#banner[data-project-status]', WAIT);
+  const before = browser.problems.length;
+  expect(await gamma.stop()).toBe(0);
+  await p.waitForSelector('body[data-offline="true"]', WAIT);
+  expect(await p.evaluate<string>('getComputedStyle(document.querySelector(".banner"), "::after").content')).toContain('could not refresh');
+  await p.close();
+  expect(browser.problems.slice(before).filter((line) => !line.includes('ERR_CONNECTION_REFUSED'))).toEqual([]);
+});
