@@ -11,8 +11,9 @@ import { buildTimeline, TIMELINE_SPAN_MS, type NodeTimeline, type RecordedAttemp
  * What the Registration page shows besides the status object of `/status`: one page
  * of the failure history and each node's last 24 hours. The status itself is never
  * read or computed here — the page is given the very object `/status` serves — so
- * the banner and the node list cannot disagree with it. This read is two pipelines
- * (history, then TIME and the timelines), whatever the number of nodes.
+ * the banner and the node list cannot disagree with it. Two reads go out together,
+ * whatever the number of nodes: the history (`readFailures`: ZRANGE, one pipeline)
+ * and TIME with every node's attempts and failures (one pipeline).
  */
 export interface FailurePage {
   entries: FailureEntry[];
@@ -89,7 +90,6 @@ export async function readTimelines(o: PageDetailsOptions, nodes: readonly strin
 }
 
 export async function readPageDetails(o: PageDetailsOptions, status: StatusJson, query: PageQuery): Promise<PageDetails> {
-  const failures = await readFailurePage(o, query);
-  const { now, timelines } = await readTimelines(o, status.nodes.map((n) => n.id));
+  const [failures, { now, timelines }] = await Promise.all([readFailurePage(o, query), readTimelines(o, status.nodes.map((n) => n.id))]);
   return { now, intervalMs: o.intervalMs, failures, timelines };
 }
