@@ -70,6 +70,6 @@ if (isRoot && hasApt) {
 }
 console.error(
   `ensure-tools: missing ${missing.join(', ')}. Install with:\n  sudo apt-get install -y ${pkgs.join(' ')}\n` +
-    '(on macOS: brew install redis prometheus alertmanager)',
+    '(on macOS: brew install redis prometheus alertmanager, and brew install --cask chromium with CHROMIUM_PATH set to its binary)',
 );
 process.exit(1);
