@@ -35,7 +35,8 @@ const TOOLS = {
   promtool: { probe: ['promtool', ['--version']], pkg: 'prometheus' },
   alertmanager: { probe: ['prometheus-alertmanager', ['--version']], pkg: 'prometheus-alertmanager' },
   amtool: { probe: ['amtool', ['--version']], pkg: 'prometheus-alertmanager' },
-  chromium: { probe: ['chromium', ['--version']], pkg: 'chromium' },
+  // CHROMIUM_PATH (test/support/browser.ts) points at another build, e.g. on macOS.
+  chromium: { probe: [process.env.CHROMIUM_PATH || 'chromium', ['--version']], pkg: 'chromium' },
 };
 const names = wanted.length > 0 ? wanted : Object.keys(TOOLS);
 
