@@ -1,4 +1,8 @@
-import { byCode } from '../shared/catalog';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { byCode, CATALOG } from '../shared/catalog';
+import { runbookHref, RUNBOOK_URL } from '../daemon/page/render-error-details';
+import { githubAnchor, headings } from './support/markdown';
 import { stableOffset } from '../daemon/agent/schedule';
 import { esc } from '../daemon/page/html';
 import { PageQueryError, parsePageQuery, pageHref } from '../daemon/page/page-query';
@@ -85,6 +89,16 @@ describe('the page', () => {
     expect(html).toContain('<details id="error-CONNECTION_FAILED"');
   });
 
+  it("links each reason's details to its section of docs/runbook.md", () => {
+    const anchors = new Set(headings(readFileSync(path.join(__dirname, '..', 'docs', 'runbook.md'), 'utf8')).map((h) => githubAnchor(h.text)));
+    for (const entry of CATALOG) {
+      const href = runbookHref(entry);
+      expect(href.startsWith(`${RUNBOOK_URL}#`)).toBe(true);
+      expect(anchors).toContain(href.slice(RUNBOOK_URL.length + 1));
+    }
+    expect(html).toContain(`href="${RUNBOOK_URL}#30003-license_ip_error"`);
+  });
+
   it('escapes every message that came from the authorization server', () => {
     expect(html).not.toContain('<script>window.__pwned');
     expect(html).not.toContain('<img src=x');
@@ -114,7 +128,11 @@ describe('the page', () => {
   });
 
   it('loads nothing from elsewhere', () => {
-    expect(html).not.toMatch(/\b(src|href)="(https?:)?\/\//);
+    // Links may lead elsewhere (the runbook); nothing is loaded from there.
+    expect(html).not.toMatch(/\bsrc="(https?:)?\/\//);
+    expect(html).not.toMatch(/<link[^>]*href="(https?:)?\/\//);
+    expect([...html.matchAll(/href="(https?:\/\/[^"#]*)/g)].map((m) => m[1])).toEqual(expect.arrayContaining([RUNBOOK_URL]));
+    expect([...html.matchAll(/href="(https?:\/\/[^"#]*)/g)].every((m) => m[1] === RUNBOOK_URL)).toBe(true);
     expect(html).not.toMatch(/@import|url\(/);
   });
 

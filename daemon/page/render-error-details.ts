@@ -9,6 +9,9 @@ import { anchorId, esc } from './html';
  * One block per reason (not per row), so a hundred nodes failing for one reason add
  * one block; rows link to it.
  */
+/** The runbook the alerts' runbook_url point into; each reason code has a section there. */
+export const RUNBOOK_URL = 'https://github.com/fdl-cloudauth/fdl-cloudauth/blob/main/docs/runbook.md';
+
 export interface ShownReason {
   code: number | null;
   name: string;
@@ -29,6 +32,11 @@ export function reasonLink(reason: ShownReason | null, text?: string): string {
   return `<a class="reason" href="#${esc(reasonAnchor(reason))}" title="View Error Details">${esc(text ?? reasonLabel(reason))}</a>`;
 }
 
+/** The runbook section of a catalog entry: its heading is "30003 LICENSE_IP_ERROR", or the bare name. */
+export function runbookHref(entry: ShownReason): string {
+  return `${RUNBOOK_URL}#${reasonLabel(entry).toLowerCase().replace(/[^a-z0-9_ -]/g, '').replace(/ /g, '-')}`;
+}
+
 export function renderErrorDetails(reasons: readonly ShownReason[]): string {
   const seen = new Map<string, ShownReason>();
   for (const r of reasons) if (!seen.has(reasonAnchor(r))) seen.set(reasonAnchor(r), r);
@@ -42,7 +50,7 @@ export function renderErrorDetails(reasons: readonly ShownReason[]): string {
       `<dt>Check</dt><dd class="step-check">${esc(c.steps.check)}</dd>` +
       `<dt>Change</dt><dd class="step-change">${esc(c.steps.change)}</dd>` +
       `<dt>Contact</dt><dd class="step-contact">${esc(c.steps.contact)}</dd>` +
-      '</dl></details>'
+      `</dl><p><a href="${esc(runbookHref(c))}" rel="noreferrer" target="_blank">The runbook's section</a></p></details>`
     );
   });
   return `<section id="error-details"><h2>Error details</h2>${blocks.join('')}</section>`;
