@@ -11,7 +11,7 @@ import { Aggregator } from './aggregator/aggregator';
 import { ChangeEvents } from './aggregator/change-events';
 import { ClusterMetrics } from './aggregator/cluster-metrics';
 import { LeaderElection } from './aggregator/leader-election';
-import { buildStatusJson } from './view/status-json';
+import { buildStatusJson, type StatusJson } from './view/status-json';
 import { ProjectViewReader } from './view/project-view';
 import { SidecarServer } from './http/sidecar-server';
 import { loadWebConfig } from './http/web-config';
@@ -48,7 +48,7 @@ export class Daemon {
   readonly election: LeaderElection;
   readonly aggregator: Aggregator;
   private readonly reader: ProjectViewReader;
-  readonly http: SidecarServer;
+  readonly http: SidecarServer<StatusJson>;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly o: DaemonOptions) {

@@ -7,7 +7,6 @@ import { DEFAULT_LIMITS, type ServerLimits } from './server-limits';
 import type { WebConfig } from './web-config';
 import type { HtmlPage } from '../page/registration-page';
 import { PAGE_HEADERS } from '../page/page-script';
-import type { StatusJson } from '../view/status-json';
 
 /**
  * The sidecar's HTTP surface (SPEC §8): /metrics (Prometheus text), /healthz (the
@@ -21,7 +20,8 @@ export interface Readiness {
   checks: Record<string, boolean>;
 }
 
-export interface SidecarServerOptions {
+/** `S` is what `/status` serves (StatusJson in the daemon); the page is given the same. */
+export interface SidecarServerOptions<S = unknown> {
   host: string;
   port: number;
   registry: Registry;
@@ -29,9 +29,9 @@ export interface SidecarServerOptions {
   extraMetrics?(): string;
   readiness(): Readiness;
   /** The project view as `status --json` prints it; throws when Redis is unreachable. */
-  status(): Promise<StatusJson>;
+  status(): Promise<S>;
   /** The Registration page, given the status `/status` would serve for this request (one source). */
-  page?(status: Promise<StatusJson>, search: URLSearchParams): Promise<HtmlPage>;
+  page?(status: Promise<S>, search: URLSearchParams): Promise<HtmlPage>;
   logger: Logger;
   /** TLS and basic auth for every endpoint (http.webConfigFile); open when absent. */
   webConfig?: WebConfig;
@@ -39,12 +39,12 @@ export interface SidecarServerOptions {
   limits?: Partial<ServerLimits>;
 }
 
-export class SidecarServer {
+export class SidecarServer<S = unknown> {
   private server: http.Server | undefined;
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
 
-  constructor(private readonly o: SidecarServerOptions) {
+  constructor(private readonly o: SidecarServerOptions<S>) {
     this.log = o.logger.child({ part: 'http' });
   }
 
