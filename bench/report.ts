@@ -92,6 +92,11 @@ by the benchmark (test/support/redis-server.ts), on loopback.
    scheduler, 2 s interval) against the reference server; its command connection and
    BullMQ's connection are counted separately, and INFO commandstats before and after
    attributes BullMQ's commands by name.
+8. **Registration page** — \`GET /\` of a 100-node project with a bad day behind it
+   (bench/page-bench.ts): the status read as \`/status\` does it, one page of the
+   failure history and every node's 24 h timeline read beside it, and the HTML
+   rendered, in process (no socket). Baseline: \`/status\` of the same project. The
+   weight is the HTML's size against the JSON's.
 `;
 
 export function renderMarkdown(results: BenchResults): string {

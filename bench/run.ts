@@ -11,6 +11,7 @@ import { benchAuthServer } from './authserver-bench';
 import { benchDetection } from './detection-bench';
 import { benchFailover } from './failover-bench';
 import { benchFootprint } from './footprint-bench';
+import { benchPage } from './page-bench';
 import type { BenchContext, BenchResults, Figure } from './figure';
 import { renderMarkdown } from './report';
 
@@ -44,6 +45,7 @@ export const BENCHES: readonly Bench[] = [
   { id: 'footprint', title: '5. Footprint of an idle sidecar', run: benchFootprint },
   { id: 'authserver', title: '6. Reference server throughput', run: benchAuthServer },
   { id: 'attempt', title: '7. Cost of one attempt', run: benchAttemptCost },
+  { id: 'page', title: '8. Registration page', run: benchPage },
 ];
 
 function redisVersion(): string {

@@ -11,10 +11,11 @@ import { Aggregator } from './aggregator/aggregator';
 import { ChangeEvents } from './aggregator/change-events';
 import { ClusterMetrics } from './aggregator/cluster-metrics';
 import { LeaderElection } from './aggregator/leader-election';
-import { buildStatusJson } from './view/status-json';
+import { buildStatusJson, type StatusJson } from './view/status-json';
 import { ProjectViewReader } from './view/project-view';
 import { SidecarServer } from './http/sidecar-server';
 import { loadWebConfig } from './http/web-config';
+import { RegistrationPage } from './page/registration-page';
 import { NodeMetrics } from './metrics/node-metrics';
 import { AuthClient } from './protocol/auth-client';
 
@@ -47,7 +48,7 @@ export class Daemon {
   readonly election: LeaderElection;
   readonly aggregator: Aggregator;
   private readonly reader: ProjectViewReader;
-  readonly http: SidecarServer;
+  readonly http: SidecarServer<StatusJson>;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly o: DaemonOptions) {
@@ -105,6 +106,7 @@ export class Daemon {
     });
     this.aggregator = new Aggregator({ redis: this.redis, events: this.events, election: this.election, reader: this.reader, log: o.logger });
     const clusterMetrics = new ClusterMetrics(this.registry, this.aggregator, this.election);
+    const page = new RegistrationPage({ redis: this.redis, keys: this.keys, intervalMs: config.heartbeat.intervalMs, corrupt: this.reader.corrupt });
     this.http = new SidecarServer({
       host: config.http.host,
       port: config.http.port,
@@ -118,6 +120,7 @@ export class Daemon {
       },
       // Any sidecar answers /status from Redis, leader or not: the same JSON as `status --json`.
       status: async () => buildStatusJson(await this.reader.read()),
+      page: (status, search) => page.render(status, search),
     });
   }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Makes sure what the tests and the demo need is installed: the npm packages, and the
 // programs redis-server (real Redis servers for the tests), promtool (checks
-// metrics and alert rules; its Debian package also brings prometheus) and
-// Alertmanager with amtool (the on-call chain's tests; Debian prometheus-alertmanager).
+// metrics and alert rules; its Debian package also brings prometheus),
+// Alertmanager with amtool (the on-call chain's tests; Debian prometheus-alertmanager)
+// and chromium (the Registration page's browser test; playwright-core drives it,
+// never downloads one).
 // As root it installs what is missing with apt-get; otherwise it prints the exact
 // command to run and fails, so nothing else has to be figured out by hand.
 'use strict';
@@ -18,7 +20,9 @@ const installed = path.join(root, 'node_modules', '.package-lock.json');
 const lock = path.join(root, 'package-lock.json');
 if (!fs.existsSync(installed) || fs.statSync(installed).mtimeMs < fs.statSync(lock).mtimeMs) {
   console.error('ensure-tools: installing npm packages (npm ci)');
-  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  // playwright-core downloads nothing by itself; the variable says so to anything else too.
+  const env = { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' };
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', env });
   if (r.status !== 0) {
     console.error('ensure-tools: `npm ci` failed; run it yourself and look at its output');
     process.exit(1);
@@ -31,6 +35,8 @@ const TOOLS = {
   promtool: { probe: ['promtool', ['--version']], pkg: 'prometheus' },
   alertmanager: { probe: ['prometheus-alertmanager', ['--version']], pkg: 'prometheus-alertmanager' },
   amtool: { probe: ['amtool', ['--version']], pkg: 'prometheus-alertmanager' },
+  // CHROMIUM_PATH (test/support/browser.ts) points at another build, e.g. on macOS.
+  chromium: { probe: [process.env.CHROMIUM_PATH || 'chromium', ['--version']], pkg: 'chromium' },
 };
 const names = wanted.length > 0 ? wanted : Object.keys(TOOLS);
 
@@ -65,6 +71,6 @@ if (isRoot && hasApt) {
 }
 console.error(
   `ensure-tools: missing ${missing.join(', ')}. Install with:\n  sudo apt-get install -y ${pkgs.join(' ')}\n` +
-    '(on macOS: brew install redis prometheus alertmanager)',
+    '(on macOS: brew install redis prometheus alertmanager, and brew install --cask chromium with CHROMIUM_PATH set to its binary)',
 );
 process.exit(1);

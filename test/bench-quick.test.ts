@@ -38,6 +38,8 @@ const EXPECTED = [
   'authserver.p99',
   'attempt.roundTrips',
   'attempt.commands',
+  'page.render.100',
+  'page.weight.100',
 ];
 
 const ROOT = path.resolve(__dirname, '..');

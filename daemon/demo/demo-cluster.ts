@@ -166,6 +166,7 @@ export class DemoCluster {
     }
     const first = this.sidecars[0] as SidecarProcess;
     say(`  status JSON           ${first.baseUrl}/status (every sidecar answers it)`);
+    say(`  Registration page     ${first.baseUrl}/ (open it in a browser; every sidecar serves it)`);
     say(
       `  heartbeat every ${formatDuration(timing.intervalMs)}, a node fails at ${timing.failureThreshold} consecutive failures, ` +
         `failure policy any, leader lease ${formatDuration(timing.leaseMs)}`,

@@ -5,19 +5,23 @@ import type { Registry } from 'prom-client';
 import { createProtectedServer } from './protected-server';
 import { DEFAULT_LIMITS, type ServerLimits } from './server-limits';
 import type { WebConfig } from './web-config';
+import type { HtmlPage } from '../page/registration-page';
+import { PAGE_HEADERS } from '../page/page-script';
 
 /**
  * The sidecar's HTTP surface (SPEC §8): /metrics (Prometheus text), /healthz (the
  * process is alive), /readyz (Redis reachable and the schedule in place), /status (the
- * same JSON as `status --json`). Read-only; a failure of one handler never takes the
- * others down.
+ * same JSON as `status --json`), / (the Registration page, rendered from the very
+ * status `/status` serves). Read-only; a failure of one handler never takes the others
+ * down.
  */
 export interface Readiness {
   ready: boolean;
   checks: Record<string, boolean>;
 }
 
-export interface SidecarServerOptions {
+/** `S` is what `/status` serves (StatusJson in the daemon); the page is given the same. */
+export interface SidecarServerOptions<S = unknown> {
   host: string;
   port: number;
   registry: Registry;
@@ -25,7 +29,9 @@ export interface SidecarServerOptions {
   extraMetrics?(): string;
   readiness(): Readiness;
   /** The project view as `status --json` prints it; throws when Redis is unreachable. */
-  status(): Promise<unknown>;
+  status(): Promise<S>;
+  /** The Registration page, given the status `/status` would serve for this request (one source). */
+  page?(status: Promise<S>, search: URLSearchParams): Promise<HtmlPage>;
   logger: Logger;
   /** TLS and basic auth for every endpoint (http.webConfigFile); open when absent. */
   webConfig?: WebConfig;
@@ -33,12 +39,12 @@ export interface SidecarServerOptions {
   limits?: Partial<ServerLimits>;
 }
 
-export class SidecarServer {
+export class SidecarServer<S = unknown> {
   private server: http.Server | undefined;
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
 
-  constructor(private readonly o: SidecarServerOptions) {
+  constructor(private readonly o: SidecarServerOptions<S>) {
     this.log = o.logger.child({ part: 'http' });
   }
 
@@ -67,13 +73,13 @@ export class SidecarServer {
     this.log.info({ host: this.o.host, port: this.port, tls: Boolean(web?.tls), basicAuth: (web?.basicAuthUsers.size ?? 0) > 0 }, 'HTTP server listening');
   }
 
-  private send(res: http.ServerResponse, status: number, contentType: string, body: string): void {
-    res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+  private send(res: http.ServerResponse, status: number, contentType: string, body: string, headers: Readonly<Record<string, string>> = {}): void {
+    res.writeHead(status, { ...headers, 'content-type': contentType, 'cache-control': 'no-store' });
     res.end(body);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, query] = (req.url ?? '/').split('?');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       this.send(res, 405, 'application/json', JSON.stringify({ error: 'only GET is served here' }));
       return;
@@ -98,8 +104,14 @@ export class SidecarServer {
             this.send(res, 503, 'application/json', JSON.stringify({ error: 'status unavailable: Redis is unreachable', detail: (error as Error).message }));
           }
           return;
+        case '/':
+          if (this.o.page) {
+            const page = await this.o.page(this.o.status(), new URLSearchParams(query ?? ''));
+            this.send(res, page.code, 'text/html; charset=utf-8', page.html, PAGE_HEADERS);
+          } else this.send(res, 404, 'application/json', JSON.stringify({ error: 'not found', paths: ['/metrics', '/healthz', '/readyz', '/status'] }));
+          return;
         default:
-          this.send(res, 404, 'application/json', JSON.stringify({ error: 'not found', paths: ['/metrics', '/healthz', '/readyz', '/status'] }));
+          this.send(res, 404, 'application/json', JSON.stringify({ error: 'not found', paths: ['/', '/metrics', '/healthz', '/readyz', '/status'] }));
       }
     } catch (error) {
       this.log.error({ err: error, path }, 'HTTP handler failed');

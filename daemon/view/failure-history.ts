@@ -15,7 +15,7 @@ export interface FailureQuery {
   limit: number;
 }
 
-function parseEntry(node: string, raw: string): FailureEntry {
+export function parseEntry(node: string, raw: string): FailureEntry {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);

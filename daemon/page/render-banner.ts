@@ -1,0 +1,54 @@
+import type { StatusJson } from '../view/status-json';
+import { spanWords, relative, utc } from './format';
+import { esc } from './html';
+
+/**
+ * The banner: the project status in words and colour, the lockout forecast as a
+ * countdown, policy and threshold, license expiry and slots, the leader, and the
+ * recovery note after Redis lost its data — everything `status` prints above its table.
+ */
+const STATUS_WORDS: Record<string, string> = {
+  registered: 'Registered — every node authenticates',
+  degraded: 'Degraded — some node is failing; act before the lockout',
+  failed: 'Registration Failed — run fdl-cloudauth register',
+  unregistered: 'Unregistered — no node has authenticated under a registration yet',
+};
+
+const POLICY_WORDS: Record<string, string> = {
+  any: 'any failed node fails the project',
+  all: 'the project fails when every node has failed',
+  majority: 'the project fails when a majority of nodes has failed',
+};
+
+function lockout(status: StatusJson): string {
+  if (status.status === 'failed') return '<p>Locked out: the nodes stopped authenticating until the project is registered again.</p>';
+  if (status.lockoutSeconds === null) return '<p>No lockout forecast: no node is authenticating under this registration.</p>';
+  return (
+    `<p class="countdown">Locked out in <strong data-lockout-seconds="${status.lockoutSeconds}">${esc(spanWords(status.lockoutSeconds * 1000))}</strong>` +
+    ' if every attempt fails from now.</p>'
+  );
+}
+
+function license(status: StatusJson, now: number): string {
+  const { expiresAt, capacity, bound } = status.license;
+  const expiry = expiresAt === null ? 'expiry unknown' : `expires <time datetime="${esc(expiresAt)}">${esc(utc(expiresAt))}</time> (${esc(relative(expiresAt, now))})`;
+  const slots = capacity === null ? 'slots unknown' : `${esc(bound ?? '?')} of ${esc(capacity)} slots bound`;
+  return `License ${expiry}, ${slots}`;
+}
+
+export function renderBanner(status: StatusJson, now: number): string {
+  const leader = status.leader ? `${esc(status.leader.instance)} (epoch ${esc(status.leader.epoch)})` : '<strong>none</strong> — no aggregator leads this project';
+  const recovery = status.recovery ? `<p class="note">${esc(status.recovery.lost)}</p>` : '';
+  return (
+    `<section class="banner ${esc(status.status)}" id="banner" data-project-status="${esc(status.status)}">` +
+    `<h1>Project ${esc(status.project)}</h1>` +
+    `<div class="state">${esc(STATUS_WORDS[status.status] ?? status.status)}</div>` +
+    lockout(status) +
+    '<ul class="facts">' +
+    `<li>Policy <strong>${esc(status.policy)}</strong>: ${esc(POLICY_WORDS[status.policy] ?? '')}, a node fails at <strong>${esc(status.threshold)}</strong> consecutive failures</li>` +
+    `<li>${license(status, now)}</li>` +
+    `<li>Leader ${leader}</li>` +
+    '</ul></section>' +
+    recovery
+  );
+}
