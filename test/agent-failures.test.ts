@@ -176,3 +176,17 @@ it('authenticates at once when restarted after `unbind`, though the catch-up of 
   await waitFor('a catch-up recorded after the restart', async () => (await recordedAttempts(redis, f.keys, 'b1')).some((id) => id.startsWith('catchup-')), 30_000, 100);
   expect((await readNode(redis, f.keys, 'b1'))?.lastSuccessAt).not.toBeNull();
 });
+
+it('repairs its record when a number in it does not parse, keeps recording, and counts the corrupt record for the project', async () => {
+  const f = await project('corrupt', 'acct-corrupt');
+  await start(f, 'c1', '1s');
+  await waitFor('two attempts recorded', async () => ((await readNode(redis, f.keys, 'c1'))?.attemptsTotal ?? 0) >= 2, 30_000, 100);
+  await redis.hset(f.keys.node('c1'), 'lastAttemptAt', 'not a time');
+  const ids = (await recordedAttempts(redis, f.keys, 'c1')).length;
+  // The next attempts are recorded (not journaled and then dropped as seen), on a repaired record.
+  await waitFor('two more attempts recorded', async () => (await recordedAttempts(redis, f.keys, 'c1')).length >= ids + 2, 30_000, 100);
+  const record = await readNode(redis, f.keys, 'c1');
+  expect(record?.attemptsTotal).toBe((await recordedAttempts(redis, f.keys, 'c1')).length);
+  expect(Number(await redis.hget(f.keys.node('c1'), 'lastAttemptAt'))).toBeGreaterThan(0);
+  await waitFor('the corrupt record counted', async () => Number(await redis.hget(f.keys.counters, 'corruptRecords')) >= 1, 10_000, 100);
+});

@@ -97,3 +97,32 @@ it('puts back a lost record with its ids before applying the attempt, unless the
   expect(await redis.exists(keys.recovery)).toBe(0);
   expect(await redis.sismember(keys.removed, 'n1')).toBe(0);
 });
+
+it('never leaves a partial write for a record whose numbers do not parse: repaired from what the node holds, the attempt counted once', async () => {
+  await recordAttempt(redis, keys, fail('c1'));
+  await recordAttempt(redis, keys, fail('c2'));
+  const held = await redis.hgetall(keys.node('n1'));
+  // Corrupted behind everyone's back.
+  await redis.hset(keys.node('n1'), { consecutiveFailures: 'two', lastAttemptAt: 'yesterday' });
+  const before = await redis.hgetall(keys.node('n1'));
+
+  const reply = await recordAttempt(redis, keys, fail('c3'), { record: held, recent: [] });
+  expect(reply.recorded).toBe(true);
+  // The record as it was, for the node to count as a corrupt record.
+  expect(reply.corruptBefore).toEqual(before);
+  // The streak goes on from what the node held: 2 + 1.
+  expect(await node()).toMatchObject({ consecutiveFailures: 3, attemptsTotal: 3, failuresTotal: 3, lastAttemptId: 'c3' });
+  // Recorded once: a replay of the same attempt changes nothing.
+  const again = await recordAttempt(redis, keys, fail('c3'), { record: held, recent: [] });
+  expect(again.recorded).toBe(false);
+  expect(again.corruptBefore).toBeNull();
+  expect(await node()).toMatchObject({ consecutiveFailures: 3, attemptsTotal: 3 });
+});
+
+it('drops a broken number the node does not know either, so its default applies (nothing unknown adds to a streak)', async () => {
+  await redis.hset(keys.node('n1'), { consecutiveFailures: 'NaN?', attemptsTotal: '4', failuresTotal: '4', lastAttemptAt: '1000' });
+  const reply = await recordAttempt(redis, keys, fail('d1'));
+  expect(reply.recorded).toBe(true);
+  expect(reply.corruptBefore).toMatchObject({ consecutiveFailures: 'NaN?' });
+  expect(await node()).toMatchObject({ consecutiveFailures: 1, attemptsTotal: 5 });
+});

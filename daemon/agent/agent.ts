@@ -11,7 +11,8 @@ import { CREDENTIAL_UNREADABLE } from '../../shared/catalog';
 import type { NodeMetrics } from '../metrics/node-metrics';
 import { parseCredential } from '../credentials/credential-store';
 import { openableKeyIds, publishKeyIds } from '../credentials/node-key-ids';
-import { recordAttempt, restoreAfterLoss, type Held } from './attempt-recorder';
+import { recordAttempt, restoreAfterLoss, type AttemptResult, type Held, type RecordReply } from './attempt-recorder';
+import { CorruptRecordLog } from '../view/corrupt-record-log';
 import { nextVerdict, verdictApplies } from './held-verdict';
 import { ATTEMPT_BUDGET_MS, authenticate } from './authenticate';
 import { Journal, type JournalEntry } from './journal';
@@ -56,6 +57,7 @@ export class Agent {
   private state: AgentState = 'INITIALIZED';
   private readonly log: Logger;
   private readonly journal: Journal;
+  private readonly corrupt: CorruptRecordLog;
   private readonly local: LocalState;
   private readonly intervalMs: number;
   private readonly offsetMs: number;
@@ -82,6 +84,7 @@ export class Agent {
   constructor(private readonly o: AgentOptions) {
     this.log = o.logger.child({ part: 'agent', node: o.config.node.id });
     this.journal = new Journal(o.config.journal.dir, o.config.node.id, this.log);
+    this.corrupt = new CorruptRecordLog(this.log);
     this.local = new LocalState(o.config.journal.dir, o.config.node.id);
     this.intervalMs = o.config.heartbeat.intervalMs;
     this.offsetMs = stableOffset(o.config.project, o.config.node.id, this.intervalMs);
@@ -207,11 +210,27 @@ export class Agent {
   private async replayRecent(): Promise<void> {
     let restored = 0;
     for (const entry of this.local.get().recent) {
-      if ((await recordAttempt(this.o.redis, this.o.keys, entry, this.held())).recorded) restored += 1;
+      if ((await this.record(entry)).recorded) restored += 1;
     }
     if (restored > 0) {
       this.log.warn({ restored }, 'Redis had lost results it acknowledged (fail-over to a replica behind the primary?): recorded them again');
     }
+  }
+
+  /**
+   * Records a result. A record the script had to repair (a field that did not parse)
+   * is logged once and counted in the project's corrupt-record total, with the same
+   * digest a reader of the broken record would count, so it is counted once.
+   */
+  private async record(result: AttemptResult | JournalEntry): Promise<RecordReply> {
+    const reply = await recordAttempt(this.o.redis, this.o.keys, result, this.held());
+    if (reply.corruptBefore) {
+      const problem = new Error('numeric fields that did not parse were repaired from the record this node holds');
+      if (this.corrupt.report('node', result.nodeId, JSON.stringify(reply.corruptBefore), problem)) {
+        await this.corrupt.flush(this.o.redis, this.o.keys).catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'Could not count a corrupt record'));
+      }
+    }
+    return reply;
   }
 
   private held(): Held {
@@ -228,7 +247,7 @@ export class Agent {
   private async replayJournal(): Promise<void> {
     if (this.journal.pending === 0) return;
     const replayed = await this.journal.replay(async (entry: JournalEntry) => {
-      const reply = await recordAttempt(this.o.redis, this.o.keys, entry, this.held());
+      const reply = await this.record(entry);
       this.remember(entry, reply.record);
     });
     this.log.info({ replayed }, 'Replayed journal into Redis');
@@ -466,7 +485,7 @@ export class Agent {
       try {
         // Older results first: the streak follows the order attempts were made.
         if (this.journal.pending > 0) await this.replayJournal();
-        const reply = await recordAttempt(redis, keys, result, this.held());
+        const reply = await this.record(result);
         this.remember({ ...result, atMs: reply.atMs }, reply.record);
         this.logOutcome(attemptId, outcome, reply.consecutiveFailures, reply.recorded);
         await this.publishKeyIdsIfChanged().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'Could not publish the key ids this node can open'));

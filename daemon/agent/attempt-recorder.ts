@@ -44,6 +44,15 @@ export interface RecordReply {
   atMs: number;
   /** The node's record after the call, field by field. */
   record: Record<string, string>;
+  /** The record as it was when the script had to repair a field that did not parse; null otherwise. */
+  corruptBefore: Record<string, string> | null;
+}
+
+function fieldsOf(flat: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  const list = flat ?? [];
+  for (let i = 0; i + 1 < list.length; i += 2) out[list[i] as string] = list[i + 1] as string;
+  return out;
 }
 
 export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, result: AttemptResult, held: Held = { record: null, recent: [] }): Promise<RecordReply> {
@@ -70,11 +79,15 @@ export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, resul
       held.record ? JSON.stringify(held.record) : '',
       heldIds(held),
     ],
-  )) as [number, number, number, string[]];
-  const record: Record<string, string> = {};
-  const flat = reply[3] ?? [];
-  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i] as string] = flat[i + 1] as string;
-  return { recorded: reply[0] === 1, consecutiveFailures: Number(reply[1]), atMs: Number(reply[2]), record };
+  )) as [number, number, number, string[], string[]];
+  const corrupt = reply[4] ?? [];
+  return {
+    recorded: reply[0] === 1,
+    consecutiveFailures: Number(reply[1]),
+    atMs: Number(reply[2]),
+    record: fieldsOf(reply[3]),
+    corruptBefore: corrupt.length > 0 ? fieldsOf(corrupt) : null,
+  };
 }
 
 const RESTORE = new LuaScript('daemon/agent/lua/restore-after-loss-7.lua');

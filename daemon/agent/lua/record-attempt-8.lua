@@ -38,11 +38,21 @@
   made with a newer credential generation than the record's (after a re-registration)
   starts a new streak.
 
-  Returns { recorded, consecutiveFailures, atMs, record }
+  A numeric field of the record that does not parse (lastAttemptAt, lastSuccessAt,
+  consecutiveFailures, attemptsTotal, failuresTotal, generation) would make the
+  arithmetic below fail halfway, and Redis keeps the writes made before a script error
+  (the attempt id would be marked recorded while nothing else was). So the record is
+  checked before anything is written, and a broken field is repaired from what the node
+  knows (ARGV[15]) or dropped (its default applies); the record as it was is returned
+  so that the node counts it as a corrupt record.
+
+  Returns { recorded, consecutiveFailures, atMs, record, corruptBefore }
     recorded = 1 when this call recorded the attempt, 0 when the attempt id was
     already recorded (a BullMQ retry, a stalled re-run or a journal replay);
     record = the node hash after the call (HGETALL), which the node keeps locally to
-    restore it should Redis lose its data.
+    restore it should Redis lose its data;
+    corruptBefore = the node hash as it was when a field had to be repaired (HGETALL),
+    empty otherwise.
 ]]
 local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey, recoveryKey, removedKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -63,9 +73,34 @@ if ARGV[15] ~= '' and redis.call('EXISTS', nodeKey) == 0 and redis.call('SISMEMB
   redis.call('HSETNX', recoveryKey, 'at', nowMs)
   redis.call('HSET', recoveryKey, 'node:' .. nodeId, 'node')
 end
+-- Checked before the first write of this attempt (see above).
+local corruptBefore = {}
+local broken = {}
+for _, field in ipairs({ 'lastAttemptAt', 'lastSuccessAt', 'consecutiveFailures', 'attemptsTotal', 'failuresTotal', 'generation' }) do
+  local value = redis.call('HGET', nodeKey, field)
+  if value and tonumber(value) == nil then table.insert(broken, field) end
+end
+if #broken > 0 then
+  corruptBefore = redis.call('HGETALL', nodeKey)
+  local held = nil
+  if ARGV[15] ~= '' then
+    local okHeld, decoded = pcall(cjson.decode, ARGV[15])
+    if okHeld and type(decoded) == 'table' then held = decoded end
+  end
+  for _, field in ipairs(broken) do
+    local known = held and held[field]
+    if type(known) == 'number' then known = string.format('%.0f', known) end
+    if type(known) == 'string' and tonumber(known) ~= nil then
+      redis.call('HSET', nodeKey, field, known)
+    else
+      redis.call('HDEL', nodeKey, field)
+    end
+  end
+end
+
 if redis.call('ZSCORE', attemptsKey, attemptId) then
   local cf = tonumber(redis.call('HGET', nodeKey, 'consecutiveFailures') or '0')
-  return { 0, cf, at, redis.call('HGETALL', nodeKey) }
+  return { 0, cf, at, redis.call('HGETALL', nodeKey), corruptBefore }
 end
 -- The node reports again: it is no longer one that was unbound on purpose.
 redis.call('SREM', removedKey, nodeId)
@@ -140,4 +175,4 @@ end
 local okFlag = false
 if ok then okFlag = true end
 redis.call('PUBLISH', eventsChannel, cjson.encode({ type = 'attempt', node = nodeId, attemptId = attemptId, ok = okFlag }))
-return { 1, cf, at, redis.call('HGETALL', nodeKey) }
+return { 1, cf, at, redis.call('HGETALL', nodeKey), corruptBefore }
