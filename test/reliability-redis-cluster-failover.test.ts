@@ -35,7 +35,7 @@ async function recordedCounts(): Promise<number[]> {
 
 beforeAll(async () => {
   cluster = await startRedisCluster(3, { replicas: 1 });
-  redis = cluster.client();
+  redis = await cluster.client();
   redis.on('error', () => undefined);
   const authRedis = await startRedis();
   const auth = await startInProcessAuthServer({ redisUrl: authRedis.url });

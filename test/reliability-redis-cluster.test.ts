@@ -45,7 +45,7 @@ async function statusJson(): Promise<StatusJson> {
 
 beforeAll(async () => {
   cluster = await startRedisCluster();
-  redis = cluster.client();
+  redis = await cluster.client();
   // The reference server keeps its accounts in a plain Redis of its own.
   const authRedis = await startRedis();
   auth = await startInProcessAuthServer({ redisUrl: authRedis.url });

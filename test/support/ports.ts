@@ -25,16 +25,26 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls `check` until it returns a truthy value; fails with `what` after timeoutMs. */
+/**
+ * Polls `check` until it returns a truthy value; fails with `what` after timeoutMs. A
+ * check that never settles (a command queued behind a dead server) cannot hold the wait
+ * past its deadline: it fails naming what it waited for, not as a jest timeout.
+ */
 export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 15_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const value = await check();
+      const hung = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the check itself did not answer in time')), Math.max(deadline - Date.now(), 0) + 1000);
+      });
+      const value = await Promise.race([Promise.resolve().then(check), hung]);
       if (value) return value;
     } catch (error) {
       lastError = error;
+    } finally {
+      clearTimeout(timer);
     }
     if (Date.now() > deadline) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);

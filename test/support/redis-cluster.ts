@@ -24,7 +24,8 @@ export interface TestCluster {
   /** `host:port,...` of every node, for CLOUDAUTH_REDIS_CLUSTER_NODES. */
   readonly nodeList: string;
   /** A cluster client for test assertions (the caller disconnects it). */
-  client(): Cluster;
+  /** A client of the cluster, ready; it queues nothing while the cluster is not (it fails, so polls retry). */
+  client(): Promise<Cluster>;
   /** The node that serves the slot of `key` now (its primary). */
   nodeForKey(key: string): Promise<TestRedis>;
   /** Resolves once every running node reports cluster_state:ok and every slot has a running primary. */
@@ -40,7 +41,7 @@ function cliSecurityArgs(options: ClusterOptions): string[] {
 }
 
 async function withNode<T>(node: TestRedis, work: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({ ...node.clientOptions(), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  const client = new Redis({ ...node.clientOptions(), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 2000 });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -110,9 +111,15 @@ export async function startRedisCluster(primaries = 3, options: ClusterOptions =
   return {
     nodes,
     nodeList: addresses.join(','),
-    // A command timeout, so a test polling through the cluster during a fail-over gets
-    // an error to retry on rather than a command queued forever.
-    client: () => new Cluster(seeds, { redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 5000, tls: security.tls, password: security.password } }),
+    // A command timeout, and no offline queue (ioredis starts a command's timeout only
+    // once a node has it), so a test polling through the cluster during a fail-over
+    // gets an error to retry on rather than a command queued forever.
+    client: async () => {
+      const client = new Cluster(seeds, { enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 5000, tls: security.tls, password: security.password } });
+      client.on('error', () => undefined);
+      await waitFor('the test cluster client to be ready', () => client.status === 'ready', 30_000, 50);
+      return client;
+    },
     nodeForKey: async (key: string) => {
       const through = nodes.find((n) => n.running) as TestRedis;
       return withNode(through, async (client) => {
