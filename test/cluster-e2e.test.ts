@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from './support/authserver';
 import { runCli } from './support/cli';
 import { sleep, waitFor } from './support/ports';
+import { leaders as leadersOf, saysLeader } from './support/sidecar-metrics';
 import { checkMetrics } from './support/promtool';
 import { disposeAllRedis, startRedis, testPrefix } from './support/redis-server';
 import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from './support/sidecar';
@@ -46,22 +47,9 @@ async function scrape(s: Sidecar): Promise<string> {
   return (await s.get('/metrics')).text;
 }
 
-function isLeader(text: string): boolean {
-  return /^fdl_cloudauth_leader\{[^}]*\} 1$/m.test(text);
-}
-
 /** Node ids of the running sidecars that say they lead. */
 async function leaders(): Promise<string[]> {
-  const out: string[] = [];
-  for (const [id, s] of sidecars) {
-    if (!s.running) continue;
-    try {
-      if (isLeader(await scrape(s))) out.push(id);
-    } catch {
-      /* a paused sidecar does not answer */
-    }
-  }
-  return out;
+  return leadersOf([...sidecars.values()].filter((s) => s.running));
 }
 
 async function statusJson(s: Sidecar): Promise<StatusJson> {
@@ -140,7 +128,7 @@ it('replaces a leader paused past its lease; resumed, it steps down and one lead
   }, 30_000, 100);
   await sleep(LEASE_MS);
   victim.resume();
-  await waitFor('the resumed sidecar to say it does not lead', async () => !isLeader(await scrape(victim)), 10_000, 100);
+  await waitFor('the resumed sidecar to say it does not lead', async () => !saysLeader(await scrape(victim)), 10_000, 100);
   await sleep(2 * RENEW_MS);
   expect(await leaders()).toHaveLength(1);
   expect(victim.output()).toMatch(/lease-expired|lease-lost|fenced/);
@@ -174,7 +162,7 @@ it('degrades then fails on one node out of the allow-list; status, failures, /st
   const failures = JSON.parse((await runCli(['failures', '--json', '--node', 'n3'], env)).stdout) as Array<{ node: string; code: number; name: string }>;
   expect(failures.length).toBeGreaterThanOrEqual(THRESHOLD);
   expect(failures.every((f) => f.node === 'n3' && f.code === 30003 && f.name === 'LICENSE_IP_ERROR')).toBe(true);
-  const metricsLeader = (await Promise.all([...sidecars.values()].map(scrape))).find(isLeader) as string;
+  const metricsLeader = (await Promise.all([...sidecars.values()].map(scrape))).find(saysLeader) as string;
   expect(metricsLeader).toContain('fdl_cloudauth_project_status{project="cluster",status="failed"} 1');
   expect(metricsLeader).toContain('fdl_cloudauth_node_status{project="cluster",node="n3",status="failed"} 1');
   expect(metricsLeader).toContain('fdl_cloudauth_node_failure_reason{project="cluster",node="n3",code="30003",reason="LICENSE_IP_ERROR"} 1');

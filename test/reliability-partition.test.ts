@@ -3,6 +3,7 @@ import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InPr
 import { nodeFigures, printFigures } from './support/attempt-figures';
 import { PausableProxy } from './support/pausable-proxy';
 import { sleep, waitFor } from './support/ports';
+import { leaders, saysLeader } from './support/sidecar-metrics';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from './support/redis-server';
 import { redisConfig, silentLog } from './support/sidecar-parts';
 import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from './support/sidecar';
@@ -35,22 +36,6 @@ let redis: Redis;
 let auth: InProcessAuthServer;
 const proxies: PausableProxy[] = [];
 const sidecars: Sidecar[] = [];
-
-function leads(text: string): boolean {
-  return /^fdl_cloudauth_leader\{[^}]*\} 1$/m.test(text);
-}
-
-async function leaders(list: Sidecar[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const s of list) {
-    try {
-      if (leads((await s.get('/metrics')).text)) out.push(s.nodeId);
-    } catch {
-      /* not answering */
-    }
-  }
-  return out;
-}
 
 async function project(name: string): Promise<ProjectFixture> {
   return registerProject({ project: name, keyPrefix: testPrefix(name), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'part', password: 'pw-partition-1' });
@@ -85,7 +70,7 @@ it('replaces a partitioned leader within lease + renew; healed, it follows and i
   // p1 starts alone, so it leads; it reaches Redis only through the proxy.
   const p1 = await startSidecar({ ...f, redisUrl: proxy.url }, { nodeId: 'p1', interval: '1s', env: sidecarEnv() });
   sidecars.push(p1);
-  await waitFor('p1 to lead', async () => leads((await p1.get('/metrics')).text), 20_000, 100);
+  await waitFor('p1 to lead', async () => saysLeader((await p1.get('/metrics')).text), 20_000, 100);
   const group = [p1];
   for (const id of ['p2', 'p3']) {
     const s = await startSidecar(f, { nodeId: id, interval: '1s', env: sidecarEnv() });
@@ -112,7 +97,7 @@ it('replaces a partitioned leader within lease + renew; healed, it follows and i
   )) as string;
   const takeoverMs = Date.now() - pausedAt;
   // The partitioned sidecar stepped down by its own deadline, Redis or not.
-  await waitFor('p1 to stop claiming the lead', async () => !leads((await p1.get('/metrics')).text), 30_000, 50);
+  await waitFor('p1 to stop claiming the lead', async () => !saysLeader((await p1.get('/metrics')).text), 30_000, 50);
   const stepDownMs = Date.now() - pausedAt;
   expect(p1.output()).toMatch(/"reason":"lease-expired".*"msg":"Stepped down as aggregator leader"|"msg":"Stepped down as aggregator leader".*"reason":"lease-expired"/);
   // A few heartbeats while cut off: p1 keeps authenticating from its journal.
