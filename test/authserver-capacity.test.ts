@@ -1,26 +1,18 @@
 import Redis from 'ioredis';
 import { ManualClock } from '../shared/clock';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from './support/redis-server';
-import { authenticate, boundNodes, closeAllAuthServers, createAccount, getAccount, startInProcessAuthServer } from './support/authserver';
+import { testPrefix } from './support/redis-server';
+import { authenticate, boundNodes, createAccount, getAccount, startInProcessAuthServer } from './support/authserver';
+import { useRedisForAuthServers } from './support/authserver-suite';
 
 /**
  * The capacity rule under concurrency (one Lua check-and-bind), and state surviving a
  * server restart on the same Redis.
  */
-let redis: TestRedis;
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-
-afterAll(async () => {
-  await closeAllAuthServers();
-  await disposeAllRedis();
-});
+const suite = useRedisForAuthServers();
 
 describe('capacity under concurrency', () => {
   it('binds exactly `capacity` nodes when many authenticate at once', async () => {
-    const server = await startInProcessAuthServer({ redisUrl: redis.url });
+    const server = await startInProcessAuthServer({ redisUrl: suite.redis.url });
     const a = { account: 'race@example.com', password: 'race-password-1' };
     await createAccount(server.url, server.token, { ...a, capacity: 5 });
 
@@ -46,7 +38,7 @@ describe('restart', () => {
   it('keeps accounts and bindings when the server stops and starts again on the same Redis', async () => {
     const keyPrefix = testPrefix('restart');
     const clock = new ManualClock(Date.UTC(2026, 5, 1));
-    const first = await startInProcessAuthServer({ redisUrl: redis.url, keyPrefix, clock });
+    const first = await startInProcessAuthServer({ redisUrl: suite.redis.url, keyPrefix, clock });
     const a = { account: 'persist@example.com', password: 'persist-password-1' };
     await createAccount(first.url, first.token, { ...a, capacity: 2, allowedIps: ['10.0.0.0/8'] });
     expect((await authenticate(first.url, { ...a, nodeId: 'n1' })).json?.code).toBe(0);
@@ -56,7 +48,7 @@ describe('restart', () => {
     await first.close(); // idempotent
 
     // What is in Redis: the documented key layout, and a salted scrypt hash, never the password.
-    const client = new Redis(redis.url);
+    const client = new Redis(suite.redis.url);
     try {
       const keys = (await client.keys(`${keyPrefix}:*`)).sort();
       expect(keys).toEqual([`${keyPrefix}:authserver:{${a.account}}:account`, `${keyPrefix}:authserver:{${a.account}}:bindings`]);
@@ -68,7 +60,7 @@ describe('restart', () => {
       client.disconnect();
     }
 
-    const second = await startInProcessAuthServer({ redisUrl: redis.url, keyPrefix, clock });
+    const second = await startInProcessAuthServer({ redisUrl: suite.redis.url, keyPrefix, clock });
     expect(second.port).not.toBe(0);
     const after = (await getAccount(second.url, second.token, a.account)).json?.data;
     expect(after).toEqual(before);

@@ -1,8 +1,8 @@
 import { FailureLimiter } from '../daemon/authserver/failure-limiter';
-import { authenticate, closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from './support/authserver';
+import { authenticate, createAccount, startInProcessAuthServer, type InProcessAuthServer } from './support/authserver';
+import { useRedisForAuthServers } from './support/authserver-suite';
 import { waitFor } from './support/ports';
 import { holdConnections, trickle, untilClosed } from './support/slow-client';
-import { disposeAllRedis, startRedis, type TestRedis } from './support/redis-server';
 
 /**
  * The reference server under a hostile client: wrong passwords limited per account
@@ -14,20 +14,13 @@ import { disposeAllRedis, startRedis, type TestRedis } from './support/redis-ser
  */
 jest.setTimeout(60_000);
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await closeAllAuthServers();
-  await disposeAllRedis();
-});
+const suite = useRedisForAuthServers();
 
 const RIGHT = 'right-Password-1';
 
 describe('wrong-password limits', () => {
   it('blocks an account after its limit, even for the right password, while other accounts still authenticate', async () => {
-    const server = await startInProcessAuthServer({ redisUrl: redis.url, passwordFailures: { perAccount: 3, perAddress: 100 } });
+    const server = await startInProcessAuthServer({ redisUrl: suite.redis.url, passwordFailures: { perAccount: 3, perAddress: 100 } });
     await createAccount(server.url, server.token, { account: 'acct-a', password: RIGHT });
     await createAccount(server.url, server.token, { account: 'acct-b', password: RIGHT });
     for (let i = 0; i < 3; i++) {
@@ -45,7 +38,7 @@ describe('wrong-password limits', () => {
   });
 
   it('blocks a source address guessing many accounts, and a right password of its own does not reset the count', async () => {
-    const server = await startInProcessAuthServer({ redisUrl: redis.url, passwordFailures: { perAccount: 100, perAddress: 4 } });
+    const server = await startInProcessAuthServer({ redisUrl: suite.redis.url, passwordFailures: { perAccount: 100, perAddress: 4 } });
     await createAccount(server.url, server.token, { account: 'own', password: RIGHT });
     for (let i = 0; i < 3; i++) expect((await authenticate(server.url, { account: `guess-${i}`, password: 'x-wrong' })).json?.code).toBe(30006);
     expect((await authenticate(server.url, { account: 'own', password: RIGHT })).json?.code).toBe(0);
@@ -89,7 +82,7 @@ describe('socket deadlines and the connection cap', () => {
   const limits = { headersTimeoutMs: 1000, requestTimeoutMs: 2000, idleTimeoutMs: 1500, maxConnections: 4 };
   let server: InProcessAuthServer;
   beforeAll(async () => {
-    server = await startInProcessAuthServer({ redisUrl: redis.url, limits });
+    server = await startInProcessAuthServer({ redisUrl: suite.redis.url, limits });
   });
 
   it('closes a socket that sends nothing, one that trickles its headers and one that trickles its body', async () => {
@@ -123,10 +116,10 @@ describe('socket deadlines and the connection cap', () => {
 
 describe('plain HTTP on a non-loopback address', () => {
   it('warns, and says how to fix it; on loopback it does not', async () => {
-    const exposed = await startInProcessAuthServer({ redisUrl: redis.url, env: { CLOUDAUTH_AUTHSERVER_HOST: '0.0.0.0' } });
+    const exposed = await startInProcessAuthServer({ redisUrl: suite.redis.url, env: { CLOUDAUTH_AUTHSERVER_HOST: '0.0.0.0' } });
     expect(exposed.logLines.some((l) => l.includes('"level":"warn"') && l.includes('plain HTTP on a non-loopback address') && l.includes('authserver.tlsCert'))).toBe(true);
     await exposed.close();
-    const local = await startInProcessAuthServer({ redisUrl: redis.url });
+    const local = await startInProcessAuthServer({ redisUrl: suite.redis.url });
     expect(local.logLines.some((l) => l.includes('plain HTTP on a non-loopback address'))).toBe(false);
   });
 });

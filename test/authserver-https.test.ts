@@ -2,23 +2,14 @@ import { makeCertificates } from './support/tls';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { disposeAllRedis, startRedis, type TestRedis } from './support/redis-server';
-import { authenticate, closeAllAuthServers, createAccount, request, startInProcessAuthServer } from './support/authserver';
+import { authenticate, createAccount, request, startInProcessAuthServer } from './support/authserver';
+import { useRedisForAuthServers } from './support/authserver-suite';
 
 /**
  * HTTPS: with authserver.tlsCert and tlsKey set the server speaks TLS; a client that
  * trusts the CA authenticates, one that does not is refused by TLS.
  */
-let redis: TestRedis;
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-
-afterAll(async () => {
-  await closeAllAuthServers();
-  await disposeAllRedis();
-});
+const suite = useRedisForAuthServers();
 
 
 describe('authserver over HTTPS', () => {
@@ -28,7 +19,7 @@ describe('authserver over HTTPS', () => {
     writeFileSync(path.join(dir, 'cert.pem'), certPem);
     writeFileSync(path.join(dir, 'key.pem'), keyPem, { mode: 0o600 });
     const server = await startInProcessAuthServer({
-      redisUrl: redis.url,
+      redisUrl: suite.redis.url,
       env: { CLOUDAUTH_AUTHSERVER_TLS_CERT: path.join(dir, 'cert.pem'), CLOUDAUTH_AUTHSERVER_TLS_KEY: path.join(dir, 'key.pem') },
     });
     expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
@@ -50,7 +41,7 @@ describe('authserver over HTTPS', () => {
   it('refuses to start when a TLS file cannot be read, naming the key', async () => {
     await expect(
       startInProcessAuthServer({
-        redisUrl: redis.url,
+        redisUrl: suite.redis.url,
         env: { CLOUDAUTH_AUTHSERVER_TLS_CERT: '/nonexistent/cert.pem', CLOUDAUTH_AUTHSERVER_TLS_KEY: '/nonexistent/key.pem' },
       }),
     ).rejects.toThrow(/authserver\.tlsCert.*\n.*authserver\.tlsKey/s);

@@ -1,15 +1,15 @@
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from './support/redis-server';
+import { testPrefix } from './support/redis-server';
 import { waitFor } from './support/ports';
 import {
   authenticate,
   boundNodes,
-  closeAllAuthServers,
   createAccount,
   request,
   spawnAuthServer,
   startInProcessAuthServer,
   unbind,
 } from './support/authserver';
+import { useRedisForAuthServers } from './support/authserver-suite';
 
 /**
  * Logs of the reference server: one line per request with the fields operators need,
@@ -17,16 +17,7 @@ import {
  * real `fdl-cloudauth authserver` process: its output, the 24 h rule through the
  * admin clock, and a graceful SIGTERM that lets an in-flight request finish.
  */
-let redis: TestRedis;
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-
-afterAll(async () => {
-  await closeAllAuthServers();
-  await disposeAllRedis();
-});
+const suite = useRedisForAuthServers();
 
 const SECRETS = {
   token: 'admin-TOKEN-do-not-log-5b1e8f',
@@ -43,7 +34,7 @@ function expectNoSecrets(output: string): void {
 
 describe('authserver logs', () => {
   it('write one line per request and never a password or the admin token', async () => {
-    const server = await startInProcessAuthServer({ redisUrl: redis.url, token: SECRETS.token, logLevel: 'debug' });
+    const server = await startInProcessAuthServer({ redisUrl: suite.redis.url, token: SECRETS.token, logLevel: 'debug' });
     const { url } = server;
     const [alpha, beta] = SECRETS.passwords as [string, string];
     await createAccount(url, SECRETS.token, { account: 'alpha', password: alpha, capacity: 2, allowedIps: ['10.0.0.0/8'] });
@@ -82,7 +73,7 @@ describe('authserver logs', () => {
 describe('fdl-cloudauth authserver (child process)', () => {
   it('serves, applies the 24 h rule through the admin clock, never logs secrets, and stops gracefully on SIGTERM', async () => {
     const keyPrefix = testPrefix('child');
-    const child = await spawnAuthServer({ redisUrl: redis.url, keyPrefix, token: SECRETS.token, env: { CLOUDAUTH_LOG_LEVEL: 'debug' } });
+    const child = await spawnAuthServer({ redisUrl: suite.redis.url, keyPrefix, token: SECRETS.token, env: { CLOUDAUTH_LOG_LEVEL: 'debug' } });
     const { url } = child;
     const [alpha] = SECRETS.passwords as [string];
     const a = { account: 'child@example.com', password: alpha };

@@ -14,23 +14,34 @@ import { silentLog } from './support/sidecar-parts';
  * status of its own.
  */
 const STATUS = { project: 'p', status: 'registered', nodes: [] } as unknown as StatusJson;
+const PAGE = { code: 200, html: '<!doctype html><main>page</main>' };
 
-it('hands the page the status /status serves, asked once per request, with the query', async () => {
-  let asked = 0;
-  const seen: Array<{ status: StatusJson; node: string | null }> = [];
-  const server = new SidecarServer({
+type ServerOptions = ConstructorParameters<typeof SidecarServer<StatusJson>>[0];
+
+/** A sidecar HTTP server on a free loopback port serving STATUS, with what a test changes. */
+function pageServer(options: Partial<ServerOptions>): SidecarServer<StatusJson> {
+  return new SidecarServer<StatusJson>({
     host: '127.0.0.1',
     port: 0,
     registry: new Registry(),
     logger: silentLog,
     readiness: () => ({ ready: true, checks: {} }),
+    status: async () => STATUS,
+    ...options,
+  });
+}
+
+it('hands the page the status /status serves, asked once per request, with the query', async () => {
+  let asked = 0;
+  const seen: Array<{ status: StatusJson; node: string | null }> = [];
+  const server = pageServer({
     status: async () => {
       asked += 1;
       return STATUS;
     },
     page: async (status, search) => {
       seen.push({ status: await status, node: search.get('node') });
-      return { code: 200, html: '<!doctype html><main>page</main>' };
+      return PAGE;
     },
   });
   await server.start();
@@ -56,16 +67,10 @@ it('is protected like /metrics: 401 without the web configuration credential, th
   const file = path.join(dir, 'web.yml');
   writeFileSync(file, `basic_auth_users:\n  oncall: ${bcrypt.hashSync('page-Pw-4k', 10)}\n`);
   let rendered = 0;
-  const server = new SidecarServer({
-    host: '127.0.0.1',
-    port: 0,
-    registry: new Registry(),
-    logger: silentLog,
-    readiness: () => ({ ready: true, checks: {} }),
-    status: async () => STATUS,
+  const server = pageServer({
     page: async () => {
       rendered += 1;
-      return { code: 200, html: '<!doctype html><main>page</main>' };
+      return PAGE;
     },
     webConfig: loadWebConfig(file),
   });

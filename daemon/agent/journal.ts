@@ -98,7 +98,8 @@ export class Journal {
     try {
       return await run;
     } finally {
-      this.replaying = undefined;
+      // Only this run's mark: a waiter may already have started the next one.
+      if (this.replaying === run) this.replaying = undefined;
     }
   }
 
