@@ -22,14 +22,15 @@ import { StoryAborted } from './story-aborted';
  */
 export const STEPS = 6;
 const STEP_TIMEOUT_MS = 90_000;
-const POLL_MS = 500;
 
 export interface DemoStoryOptions {
   cluster: DemoCluster;
   table: LiveTable;
   signal: AbortSignal;
   /** How long the failed project stays on screen before it is registered again. */
-  holdFailedMs?: number;
+  holdFailedMs: number;
+  /** How often the cluster is read while a step is awaited. */
+  pollMs: number;
 }
 
 export class DemoStory {
@@ -83,7 +84,7 @@ export class DemoStory {
             `Last lines of the sidecar logs:\n${this.o.cluster.logTails(8)}`,
         );
       }
-      await this.sleep(POLL_MS);
+      await this.sleep(this.o.pollMs);
     }
   }
 
@@ -117,7 +118,7 @@ export class DemoStory {
         'the project is marked FAILED; its nodes stop authenticating until it is registered again',
     );
     // Leave the failed project on screen for a moment, the table still refreshing.
-    const holdUntil = Date.now() + (this.o.holdFailedMs ?? 6000);
+    const holdUntil = Date.now() + this.o.holdFailedMs;
     while (Date.now() < holdUntil) {
       await this.sleep(Math.min(1000, Math.max(0, holdUntil - Date.now())));
       await this.refresh();

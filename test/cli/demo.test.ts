@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { assertBuilt, cleanEnv, CLI_ENTRY } from '../support/authserver';
 import { track } from '../support/process-registry';
@@ -6,8 +6,11 @@ import { track } from '../support/process-registry';
 /**
  * `fdl-cloudauth demo` end to end, as a user runs it (piped, so in append mode): a
  * private redis-server, the reference server, three sidecar processes, the scripted
- * story in order, the metrics URLs, exit 0 at the end of --duration, nothing left
- * running afterwards, and no secret in the output. One test: it takes --duration.
+ * story in order, the metrics URLs, exit 0 when stopped after the story, exit 1 when
+ * --duration ends before it, nothing left running afterwards, and no secret in the
+ * output. The story runs at `--pace fast` (same steps and threshold, 1 s heartbeat):
+ * the test stops it with SIGTERM once it says the story is complete, as a user's
+ * Ctrl-C would, instead of sitting out a --duration.
  */
 jest.setTimeout(200_000);
 
@@ -44,24 +47,63 @@ function processesMentioning(text: string): number[] {
   return [...new Set(found)].filter(alive);
 }
 
-it('runs the whole story (registered → degraded → failed → registered again), prints the metrics URLs and leaves nothing behind', async () => {
+interface DemoRun {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** Runs the demo; `onOutput` sees stdout as it grows and may signal the child. */
+async function runDemo(args: string[], onOutput: (out: string, child: ChildProcess) => void = () => undefined): Promise<DemoRun> {
   assertBuilt();
-  const child = spawn(process.execPath, [CLI_ENTRY, 'demo', '--duration', '150s'], {
+  const child = spawn(process.execPath, [CLI_ENTRY, 'demo', ...args], {
     env: cleanEnv({ CLOUDAUTH_DEMO_PASSWORD: PASSWORD, CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: TOKEN }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(child);
   let out = '';
   let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString('utf8');
+    onOutput(out, child);
+  });
   child.stderr?.on('data', (d: Buffer) => (err += d.toString('utf8')));
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { code, out, err };
+}
+
+/** No secret in the output, and nothing left running: the PIDs it printed, and anything mentioning its directory. */
+function expectNothingLeft({ out, err }: DemoRun, minPids: number): void {
   const all = `${out}\n${err}`;
+  expect(all).not.toContain(PASSWORD);
+  expect(all).not.toContain(TOKEN);
+
+  expect(out).toMatch(/Stopped every process the demo started/);
+  const pids = [...out.matchAll(/\bpid (\d+)\b/g)].map((m) => Number(m[1]));
+  expect(pids.length).toBeGreaterThanOrEqual(minPids);
+  expect(pids.filter(alive)).toEqual([]);
+  const dir = /and removed (\/\S+?)\.\n/.exec(out)?.[1];
+  expect(dir).toMatch(/fdl-cloudauth-demo-/);
+  expect(existsSync(dir as string)).toBe(false);
+  expect(processesMentioning(dir as string)).toEqual([]);
+}
+
+it('runs the whole story (registered → degraded → failed → registered again), prints the metrics URLs and leaves nothing behind', async () => {
+  let stopped = false;
+  // --duration bounds the run if the story never completes (the demo then exits 1 and says where it stopped).
+  const run = await runDemo(['--pace', 'fast', '--duration', '150s'], (out, child) => {
+    if (!stopped && out.includes('The story is complete')) {
+      stopped = true;
+      child.kill('SIGTERM');
+    }
+  });
+  const { code, out, err } = run;
 
   expect({ code, err }).toEqual({ code: 0, err: '' });
 
   // The story, in this order.
   const marks = [
+    /heartbeat every 1s, a node fails at 4 consecutive failures/,
     /step 1\/6: all 3 nodes authenticated; the project is registered/,
     /step 2\/6: taking node-3's IP 10\.0\.0\.13 out of the account's allow-list/,
     /project demo: registered → degraded/,
@@ -70,6 +112,8 @@ it('runs the whole story (registered → degraded → failed → registered agai
     /step 4\/6: .*the project is marked FAILED/,
     /step 5\/6: .*registered the project again/,
     /step 6\/6: .*the project is registered again/,
+    /The story is complete/,
+    /SIGTERM received: stopping the demo/,
     /Stopped every process the demo started/,
   ];
   let at = -1;
@@ -87,16 +131,14 @@ it('runs the whole story (registered → degraded → failed → registered agai
   expect(new Set(metrics).size).toBe(3);
   expect(out).toMatch(/status JSON +http:\/\/127\.0\.0\.1:\d+\/status/);
 
-  // Secrets never reach the output.
-  expect(all).not.toContain(PASSWORD);
-  expect(all).not.toContain(TOKEN);
+  expectNothingLeft(run, 4);
+});
 
-  // Nothing left running: the PIDs it printed, and anything mentioning its directory.
-  const pids = [...out.matchAll(/\bpid (\d+)\b/g)].map((m) => Number(m[1]));
-  expect(pids.length).toBeGreaterThanOrEqual(4);
-  expect(pids.filter(alive)).toEqual([]);
-  const dir = /and removed (\/\S+?)\.\n/.exec(out)?.[1];
-  expect(dir).toMatch(/fdl-cloudauth-demo-/);
-  expect(existsSync(dir as string)).toBe(false);
-  expect(processesMentioning(dir as string)).toEqual([]);
+it('stops at the end of --duration, says at which step the story was, exits 1 and leaves nothing behind', async () => {
+  // One second ends the run while the cluster is still starting: the story cannot be complete.
+  const run = await runDemo(['--pace', 'fast', '--duration', '1s']);
+  expect(run.code).toBe(1);
+  expect(run.err).toMatch(/^fdl-cloudauth demo: --duration 1s ended at step [0-5]\/6, before the project was registered again: give it more time/);
+  expect(run.out).not.toMatch(/The story is complete/);
+  expectNothingLeft(run, 1);
 });

@@ -4,8 +4,9 @@ import path from 'node:path';
 import pino from 'pino';
 import { DurationFormatError, formatDuration, parseDuration } from '../../../shared/duration';
 import { createLogger } from '../../../shared/logger';
-import { DemoCluster, DEMO_NODES, type DemoTiming } from '../../demo/demo-cluster';
+import { DemoCluster, DEMO_NODES } from '../../demo/demo-cluster';
 import { DemoError } from '../../demo/demo-error';
+import { demoPace, PACES, type DemoPace } from '../../demo/demo-pace';
 import { DemoStory, STEPS } from '../../demo/demo-story';
 import { StoryAborted } from '../../demo/story-aborted';
 import { LiveTable } from '../../demo/live-table';
@@ -18,7 +19,6 @@ import { ExitCode, stringFlag, UsageError, type Command, type CommandContext } f
  * Stops every process it started on Ctrl-C, SIGTERM or at the end of --duration, and
  * removes its temporary directory. Exit 0 when the story reached its end, 1 otherwise.
  */
-const TIMING: DemoTiming = { intervalMs: 3000, failureThreshold: 4, leaseMs: 3000, renewMs: 1000 };
 const PASSWORD_ENV = 'CLOUDAUTH_DEMO_PASSWORD';
 const REDIS_ENV = ['CLOUDAUTH_REDIS_URL', 'CLOUDAUTH_REDIS_SENTINELS', 'CLOUDAUTH_REDIS_CLUSTER_NODES'];
 
@@ -48,10 +48,17 @@ function parseDurationFlag(ctx: CommandContext): number | undefined {
   return ms;
 }
 
+function parsePaceFlag(ctx: CommandContext): DemoPace {
+  const name = stringFlag(ctx, 'pace') ?? 'normal';
+  const pace = demoPace(name);
+  if (!pace) throw new UsageError(`--pace takes one of ${PACES.join(', ')}, got "${name}"`);
+  return pace;
+}
+
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'run a whole three-node cluster on this machine and show it fail and recover',
-  help: `Usage: fdl-cloudauth demo [--duration 150s]
+  help: `Usage: fdl-cloudauth demo [--duration 150s] [--pace fast]
 
 Starts Redis (a private redis-server on a free loopback port unless a Redis is
 configured with redis.url, CLOUDAUTH_REDIS_URL or --config; a configured one is used
@@ -62,12 +69,15 @@ allow-list: the project goes degraded, then failed, is registered again and reco
 in about a minute, shown as a live table. Prints each sidecar's metrics URL.
 
   --duration D    stop after D (e.g. 150s, 5m); without it the demo runs until Ctrl-C
+  --pace P        normal (default) or fast: the same story on a 1s heartbeat, the
+                  failed project held for 1s instead of 6s (for scripted runs)
 
 Exit code 0 when the story reached "registered again", 1 otherwise. The demo
 account's password is random (${PASSWORD_ENV} sets it) and never printed.`,
-  options: { duration: { type: 'string' } },
+  options: { duration: { type: 'string' }, pace: { type: 'string' } },
   async run(ctx: CommandContext): Promise<number> {
     const durationMs = parseDurationFlag(ctx);
+    const pace = parsePaceFlag(ctx);
     const base = ctx.config([]);
     const privateRedis = !redisConfigured(ctx.env, stringFlag(ctx, 'config'));
     const out = ctx.stdout as NodeJS.WriteStream;
@@ -79,7 +89,7 @@ account's password is random (${PASSWORD_ENV} sets it) and never printed.`,
       dir,
       privateRedis,
       loadConfig: (overrides) => ctx.config(['authserver'], overrides),
-      timing: TIMING,
+      timing: pace.timing,
       adminToken: base.authserver.adminToken || undefined,
       password: ctx.env[PASSWORD_ENV] || undefined,
       logger,
@@ -112,7 +122,7 @@ account's password is random (${PASSWORD_ENV} sets it) and never printed.`,
     process.on('exit', onExit);
     const timer = durationMs === undefined ? undefined : setTimeout(() => stop('duration'), durationMs);
 
-    const story = new DemoStory({ cluster, table, signal: abort.signal });
+    const story = new DemoStory({ cluster, table, signal: abort.signal, holdFailedMs: pace.holdFailedMs, pollMs: pace.pollMs });
     let completed = false;
     let failure: unknown;
     try {
