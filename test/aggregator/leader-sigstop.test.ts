@@ -1,11 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import Redis from 'ioredis';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { StatusWriter } from '../../daemon/aggregator/status-writer';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 import { waitFor } from '../support/ports';
+import { assertBuilt } from '../support/authserver';
 import { CandidateChild, type CandidateMessage } from '../support/candidate-child';
 import { startCandidate, type Candidate } from '../support/sidecar-parts';
 import { writeCredential, writeNodeRecord } from '../support/node-records';
@@ -16,21 +14,14 @@ import { writeCredential, writeNodeRecord } from '../support/node-records';
  * when the child is resumed it must step down by itself (its monotonic deadline
  * passed) and write nothing over the new leader, and Redis refuses its old epoch.
  */
-const ROOT = path.resolve(__dirname, '..', '..');
-
-
 let server: TestRedis;
 let admin: Redis;
 let child: CandidateChild | undefined;
 let other: Candidate | undefined;
 
 beforeAll(async () => {
-  try {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
-  } catch {
-    /* checked below */
-  }
-  if (!existsSync(path.join(ROOT, 'dist/daemon/aggregator/aggregator.js'))) throw new Error('npm run build did not produce dist/daemon/aggregator');
+  // No build here: npm test builds before jest (rebuilding dist/ would race the other workers' processes).
+  assertBuilt();
   server = await startRedis();
   admin = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
 }, 60_000);

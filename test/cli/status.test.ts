@@ -1,6 +1,3 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import Redis from 'ioredis';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { ProjectViewReader } from '../../daemon/view/project-view';
@@ -9,12 +6,11 @@ import { buildStatusJson, type StatusJson } from '../../daemon/view/status-json'
 import { byCode, CONNECTION_FAILED } from '../../shared/catalog';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 import { freePort, waitFor } from '../support/ports';
-import { track } from '../support/process-registry';
+import { assertBuilt } from '../support/authserver';
+import { runCli, type CliRun } from '../support/cli';
 import { DEFAULT_POLICY, silentLog, startCandidate, type Candidate } from '../support/sidecar-parts';
 import { pushFailure, reason, writeCredential, writeNodeRecord } from '../support/node-records';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const MAIN = path.join(ROOT, 'dist/daemon/cli/main.js');
 const HOUR = 3_600_000;
 const LONG_NODE = 'node-with-a-really-long-identifier-for-tables-01';
 
@@ -23,44 +19,15 @@ let admin: Redis;
 let keys: ProjectKeys;
 let leader: Candidate;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        TZ: 'Asia/Shanghai',
-        CLOUDAUTH_PROJECT: keys.project,
-        CLOUDAUTH_REDIS_URL: server.url,
-        CLOUDAUTH_REDIS_KEY_PREFIX: keys.keyPrefix,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    track(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** The CLI from dist/ as users run it, reading this file's project, in a fixed time zone for the table's clock times. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli(args, { TZ: 'Asia/Shanghai', CLOUDAUTH_PROJECT: keys.project, CLOUDAUTH_REDIS_URL: server.url, CLOUDAUTH_REDIS_KEY_PREFIX: keys.keyPrefix, ...env });
 }
 
 beforeAll(async () => {
-  // The CLI runs from dist/ as users run it. tsc emits even when files of parts under
-  // construction elsewhere do not typecheck; what matters here is that main.js exists.
-  try {
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
-  } catch {
-    /* checked below */
-  }
-  if (!existsSync(MAIN)) throw new Error(`the build did not produce ${MAIN}: run npm run build and look at its errors`);
-
+  // No build here: npm test builds before jest, and rebuilding dist/ while other
+  // workers start processes from it would let them load half-written files.
+  assertBuilt();
   server = await startRedis();
   admin = new Redis({ host: server.host, port: server.port, maxRetriesPerRequest: 1 });
   keys = new ProjectKeys(testPrefix('cli'), 'p1');
