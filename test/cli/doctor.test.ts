@@ -79,7 +79,7 @@ beforeAll(async () => {
   writeFileSync(caFile, certs.caPem);
   writeFileSync(path.join(dir, 'cert.pem'), certs.certPem);
   writeFileSync(path.join(dir, 'key.pem'), certs.keyPem, { mode: 0o600 });
-  redis = await startRedis({ args: ['--appendonly', 'yes', '--requirepass', REDIS_PASSWORD] });
+  redis = await startRedis({ args: ['--appendonly', 'yes'], password: REDIS_PASSWORD });
   const redisUrl = `redis://:${REDIS_PASSWORD}@127.0.0.1:${new URL(redis.url).port}`;
   auth = await startInProcessAuthServer({ redisUrl, logLevel: 'warn', env: { CLOUDAUTH_AUTHSERVER_TLS_CERT: path.join(dir, 'cert.pem'), CLOUDAUTH_AUTHSERVER_TLS_KEY: path.join(dir, 'key.pem') } });
   await createAccount(auth.url, auth.token, { account: 'acct-doctor', password: PASSWORD }, certs.caPem);

@@ -118,21 +118,26 @@ class ProcessRedis implements TestRedis {
     );
     exited.catch(() => undefined);
     await Promise.race([waitForPort(this.port, 10_000), exited]);
-    // The port accepts before the dataset is loaded; PING until it answers.
+    // The port accepts before the dataset is loaded; PING until it answers. Any reply
+    // but LOADING is an answer: a server whose password came in extraArgs answers NOAUTH.
     const client = new Redis({ ...this.clientOptions(), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     client.on('error', () => undefined);
+    let last: unknown;
     try {
-      for (let i = 0; i < 100; i++) {
+      for (let i = 0; i < 200; i++) {
         try {
           await client.connect().catch(() => undefined);
           if ((await client.ping()) === 'PONG') return;
-        } catch {
+        } catch (error) {
+          last = error;
+          if (error instanceof Error && error.name === 'ReplyError' && !error.message.startsWith('LOADING')) return;
           await sleep(50);
         }
       }
     } finally {
       client.disconnect();
     }
+    throw new Error(`redis-server on port ${this.port} did not answer PING within 10 s: ${String(last)}`);
   }
 
   private async waitExit(): Promise<void> {
