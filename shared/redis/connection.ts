@@ -120,11 +120,21 @@ export async function connectOrExplain(client: RedisClient, cfg: Config['redis']
     if (client.status === 'wait') await client.connect();
     await client.ping();
   } catch (error) {
-    client.disconnect();
+    disconnect(client);
     throw new RedisUnreachableError(describeRedis(cfg), reason ?? error);
   } finally {
     client.off('error', remember);
   }
+}
+
+/**
+ * Disconnects a client unless it has already ended. ioredis's disconnect() ends the
+ * socket and arms a 2 s timer that only the socket's next 'close' clears: on a socket
+ * that is already closed (a refused connection, no retry) nothing clears it, and a CLI
+ * that could not reach Redis sat 2 s before exiting.
+ */
+function disconnect(client: RedisClient): void {
+  if (client.status !== 'end') client.disconnect();
 }
 
 /** QUIT if possible, disconnect otherwise; never throws. */
@@ -137,5 +147,5 @@ export async function closeRedis(client: RedisClient | undefined): Promise<void>
   } catch {
     /* connection already gone */
   }
-  client.disconnect();
+  disconnect(client);
 }
