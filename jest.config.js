@@ -10,6 +10,8 @@ module.exports = {
   // 2-core machine responsive while still overlapping slow suites.
   maxWorkers: 2,
   testTimeout: 60000,
+  // The longest suites start first, also on a fresh clone without jest's timing cache.
+  testSequencer: '<rootDir>/test/support/slow-first-sequencer.js',
   globalSetup: '<rootDir>/test/support/global-setup.js',
   globalTeardown: '<rootDir>/test/support/global-teardown.js',
 };
