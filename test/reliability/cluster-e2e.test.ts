@@ -1,8 +1,8 @@
 import Redis from 'ioredis';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
 import { runCli } from '../support/cli';
-import { sleep, waitFor } from '../support/ports';
-import { leaders as leadersOf, saysLeader } from '../support/sidecar-metrics';
+import { waitFor } from '../support/ports';
+import { expectNeverTwoLeaders, leaders as leadersOf, saysLeader } from '../support/sidecar-metrics';
 import { checkMetrics } from '../support/promtool';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
@@ -126,12 +126,14 @@ it('replaces a leader paused past its lease; resumed, it steps down and one lead
     const now = await leaders();
     return now.length === 1 && now[0] !== paused;
   }, 30_000, 100);
-  await sleep(LEASE_MS);
+  // Another leader was elected: the paused one's lease has expired in Redis, and so has its own deadline.
   victim.resume();
-  await waitFor('the resumed sidecar to say it does not lead', async () => !saysLeader(await scrape(victim)), 10_000, 100);
-  await sleep(2 * RENEW_MS);
-  expect(await leaders()).toHaveLength(1);
+  await waitFor('the resumed sidecar to say it does not lead', async () => !saysLeader(await scrape(victim)), 30_000, 100);
   expect(victim.output()).toMatch(/lease-expired|lease-lost|fenced/);
+  // For two renew periods after that the resumed sidecar tries to take the lease
+  // back: never two leaders (a sidecar too slow to answer counts as none), then one.
+  await expectNeverTwoLeaders([...sidecars.values()].filter((s) => s.running), 2 * RENEW_MS);
+  await waitFor('exactly one leader', async () => (await leaders()).length === 1, 30_000, 100);
 });
 
 it('degrades then fails on one node out of the allow-list; status, failures, /status and /metrics agree; register clears it', async () => {
@@ -145,7 +147,9 @@ it('degrades then fails on one node out of the allow-list; status, failures, /st
   expect(n3?.reason).toMatchObject({ code: 30003, name: 'LICENSE_IP_ERROR' });
 
   await waitFor('failed', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'failed', 30_000, 100);
-  await sleep(1500);
+  // The leader's metrics follow its view by a change event: wait for them, then compare every view.
+  const leaderMetrics = async () => (await Promise.all([...sidecars.values()].map(scrape))).find(saysLeader) ?? '';
+  await waitFor('the leader to export the failed project', async () => (await leaderMetrics()).includes('fdl_cloudauth_project_status{project="cluster",status="failed"} 1'), 30_000, 100);
   const env = { CLOUDAUTH_PROJECT: 'cluster', CLOUDAUTH_REDIS_URL: fixture.redisUrl, CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix, CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), CLOUDAUTH_HEARTBEAT_INTERVAL: '1s' };
   const cliStatus = JSON.parse((await runCli(['status', '--json'], env)).stdout) as StatusJson;
   const httpStatus = await statusJson(sidecars.get('n1') as Sidecar);
@@ -162,15 +166,19 @@ it('degrades then fails on one node out of the allow-list; status, failures, /st
   const failures = JSON.parse((await runCli(['failures', '--json', '--node', 'n3'], env)).stdout) as Array<{ node: string; code: number; name: string }>;
   expect(failures.length).toBeGreaterThanOrEqual(THRESHOLD);
   expect(failures.every((f) => f.node === 'n3' && f.code === 30003 && f.name === 'LICENSE_IP_ERROR')).toBe(true);
-  const metricsLeader = (await Promise.all([...sidecars.values()].map(scrape))).find(saysLeader) as string;
+  const metricsLeader = await leaderMetrics();
   expect(metricsLeader).toContain('fdl_cloudauth_project_status{project="cluster",status="failed"} 1');
   expect(metricsLeader).toContain('fdl_cloudauth_node_status{project="cluster",node="n3",status="failed"} 1');
   expect(metricsLeader).toContain('fdl_cloudauth_node_failure_reason{project="cluster",node="n3",code="30003",reason="LICENSE_IP_ERROR"} 1');
   expect(metricsLeader).toContain('fdl_cloudauth_lockout_seconds{project="cluster"} 0');
 
   // Failed is sticky: n3 stops authenticating, even once the account is fixed...
+  const n3Sidecar = sidecars.get('n3') as Sidecar;
+  const skipped = () => n3Sidecar.output().match(/not authenticating until it is registered again/g)?.length ?? 0;
+  const skippedBefore = skipped();
   await createAccount(auth.url, auth.token, { account: 'cluster', password: PASSWORD, capacity: 5, allowedIps: ['10.1.0.0/24'] });
-  await sleep(2500);
+  // Two heartbeat slots of n3 with its address allowed again, each skipped, not authenticated.
+  await waitFor('n3 to skip two slots', () => skipped() >= skippedBefore + 2, 30_000, 100);
   expect((await statusJson(sidecars.get('n1') as Sidecar)).status).toBe('failed');
   // ...until the project is registered again.
   await registerCredential(redis, fixture.keys, { account: 'cluster', password: PASSWORD, keyDir: fixture.keyDir, defaultAlgorithm: 'rsa' });

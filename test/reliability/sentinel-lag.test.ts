@@ -1,8 +1,8 @@
 import Redis from 'ioredis';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../support/authserver';
-import { attemptsMade, nodeFigures, printFigures } from '../support/attempt-figures';
+import { attemptsMade, nodeFigures, printFigures, waitForMoreAttempts } from '../support/attempt-figures';
 import { PausableProxy } from '../support/pausable-proxy';
-import { sleep, waitFor } from '../support/ports';
+import { waitFor } from '../support/ports';
 import { disposeSentinelGroups, startSentinelGroup, type SentinelGroup } from '../support/redis-sentinel';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
@@ -85,12 +85,15 @@ it('fails over to a lagging replica: the attempts of the unreplicated window are
   for (const s of sidecars) before.set(s.nodeId, new Set(await direct.zrange(fixture.keys.attempts(s.nodeId), '0', '-1')));
   // Hold the replication stream: the primary acknowledges what the replica never gets.
   link.pause();
-  await sleep(2500);
+  // The window: every node records attempts on the primary that the replica never gets.
   const window = new Map<string, string[]>();
-  for (const s of sidecars) {
-    const now = await direct.zrange(fixture.keys.attempts(s.nodeId), '0', '-1');
-    window.set(s.nodeId, now.filter((id) => !before.get(s.nodeId)?.has(id)));
-  }
+  await waitFor('two unreplicated attempts per node', async () => {
+    for (const s of sidecars) {
+      const now = await direct.zrange(fixture.keys.attempts(s.nodeId), '0', '-1');
+      window.set(s.nodeId, now.filter((id) => !before.get(s.nodeId)?.has(id)));
+    }
+    return [...window.values()].every((w) => w.length >= 2);
+  }, 30_000, 200);
   direct.disconnect();
   const killedAt = Date.now();
   await oldPrimary.kill();
@@ -100,7 +103,8 @@ it('fails over to a lagging replica: the attempts of the unreplicated window are
     for (const s of sidecars) if ((await s.get('/readyz')).status !== 200) return false;
     return true;
   }, 30_000, 200);
-  await sleep(4 * INTERVAL_MS);
+  // A few heartbeats on the new primary.
+  await waitForMoreAttempts(sidecars, 3);
   await waitFor('the project registered on the new primary', async () => (await redis.hget(fixture.keys.status, 'status')) === 'registered', 20_000, 200);
   await Promise.all(sidecars.map((s) => s.stop()));
 

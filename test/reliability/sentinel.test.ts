@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../support/authserver';
-import { nodeFigures, printFigures } from '../support/attempt-figures';
-import { sleep, waitFor } from '../support/ports';
+import { nodeFigures, printFigures, waitForMoreAttempts } from '../support/attempt-figures';
+import { waitFor } from '../support/ports';
 import { gauge, leaders } from '../support/sidecar-metrics';
 import { disposeSentinelGroups, startSentinelGroup, type SentinelGroup } from '../support/redis-sentinel';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
@@ -94,8 +94,8 @@ it('survives SIGKILL of the primary: keeps authenticating, re-elects a leader, r
   const readyMs = Date.now() - killedAt;
   await waitFor('one leader on the new primary', async () => (await leaders(sidecars)).length === 1, 30_000, 100);
   const leaderMs = Date.now() - killedAt;
-  // A few more heartbeats on the new primary, then let in-flight attempts settle.
-  await sleep(3 * INTERVAL_MS);
+  // A few more heartbeats on the new primary (the journals are then replayed and empty).
+  await waitForMoreAttempts(sidecars, 3);
   await waitFor('every journal empty', async () => {
     for (const s of sidecars) if ((await gauge(s, 'fdl_cloudauth_journal_pending')) !== 0) return false;
     return true;

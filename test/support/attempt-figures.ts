@@ -1,5 +1,6 @@
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
+import { waitFor } from './ports';
 import type { Sidecar } from './sidecar';
 
 /**
@@ -34,6 +35,16 @@ interface LogLine {
 /** Attempt ids the sidecar logged an outcome for, with how many times. */
 export function attemptsMade(output: string): Map<string, number> {
   return scanOutcomes(output).made;
+}
+
+/**
+ * Waits until every sidecar has logged the outcome of `more` attempts beyond those it
+ * had logged when called: "a few more heartbeats" as events, which a loaded machine
+ * only delays (a sleep of a few intervals may hold none).
+ */
+export async function waitForMoreAttempts(sidecars: readonly Sidecar[], more: number, timeoutMs = 30_000): Promise<void> {
+  const base = new Map(sidecars.map((s) => [s, attemptsMade(s.output()).size]));
+  await waitFor(`${more} more attempts on every node`, () => sidecars.every((s) => attemptsMade(s.output()).size >= (base.get(s) ?? 0) + more), timeoutMs, 200);
 }
 
 function scanOutcomes(output: string): { made: Map<string, number>; journaled: number } {

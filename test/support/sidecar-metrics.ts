@@ -1,3 +1,4 @@
+import { sleep } from './ports';
 import type { Sidecar } from './sidecar';
 
 /**
@@ -19,6 +20,20 @@ export async function leaders(list: readonly Sidecar[]): Promise<string[]> {
     }
   }
   return out;
+}
+
+/**
+ * Watches who leads for `ms` (e.g. while a resumed or healed sidecar may try to take
+ * the lease back): fails as soon as two sidecars say they lead at once. A sidecar too
+ * slow to answer counts as not leading, so a loaded machine cannot fail it.
+ */
+export async function expectNeverTwoLeaders(list: readonly Sidecar[], ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const now = await leaders(list);
+    if (now.length > 1) throw new Error(`two sidecars lead at once: ${now.join(', ')}`);
+    await sleep(100);
+  }
 }
 
 /** The value of a single-series gauge of one sidecar (NaN when absent). */

@@ -20,6 +20,9 @@ import { track } from './process-registry';
 
 let sharedKeyDir: string | undefined;
 
+/** How long stop() waits for a signalled sidecar to exit before it kills it and fails. */
+const STOP_BOUND_MS = 30_000;
+
 /** A key directory with both pairs (generated once per test file: RSA generation is slow). */
 export function testKeyDir(): string {
   if (sharedKeyDir) return sharedKeyDir;
@@ -133,8 +136,17 @@ export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promis
     },
     stop: async (signal = 'SIGTERM') => {
       if (paused) child.kill('SIGCONT');
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill(signal);
+      // Bounded: a sidecar that does not stop is killed and named, not a test that hangs until jest's timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<'stuck'>((resolve) => (timer = setTimeout(() => resolve('stuck'), STOP_BOUND_MS)));
+      const result = await Promise.race([exited, stuck]);
+      clearTimeout(timer);
+      if (result !== 'stuck') return result;
+      child.kill('SIGKILL');
+      await exited;
+      throw new Error(`sidecar ${o.nodeId} did not exit within ${STOP_BOUND_MS} ms of ${signal}; its last output:\n${out.split('\n').slice(-30).join('\n')}`);
     },
     kill: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
