@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { registerProject, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import type { StatusJson } from '../../daemon/view/status-json';
 
 /**
@@ -31,16 +31,15 @@ beforeAll(async () => {
   auth = await startInProcessAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'stale', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.0/24'] });
   fixture = await registerProject({ project: 'stale', keyPrefix: testPrefix('stale'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'stale', password: PASSWORD });
-  for (const nodeId of ['n1', 'n2', 'n3']) {
-    sidecars.set(
+  const started = await startSidecars(
+    fixture,
+    ['n1', 'n2', 'n3'].map((nodeId) => ({
       nodeId,
-      await startSidecar(fixture, {
-        nodeId,
-        interval: '1s',
-        env: { CLOUDAUTH_NODE_IP: IPS[nodeId] as string, CLOUDAUTH_FAILURE_POLICY: 'all', CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), CLOUDAUTH_LEADER_LEASE: '3s', CLOUDAUTH_LEADER_RENEW: '1s' },
-      }),
-    );
-  }
+      interval: '1s',
+      env: { CLOUDAUTH_NODE_IP: IPS[nodeId] as string, CLOUDAUTH_FAILURE_POLICY: 'all', CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), CLOUDAUTH_LEADER_LEASE: '3s', CLOUDAUTH_LEADER_RENEW: '1s' },
+    })),
+  );
+  for (const s of started) sidecars.set(s.nodeId, s);
 });
 
 afterAll(async () => {

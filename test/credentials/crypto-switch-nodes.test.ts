@@ -6,7 +6,7 @@ import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InPr
 import { runCli } from '../support/cli';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { registerProject, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { KEY_FILE_NAMES, loadPublicKey } from '../../shared/crypto/key-files';
 import type { StatusJson } from '../../daemon/view/status-json';
 
@@ -47,8 +47,11 @@ beforeAll(async () => {
   fixture = await registerProject({ project: 'keys', keyPrefix: testPrefix('keys'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'keys', password: PASSWORD });
   rsaOnlyDir = mkdtempSync(path.join(os.tmpdir(), 'fdl-keys-rsa-only-'));
   for (const file of Object.values(KEY_FILE_NAMES.rsa)) copyFileSync(path.join(fixture.keyDir, file), path.join(rsaOnlyDir, file));
-  sidecars.set('n1', await startSidecar(fixture, { nodeId: 'n1', interval: INTERVAL }));
-  sidecars.set('n2', await startSidecar(fixture, { nodeId: 'n2', interval: INTERVAL, env: { CLOUDAUTH_KEY_DIR: rsaOnlyDir } }));
+  const started = await startSidecars(fixture, [
+    { nodeId: 'n1', interval: INTERVAL },
+    { nodeId: 'n2', interval: INTERVAL, env: { CLOUDAUTH_KEY_DIR: rsaOnlyDir } },
+  ]);
+  for (const s of started) sidecars.set(s.nodeId, s);
 });
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InPr
 import { launchBrowser, testOutputDir, type TestBrowser } from '../support/browser';
 import { runCli } from '../support/cli';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { registerProject, startSidecar, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 
 /**
  * Issue "The Registration page", in a real browser: headless Chromium (Debian's
@@ -59,15 +59,16 @@ beforeAll(async () => {
   auth = await startInProcessAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'page', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.0/24'] });
   fixture = await registerProject({ project: 'page', keyPrefix: testPrefix('page'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'page', password: PASSWORD });
-  for (const nodeId of ['alpha', 'beta']) {
-    sidecars.push(
-      await startSidecar(fixture, {
+  sidecars.push(
+    ...(await startSidecars(
+      fixture,
+      ['alpha', 'beta'].map((nodeId) => ({
         nodeId,
         interval: '2s',
         env: { CLOUDAUTH_NODE_IP: IPS[nodeId] as string, CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), CLOUDAUTH_FAILURE_POLICY: 'all' },
-      }),
-    );
-  }
+      })),
+    )),
+  );
   browser = await launchBrowser(() => sidecars.map((s) => `http://127.0.0.1:${s.port}`));
   page = await browser.newPage();
 });

@@ -62,7 +62,8 @@ beforeAll(async () => {
   auth = await startInProcessAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'cluster', password: PASSWORD, capacity: 5, allowedIps: ['10.1.0.0/24'] });
   fixture = await registerProject({ project: 'cluster', keyPrefix: testPrefix('cluster'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'cluster', password: PASSWORD });
-  for (const id of ['n1', 'n2', 'n3']) await start(id);
+  // At once: each waits for its own /healthz (a failed start leaves the others in `sidecars` for afterAll).
+  await Promise.all(['n1', 'n2', 'n3'].map(start));
 });
 
 afterAll(async () => {

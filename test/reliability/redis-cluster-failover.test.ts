@@ -5,7 +5,7 @@ import { waitFor } from '../support/ports';
 import { gauge, leaders } from '../support/sidecar-metrics';
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';
@@ -45,15 +45,16 @@ beforeAll(async () => {
   await registerCredential(redis, keys, { account: 'cf', password: PASSWORD, keyDir: testKeyDir(), defaultAlgorithm: 'rsa' });
   const first = cluster.nodes[0];
   fixture = { project: 'cfproject', keyPrefix, keys, redisUrl: `redis://127.0.0.1:${first?.port}`, keyDir: testKeyDir(), authUrl: auth.url, account: 'cf', password: PASSWORD };
-  for (const id of ['f1', 'f2', 'f3']) {
-    sidecars.push(
-      await startSidecar(fixture, {
+  sidecars.push(
+    ...(await startSidecars(
+      fixture,
+      ['f1', 'f2', 'f3'].map((id) => ({
         nodeId: id,
         interval: '1s',
         env: { CLOUDAUTH_REDIS_CLUSTER_NODES: cluster.nodeList, CLOUDAUTH_LEADER_LEASE: '3s', CLOUDAUTH_LEADER_RENEW: '1s' },
-      }),
-    );
-  }
+      })),
+    )),
+  );
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { runCli } from '../support/cli';
 import { waitFor } from '../support/ports';
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';
@@ -55,9 +55,10 @@ beforeAll(async () => {
   await registerCredential(redis, keys, { account: 'rc', password: PASSWORD, keyDir: testKeyDir(), defaultAlgorithm: 'rsa' });
   const first = cluster.nodes[0];
   fixture = { project: 'rcproject', keyPrefix, keys, redisUrl: `redis://127.0.0.1:${first?.port}`, keyDir: testKeyDir(), authUrl: auth.url, account: 'rc', password: PASSWORD };
-  for (const id of ['c1', 'c2', 'c3']) {
-    sidecars.push(
-      await startSidecar(fixture, {
+  sidecars.push(
+    ...(await startSidecars(
+      fixture,
+      ['c1', 'c2', 'c3'].map((id) => ({
         nodeId: id,
         interval: '1s',
         env: {
@@ -67,9 +68,9 @@ beforeAll(async () => {
           CLOUDAUTH_LEADER_RENEW: '1s',
           CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD),
         },
-      }),
-    );
-  }
+      })),
+    )),
+  );
 });
 
 afterAll(async () => {

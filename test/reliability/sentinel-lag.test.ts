@@ -5,7 +5,7 @@ import { PausableProxy } from '../support/pausable-proxy';
 import { waitFor } from '../support/ports';
 import { disposeSentinelGroups, startSentinelGroup, type SentinelGroup } from '../support/redis-sentinel';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 
@@ -50,15 +50,16 @@ beforeAll(async () => {
   await registerCredential(redis, keys, { account: 'lag', password: 'pw-lag-1', keyDir: testKeyDir(), defaultAlgorithm: 'rsa' });
   const primary = await group.currentPrimary();
   fixture = { project: 'lagproject', keyPrefix, keys, redisUrl: `redis://127.0.0.1:${primary.port}`, keyDir: testKeyDir(), authUrl: auth.url, account: 'lag', password: 'pw-lag-1' };
-  for (const id of ['l1', 'l2', 'l3']) {
-    sidecars.push(
-      await startSidecar(fixture, {
+  sidecars.push(
+    ...(await startSidecars(
+      fixture,
+      ['l1', 'l2', 'l3'].map((id) => ({
         nodeId: id,
         interval: '1s',
         env: { CLOUDAUTH_REDIS_SENTINELS: group.sentinelList, CLOUDAUTH_REDIS_SENTINEL_NAME: group.name, CLOUDAUTH_LEADER_LEASE: '3s', CLOUDAUTH_LEADER_RENEW: '1s' },
-      }),
-    );
-  }
+      })),
+    )),
+  );
 });
 
 afterAll(async () => {

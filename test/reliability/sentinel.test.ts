@@ -5,7 +5,7 @@ import { waitFor } from '../support/ports';
 import { gauge, leaders } from '../support/sidecar-metrics';
 import { disposeSentinelGroups, startSentinelGroup, type SentinelGroup } from '../support/redis-sentinel';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';
@@ -45,9 +45,10 @@ beforeAll(async () => {
   await registerCredential(redis, keys, { account: 'sentinel', password: PASSWORD, keyDir: testKeyDir(), defaultAlgorithm: 'rsa' });
   const primary = await group.currentPrimary();
   fixture = { project: 'sproject', keyPrefix, keys, redisUrl: `redis://127.0.0.1:${primary.port}`, keyDir: testKeyDir(), authUrl: auth.url, account: 'sentinel', password: PASSWORD };
-  for (const id of ['s1', 's2', 's3']) {
-    sidecars.push(
-      await startSidecar(fixture, {
+  sidecars.push(
+    ...(await startSidecars(
+      fixture,
+      ['s1', 's2', 's3'].map((id) => ({
         nodeId: id,
         interval: '1s',
         env: {
@@ -56,9 +57,9 @@ beforeAll(async () => {
           CLOUDAUTH_LEADER_LEASE: `${LEASE_MS}ms`,
           CLOUDAUTH_LEADER_RENEW: `${RENEW_MS}ms`,
         },
-      }),
-    );
-  }
+      })),
+    )),
+  );
 });
 
 afterAll(async () => {

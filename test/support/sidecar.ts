@@ -173,6 +173,22 @@ export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promis
   return sidecar;
 }
 
+/**
+ * Starts several sidecars at once (each waits for its own /healthz): a suite's
+ * cluster is up in the time of its slowest sidecar, not the sum. If one does not
+ * start, the others are stopped and the first error is thrown.
+ */
+export async function startSidecars(f: ProjectFixture, list: readonly SidecarOptions[]): Promise<Sidecar[]> {
+  const settled = await Promise.allSettled(list.map((o) => startSidecar(f, o)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const started = settled.filter((r): r is PromiseFulfilledResult<Sidecar> => r.status === 'fulfilled').map((r) => r.value);
+  if (failed) {
+    await Promise.all(started.map((s) => s.kill()));
+    throw failed.reason;
+  }
+  return started;
+}
+
 export async function readNode(redis: Redis, keys: ProjectKeys, nodeId: string): Promise<NodeRecord | null> {
   return parseNodeRecord(nodeId, await redis.hgetall(keys.node(nodeId)));
 }
