@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { cipherFor } from '../../shared/crypto/ciphers';
-import { keyFilePath, loadPublicKey } from '../../shared/crypto/key-files';
+import { ALGORITHMS } from '../../shared/crypto/cipher';
+import { ensureKeyDir, keyFilePath, loadPublicKey, PRIVATE_KEY_MODE, PUBLIC_KEY_MODE, writeFileAtomic } from '../../shared/crypto/key-files';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { decryptCredential, readCredential } from '../../daemon/credentials/credential-store';
 import { registerCredential } from '../../daemon/credentials/register-credential';
@@ -64,10 +65,19 @@ function envFor(prefix: string, keyDir: string, extra: Record<string, string> = 
   return { CLOUDAUTH_REDIS_URL: redis.url, CLOUDAUTH_REDIS_KEY_PREFIX: prefix, CLOUDAUTH_KEY_DIR: keyDir, ...extra };
 }
 
+/**
+ * A fresh key directory as `keys generate` writes it, written in this process with the
+ * same functions: the command itself is tested in its own describe block; the other
+ * tests need only its result, not one more CLI process each.
+ */
 async function generatedKeyDir(): Promise<string> {
   const dir = path.join(tempDir(), 'keys');
-  const result = await runCli(['keys', 'generate', '--dir', dir], {});
-  expect(result.code).toBe(0);
+  ensureKeyDir(dir);
+  for (const algorithm of ALGORITHMS) {
+    const pair = cipherFor(algorithm).generateKeyPair();
+    writeFileAtomic(keyFilePath(dir, algorithm, 'private'), pair.privateKey, PRIVATE_KEY_MODE);
+    writeFileAtomic(keyFilePath(dir, algorithm, 'public'), pair.publicKey, PUBLIC_KEY_MODE);
+  }
   return dir;
 }
 
