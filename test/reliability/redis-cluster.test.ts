@@ -85,20 +85,34 @@ it('registers through the cluster, with every project key (BullMQ included) in t
   await waitFor('the project to be registered', async () => (await statusJson()).status === 'registered', 40_000, 200);
   const owner = await cluster.nodeForKey(fixture.keys.status);
   // Every key of the project (BullMQ's included) sits on the node of the hash tag's slot.
-  const perNode = await Promise.all(
-    cluster.nodes.map(async (n) => {
-      const c = new (await import('ioredis')).default({ port: n.port, host: n.host, maxRetriesPerRequest: 0 });
-      try {
-        return { port: n.port, keys: await c.keys(`${fixture.keyPrefix}:*`) };
-      } finally {
-        c.disconnect();
-      }
-    }),
-  );
+  const perNodeKeys = () =>
+    Promise.all(
+      cluster.nodes.map(async (n) => {
+        const c = new (await import('ioredis')).default({ port: n.port, host: n.host, maxRetriesPerRequest: 0 });
+        try {
+          return { port: n.port, keys: await c.keys(`${fixture.keyPrefix}:*`) };
+        } finally {
+          c.disconnect();
+        }
+      }),
+    );
+  const expected = [fixture.keys.leader, fixture.keys.epoch, fixture.keys.credential, fixture.keys.node('c1')];
+  // The leader key exists while a lease is held: a leader slowed past its lease by a
+  // loaded machine leaves none for a moment, so wait for a moment when every key exists.
+  const perNode = (await waitFor(
+    'the leader, epoch, credential, node and BullMQ keys to exist together',
+    async () => {
+      const found = await perNodeKeys();
+      const all = found.flatMap((n) => n.keys);
+      return expected.every((k) => all.includes(k)) && all.some((k) => k.startsWith(`${fixture.keys.bullPrefix}:node-c1:`)) ? found : undefined;
+    },
+    30_000,
+    200,
+  )) as Awaited<ReturnType<typeof perNodeKeys>>;
   const holders = perNode.filter((n) => n.keys.length > 0);
   expect(holders.map((h) => h.port)).toEqual([owner.port]);
   const keys = holders[0]?.keys ?? [];
-  expect(keys).toEqual(expect.arrayContaining([fixture.keys.leader, fixture.keys.epoch, fixture.keys.credential, fixture.keys.node('c1')]));
+  expect(keys).toEqual(expect.arrayContaining(expected));
   expect(keys.some((k) => k.startsWith(`${fixture.keys.bullPrefix}:node-c1:`))).toBe(true);
   console.log(`redis-cluster: ${keys.length} project keys, all on node :${owner.port} of ${cluster.nodes.length} primaries`);
 

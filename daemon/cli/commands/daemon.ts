@@ -3,6 +3,9 @@ import { Daemon } from '../../daemon';
 import { ExitCode, intFlag, stringFlag, type Command } from '../command';
 import { installSignalHandlers } from '../signals';
 
+/** How long a stopped sidecar may take to exit by itself before it exits anyway. */
+const EXIT_AFTER_STOP_MS = 2000;
+
 export const daemonCommand: Command = {
   name: 'daemon',
   summary: 'run the sidecar: heartbeat agent, aggregator candidate, metrics/health/status HTTP',
@@ -37,6 +40,11 @@ Stops cleanly on SIGTERM or SIGINT.
       return ExitCode.FAILED;
     }
     await stopped;
+    // Every part has now closed or been left behind (the agent leaves a part that does
+    // not close in time, e.g. a BullMQ worker whose Redis Cluster node died mid-close).
+    // What such a part still holds — a socket, a reconnect timer — must not keep a
+    // sidecar that has said "Stopped" running until its supervisor kills it.
+    setTimeout(() => process.exit(ExitCode.OK), EXIT_AFTER_STOP_MS).unref();
     return ExitCode.OK;
   },
 };
