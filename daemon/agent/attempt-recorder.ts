@@ -4,16 +4,23 @@ import type { ProjectKeys } from '../../shared/redis/keys';
 import { HISTORY_MIN_AGE_MS, HISTORY_MIN_ENTRIES } from '../../shared/redis/records';
 import type { Outcome } from '../protocol/classify';
 import type { HeldVerdict } from './held-verdict';
+import { attemptIdAliases } from './schedule';
 
 /**
- * Writes attempt results through record-attempt-8.lua, the only writer of node
+ * Writes attempt results through record-attempt-7.lua, the only writer of node
  * records. Used for live attempts and for journal replays alike, so both are
- * idempotent on the attempt id in the same way.
+ * idempotent on the attempt id in the same way. The recording never restores: when it
+ * finds the node's record lost or broken it writes nothing and says so, and
+ * recordAttempt runs the recovery step (restore-after-loss-8.lua, repair-record-1.lua)
+ * before recording again — off the hot path, which carries no copy of the record.
  */
 
-const SCRIPT = new LuaScript({
-  file: 'daemon/agent/lua/record-attempt-8.lua',
-  keys: ['node', 'history', 'attempts', 'nodes', 'events', 'credential', 'recovery', 'removed'],
+type Recording = { state: 'recorded' | 'duplicate' | 'lost' | 'corrupt'; consecutiveFailures: number; atMs: number; record: Record<string, string> };
+const STATES = { 1: 'recorded', 0: 'duplicate', [-1]: 'lost', [-2]: 'corrupt' } as const;
+
+const RECORD = new LuaScript({
+  file: 'daemon/agent/lua/record-attempt-7.lua',
+  keys: ['node', 'history', 'attempts', 'nodes', 'events', 'credential', 'removed'],
   args: [
     'nodeId',
     'attemptId',
@@ -29,21 +36,24 @@ const SCRIPT = new LuaScript({
     'historyKeep',
     'historyHorizonMs',
     'historyCap',
-    'heldRecord',
-    'heldIds',
+    'holdsRecord',
+    'otherAttemptId',
   ],
-  reply(raw, check): RecordReply {
-    const [recorded, streak, atMs, record, corrupt] = check.list(raw, 5);
-    const corruptFields = check.fields(corrupt);
-    return {
-      recorded: check.integer(recorded) === 1,
-      consecutiveFailures: check.integer(streak),
-      atMs: check.integer(atMs),
-      record: check.fields(record),
-      corruptBefore: Object.keys(corruptFields).length > 0 ? corruptFields : null,
-    };
+  reply(raw, check): Recording {
+    const [state, streak, atMs, record] = check.list(raw, 4);
+    const code = check.integer(state);
+    if (!(code in STATES)) check.fail('a state of 1, 0, -1 or -2');
+    return { state: STATES[code as keyof typeof STATES], consecutiveFailures: check.integer(streak), atMs: check.integer(atMs), record: check.fields(record) };
   },
 });
+
+const REPAIR = new LuaScript({
+  file: 'daemon/agent/lua/repair-record-1.lua',
+  keys: ['node'],
+  args: ['heldRecord'],
+  reply: (raw, check) => check.fields(raw),
+});
+
 const HISTORY_HARD_CAP = 10_000;
 
 export interface AttemptResult {
@@ -58,8 +68,8 @@ export interface AttemptResult {
 
 /**
  * What the node holds of its own record: the record as the last recording returned it,
- * and the ids and times of the results it reflects. Put back first if Redis lost it
- * (see the Lua header).
+ * and the ids and times of the results it reflects. Put back by the recovery step if
+ * Redis lost it.
  */
 export interface Held {
   record: Record<string, string> | null;
@@ -76,14 +86,49 @@ export interface RecordReply {
   atMs: number;
   /** The node's record after the call, field by field. */
   record: Record<string, string>;
-  /** The record as it was when the script had to repair a field that did not parse; null otherwise. */
+  /** The record as it was when a field that did not parse had to be repaired; null otherwise. */
   corruptBefore: Record<string, string> | null;
+  /** What the recovery step put back because the recording found the record lost; empty otherwise. */
+  restored: string[];
 }
 
-export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, result: AttemptResult, held: Held = { record: null, recent: [] }): Promise<RecordReply> {
+/**
+ * Records a result. When the script finds the record lost (Redis lost its data) the
+ * recovery step runs first — `recover`, by default putting back the record `held` —
+ * and when it finds a number that does not parse, the record is repaired from `held`;
+ * then the result is recorded. Nothing is ever written halfway.
+ */
+export async function recordAttempt(
+  redis: RedisClient,
+  keys: ProjectKeys,
+  result: AttemptResult,
+  held: Held = { record: null, recent: [] },
+  recover: () => Promise<string[]> = () => restoreAfterLoss(redis, keys, result.nodeId, { ...held, credential: null, verdict: null, firstSeenAt: Number(held.record?.lastAttemptAt ?? 0) }),
+): Promise<RecordReply> {
+  let restored: string[] = [];
+  let corruptBefore: Record<string, string> | null = null;
+  // At most one recovery and one repair: a second refusal is a fault to report, not to loop on.
+  for (let round = 0; ; round += 1) {
+    const reply = await runRecord(redis, keys, result, held.record !== null);
+    if (reply.state === 'recorded' || reply.state === 'duplicate') {
+      return { recorded: reply.state === 'recorded', consecutiveFailures: reply.consecutiveFailures, atMs: reply.atMs, record: reply.record, corruptBefore, restored };
+    }
+    if (round >= 2) throw new Error(`recording ${result.attemptId} was refused (${reply.state}) after the recovery step`);
+    if (reply.state === 'lost') restored = [...restored, ...(await recover())];
+    else corruptBefore = await repairRecord(redis, keys, result.nodeId, held.record);
+  }
+}
+
+/** Repairs the numbers of the node's record that do not parse; the record as it was, or null when nothing was broken. */
+export async function repairRecord(redis: RedisClient, keys: ProjectKeys, nodeId: string, heldRecord: Record<string, string> | null): Promise<Record<string, string> | null> {
+  const before = await REPAIR.run(redis, { node: keys.node(nodeId) }, { heldRecord: heldRecord ? JSON.stringify(heldRecord) : '' });
+  return Object.keys(before).length > 0 ? before : null;
+}
+
+function runRecord(redis: RedisClient, keys: ProjectKeys, result: AttemptResult, holdsRecord: boolean): Promise<Recording> {
   const o = result.outcome;
   const opt = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
-  return SCRIPT.run(
+  return RECORD.run(
     redis,
     {
       node: keys.node(result.nodeId),
@@ -92,7 +137,6 @@ export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, resul
       nodes: keys.nodes,
       events: keys.events,
       credential: keys.credential,
-      recovery: keys.recovery,
       removed: keys.removed,
     },
     {
@@ -110,8 +154,8 @@ export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, resul
       historyKeep: HISTORY_MIN_ENTRIES,
       historyHorizonMs: HISTORY_MIN_AGE_MS,
       historyCap: HISTORY_HARD_CAP,
-      heldRecord: held.record ? JSON.stringify(held.record) : '',
-      heldIds: heldIds(held),
+      holdsRecord: holdsRecord ? '1' : '',
+      otherAttemptId: attemptIdAliases(result.attemptId)[1] ?? '',
     },
   );
 }

@@ -15,7 +15,7 @@ import type { RedisClient } from './connection';
  * for keys the script can only name from data it reads (register resets each node's
  * record): those keys share the project's hash tag, so they live in the same slot.
  *
- * The file name ends with the number of keys it takes (`record-attempt-8.lua`); the
+ * The file name ends with the number of keys it takes (`record-attempt-7.lua`); the
  * constructor checks that the file's header lists exactly the KEYS and ARGV the
  * definition names, so a script and its wrapper cannot drift apart unnoticed. Called
  * with EVALSHA and loaded with EVAL on NOSCRIPT, so a Redis restart or failover costs

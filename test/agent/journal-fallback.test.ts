@@ -78,7 +78,7 @@ it('authenticates on time through a Redis outage and a sidecar restart, then rep
   // On time: while a sidecar runs, an attempt per slot of the grid, give or take one
   // slot. How long the restart itself takes depends on the machine, so the gap across
   // it is not judged.
-  const slotsOf = (entries: JournalEntry[]): number[] => entries.filter((e) => e.attemptId.startsWith('repeat:')).map((e) => Number(e.attemptId.split(':')[2]));
+  const slotsOf = (entries: JournalEntry[]): number[] => entries.filter((e) => e.attemptId.startsWith('slot:')).map((e) => Number(e.attemptId.split(':')[1]));
   for (const slots of [slotsOf(beforeRestart), slotsOf(journal.slice(beforeRestart.length))]) {
     for (let i = 1; i < slots.length; i++) {
       const gap = (slots[i] as number) - (slots[i - 1] as number);

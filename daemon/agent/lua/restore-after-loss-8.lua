@@ -2,10 +2,10 @@
   Puts back what a node holds after Redis lost its data (restart without persistence,
   FLUSHALL): the project's credential as the node last read it (still encrypted), the
   node's own latest record, and the last `failed` verdict it saw (R5: failed is sticky
-  across a loss of Redis data; only `register` clears it). Only what is missing is written, so a live project is
-  never overwritten, and several nodes restoring at once agree. The restoration is
-  noted in the recovery hash, which `status` shows, because the failure history from
-  before the loss cannot come back.
+  across a loss of Redis data; only `register` clears it). Only what is missing is
+  written, so a live project is never overwritten, and several nodes restoring at
+  once agree. The restoration is noted in the recovery hash, which `status` shows,
+  because the failure history from before the loss cannot come back.
 
   KEYS[1] credential (hash)       KEYS[2] node record (hash)
   KEYS[3] project's nodes (zset)  KEYS[4] recovery (hash)
@@ -13,6 +13,10 @@
   KEYS[6] removed nodes (set): a node unbound on purpose is not put back
   KEYS[7] project status (hash)
   KEYS[8] events channel
+
+  It runs as a step of its own, before recording, whenever the node sees the loss:
+  Redis answers again, the read before an attempt finds missing what the node holds,
+  or record-attempt-7.lua refuses an attempt because the node's record is gone.
 
   ARGV[1] node id
   ARGV[2] credential as JSON object of fields, '' when the node holds none
