@@ -6,16 +6,15 @@ import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import type { NodeMetrics } from '../metrics/node-metrics';
 import type { AuthClient } from '../protocol/auth-client';
-import type { Outcome } from '../protocol/classify';
-import { openableKeyIds, publishKeyIds } from '../credentials/node-key-ids';
-import { isRecorded, noteVerdict, planFromLocal, planFromRedis, readBeforeAttempt, readLastAttempt, type Plan } from './attempt-plan';
-import { AttemptAbandoned, AttemptRunner } from './attempt-runner';
+import { AttemptFlow } from './attempt-flow';
+import { isRecorded, noteVerdict, readLastAttempt } from './attempt-plan';
+import { AttemptRunner } from './attempt-runner';
 import { catchUpDue, HeartbeatScheduler, type ScheduledAttempt } from './heartbeat-scheduler';
 import { boundedStep, InFlight, withTimeout } from './in-flight';
 import { LocalState, type CachedCredential } from './local-state';
-import { lossSeen, Recovery } from './recovery';
-import { logOutcome, ResultSink } from './result-sink';
-import { slotAttemptId, slotOfAttemptId, stableOffset } from './schedule';
+import { Recovery } from './recovery';
+import { ResultSink } from './result-sink';
+import { slotAttemptId, stableOffset } from './schedule';
 import { SlotTimer } from './slot-timer';
 
 /**
@@ -52,17 +51,14 @@ export class Agent {
   private readonly log: Logger;
   private readonly timers: Timers;
   private readonly local: LocalState;
-  private readonly recovery: Recovery;
   private readonly sink: ResultSink;
-  private readonly runner: AttemptRunner;
+  private readonly flow: AttemptFlow;
   private readonly scheduler: HeartbeatScheduler;
   private readonly slotTimer: SlotTimer;
   private readonly inFlight: InFlight;
   private readonly abort = new AbortController();
   private syncing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  /** The key ids last published to Redis (null: publish at the next chance). */
-  private publishedKeyIds: string | null = null;
   /** BullMQ reports every failed reconnect; one line per outage is enough. */
   private redisErrorLogged = false;
   private readonly onReady = () => {
@@ -80,9 +76,11 @@ export class Agent {
     this.timers = o.timers ?? systemTimers;
     this.inFlight = new InFlight(this.timers);
     this.local = new LocalState(config.journal.dir, nodeId);
-    this.recovery = new Recovery(o.redis, o.keys, nodeId, this.local, this.log);
-    this.sink = new ResultSink({ redis: o.redis, keys: o.keys, nodeId, journalDir: config.journal.dir, local: this.local, recovery: this.recovery, log: this.log, onRestored: () => this.restored() });
-    this.runner = new AttemptRunner({ config, authClient: o.authClient, decrypt: o.decrypt, metrics: o.metrics, clock: o.clock, timers: this.timers, log: this.log });
+    const recovery = new Recovery(o.redis, o.keys, nodeId, this.local, this.log);
+    this.sink = new ResultSink({ redis: o.redis, keys: o.keys, nodeId, journalDir: config.journal.dir, local: this.local, recovery, log: this.log, onRestored: () => this.flow.restored() });
+    const runner = new AttemptRunner({ config, authClient: o.authClient, decrypt: o.decrypt, metrics: o.metrics, clock: o.clock, timers: this.timers, log: this.log });
+    const { redis, keys, clock } = o;
+    this.flow = new AttemptFlow({ config, redis, keys, local: this.local, recovery, runner, sink: this.sink, clock, log: this.log, signal: this.abort.signal, onRestored: () => (this.scheduler.inPlace = false) });
     const intervalMs = config.heartbeat.intervalMs;
     const offsetMs = stableOffset(config.project, nodeId, intervalMs);
     this.scheduler = new HeartbeatScheduler({ nodeId, bullPrefix: o.keys.bullPrefix, connection: o.bullConnection, intervalMs, offsetMs, log: this.log });
@@ -138,10 +136,9 @@ export class Agent {
     if (this.state !== 'RUNNING') return Promise.resolve();
     this.syncing ??= (async () => {
       try {
-        if ((await this.recovery.restore()).length > 0) this.restored();
+        await this.flow.recover();
         // Redis may have lost them, or the key files changed while it was away.
-        this.publishedKeyIds = null;
-        await this.publishKeyIdsIfChanged();
+        await this.flow.publishKeyIds(true);
         await this.sink.replayRecent();
         await this.sink.replay();
         await this.scheduler.ensure();
@@ -154,22 +151,6 @@ export class Agent {
       }
     })();
     return this.syncing;
-  }
-
-  /** Redis lost data: the schedule and the published key ids went with it. */
-  private restored(): void {
-    this.scheduler.inPlace = false;
-    this.publishedKeyIds = null;
-  }
-
-  /** Makes known which key ids this node can open (R9); Redis is written only when the answer changed. */
-  private async publishKeyIdsIfChanged(): Promise<void> {
-    const ids = openableKeyIds(this.o.config.crypto.keyDir);
-    const text = ids.join(',');
-    if (text === this.publishedKeyIds) return;
-    await publishKeyIds(this.o.redis, this.o.keys, this.o.config.node.id, ids);
-    this.publishedKeyIds = text;
-    this.log.info({ keyIds: ids }, 'Published the key ids this node can open');
   }
 
   /** R1: at start, a node whose last attempt is older than one interval authenticates at once. */
@@ -185,7 +166,7 @@ export class Agent {
   private localCatchUpIfDue(): void {
     const s = this.local.get();
     if (!catchUpDue(s.lastAttemptAt, this.o.clock.now() + s.redisClockOffsetMs, this.o.config.heartbeat.intervalMs)) return;
-    void this.inFlight.track(this.attempt(`catchup-local-${randomUUID()}`, planFromLocal(this.local))).catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'Catch-up attempt failed'));
+    void this.inFlight.track(this.flow.offline(`catchup-local-${randomUUID()}`)).catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'Catch-up attempt failed'));
   }
 
   /** Keeps the `failed` verdict the leader wrote, to restore it after a loss (the daemon calls this on every status event). */
@@ -215,7 +196,7 @@ export class Agent {
       if ((this.local.get().lastSlot ?? 0) >= slot) return;
       this.local.update({ lastSlot: slot });
       this.log.warn({ slot }, 'Redis unreachable at heartbeat time: authenticating from the local journal');
-      return this.attempt(attemptId, planFromLocal(this.local));
+      return this.flow.offline(attemptId);
     }
     if (this.sink.pending > 0 || !this.scheduler.inPlace) await this.sync('Redis answers again');
     if (recorded || this.sink.journaled(attemptId)) return;
@@ -223,7 +204,7 @@ export class Agent {
       if (await this.scheduler.holdsSlot(slot)) return;
       this.log.warn({ slot }, 'The schedule missed a heartbeat slot: authenticating now and restoring the schedule');
       await this.scheduler.ensure();
-      await this.attempt(attemptId, await this.planOnline(attemptId));
+      await this.flow.online(attemptId);
     } catch (error) {
       this.log.warn({ err: (error as Error).message, slot }, 'Could not check the heartbeat slot');
     }
@@ -231,48 +212,7 @@ export class Agent {
 
   private async onJob({ attemptId }: ScheduledAttempt): Promise<void> {
     if (this.sink.journaled(attemptId)) return; // made while Redis was away; the replay records it
-    await this.inFlight.track(this.planOnline(attemptId).then((plan) => this.attempt(attemptId, plan)));
-  }
-
-  /** The plan from one read of Redis, after the recovery step when the read shows a loss (FLUSHALL without a disconnect). */
-  private async planOnline(attemptId: string): Promise<Plan> {
-    const { redis, keys, config } = this.o;
-    try {
-      let before = await readBeforeAttempt(redis, keys, config.node.id, attemptId);
-      if (lossSeen(before, this.local)) {
-        if ((await this.recovery.restore()).length > 0) this.restored();
-        before = await readBeforeAttempt(redis, keys, config.node.id, attemptId);
-      }
-      return planFromRedis(before, this.local, this.o.clock.now());
-    } catch (error) {
-      this.log.warn({ err: error, attemptId }, 'Redis unreachable before the attempt: using the local state');
-      return planFromLocal(this.local);
-    }
-  }
-
-  /** One attempt as planned: run it, note it locally, write its result (Redis or journal). */
-  private async attempt(attemptId: string, plan: Plan): Promise<void> {
-    if (!plan.go) return void this.log[plan.level]({ attemptId, err: plan.detail }, plan.why);
-    let outcome: Outcome;
-    try {
-      outcome = await this.runner.run(plan.credential, attemptId, this.abort.signal);
-    } catch (error) {
-      // Shutting down mid-attempt: unrecorded, so BullMQ re-runs the job under the same id.
-      if (error instanceof AttemptAbandoned) this.log.info({ attemptId }, 'Attempt abandoned by shutdown');
-      throw error;
-    }
-    const s = this.local.get();
-    const estimate = this.o.clock.now() + s.redisClockOffsetMs;
-    // One write of the state file: the attempt's time and, for a slot, the slot (the timer must not repeat a slot BullMQ attempted).
-    this.local.update({ lastAttemptAt: estimate, lastSlot: Math.max(slotOfAttemptId(attemptId) ?? 0, s.lastSlot ?? 0) || null });
-    const result = { nodeId: this.o.config.node.id, attemptId, outcome, generation: plan.credential.generation };
-    if (!plan.online) {
-      this.sink.toJournal({ ...result, atMs: estimate });
-      return logOutcome(this.log, attemptId, outcome, { where: 'journal' });
-    }
-    const written = await this.sink.write(result, estimate);
-    logOutcome(this.log, attemptId, outcome, written);
-    if (written.where === 'redis') await this.publishKeyIdsIfChanged().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'Could not publish the key ids this node can open'));
+    await this.inFlight.track(this.flow.online(attemptId));
   }
 
   /**

@@ -32,6 +32,11 @@ export class FakeClock implements Clock, Timers {
     return next;
   }
 
+  /** Jumps to `ms` without firing anything: a process that was frozen (the due timers fire at the next advance). */
+  set(ms: number): void {
+    this.current = ms;
+  }
+
   get timers(): number {
     return this.pending.size;
   }
