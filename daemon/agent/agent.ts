@@ -184,7 +184,7 @@ export class Agent {
    * recorded? — serves as the health check too (bounded to 1 s: a paused Redis keeps
    * the socket open). No answer: authenticate from the journal. An answer: sync a Redis
    * that came back without a reconnect, and make sure the heartbeat did not stop
-   * silently — if BullMQ neither recorded nor holds the slot, authenticate now and put
+   * silently — if BullMQ neither ran nor holds the slot, authenticate now and put
    * the schedule back.
    */
   private async onSlot(slot: number): Promise<void> {
@@ -201,7 +201,7 @@ export class Agent {
     if (this.sink.pending > 0 || !this.scheduler.inPlace) await this.sync('Redis answers again');
     if (recorded || this.sink.journaled(attemptId)) return;
     try {
-      if (await this.scheduler.holdsSlot(slot)) return;
+      if (await this.scheduler.knowsSlot(slot)) return;
       this.log.warn({ slot }, 'The schedule missed a heartbeat slot: authenticating now and restoring the schedule');
       await this.scheduler.ensure();
       await this.flow.online(attemptId);

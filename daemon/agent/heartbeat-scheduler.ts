@@ -103,9 +103,14 @@ export class HeartbeatScheduler {
     await this.queue?.add('heartbeat', {}, { jobId, ...jobOptions(Math.max(3_600_000, 2 * this.o.intervalMs)) });
   }
 
-  /** True when BullMQ still holds the slot's job: due, waiting for a retry, or running. */
-  async holdsSlot(slot: number): Promise<boolean> {
-    const jobs = (await this.queue?.getJobs(['active', 'wait', 'delayed', 'prioritized'])) ?? [];
+  /**
+   * True when BullMQ has the slot's job: due, waiting for a retry, running, or finished
+   * (kept two intervals) — finished without a record when the attempt was skipped (a
+   * failed project, say), which is no missed slot. The newest few jobs of each state
+   * are enough: a node's queue holds one slot's job at a time, plus catch-ups.
+   */
+  async knowsSlot(slot: number): Promise<boolean> {
+    const jobs = (await this.queue?.getJobs(['active', 'wait', 'delayed', 'prioritized', 'completed', 'failed'], 0, 9)) ?? [];
     return jobs.some((job) => job && attemptOfJob(job, this.o.intervalMs, this.o.offsetMs).slot === slot);
   }
 
