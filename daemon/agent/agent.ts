@@ -83,7 +83,7 @@ export class Agent {
     this.flow = new AttemptFlow({ config, redis, keys, local: this.local, recovery, runner, sink: this.sink, clock, log: this.log, signal: this.abort.signal, onRestored: () => (this.scheduler.inPlace = false) });
     const intervalMs = config.heartbeat.intervalMs;
     const offsetMs = stableOffset(config.project, nodeId, intervalMs);
-    this.scheduler = new HeartbeatScheduler({ nodeId, bullPrefix: o.keys.bullPrefix, connection: o.bullConnection, intervalMs, offsetMs, log: this.log });
+    this.scheduler = new HeartbeatScheduler({ nodeId, bullPrefix: o.keys.bullPrefix, connection: o.bullConnection, intervalMs, offsetMs });
     this.slotTimer = new SlotTimer(o.clock, this.timers, intervalMs, offsetMs, (slot) => {
       void this.inFlight.track(this.onSlot(slot)).catch((error: unknown) => this.log.warn({ err: (error as Error).message, slot }, 'Heartbeat slot failed'));
     });

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
-import type { Logger } from 'pino';
 import type { RedisClient } from '../../shared/redis/connection';
 import { queueName, SCHEDULER_ID, slotAtOrBefore, slotAttemptId } from './schedule';
 
@@ -29,7 +28,6 @@ export interface HeartbeatSchedulerOptions {
   connection: RedisClient;
   intervalMs: number;
   offsetMs: number;
-  log: Logger;
 }
 
 /** The attempt a job stands for. Same job (retried, re-run after a stall): same attempt. */

@@ -11,10 +11,6 @@ export class InFlight {
 
   constructor(private readonly timers: Timers) {}
 
-  get size(): number {
-    return this.running.size;
-  }
-
   track<T>(p: Promise<T>): Promise<T> {
     this.running.add(p);
     void p.finally(() => this.running.delete(p)).catch(() => undefined);

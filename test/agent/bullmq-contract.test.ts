@@ -2,7 +2,6 @@ import { Queue, Worker, type Job } from 'bullmq';
 import Redis from 'ioredis';
 import { attemptOfJob, HeartbeatScheduler } from '../../daemon/agent/heartbeat-scheduler';
 import { SCHEDULER_ID, slotAttemptId } from '../../daemon/agent/schedule';
-import { createLogger } from '../../shared/logger';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 
@@ -81,8 +80,7 @@ it('a scheduler job names its slot by repeatJobKey and timestamp + opts.delay, t
 
 it('upserting the scheduler again keeps one scheduler and the slot already planned', async () => {
   const prefix = testPrefix('bullu');
-  const log = createLogger({ level: 'silent' });
-  const make = () => new HeartbeatScheduler({ nodeId: 'n1', bullPrefix: prefix, connection, intervalMs: 60_000, offsetMs: 1234, log });
+  const make = () => new HeartbeatScheduler({ nodeId: 'n1', bullPrefix: prefix, connection, intervalMs: 60_000, offsetMs: 1234 });
   const a = make();
   const b = make();
   const queue = new Queue('node-n1', { connection, prefix });
