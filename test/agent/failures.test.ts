@@ -57,7 +57,7 @@ it('re-runs the attempt of a worker killed mid-attempt and counts it once', asyn
   const f = await project('killed', 'acct-killed');
   // The server holds the answer for 4 s, so the sidecar is killed while the call is open.
   await request(auth.url, '/admin/faults', { token: auth.token, body: { mode: 'delay', ms: 4000, nodes: ['k1'] } });
-  const first = await start(f, 'k1', '20s');
+  const first = await start(f, 'k1', '10s');
   const active = `${f.keys.bullPrefix}:${queueName('k1')}:active`;
   await waitFor('the catch-up attempt to be active', async () => (await redis.llen(active)) === 1, 20_000, 50);
   const [killedJob] = await redis.lrange(active, '0', '-1');
@@ -66,8 +66,8 @@ it('re-runs the attempt of a worker killed mid-attempt and counts it once', asyn
   expect(await recordedAttempts(redis, f.keys, 'k1')).toEqual([]);
   await request(auth.url, '/admin/faults', { token: auth.token, method: 'DELETE' });
 
-  await start(f, 'k1', '20s');
-  // BullMQ finds the stalled job once its lock expires and runs it again, same job id.
+  await start(f, 'k1', '10s');
+  // BullMQ finds the stalled job once its lock expires (5 s at this interval) and runs it again, same job id.
   await waitFor('the stalled attempt to be recorded', async () => (await recordedAttempts(redis, f.keys, 'k1')).includes(killedJob as string), 60_000, 200);
   await sleep(1500);
   const ids = await recordedAttempts(redis, f.keys, 'k1');
