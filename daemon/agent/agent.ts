@@ -15,12 +15,11 @@ import { LocalState, type CachedCredential } from './local-state';
 import { Recovery } from './recovery';
 import { ResultSink } from './result-sink';
 import { slotAttemptId, stableOffset } from './schedule';
-import { SlotTimer } from './slot-timer';
 
 /**
  * The node agent (SPEC R1-R5, §4), a coordinator of its parts: the heartbeat scheduler
- * (BullMQ) and the slot timer on the same grid, the attempt runner, the result sink
- * (Redis or journal, and replay) and recovery after a loss of Redis data. Every result
+ * (BullMQ and the slot timer on one grid), the attempt flow and its runner, the result
+ * sink (Redis or journal, and replay) and recovery after a loss of Redis data. Every result
  * goes through the idempotent recording keyed on the attempt id, so retries, stalled
  * re-runs, duplicate replicas and replays never count an attempt twice.
  */
@@ -54,7 +53,6 @@ export class Agent {
   private readonly sink: ResultSink;
   private readonly flow: AttemptFlow;
   private readonly scheduler: HeartbeatScheduler;
-  private readonly slotTimer: SlotTimer;
   private readonly inFlight: InFlight;
   private readonly abort = new AbortController();
   private syncing: Promise<void> | undefined;
@@ -83,10 +81,7 @@ export class Agent {
     this.flow = new AttemptFlow({ config, redis, keys, local: this.local, recovery, runner, sink: this.sink, clock, log: this.log, signal: this.abort.signal, onRestored: () => (this.scheduler.inPlace = false) });
     const intervalMs = config.heartbeat.intervalMs;
     const offsetMs = stableOffset(config.project, nodeId, intervalMs);
-    this.scheduler = new HeartbeatScheduler({ nodeId, bullPrefix: o.keys.bullPrefix, connection: o.bullConnection, intervalMs, offsetMs });
-    this.slotTimer = new SlotTimer(o.clock, this.timers, intervalMs, offsetMs, (slot) => {
-      void this.inFlight.track(this.onSlot(slot)).catch((error: unknown) => this.log.warn({ err: (error as Error).message, slot }, 'Heartbeat slot failed'));
-    });
+    this.scheduler = new HeartbeatScheduler({ clock, timers: this.timers, nodeId, bullPrefix: o.keys.bullPrefix, connection: o.bullConnection, intervalMs, offsetMs });
     this.log.info({ intervalMs, offsetMs }, 'Heartbeat grid');
   }
 
@@ -110,21 +105,22 @@ export class Agent {
 
   async start(): Promise<void> {
     if (this.state !== 'INITIALIZED') throw new Error(`agent cannot start from state ${this.state}`);
-    this.scheduler.start(
-      (attempt) => this.onJob(attempt),
-      (source, error) => {
+    this.scheduler.start({
+      job: (attempt) => this.onJob(attempt),
+      slot: (slot) => void this.inFlight.track(this.onSlot(slot)).catch((error: unknown) => this.log.warn({ err: (error as Error).message, slot }, 'Heartbeat slot failed')),
+      error: (source, error) => {
         if (this.redisErrorLogged) return;
         this.redisErrorLogged = true;
         this.log.warn({ source, err: error.message }, 'BullMQ lost Redis; the local timer covers heartbeats until it returns');
       },
-    );
+    });
     this.o.redis.on('ready', this.onReady);
     this.o.redis.on('end', this.onRedisDown);
     this.o.redis.on('close', this.onRedisDown);
     this.setState('RUNNING');
     if (this.o.redis.status === 'ready') await this.sync('start');
     else this.localCatchUpIfDue();
-    this.slotTimer.start();
+    this.scheduler.startTimer();
   }
 
   /**
@@ -223,7 +219,7 @@ export class Agent {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.state === 'RUNNING') this.setState('STOPPING');
-      this.slotTimer.stop();
+      this.scheduler.stopTimer();
       this.o.redis.off('ready', this.onReady);
       this.o.redis.off('end', this.onRedisDown);
       this.o.redis.off('close', this.onRedisDown);

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { RedisClient } from '../../shared/redis/connection';
+import type { Clock, Timers } from '../../shared/clock';
 import { queueName, SCHEDULER_ID, slotAtOrBefore, slotAttemptId } from './schedule';
+import { SlotTimer } from './slot-timer';
 
 /**
- * BullMQ's side of the heartbeat (SPEC R1): one queue per node, one job scheduler on it
- * (`every` + `offset`: the node's grid), a worker that hands each job to the agent as
- * an attempt. A restart or a second replica of a node id upserts the same scheduler,
- * so there is never a second schedule.
+ * The node's heartbeat (SPEC R1) on its grid, from two sources: BullMQ — one queue per
+ * node, one job scheduler on it (`every` + `offset`), a worker that hands each job to
+ * the agent as an attempt — and the agent's own slot timer on the same grid, which acts
+ * when Redis is away or the schedule was lost. A restart or a second replica of a node
+ * id upserts the same scheduler, so there is never a second schedule.
  *
  * What is relied on in BullMQ is pinned by test/agent/bullmq-contract.test.ts: a job
  * the scheduler made carries the scheduler's id as `repeatJobKey`, and its scheduled
@@ -22,6 +25,8 @@ export interface ScheduledAttempt {
 }
 
 export interface HeartbeatSchedulerOptions {
+  clock: Clock;
+  timers: Timers;
   nodeId: string;
   bullPrefix: string;
   /** A connection for BullMQ (maxRetriesPerRequest null). */
@@ -51,20 +56,32 @@ export function catchUpJobId(lastAttemptId: string | null): string {
   return `catchup-${(lastAttemptId ?? 'none').replace(/[^A-Za-z0-9_-]/g, '_')}`;
 }
 
+export interface HeartbeatHandlers {
+  /** A job BullMQ hands out; throwing leaves it to BullMQ to retry under the same id. */
+  job(attempt: ScheduledAttempt): Promise<void>;
+  /** The slot timer, a grace after each slot. */
+  slot(slot: number): void;
+  /** BullMQ lost Redis (reported on every failed reconnect). */
+  error(source: string, error: Error): void;
+}
+
 export class HeartbeatScheduler {
   private queue: Queue | undefined;
   private worker: Worker | undefined;
+  private timer: SlotTimer | undefined;
   /** The scheduler was put in place since Redis last dropped (GET /readyz). */
   inPlace = false;
 
   constructor(private readonly o: HeartbeatSchedulerOptions) {}
 
-  start(process: (attempt: ScheduledAttempt) => Promise<void>, onError: (source: string, error: Error) => void): void {
-    const { nodeId, bullPrefix, connection, intervalMs, offsetMs } = this.o;
+  /** Starts BullMQ's queue and worker; the slot timer starts with startTimer(). */
+  start(handlers: HeartbeatHandlers): void {
+    const { nodeId, bullPrefix, connection, intervalMs, offsetMs, clock, timers } = this.o;
     const lockDuration = Math.min(30_000, Math.max(5_000, Math.floor(intervalMs / 2)));
+    this.timer = new SlotTimer(clock, timers, intervalMs, offsetMs, (slot) => handlers.slot(slot));
     this.queue = new Queue(queueName(nodeId), { connection, prefix: bullPrefix });
-    this.queue.on('error', (error) => onError('queue', error));
-    this.worker = new Worker(queueName(nodeId), (job) => process(attemptOfJob(job, intervalMs, offsetMs)), {
+    this.queue.on('error', (error) => handlers.error('queue', error));
+    this.worker = new Worker(queueName(nodeId), (job) => handlers.job(attemptOfJob(job, intervalMs, offsetMs)), {
       connection,
       prefix: bullPrefix,
       concurrency: 1,
@@ -72,7 +89,15 @@ export class HeartbeatScheduler {
       stalledInterval: lockDuration,
       maxStalledCount: 5,
     });
-    this.worker.on('error', (error) => onError('worker', error));
+    this.worker.on('error', (error) => handlers.error('worker', error));
+  }
+
+  startTimer(): void {
+    this.timer?.start();
+  }
+
+  stopTimer(): void {
+    this.timer?.stop();
   }
 
   async ensure(): Promise<void> {

@@ -2,6 +2,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import Redis from 'ioredis';
 import { attemptOfJob, HeartbeatScheduler } from '../../daemon/agent/heartbeat-scheduler';
 import { SCHEDULER_ID, slotAttemptId } from '../../daemon/agent/schedule';
+import { systemClock, systemTimers } from '../../shared/clock';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 
@@ -80,13 +81,13 @@ it('a scheduler job names its slot by repeatJobKey and timestamp + opts.delay, t
 
 it('upserting the scheduler again keeps one scheduler and the slot already planned', async () => {
   const prefix = testPrefix('bullu');
-  const make = () => new HeartbeatScheduler({ nodeId: 'n1', bullPrefix: prefix, connection, intervalMs: 60_000, offsetMs: 1234 });
+  const make = () => new HeartbeatScheduler({ clock: systemClock, timers: systemTimers, nodeId: 'n1', bullPrefix: prefix, connection, intervalMs: 60_000, offsetMs: 1234 });
   const a = make();
   const b = make();
   const queue = new Queue('node-n1', { connection, prefix });
   closers.push(() => queue.close());
   for (const s of [a, b]) {
-    s.start(async () => undefined, () => undefined);
+    s.start({ job: async () => undefined, slot: () => undefined, error: () => undefined });
     closers.push(() => s.closeWorker(true).then(() => s.closeQueue()));
   }
   await a.ensure();
