@@ -56,9 +56,12 @@ it('authenticates on every slot through a Redis outage and an agent restart, the
   auth.auto = OK_ANSWER;
   const first = await startAgent({ redisUrl: server.url, keyPrefix, clock, auth });
   await waitFor('the catch-up recorded', async () => (await admin.zcard(keys.attempts('n1'))) === 1, 10_000, 20);
+  expect(first.agent.ready).toBe(true);
 
   await server.kill();
   await waitFor('the agent to see Redis gone', () => first.redis.status !== 'ready', 10_000, 10);
+  // GET /readyz answers 503 from here on.
+  expect(first.agent.ready).toBe(false);
   const offset = stableOffset('p', 'n1', HOUR);
   const firstSlot = nextSlot(clock.now(), HOUR, offset);
   for (let k = 1; k <= 3; k++) await nextSlotJournaled(first, k);
@@ -80,6 +83,7 @@ it('authenticates on every slot through a Redis outage and an agent restart, the
 
   await server.restart();
   await waitFor('the journal replayed', () => second.agent.journalPending === 0 && journal(second).length === 0, 20_000, 20);
+  await waitFor('ready again (schedule back in place)', () => second.agent.ready, 10_000, 20);
   const recorded = await admin.zrange(keys.attempts('n1'), '0', '-1', 'WITHSCORES');
   const ids = recorded.filter((_, i) => i % 2 === 0);
   // Each once, in the order made, at the time estimated when it was made.
