@@ -7,7 +7,7 @@ import { openableKeyIds, publishKeyIds } from '../credentials/node-key-ids';
 import type { Outcome } from '../protocol/classify';
 import { planFromLocal, planFromRedis, readBeforeAttempt, type Plan } from './attempt-plan';
 import { AttemptAbandoned, type AttemptRunner } from './attempt-runner';
-import type { LocalState } from './local-state';
+import type { CachedCredential, LocalState } from './local-state';
 import { lossSeen, type Recovery } from './recovery';
 import { logOutcome, type ResultSink } from './result-sink';
 import { slotOfAttemptId } from './schedule';
@@ -39,6 +39,12 @@ export interface AttemptFlowOptions {
 export class AttemptFlow {
   /** The key ids last published to Redis (null: publish at the next chance). */
   private publishedKeyIds: string | null = null;
+  /**
+   * Attempts running in this process. BullMQ's job for a slot may still be running when
+   * Redis goes away and the slot timer takes the same slot from the journal: the server
+   * is asked once, the result counted once either way.
+   */
+  private readonly underWay = new Set<string>();
 
   constructor(private readonly o: AttemptFlowOptions) {}
 
@@ -88,11 +94,23 @@ export class AttemptFlow {
   }
 
   private async attempt(attemptId: string, plan: Plan): Promise<void> {
-    const { log, local, sink } = this.o;
+    const { log } = this.o;
     if (!plan.go) return void log[plan.level]({ attemptId, err: plan.detail }, plan.why);
+    if (this.underWay.has(attemptId)) return void log.debug({ attemptId }, 'Attempt already under way in this process; not repeating it');
+    this.underWay.add(attemptId);
+    try {
+      await this.make(attemptId, plan.credential, plan.online);
+    } finally {
+      this.underWay.delete(attemptId);
+    }
+  }
+
+  /** Runs the attempt, notes it locally, writes its result (Redis, or the journal). */
+  private async make(attemptId: string, credential: CachedCredential, online: boolean): Promise<void> {
+    const { log, local, sink } = this.o;
     let outcome: Outcome;
     try {
-      outcome = await this.o.runner.run(plan.credential, attemptId, this.o.signal);
+      outcome = await this.o.runner.run(credential, attemptId, this.o.signal);
     } catch (error) {
       // Shutting down mid-attempt: unrecorded, so BullMQ re-runs the job under the same id.
       if (error instanceof AttemptAbandoned) log.info({ attemptId }, 'Attempt abandoned by shutdown');
@@ -102,8 +120,8 @@ export class AttemptFlow {
     const estimate = this.o.clock.now() + s.redisClockOffsetMs;
     // One write of the state file: the attempt's time and, for a slot, the slot (the timer must not repeat a slot BullMQ attempted).
     local.update({ lastAttemptAt: estimate, lastSlot: Math.max(slotOfAttemptId(attemptId) ?? 0, s.lastSlot ?? 0) || null });
-    const result = { nodeId: this.o.config.node.id, attemptId, outcome, generation: plan.credential.generation };
-    if (!plan.online) {
+    const result = { nodeId: this.o.config.node.id, attemptId, outcome, generation: credential.generation };
+    if (!online) {
       sink.toJournal({ ...result, atMs: estimate });
       return logOutcome(log, attemptId, outcome, { where: 'journal' });
     }
