@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import bcrypt from 'bcryptjs';
 import type { Logger } from 'pino';
-import { FailureLimiter } from '../authserver/failure-limiter';
+import { FailureLimiter } from './failure-limiter';
 import { applyServerLimits, checkLimits, closeSlowClient, serverCreationOptions, type ServerLimits } from './server-limits';
 import type { WebConfig } from './web-config';
 
