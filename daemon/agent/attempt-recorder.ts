@@ -11,7 +11,39 @@ import type { HeldVerdict } from './held-verdict';
  * idempotent on the attempt id in the same way.
  */
 
-const SCRIPT = new LuaScript('daemon/agent/lua/record-attempt-8.lua');
+const SCRIPT = new LuaScript({
+  file: 'daemon/agent/lua/record-attempt-8.lua',
+  keys: ['node', 'history', 'attempts', 'nodes', 'events', 'credential', 'recovery', 'removed'],
+  args: [
+    'nodeId',
+    'attemptId',
+    'ok',
+    'code',
+    'name',
+    'message',
+    'atMs',
+    'licenseExpiresAt',
+    'licenseCapacity',
+    'licenseBound',
+    'generation',
+    'historyKeep',
+    'historyHorizonMs',
+    'historyCap',
+    'heldRecord',
+    'heldIds',
+  ],
+  reply(raw, check): RecordReply {
+    const [recorded, streak, atMs, record, corrupt] = check.list(raw, 5);
+    const corruptFields = check.fields(corrupt);
+    return {
+      recorded: check.integer(recorded) === 1,
+      consecutiveFailures: check.integer(streak),
+      atMs: check.integer(atMs),
+      record: check.fields(record),
+      corruptBefore: Object.keys(corruptFields).length > 0 ? corruptFields : null,
+    };
+  },
+});
 const HISTORY_HARD_CAP = 10_000;
 
 export interface AttemptResult {
@@ -48,49 +80,49 @@ export interface RecordReply {
   corruptBefore: Record<string, string> | null;
 }
 
-function fieldsOf(flat: readonly string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  const list = flat ?? [];
-  for (let i = 0; i + 1 < list.length; i += 2) out[list[i] as string] = list[i + 1] as string;
-  return out;
-}
-
 export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, result: AttemptResult, held: Held = { record: null, recent: [] }): Promise<RecordReply> {
   const o = result.outcome;
   const opt = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
-  const reply = (await SCRIPT.run(
+  return SCRIPT.run(
     redis,
-    [keys.node(result.nodeId), keys.history(result.nodeId), keys.attempts(result.nodeId), keys.nodes, keys.events, keys.credential, keys.recovery, keys.removed],
-    [
-      result.nodeId,
-      result.attemptId,
-      o.ok ? '1' : '0',
-      o.ok ? '' : opt(o.code),
-      o.ok ? '' : o.name,
-      o.ok ? '' : o.message,
-      opt(result.atMs),
-      o.ok ? opt(o.license.expiresAt) : '',
-      o.ok ? opt(o.license.capacity) : '',
-      o.ok ? opt(o.license.bound) : '',
-      result.generation,
-      HISTORY_MIN_ENTRIES,
-      HISTORY_MIN_AGE_MS,
-      HISTORY_HARD_CAP,
-      held.record ? JSON.stringify(held.record) : '',
-      heldIds(held),
-    ],
-  )) as [number, number, number, string[], string[]];
-  const corrupt = reply[4] ?? [];
-  return {
-    recorded: reply[0] === 1,
-    consecutiveFailures: Number(reply[1]),
-    atMs: Number(reply[2]),
-    record: fieldsOf(reply[3]),
-    corruptBefore: corrupt.length > 0 ? fieldsOf(corrupt) : null,
-  };
+    {
+      node: keys.node(result.nodeId),
+      history: keys.history(result.nodeId),
+      attempts: keys.attempts(result.nodeId),
+      nodes: keys.nodes,
+      events: keys.events,
+      credential: keys.credential,
+      recovery: keys.recovery,
+      removed: keys.removed,
+    },
+    {
+      nodeId: result.nodeId,
+      attemptId: result.attemptId,
+      ok: o.ok ? '1' : '0',
+      code: o.ok ? '' : opt(o.code),
+      name: o.ok ? '' : o.name,
+      message: o.ok ? '' : o.message,
+      atMs: opt(result.atMs),
+      licenseExpiresAt: o.ok ? opt(o.license.expiresAt) : '',
+      licenseCapacity: o.ok ? opt(o.license.capacity) : '',
+      licenseBound: o.ok ? opt(o.license.bound) : '',
+      generation: result.generation,
+      historyKeep: HISTORY_MIN_ENTRIES,
+      historyHorizonMs: HISTORY_MIN_AGE_MS,
+      historyCap: HISTORY_HARD_CAP,
+      heldRecord: held.record ? JSON.stringify(held.record) : '',
+      heldIds: heldIds(held),
+    },
+  );
 }
 
-const RESTORE = new LuaScript('daemon/agent/lua/restore-after-loss-7.lua');
+/** What was put back ('credential', 'record', 'verdict'), empty when nothing was missing. */
+const RESTORE = new LuaScript({
+  file: 'daemon/agent/lua/restore-after-loss-8.lua',
+  keys: ['credential', 'node', 'nodes', 'recovery', 'attempts', 'removed', 'status', 'events'],
+  args: ['nodeId', 'credentialJson', 'recordJson', 'firstSeenAt', 'heldIds', 'verdictJson'],
+  reply: (raw, check) => check.strings(raw),
+});
 
 /**
  * After Redis lost its data: writes back the credential and the node record this node
@@ -103,18 +135,25 @@ export async function restoreAfterLoss(
   nodeId: string,
   held: Held & { credential: object | null; firstSeenAt: number; verdict: HeldVerdict | null },
 ): Promise<string[]> {
-  const reply = await RESTORE.run(
+  return RESTORE.run(
     redis,
-    [keys.credential, keys.node(nodeId), keys.nodes, keys.recovery, keys.attempts(nodeId), keys.removed, keys.status],
-    [
+    {
+      credential: keys.credential,
+      node: keys.node(nodeId),
+      nodes: keys.nodes,
+      recovery: keys.recovery,
+      attempts: keys.attempts(nodeId),
+      removed: keys.removed,
+      status: keys.status,
+      events: keys.events,
+    },
+    {
       nodeId,
-      keys.events,
-      held.credential ? JSON.stringify(held.credential) : '',
-      held.record ? JSON.stringify(held.record) : '',
-      held.firstSeenAt,
-      heldIds(held),
-      held.verdict ? JSON.stringify(held.verdict) : '',
-    ],
+      credentialJson: held.credential ? JSON.stringify(held.credential) : '',
+      recordJson: held.record ? JSON.stringify(held.record) : '',
+      firstSeenAt: held.firstSeenAt,
+      heldIds: heldIds(held),
+      verdictJson: held.verdict ? JSON.stringify(held.verdict) : '',
+    },
   );
-  return Array.isArray(reply) ? (reply as string[]) : [];
 }

@@ -18,7 +18,13 @@ import { ExitCode, stringFlag, UsageError, type CommandContext } from '../comman
  * the project's view, so a migrated node neither holds a slot nor shows as stale.
  * Stop the node's sidecar first: a running sidecar would bind the node again.
  */
-const REMOVE_NODE = new LuaScript('daemon/agent/lua/remove-node-5.lua');
+const REMOVE_NODE = new LuaScript({
+  file: 'daemon/agent/lua/remove-node-6.lua',
+  keys: ['nodes', 'node', 'attempts', 'history', 'removed', 'events'],
+  args: ['nodeId', 'historyRetentionS'],
+  // 1 when the node was part of the project.
+  reply: (raw, check) => check.integer(raw) === 1,
+});
 const HISTORY_RETENTION_S = 30 * 86_400;
 
 export async function run(ctx: CommandContext): Promise<number> {
@@ -53,7 +59,11 @@ export async function run(ctx: CommandContext): Promise<number> {
       );
       return ExitCode.FAILED;
     }
-    const wasMember = (await REMOVE_NODE.run(redis, [keys.nodes, keys.node(nodeId), keys.attempts(nodeId), keys.history(nodeId), keys.removed], [nodeId, keys.events, HISTORY_RETENTION_S])) === 1;
+    const wasMember = await REMOVE_NODE.run(
+      redis,
+      { nodes: keys.nodes, node: keys.node(nodeId), attempts: keys.attempts(nodeId), history: keys.history(nodeId), removed: keys.removed, events: keys.events },
+      { nodeId, historyRetentionS: HISTORY_RETENTION_S },
+    );
     await removeSchedule(cfg.redis, keys, nodeId).catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not remove the node schedule'));
     if (notBound) {
       ctx.stdout.write(

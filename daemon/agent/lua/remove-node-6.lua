@@ -1,0 +1,22 @@
+--[[
+  Removes an unbound node from the project view (after `fdl-cloudauth unbind`): its
+  record, its idempotency set and its membership of the project's nodes. Its failure
+  history is kept for 30 days so `failures` can still explain what happened.
+
+  KEYS[1] project's nodes (zset)   KEYS[2] node record (hash)
+  KEYS[3] recorded attempt ids     KEYS[4] failure history (list)
+  KEYS[5] removed nodes (set): the node's sidecar, should it run again with its old
+          local state, must not mistake the missing record for lost Redis data
+  KEYS[6] events channel
+
+  ARGV[1] node id
+  ARGV[2] history retention in seconds
+
+  Returns 1 when the node was part of the project, 0 otherwise.
+]]
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('SADD', KEYS[5], ARGV[1])
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('EXPIRE', KEYS[4], tonumber(ARGV[2])) end
+redis.call('PUBLISH', KEYS[6], cjson.encode({ type = 'node-removed', node = ARGV[1] }))
+return removed

@@ -1,0 +1,192 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Redis from 'ioredis';
+import { registerCredential } from '../../daemon/credentials/register-credential';
+import { cipherFor } from '../../shared/crypto/ciphers';
+import { KEY_FILE_NAMES } from '../../shared/crypto/key-files';
+import { computeNodeStatus } from '../../daemon/view/compute-view';
+import { queueName } from '../../daemon/agent/schedule';
+import { closeAllAuthServers, createAccount, request, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { sleep, waitFor } from '../support/ports';
+import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { runCli } from '../support/cli';
+
+/**
+ * R2-R5 through real sidecars against the real reference server: a worker killed in
+ * the middle of an attempt is re-run and counted once; the streak, its first and
+ * latest reasons; a success resets it; a failed project stops authenticating until
+ * it is registered again.
+ */
+jest.setTimeout(150_000);
+
+let redis: Redis;
+let auth: InProcessAuthServer;
+let redisUrl: string;
+const sidecars: Sidecar[] = [];
+const PASSWORD = 'correct horse battery staple';
+
+beforeAll(async () => {
+  const server = await startRedis();
+  redisUrl = server.url;
+  redis = new Redis(server.url);
+  auth = await startInProcessAuthServer({ redisUrl: server.url });
+});
+
+afterAll(async () => {
+  await Promise.all(sidecars.map((s) => s.stop()));
+  redis?.disconnect();
+  await closeAllAuthServers();
+  await disposeAllRedis();
+});
+
+async function project(name: string, account: string, accountSettings: Record<string, unknown> = {}): Promise<ProjectFixture> {
+  await createAccount(auth.url, auth.token, { account, password: PASSWORD, capacity: 10, ...accountSettings });
+  return registerProject({ project: name, keyPrefix: testPrefix('fail'), redisUrl, keyDir: testKeyDir(), authUrl: auth.url, account, password: PASSWORD });
+}
+
+async function start(f: ProjectFixture, nodeId: string, interval: string): Promise<Sidecar> {
+  const s = await startSidecar(f, { nodeId, interval });
+  sidecars.push(s);
+  return s;
+}
+
+it('re-runs the attempt of a worker killed mid-attempt and counts it once', async () => {
+  const f = await project('killed', 'acct-killed');
+  // The server holds the answer for 4 s, so the sidecar is killed while the call is open.
+  await request(auth.url, '/admin/faults', { token: auth.token, body: { mode: 'delay', ms: 4000, nodes: ['k1'] } });
+  const first = await start(f, 'k1', '20s');
+  const active = `${f.keys.bullPrefix}:${queueName('k1')}:active`;
+  await waitFor('the catch-up attempt to be active', async () => (await redis.llen(active)) === 1, 20_000, 50);
+  const [killedJob] = await redis.lrange(active, '0', '-1');
+  await sleep(300);
+  await first.kill();
+  expect(await recordedAttempts(redis, f.keys, 'k1')).toEqual([]);
+  await request(auth.url, '/admin/faults', { token: auth.token, method: 'DELETE' });
+
+  await start(f, 'k1', '20s');
+  // BullMQ finds the stalled job once its lock expires and runs it again, same job id.
+  await waitFor('the stalled attempt to be recorded', async () => (await recordedAttempts(redis, f.keys, 'k1')).includes(killedJob as string), 60_000, 200);
+  await sleep(1500);
+  const ids = await recordedAttempts(redis, f.keys, 'k1');
+  expect(ids.filter((id) => id === killedJob)).toHaveLength(1);
+  const record = await readNode(redis, f.keys, 'k1');
+  expect(record?.attemptsTotal).toBe(ids.length);
+  expect(record?.consecutiveFailures).toBe(0);
+});
+
+it('keeps the first reason of a streak, resets on success, fails at the threshold, and stays failed until register', async () => {
+  const f = await project('streak', 'acct-streak');
+  const node = await start(f, 's1', '1s');
+  await waitFor('a first success', async () => (await readNode(redis, f.keys, 's1'))?.lastSuccessAt != null, 20_000, 100);
+
+  // The node's IP (127.0.0.1) leaves the allow-list: 30003.
+  await createAccount(auth.url, auth.token, { account: 'acct-streak', password: PASSWORD, capacity: 10, allowedIps: ['10.0.0.0/8'] });
+  await waitFor('3 failures', async () => ((await readNode(redis, f.keys, 's1'))?.consecutiveFailures ?? 0) >= 3, 20_000, 100);
+  // The IP is allowed again but the app name is not: later failures are 30005.
+  await createAccount(auth.url, auth.token, { account: 'acct-streak', password: PASSWORD, capacity: 10, allowedAppNames: ['other-app'] });
+  await waitFor('a 30005 failure', async () => (await readNode(redis, f.keys, 's1'))?.latestReason?.code === 30005, 20_000, 100);
+  let record = await readNode(redis, f.keys, 's1');
+  expect(record?.reason?.code).toBe(30003);
+  expect(record?.reason?.name).toBe('LICENSE_IP_ERROR');
+  expect(record?.latestReason?.name).toBe('LICENSE_APPNAME_ERROR');
+
+  // A success resets the streak.
+  await createAccount(auth.url, auth.token, { account: 'acct-streak', password: PASSWORD, capacity: 10 });
+  await waitFor('the streak to reset', async () => (await readNode(redis, f.keys, 's1'))?.consecutiveFailures === 0, 20_000, 100);
+  record = await readNode(redis, f.keys, 's1');
+  expect(record?.reason).toBeNull();
+  expect(record?.latestReason).toBeNull();
+
+  // Twelve consecutive failures: the node is failed; the shown reason is still the first.
+  await createAccount(auth.url, auth.token, { account: 'acct-streak', password: PASSWORD, capacity: 10, allowedDomains: ['*.elsewhere.org'] });
+  await waitFor('12 failures', async () => ((await readNode(redis, f.keys, 's1'))?.consecutiveFailures ?? 0) >= 12, 60_000, 200);
+  record = await readNode(redis, f.keys, 's1');
+  expect(record?.reason?.name).toBe('LICENSE_DOMAIN_ERROR');
+  const history = (await redis.lrange(f.keys.history('s1'), '0', '-1')).map((e) => JSON.parse(e) as { code: number; attemptId: string });
+  expect(history.length).toBeGreaterThanOrEqual(12 + 3 + 1);
+  expect(new Set(history.map((h) => h.attemptId)).size).toBe(history.length);
+  const view = computeNodeStatus(record!, { now: record!.lastAttemptAt!, policy: { threshold: 12, intervalMs: 1000, failurePolicy: 'any' }, registered: true, projectFailed: false });
+  expect(view).toBe('failed');
+
+  // The project is marked failed (as the leader does): the node stops authenticating.
+  // Counted on the node's own log (one line a skipped slot), not on the wall clock: an
+  // attempt already under way when the verdict was written may still be recorded.
+  const skipped = (): number => node.output().split('Project is marked failed').length - 1;
+  await redis.hset(f.keys.status, 'status', 'failed', 'since', Date.now(), 'epoch', 1);
+  await waitFor('a slot skipped for the failed project', () => skipped() >= 1, 30_000, 100);
+  const frozen = (await readNode(redis, f.keys, 's1'))?.attemptsTotal;
+  const seen = skipped();
+  await waitFor('two more slots skipped', () => skipped() >= seen + 2, 30_000, 100);
+  expect((await readNode(redis, f.keys, 's1'))?.attemptsTotal).toBe(frozen);
+
+  // Re-registration clears it and makes the node authenticate at once.
+  await createAccount(auth.url, auth.token, { account: 'acct-streak', password: PASSWORD, capacity: 10 });
+  await registerCredential(redis, f.keys, { account: 'acct-streak', password: PASSWORD, keyDir: f.keyDir, defaultAlgorithm: 'rsa' });
+  await waitFor('a success after re-registration', async () => (await readNode(redis, f.keys, 's1'))?.consecutiveFailures === 0 && ((await readNode(redis, f.keys, 's1'))?.attemptsTotal ?? 0) > (frozen ?? 0), 20_000, 100);
+  expect(await recordedAttempts(redis, f.keys, 's1')).toEqual(expect.arrayContaining([expect.stringMatching(/^registered-\d+$/)]));
+});
+
+it('records a credential this node cannot open as CREDENTIAL_UNREADABLE (a local reason naming crypto.keyDir), not as a connection failure', async () => {
+  const f = await project('unreadable', 'acct-unreadable');
+  // Another node's key pairs: the stored credential was encrypted for testKeyDir()'s.
+  const otherKeys = mkdtempSync(path.join(os.tmpdir(), 'fdl-other-keys-'));
+  for (const algorithm of ['rsa', 'sm2'] as const) {
+    const pair = cipherFor(algorithm).generateKeyPair();
+    writeFileSync(path.join(otherKeys, KEY_FILE_NAMES[algorithm].private), pair.privateKey, { mode: 0o600 });
+    writeFileSync(path.join(otherKeys, KEY_FILE_NAMES[algorithm].public), pair.publicKey, { mode: 0o644 });
+  }
+  const s = await startSidecar({ ...f, keyDir: otherKeys }, { nodeId: 'u1', interval: '1s' });
+  sidecars.push(s);
+  await waitFor('a recorded failure', async () => ((await readNode(redis, f.keys, 'u1'))?.consecutiveFailures ?? 0) >= 1, 30_000, 100);
+  const record = await readNode(redis, f.keys, 'u1');
+  expect(record?.reason).toMatchObject({ code: null, name: 'CREDENTIAL_UNREADABLE' });
+  expect(record?.reason?.message).toMatch(/^not sent: .*crypto\.keyDir/);
+  // Nothing reached the server: the node is not bound to the account.
+  const account = await request(auth.url, '/admin/accounts/acct-unreadable', { token: auth.token, method: 'GET' });
+  expect(account.json?.data.bound).toEqual([]);
+  // Its own reason in the node's metrics too, never CONNECTION_FAILED.
+  const metrics = (await s.get('/metrics')).text;
+  expect(metrics).toMatch(/fdl_cloudauth_authentication_failures_total\{[^}]*reason="CREDENTIAL_UNREADABLE"\} [1-9]/);
+  expect(metrics).toMatch(/fdl_cloudauth_authentication_failures_total\{[^}]*reason="CONNECTION_FAILED"\} 0/);
+});
+
+it('authenticates at once when restarted after `unbind`, though the catch-up of its first start used the same job id', async () => {
+  const f = await project('unbound', 'acct-unbound');
+  const interval = '60s';
+  const first = await start(f, 'b1', interval);
+  // No record yet: the first start catches up at once (before the first slot).
+  await waitFor('the first catch-up recorded', async () => (await recordedAttempts(redis, f.keys, 'b1')).some((id) => id.startsWith('catchup-')), 30_000, 100);
+  expect(await first.stop()).toBe(0);
+
+  const env = {
+    CLOUDAUTH_PROJECT: f.project,
+    CLOUDAUTH_REDIS_URL: f.redisUrl,
+    CLOUDAUTH_REDIS_KEY_PREFIX: f.keyPrefix,
+    CLOUDAUTH_KEY_DIR: f.keyDir,
+    CLOUDAUTH_AUTH_SERVER_URL: f.authUrl,
+  };
+  const unbound = await runCli(['unbind', '--node', 'b1'], env);
+  expect(unbound.code).toBe(0);
+  expect(await readNode(redis, f.keys, 'b1')).toBeNull();
+
+  // Restarted within two intervals: BullMQ still keeps the first, finished catch-up.
+  await start(f, 'b1', interval);
+  await waitFor('a catch-up recorded after the restart', async () => (await recordedAttempts(redis, f.keys, 'b1')).some((id) => id.startsWith('catchup-')), 30_000, 100);
+  expect((await readNode(redis, f.keys, 'b1'))?.lastSuccessAt).not.toBeNull();
+});
+
+it('repairs its record when a number in it does not parse, keeps recording, and counts the corrupt record for the project', async () => {
+  const f = await project('corrupt', 'acct-corrupt');
+  await start(f, 'c1', '1s');
+  await waitFor('two attempts recorded', async () => ((await readNode(redis, f.keys, 'c1'))?.attemptsTotal ?? 0) >= 2, 30_000, 100);
+  await redis.hset(f.keys.node('c1'), 'lastAttemptAt', 'not a time');
+  const ids = (await recordedAttempts(redis, f.keys, 'c1')).length;
+  // The next attempts are recorded (not journaled and then dropped as seen), on a repaired record.
+  await waitFor('two more attempts recorded', async () => (await recordedAttempts(redis, f.keys, 'c1')).length >= ids + 2, 30_000, 100);
+  const record = await readNode(redis, f.keys, 'c1');
+  expect(record?.attemptsTotal).toBe((await recordedAttempts(redis, f.keys, 'c1')).length);
+  expect(Number(await redis.hget(f.keys.node('c1'), 'lastAttemptAt'))).toBeGreaterThan(0);
+  await waitFor('the corrupt record counted', async () => Number(await redis.hget(f.keys.counters, 'corruptRecords')) >= 1, 10_000, 100);
+});

@@ -1,0 +1,90 @@
+import Redis from 'ioredis';
+import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../support/authserver';
+import { waitFor } from '../support/ports';
+import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { queueName } from '../../daemon/agent/schedule';
+
+/**
+ * R1/R2 through real sidecar processes, a real Redis and the real reference server:
+ * nodes authenticate on their grid, and neither a restart nor a second replica of a
+ * node id creates a second schedule or records an attempt twice.
+ */
+jest.setTimeout(120_000);
+
+let redis: Redis;
+let fixture: ProjectFixture;
+const sidecars: Sidecar[] = [];
+
+beforeAll(async () => {
+  const server = await startRedis();
+  redis = new Redis(server.url);
+  const auth = await startInProcessAuthServer({ redisUrl: server.url });
+  await createAccount(auth.url, auth.token, { account: 'acme', password: 'pässword-1', capacity: 10 });
+  fixture = await registerProject({
+    project: 'sched',
+    keyPrefix: testPrefix('agent'),
+    redisUrl: server.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'acme',
+    password: 'pässword-1',
+  });
+});
+
+afterAll(async () => {
+  await Promise.all(sidecars.map((s) => s.stop()));
+  redis?.disconnect();
+  await closeAllAuthServers();
+  await disposeAllRedis();
+});
+
+async function schedulers(nodeId: string): Promise<number> {
+  return redis.zcard(`${fixture.keys.bullPrefix}:${queueName(nodeId)}:repeat`);
+}
+
+it('authenticates two nodes on schedule, once per slot', async () => {
+  const a = await startSidecar(fixture, { nodeId: 'n1', interval: '2s' });
+  const b = await startSidecar(fixture, { nodeId: 'n2', interval: '2s' });
+  sidecars.push(a, b);
+  // First attempt at once (no previous attempt), then one per 2 s slot.
+  await waitFor('4 attempts of each node', async () => (await recordedAttempts(redis, fixture.keys, 'n1')).length >= 4 && (await recordedAttempts(redis, fixture.keys, 'n2')).length >= 4, 30_000, 200);
+  for (const id of ['n1', 'n2']) {
+    const record = await readNode(redis, fixture.keys, id);
+    expect(record?.consecutiveFailures).toBe(0);
+    expect(record?.lastSuccessAt).not.toBeNull();
+    expect(record?.license.capacity).toBe(10);
+    const ids = await recordedAttempts(redis, fixture.keys, id);
+    expect(record?.attemptsTotal).toBe(ids.length);
+    const slots = ids.filter((x) => x.startsWith('repeat:')).map((x) => Number(x.split(':')[2]));
+    // Scheduled attempts sit on one grid: consecutive slots are whole intervals apart.
+    for (let i = 1; i < slots.length; i++) expect(((slots[i] as number) - (slots[i - 1] as number)) % 2000).toBe(0);
+    expect(await schedulers(id)).toBe(1);
+  }
+  expect(await redis.zrange(fixture.keys.nodes, '0', '-1')).toEqual(expect.arrayContaining(['n1', 'n2']));
+  const metrics = (await a.get('/metrics')).text;
+  expect(metrics).toMatch(/fdl_cloudauth_authentications_total\{project="sched",node="n1"\} [1-9]/);
+  expect(metrics).toMatch(/fdl_cloudauth_redis_up\{project="sched",node="n1"\} 1/);
+  expect((await a.get('/readyz')).status).toBe(200);
+});
+
+it('keeps one schedule across a restart and with two replicas of one node id, recording nothing twice', async () => {
+  const first = sidecars.find((s) => s.nodeId === 'n1') as Sidecar;
+  expect(await first.stop()).toBe(0);
+  const again = await startSidecar(fixture, { nodeId: 'n1', interval: '2s' });
+  const twin = await startSidecar(fixture, { nodeId: 'n1', interval: '2s' });
+  sidecars.push(again, twin);
+  const before = (await recordedAttempts(redis, fixture.keys, 'n1')).length;
+  await waitFor('5 more attempts of n1', async () => (await recordedAttempts(redis, fixture.keys, 'n1')).length >= before + 5, 30_000, 200);
+  expect(await schedulers('n1')).toBe(1);
+  const record = await readNode(redis, fixture.keys, 'n1');
+  const ids = await recordedAttempts(redis, fixture.keys, 'n1');
+  // attemptsTotal counts recordings; equal to the distinct ids means nothing was counted twice.
+  expect(record?.attemptsTotal).toBe(ids.length);
+  const slots = ids.filter((x) => x.startsWith('repeat:'));
+  expect(new Set(slots).size).toBe(slots.length);
+  // Both replicas work the same queue, so together they make one attempt per slot:
+  // the recorded slots of the last 5 intervals are 5 distinct, consecutive slots.
+  const lastFive = slots.slice(-5).map((x) => Number(x.split(':')[2]));
+  for (let i = 1; i < lastFive.length; i++) expect((lastFive[i] as number) - (lastFive[i - 1] as number)).toBe(2000);
+});

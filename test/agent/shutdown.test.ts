@@ -1,0 +1,67 @@
+import Redis from 'ioredis';
+import { queueName } from '../../daemon/agent/schedule';
+import { closeAllAuthServers, createAccount, request, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { waitFor } from '../support/ports';
+import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+
+/**
+ * SIGTERM in the middle of an attempt: a short attempt is let finish and recorded; one
+ * that outlasts the close grace (10 s) is abandoned unrecorded, the process exits 0,
+ * and the next sidecar of the node re-runs it under the same id — counted once.
+ */
+jest.setTimeout(150_000);
+
+let redis: Redis;
+let auth: InProcessAuthServer;
+let fixture: ProjectFixture;
+const sidecars: Sidecar[] = [];
+
+beforeAll(async () => {
+  const server = await startRedis();
+  redis = new Redis(server.url);
+  auth = await startInProcessAuthServer({ redisUrl: server.url });
+  await createAccount(auth.url, auth.token, { account: 'stop', password: 'pw-stop-1', capacity: 5 });
+  fixture = await registerProject({ project: 'stop', keyPrefix: testPrefix('stop'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'stop', password: 'pw-stop-1' });
+});
+
+afterAll(async () => {
+  await Promise.all(sidecars.map((s) => s.stop()));
+  redis?.disconnect();
+  await closeAllAuthServers();
+  await disposeAllRedis();
+});
+
+async function activeJob(nodeId: string): Promise<string> {
+  const key = `${fixture.keys.bullPrefix}:${queueName(nodeId)}:active`;
+  return (await waitFor(`an active attempt of ${nodeId}`, async () => (await redis.lrange(key, '0', '-1'))[0], 20_000, 25)) as string;
+}
+
+it('lets a running attempt finish on SIGTERM, records it, exits 0', async () => {
+  await request(auth.url, '/admin/faults', { token: auth.token, body: { mode: 'delay', ms: 2000, nodes: ['t1'] } });
+  const s = await startSidecar(fixture, { nodeId: 't1', interval: '1h' });
+  sidecars.push(s);
+  const job = await activeJob('t1');
+  expect(await s.stop('SIGTERM')).toBe(0);
+  expect(await recordedAttempts(redis, fixture.keys, 't1')).toEqual([job]);
+  expect((await readNode(redis, fixture.keys, 't1'))?.attemptsTotal).toBe(1);
+  await request(auth.url, '/admin/faults', { token: auth.token, method: 'DELETE' });
+});
+
+it('abandons an attempt that outlasts the grace, and the next sidecar counts it once', async () => {
+  await request(auth.url, '/admin/faults', { token: auth.token, body: { mode: 'delay', ms: 25_000, nodes: ['t2'] } });
+  // A timeout above the delay: the call is still open when the grace runs out.
+  const s = await startSidecar(fixture, { nodeId: 't2', interval: '1h', env: { CLOUDAUTH_AUTH_TIMEOUT: '30s' } });
+  sidecars.push(s);
+  const job = await activeJob('t2');
+  expect(await s.stop('SIGTERM')).toBe(0);
+  expect(s.output()).toContain('Attempt abandoned by shutdown');
+  expect(await recordedAttempts(redis, fixture.keys, 't2')).toEqual([]);
+
+  await request(auth.url, '/admin/faults', { token: auth.token, method: 'DELETE' });
+  sidecars.push(await startSidecar(fixture, { nodeId: 't2', interval: '1h' }));
+  await waitFor('the abandoned attempt to be re-run and recorded', async () => (await recordedAttempts(redis, fixture.keys, 't2')).includes(job), 60_000, 200);
+  const ids = await recordedAttempts(redis, fixture.keys, 't2');
+  expect(ids.filter((id) => id === job)).toHaveLength(1);
+  expect((await readNode(redis, fixture.keys, 't2'))?.attemptsTotal).toBe(ids.length);
+});

@@ -1,0 +1,95 @@
+import Redis from 'ioredis';
+import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { waitFor } from '../support/ports';
+import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import type { StatusJson } from '../../daemon/view/status-json';
+
+/**
+ * Issue 10, case 1, with real sidecar processes: under policy `all`, one node driven
+ * to the threshold while the two other sidecars are stopped (stale) leaves the project
+ * `degraded`, never `failed` — a maintenance window on two sidecars must not lock a
+ * cluster out. The stale nodes keep their recorded streak, in /status and /metrics.
+ */
+jest.setTimeout(180_000);
+
+const THRESHOLD = 3;
+const PASSWORD = 'stale-rule-pw';
+let redis: Redis;
+let auth: InProcessAuthServer;
+let fixture: ProjectFixture;
+const sidecars = new Map<string, Sidecar>();
+const IPS: Record<string, string> = { n1: '10.2.0.1', n2: '10.2.0.2', n3: '10.2.0.3' };
+
+async function statusOf(s: Sidecar): Promise<StatusJson> {
+  return JSON.parse((await s.get('/status')).text) as StatusJson;
+}
+
+beforeAll(async () => {
+  const server = await startRedis();
+  redis = new Redis(server.url);
+  auth = await startInProcessAuthServer({ redisUrl: server.url });
+  await createAccount(auth.url, auth.token, { account: 'stale', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.0/24'] });
+  fixture = await registerProject({ project: 'stale', keyPrefix: testPrefix('stale'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'stale', password: PASSWORD });
+  for (const nodeId of ['n1', 'n2', 'n3']) {
+    sidecars.set(
+      nodeId,
+      await startSidecar(fixture, {
+        nodeId,
+        interval: '1s',
+        env: { CLOUDAUTH_NODE_IP: IPS[nodeId] as string, CLOUDAUTH_FAILURE_POLICY: 'all', CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), CLOUDAUTH_LEADER_LEASE: '3s', CLOUDAUTH_LEADER_RENEW: '1s' },
+      }),
+    );
+  }
+});
+
+afterAll(async () => {
+  await Promise.all([...sidecars.values()].map((s) => s.stop()));
+  redis?.disconnect();
+  await closeAllAuthServers();
+  await disposeAllRedis();
+});
+
+it('policy all: one node at the threshold and two stopped sidecars is degraded, not failed', async () => {
+  const n1 = sidecars.get('n1') as Sidecar;
+  await waitFor('the project to be registered', async () => (await statusOf(n1)).status === 'registered', 30_000, 200);
+
+  // Maintenance window: n2 and n3 stop, and go stale.
+  expect(await (sidecars.get('n2') as Sidecar).stop()).toBe(0);
+  expect(await (sidecars.get('n3') as Sidecar).stop()).toBe(0);
+  await waitFor('n2 and n3 stale', async () => (await statusOf(n1)).nodes.filter((n) => n.status === 'stale').length === 2, 20_000, 100);
+
+  // n1 leaves the allow-list and fails every attempt up to the threshold.
+  await createAccount(auth.url, auth.token, { account: 'stale', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.2/32', '10.2.0.3/32'] });
+  await waitFor('n1 at the threshold', async () => (await statusOf(n1)).nodes.find((n) => n.id === 'n1')?.status === 'failed', 30_000, 100);
+  // The leader (n1, the only sidecar left) has aggregated that view once its metrics show it.
+  const metrics = await waitFor(
+    "the leader's metrics with n1 failed",
+    async () => {
+      const text = (await n1.get('/metrics')).text;
+      return text.includes('fdl_cloudauth_node_status{project="stale",node="n1",status="failed"} 1') ? text : null;
+    },
+    20_000,
+    100,
+  );
+  expect(metrics).toContain('fdl_cloudauth_project_status{project="stale",status="degraded"} 1');
+  expect(metrics).toContain('fdl_cloudauth_project_status{project="stale",status="failed"} 0');
+  for (const node of ['n2', 'n3']) {
+    expect(metrics).toContain(`fdl_cloudauth_node_status{project="stale",node="${node}",status="stale"} 1`);
+    expect(metrics).toContain(`fdl_cloudauth_node_consecutive_failures{project="stale",node="${node}"} 0`);
+  }
+
+  const status = await statusOf(n1);
+  expect(status.status).toBe('degraded');
+  expect(status.nodes.map((n) => [n.id, n.status, n.consecutiveFailures])).toEqual([
+    ['n1', 'failed', THRESHOLD],
+    ['n2', 'stale', 0],
+    ['n3', 'stale', 0],
+  ]);
+  // What the leader wrote: the sticky `failed` (which would stop every node) was never written.
+  expect(await redis.hget(fixture.keys.status, 'status')).toBe('degraded');
+  // n1 keeps authenticating (a failed project would have stopped it): its streak grows.
+  const beyond = await waitFor('n1 past the threshold', async () => (await statusOf(n1)).nodes.find((n) => n.id === 'n1' && n.consecutiveFailures > THRESHOLD), 20_000, 100);
+  expect(beyond?.status).toBe('failed');
+  expect(await redis.hget(fixture.keys.status, 'status')).toBe('degraded');
+});

@@ -1,0 +1,133 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  alertmanagerConfigFromShipped,
+  amtool,
+  SHIPPED_ALERTMANAGER_CONFIG,
+  startAlertmanager,
+  startWebhookReceiver,
+  type TestAlertmanager,
+  type WebhookReceiver,
+} from '../support/alertmanager';
+import { asList, asMap, parseYaml } from '../support/mini-yaml';
+import { waitFor } from '../support/ports';
+
+/**
+ * deploy/alertmanager/alertmanager.yml: valid for amtool (also its commented e-mail,
+ * PagerDuty and Slack examples), every alert of alerts.yml routed by its severity,
+ * and — in a real Alertmanager — grouping by project and the inhibitions, with alerts
+ * posted as Prometheus posts them. The whole chain from a sidecar is in oncall-e2e.
+ */
+jest.setTimeout(60_000);
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const RULES = readFileSync(path.join(ROOT, 'deploy/prometheus/alerts.yml'), 'utf8');
+const ALERT_SEVERITIES = [...RULES.matchAll(/^\s*- alert:\s*(\w+)\s*$[\s\S]*?^\s*severity:\s*(\w+)\s*$/gm)].map((m) => [m[1] ?? '', m[2] ?? ''] as const);
+
+describe('amtool', () => {
+  it('check-config passes for the shipped file, with its receivers and four inhibit rules', () => {
+    const r = amtool(['check-config', SHIPPED_ALERTMANAGER_CONFIG]);
+    if (r.code !== 0) throw new Error(r.output);
+    expect(r.output).toContain('SUCCESS');
+    expect(r.output).toContain('4 inhibit rules');
+    expect(r.output).toContain('2 receivers');
+  });
+
+  it('check-config passes with the e-mail, PagerDuty and Slack examples uncommented, each with the runbook link', () => {
+    const shipped = readFileSync(SHIPPED_ALERTMANAGER_CONFIG, 'utf8');
+    const examples = shipped.replace(/^#>/gm, '');
+    for (const kind of ['pagerduty_configs', 'email_configs', 'slack_configs']) expect(examples).toMatch(new RegExp(`^\\s+${kind}:`, 'm'));
+    expect(examples.match(/runbook_url/g)?.length).toBeGreaterThanOrEqual(4);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fdl-am-examples-'));
+    try {
+      const file = path.join(dir, 'alertmanager.yml');
+      writeFileSync(file, examples);
+      const r = amtool(['check-config', file]);
+      if (r.code !== 0) throw new Error(r.output);
+      expect(r.output).toContain('SUCCESS');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('routes every alert of alerts.yml by its severity: critical pages, warning goes to the team', () => {
+    expect(ALERT_SEVERITIES.length).toBeGreaterThanOrEqual(12);
+    for (const [alertname, severity] of ALERT_SEVERITIES) {
+      const r = amtool(['config', 'routes', 'test', `--config.file=${SHIPPED_ALERTMANAGER_CONFIG}`, `alertname=${alertname}`, `severity=${severity}`, 'project=p']);
+      const receiver = r.stdout.trim();
+      expect({ alertname, receiver }).toEqual({ alertname, receiver: severity === 'critical' ? 'fdl-cloudauth-pager' : 'fdl-cloudauth-team' });
+    }
+  });
+});
+
+describe('the compose site', () => {
+  it('runs Alertmanager with the shipped file, and its Prometheus sends there', () => {
+    const compose = asMap(parseYaml(readFileSync(path.join(ROOT, 'deploy/compose/docker-compose.yml'), 'utf8')), 'compose file');
+    const am = asMap(asMap(compose.services, 'services').alertmanager, 'alertmanager service');
+    expect(asList(am.volumes, 'volumes')).toEqual(['../alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro']);
+    const prometheus = asMap(parseYaml(readFileSync(path.join(ROOT, 'deploy/compose/prometheus.yml'), 'utf8')), 'prometheus.yml');
+    const targets = asList(asMap(prometheus.alerting, 'alerting').alertmanagers, 'alertmanagers').flatMap((a) =>
+      asList(asMap(asList(asMap(a, 'alertmanager').static_configs, 'static_configs')[0], 'static_config').targets, 'targets'),
+    );
+    expect(targets).toEqual(['alertmanager:9093']);
+  });
+});
+
+describe('a real Alertmanager with the shipped configuration', () => {
+  let am: TestAlertmanager | undefined;
+  let receiver: WebhookReceiver | undefined;
+
+  afterAll(async () => {
+    await am?.stop();
+    await receiver?.close();
+  });
+
+  const alert = (alertname: string, severity: string, labels: Record<string, string>) => ({
+    labels: { alertname, severity, ...labels },
+    annotations: { summary: `${alertname} summary`, runbook_url: `https://example.test/docs/runbook.md#alert-${alertname.toLowerCase()}` },
+  });
+
+  it('groups by project, and inhibits Degraded/Critical under Failed, and a node\'s JournalBacklog/NodeStale under its RedisDown', async () => {
+    receiver = await startWebhookReceiver();
+    am = await startAlertmanager(alertmanagerConfigFromShipped(receiver.url));
+    const a = am;
+    await a.post([
+      // Project "failed": Failed inhibits its Degraded and Critical.
+      alert('RegistrationFailed', 'critical', { project: 'failed' }),
+      alert('RegistrationDegraded', 'warning', { project: 'failed' }),
+      alert('RegistrationCritical', 'critical', { project: 'failed' }),
+      // Project "degraded": nothing inhibits its Degraded.
+      alert('RegistrationDegraded', 'warning', { project: 'degraded' }),
+      // Project "redis": n1's RedisDown inhibits n1's backlog, not n2's.
+      alert('RedisDown', 'warning', { project: 'redis', node: 'n1' }),
+      alert('JournalBacklog', 'warning', { project: 'redis', node: 'n1' }),
+      alert('JournalBacklog', 'warning', { project: 'redis', node: 'n2' }),
+    ]);
+
+    const inhibited = await waitFor(
+      'the inhibitions to apply',
+      async () => {
+        const held = await a.alerts();
+        const suppressed = held.filter((x) => x.status.inhibitedBy.length > 0).map((x) => `${x.labels.project}/${x.labels.alertname}/${x.labels.node ?? ''}`);
+        return held.length === 7 && suppressed.length === 3 ? suppressed.sort() : undefined;
+      },
+      20_000,
+      200,
+    );
+    expect(inhibited).toEqual(['failed/RegistrationCritical/', 'failed/RegistrationDegraded/', 'redis/JournalBacklog/n1']);
+
+    const r = receiver;
+    const pagerFailed = await r.next('the page for project failed', (n) => n.path.endsWith('/critical') && n.groupLabels.project === 'failed');
+    expect(pagerFailed.alerts.map((x) => x.labels.alertname)).toEqual(['RegistrationFailed']);
+    const teamDegraded = await r.next('the warning for project degraded', (n) => n.path.endsWith('/warning') && n.groupLabels.project === 'degraded');
+    expect(teamDegraded.alerts.map((x) => x.labels.alertname)).toEqual(['RegistrationDegraded']);
+    const teamRedis = await r.next('the warning for project redis', (n) => n.path.endsWith('/warning') && n.groupLabels.project === 'redis');
+    // Grouped by project: one notification for the project's node alerts.
+    expect(teamRedis.alerts.map((x) => `${x.labels.alertname}/${x.labels.node ?? ''}`).sort()).toEqual(['JournalBacklog/n2', 'RedisDown/n1']);
+    for (const n of r.notifications) for (const x of n.alerts) expect(x.annotations.runbook_url).toMatch(/runbook\.md#alert-/);
+    // Project "failed" never told Degraded or Critical to anyone.
+    const toldForFailed = r.notifications.filter((n) => n.groupLabels.project === 'failed').flatMap((n) => n.alerts.map((x) => x.labels.alertname));
+    expect([...new Set(toldForFailed)]).toEqual(['RegistrationFailed']);
+  });
+});

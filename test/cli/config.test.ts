@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { assertBuilt, CLI_ENTRY, cleanEnv } from '../support/authserver';
+import { track } from '../support/process-registry';
+
+/**
+ * Configuration errors through the real CLI process (`node dist/daemon/cli/main.js`):
+ * every invalid key in one message, exit code 2, no secret echoed.
+ */
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  assertBuilt();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    track(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('fdl-cloudauth CLI configuration', () => {
+  it('--help lists the authserver command, and authserver --help its flags', async () => {
+    const help = await runCli(['--help'], {});
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^\s+authserver\s+\S/m);
+    const own = await runCli(['authserver', '--help'], {});
+    expect(own.code).toBe(0);
+    expect(own.stdout).toContain('--port N');
+    expect(own.stdout).toContain('--host H');
+  });
+
+  it('authserver with several invalid CLOUDAUTH_* values lists every invalid key at once and exits 2', async () => {
+    const result = await runCli(['authserver'], {
+      CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: 'a-long-enough-token',
+      CLOUDAUTH_AUTHSERVER_PORT: 'eighty',
+      CLOUDAUTH_LOG_LEVEL: 'shouty',
+      CLOUDAUTH_REDIS_URL: 'http://not-redis',
+      CLOUDAUTH_HEARTBEAT_INTERVAL: '2 fortnights',
+      CLOUDAUTH_REDIS_KEY_PREFIX: 'bad prefix!',
+    });
+    expect(result.code).toBe(2);
+    for (const key of ['authserver.port', 'CLOUDAUTH_AUTHSERVER_PORT', 'log.level', 'redis.url', 'heartbeat.interval', 'redis.keyPrefix']) {
+      expect(result.stderr).toContain(key);
+    }
+    expect(result.stderr).toContain('5 problems');
+    expect(result.stdout).toBe('');
+  });
+
+  it('authserver without an admin token and with half a TLS pair names both problems and exits 2', async () => {
+    const result = await runCli(['authserver'], { CLOUDAUTH_AUTHSERVER_TLS_CERT: '/tmp/cert.pem' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('authserver.adminToken (CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN)');
+    expect(result.stderr).toContain('authserver.tlsKey');
+    expect(result.stderr).toContain('2 problems');
+  });
+
+  it('a too short admin token is refused without echoing it; a bad --port flag is a config error', async () => {
+    const short = await runCli(['authserver'], { CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: 'Zq7x' });
+    expect(short.code).toBe(2);
+    expect(short.stderr).toContain('authserver.adminToken');
+    expect(short.stderr).not.toContain('Zq7x');
+
+    const port = await runCli(['authserver', '--port', '70000'], { CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: 'a-long-enough-token' });
+    expect(port.code).toBe(2);
+    expect(port.stderr).toContain('authserver.port');
+    const notNumber = await runCli(['authserver', '--port', 'abc'], { CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: 'a-long-enough-token' });
+    expect(notNumber.code).toBe(2);
+    expect(notNumber.stderr).toContain('--port');
+  });
+
+  it('an unreachable Redis is exit 3, naming the Redis', async () => {
+    const result = await runCli(['authserver', '--port', '0'], {
+      CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: 'a-long-enough-token',
+      CLOUDAUTH_REDIS_URL: 'redis://127.0.0.1:1',
+    });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('127.0.0.1:1');
+  });
+});

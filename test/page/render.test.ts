@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { byCode, CATALOG } from '../../shared/catalog';
+import { runbookHref, RUNBOOK_URL } from '../../daemon/page/render-error-details';
+import { githubAnchor, headings } from '../support/markdown';
+import { stableOffset } from '../../daemon/agent/schedule';
+import { esc } from '../../daemon/page/html';
+import { PageQueryError, parsePageQuery, pageHref } from '../../daemon/page/page-query';
+import { PAGE_HEADERS, PAGE_SCRIPT, PAGE_SCRIPT_HASH } from '../../daemon/page/page-script';
+import { PAGE_STYLE, PAGE_STYLE_HASH } from '../../daemon/page/page-style';
+import type { PageDetails } from '../../daemon/page/page-details';
+import { renderPage, refreshMs } from '../../daemon/page/render-page';
+import { buildTimeline, MAX_CELLS } from '../../daemon/page/timeline';
+import type { StatusJson } from '../../daemon/view/status-json';
+import { createHash } from 'node:crypto';
+
+/**
+ * The Registration page's HTML, rendered from a status object as `/status` serves it:
+ * every section, every server-supplied string escaped, the timeline's cells on the
+ * node's heartbeat grid. The browser test drives the same page with real sidecars.
+ */
+const HOUR = 3_600_000;
+const NOW = Date.UTC(2026, 11, 1, 12, 0, 0);
+const HOSTILE = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">';
+
+function status(over: Partial<StatusJson> = {}): StatusJson {
+  return {
+    project: 'p1',
+    status: 'degraded',
+    lockoutSeconds: 5 * 3600 + 40 * 60,
+    policy: 'any',
+    threshold: 12,
+    license: { expiresAt: '2027-01-01T00:00:00.000Z', capacity: 5, bound: 2 },
+    leader: { instance: 'n1', epoch: 7 },
+    nodes: [
+      { id: 'n1', status: 'ok', consecutiveFailures: 0, reason: null, latestReason: null, lastAttemptAt: new Date(NOW - HOUR).toISOString(), lastSuccessAt: new Date(NOW - HOUR).toISOString() },
+      {
+        id: 'n2',
+        status: 'degraded',
+        consecutiveFailures: 3,
+        reason: { code: 30003, name: 'LICENSE_IP_ERROR', message: HOSTILE, at: new Date(NOW - 5 * HOUR).toISOString() },
+        latestReason: { code: 99999, name: 'INCORRECT_LICENSE_FORMAT', message: 'odd', at: new Date(NOW - HOUR).toISOString() },
+        lastAttemptAt: new Date(NOW - HOUR).toISOString(),
+        lastSuccessAt: null,
+      },
+      { id: 'n3', status: 'stale', consecutiveFailures: 0, reason: null, latestReason: null, lastAttemptAt: new Date(NOW - 4 * HOUR).toISOString(), lastSuccessAt: new Date(NOW - 4 * HOUR).toISOString() },
+    ],
+    recovery: null,
+    ...over,
+  };
+}
+
+function details(over: Partial<PageDetails> = {}): PageDetails {
+  return {
+    now: NOW,
+    intervalMs: 2 * HOUR,
+    failures: {
+      entries: [{ node: 'n2', at: NOW - HOUR, code: null, name: 'CONNECTION_FAILED', message: `connect ECONNREFUSED ${HOSTILE}`, attemptId: 'a1' }],
+      node: null,
+      page: 1,
+      pageSize: 25,
+      hasOlder: true,
+    },
+    timelines: [],
+    ...over,
+  };
+}
+
+describe('the page', () => {
+  const html = renderPage(status(), details());
+
+  it('says the status in words, the countdown, policy, threshold, license and leader', () => {
+    expect(html).toContain('data-project-status="degraded"');
+    expect(html).toContain('Locked out in <strong data-lockout-seconds="20400">5 h 40 min</strong> if every attempt fails from now.');
+    expect(html).toContain('Policy <strong>any</strong>');
+    expect(html).toContain('at <strong>12</strong> consecutive failures');
+    expect(html).toContain('2 of 5 slots bound');
+    expect(html).toContain('2027-01-01 00:00 UTC');
+    expect(html).toContain('Leader n1 (epoch 7)');
+  });
+
+  it('lists every node, marks the stale one, and links reasons to their error details with the catalog steps', () => {
+    expect(html).toMatch(/<tr id="node-n3" data-node="n3" data-status="stale" class="stale">/);
+    expect(html).toContain('href="#error-30003"');
+    const steps = byCode(30003).steps;
+    for (const text of [steps.check, steps.change, steps.contact]) expect(html).toContain(esc(text));
+    expect(html).toContain('<details id="error-30003" class="error-details">');
+    expect(html).toContain('INCORRECT_LICENSE_FORMAT (raw code 99999)');
+    expect(html).toContain('<details id="error-CONNECTION_FAILED"');
+  });
+
+  it("links each reason's details to its section of docs/runbook.md", () => {
+    const anchors = new Set(headings(readFileSync(path.join(__dirname, '..', '..', 'docs', 'runbook.md'), 'utf8')).map((h) => githubAnchor(h.text)));
+    for (const entry of CATALOG) {
+      const href = runbookHref(entry);
+      expect(href.startsWith(`${RUNBOOK_URL}#`)).toBe(true);
+      expect(anchors).toContain(href.slice(RUNBOOK_URL.length + 1));
+    }
+    expect(html).toContain(`href="${RUNBOOK_URL}#30003-license_ip_error"`);
+  });
+
+  it('escapes every message that came from the authorization server', () => {
+    expect(html).not.toContain('<script>window.__pwned');
+    expect(html).not.toContain('<img src=x');
+    expect(html).toContain('&lt;script&gt;window.__pwned=1&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=2&quot;&gt;');
+    // The page's own script is the only one.
+    expect(html.match(/<script>/g)).toHaveLength(1);
+  });
+
+  it('pages the failure history and filters it by node', () => {
+    expect(html).toContain('<a rel="next" href="/?page=2#history">Older →</a>');
+    const filtered = renderPage(status(), details({ failures: { ...details().failures, node: 'n2', page: 2, hasOlder: false } }));
+    expect(filtered).toContain('<a rel="prev" href="/?node=n2#history">← Newer</a>');
+    expect(filtered).toContain('<option value="n2" selected>n2</option>');
+    expect(filtered).not.toContain('Older →');
+  });
+
+  it('allows only its own script and style sheet by hash, and refreshes no slower than 15 s', () => {
+    expect(PAGE_SCRIPT_HASH).toBe(`sha256-${createHash('sha256').update(PAGE_SCRIPT).digest('base64')}`);
+    expect(PAGE_STYLE_HASH).toBe(`sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}`);
+    expect(PAGE_HEADERS['content-security-policy']).toContain(`script-src '${PAGE_SCRIPT_HASH}'`);
+    expect(PAGE_HEADERS['content-security-policy']).toContain(`style-src '${PAGE_STYLE_HASH}'`);
+    expect(html).not.toMatch(/ style="/);
+    expect(PAGE_HEADERS['content-security-policy']).toContain("default-src 'none'");
+    expect(html).toContain('<body data-refresh-ms="15000">');
+    expect(refreshMs(2000)).toBe(2000);
+    expect(refreshMs(100)).toBe(2000);
+  });
+
+  it('loads nothing from elsewhere', () => {
+    // Links may lead elsewhere (the runbook); nothing is loaded from there.
+    expect(html).not.toMatch(/\bsrc="(https?:)?\/\//);
+    expect(html).not.toMatch(/<link[^>]*href="(https?:)?\/\//);
+    expect([...html.matchAll(/href="(https?:\/\/[^"#]*)/g)].map((m) => m[1])).toEqual(expect.arrayContaining([RUNBOOK_URL]));
+    expect([...html.matchAll(/href="(https?:\/\/[^"#]*)/g)].every((m) => m[1] === RUNBOOK_URL)).toBe(true);
+    expect(html).not.toMatch(/@import|url\(/);
+  });
+
+  it('says when Redis lost the project data, and when there is no leader', () => {
+    const lost = renderPage(status({ leader: null, recovery: { at: '2026-12-01T10:00:00.000Z', restoredBy: {}, lost: 'Redis lost <everything>' } }), details());
+    expect(lost).toContain('Redis lost &lt;everything&gt;');
+    expect(lost).toContain('Leader <strong>none</strong>');
+  });
+});
+
+describe('the timeline', () => {
+  const interval = 2 * HOUR;
+  const offset = stableOffset('p1', 'n2', interval);
+  const slot = (k: number) => Math.floor(NOW / interval) * interval + offset - k * interval;
+
+  it('has one cell per heartbeat slot on the node grid: success, failure with its code, no attempt', () => {
+    const at = (k: number) => slot(k) + 1000;
+    const t = buildTimeline('p1', 'n2', interval, NOW, [['ok-1', at(1)], ['fail-2', at(2)]], [{ node: 'n2', code: 30003, name: 'LICENSE_IP_ERROR', message: 'm', at: at(2), attemptId: 'fail-2' }]);
+    expect(t.cells).toHaveLength(12);
+    const last = t.cells[11];
+    // The last cell holds now and starts at the node's latest slot.
+    expect(last?.start).toBe(slot(NOW >= slot(0) ? 0 : 1));
+    const states = t.cells.map((c) => c.state);
+    const firstFail = states.indexOf('fail');
+    expect(t.cells[firstFail]?.reasons).toEqual(['30003 LICENSE_IP_ERROR']);
+    expect(states[firstFail + 1]).toBe('ok');
+    expect(states.filter((s) => s === 'none')).toHaveLength(10);
+  });
+
+  it('merges slots of a short interval so that a day never has more than MAX_CELLS cells', () => {
+    const t = buildTimeline('p1', 'n2', 2000, NOW, [['a', NOW - 1000]], []);
+    expect(t.cells.length).toBeLessThanOrEqual(MAX_CELLS);
+    expect(t.cells.at(-1)?.state).toBe('ok');
+  });
+
+  it('draws the codes on hover in the SVG', () => {
+    const t = buildTimeline('p1', 'n2', interval, NOW, [], [{ node: 'n2', code: 30003, name: 'LICENSE_IP_ERROR', message: 'm', at: NOW - 1000, attemptId: 'x' }]);
+    const html = renderPage(status(), details({ timelines: [t] }));
+    expect(html).toMatch(/<rect x="11" class="fail" data-codes="30003 LICENSE_IP_ERROR"><title>[^<]*: 30003 LICENSE_IP_ERROR<\/title><\/rect>/);
+    expect(html.match(/<rect /g)).toHaveLength(12);
+    expect(html).toContain('One cell per heartbeat slot (2 h 0 min), oldest left');
+    const short = renderPage(status(), details({ intervalMs: 2000, timelines: [buildTimeline('p1', 'n2', 2000, NOW, [], [])] }));
+    expect(short).toContain('One cell per 30 min (900 heartbeat slots of 2 s), oldest left');
+  });
+});
+
+describe('the page address', () => {
+  it('takes a node and a page, and refuses anything else with what is accepted', () => {
+    expect(parsePageQuery(new URLSearchParams('node=n2&page=3'))).toEqual({ node: 'n2', page: 3 });
+    expect(parsePageQuery(new URLSearchParams(''))).toEqual({ node: null, page: 1 });
+    expect(() => parsePageQuery(new URLSearchParams('page=0'))).toThrow(/page must be a whole number from 1 to 50/);
+    expect(() => parsePageQuery(new URLSearchParams('node=%3Cscript%3E'))).toThrow(PageQueryError);
+    expect(pageHref({ node: 'n2', page: 1 })).toBe('/?node=n2');
+  });
+});

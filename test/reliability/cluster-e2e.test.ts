@@ -1,0 +1,186 @@
+import Redis from 'ioredis';
+import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { runCli } from '../support/cli';
+import { sleep, waitFor } from '../support/ports';
+import { leaders as leadersOf, saysLeader } from '../support/sidecar-metrics';
+import { checkMetrics } from '../support/promtool';
+import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { METRIC_PREFIX, SPEC_METRICS } from '../support/spec-metrics';
+import { registerCredential } from '../../daemon/credentials/register-credential';
+import type { StatusJson } from '../../daemon/view/status-json';
+
+/**
+ * Issue "aggregator", end to end: three real sidecar processes, a real Redis, the
+ * real reference server. Leadership survives SIGKILL, graceful stop and SIGSTOP;
+ * cluster series come from exactly one sidecar; a node taken out of the allow-list
+ * degrades then fails the project, every view agrees, and register clears it.
+ */
+jest.setTimeout(240_000);
+
+const LEASE_MS = 3000;
+const RENEW_MS = 1000;
+const THRESHOLD = 4;
+const PASSWORD = 'cluster-pw-1';
+let redis: Redis;
+let auth: InProcessAuthServer;
+let fixture: ProjectFixture;
+const sidecars = new Map<string, Sidecar>();
+const IPS: Record<string, string> = { n1: '10.1.0.1', n2: '10.1.0.2', n3: '10.1.0.3' };
+
+async function start(nodeId: string): Promise<Sidecar> {
+  const s = await startSidecar(fixture, {
+    nodeId,
+    interval: '1s',
+    env: {
+      CLOUDAUTH_NODE_IP: IPS[nodeId] as string,
+      CLOUDAUTH_LEADER_LEASE: `${LEASE_MS}ms`,
+      CLOUDAUTH_LEADER_RENEW: `${RENEW_MS}ms`,
+      CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD),
+    },
+  });
+  sidecars.set(nodeId, s);
+  return s;
+}
+
+async function scrape(s: Sidecar): Promise<string> {
+  return (await s.get('/metrics')).text;
+}
+
+/** Node ids of the running sidecars that say they lead. */
+async function leaders(): Promise<string[]> {
+  return leadersOf([...sidecars.values()].filter((s) => s.running));
+}
+
+async function statusJson(s: Sidecar): Promise<StatusJson> {
+  return JSON.parse((await s.get('/status')).text) as StatusJson;
+}
+
+beforeAll(async () => {
+  const server = await startRedis();
+  redis = new Redis(server.url);
+  auth = await startInProcessAuthServer({ redisUrl: server.url });
+  await createAccount(auth.url, auth.token, { account: 'cluster', password: PASSWORD, capacity: 5, allowedIps: ['10.1.0.0/24'] });
+  fixture = await registerProject({ project: 'cluster', keyPrefix: testPrefix('cluster'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'cluster', password: PASSWORD });
+  for (const id of ['n1', 'n2', 'n3']) await start(id);
+});
+
+afterAll(async () => {
+  await Promise.all([...sidecars.values()].map((s) => s.stop()));
+  redis?.disconnect();
+  await closeAllAuthServers();
+  await disposeAllRedis();
+});
+
+it('elects one leader whose cluster series are the only ones, and the scrape passes promtool', async () => {
+  await waitFor('the project to be registered', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', 30_000, 200);
+  await waitFor('exactly one leader', async () => (await leaders()).length === 1, 20_000, 200);
+  const texts = await Promise.all([...sidecars.values()].map(scrape));
+  const withCluster = texts.filter((t) => /^fdl_cloudauth_project_status\{/m.test(t));
+  expect(withCluster).toHaveLength(1);
+  expect(withCluster[0]).toContain('fdl_cloudauth_project_status{project="cluster",status="registered"} 1');
+
+  const leaderText = withCluster[0] as string;
+  const lint = checkMetrics(leaderText);
+  expect(lint.output).toBe('');
+  expect(lint.code).toBe(0);
+  // Every metric of SPEC §8 is really exported by the leader (histograms by their _count).
+  const exported = new Set([...leaderText.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`));
+  for (const metric of SPEC_METRICS) expect(exported).toContain(`${metric.name} ${metric.type}`);
+  expect([...exported].filter((e) => e.startsWith(METRIC_PREFIX)).length).toBe(SPEC_METRICS.length);
+});
+
+/** The leader's log line of its election: `after` says whether a published release prompted it. */
+function electedAfter(s: Sidecar): string[] {
+  return [...s.output().matchAll(/^.*"msg":"Elected aggregator leader".*$/gm)].map((m) => /"after":"([^"]+)"/.exec(m[0])?.[1] ?? '?');
+}
+
+// How fast each happens is a figure printed here and measured by `npm run bench`
+// (failover-bench); this test proves how it happens, so a loaded machine only slows it.
+it('hands over on a graceful stop through the published release, and by lease expiry after SIGKILL', async () => {
+  const [first] = await leaders();
+  const stopped = Date.now();
+  expect(await (sidecars.get(first as string) as Sidecar).stop()).toBe(0);
+  await waitFor('a new leader after the graceful stop', async () => (await leaders()).length === 1, 30_000, 50);
+  console.log(`graceful hand-over observed after ${Date.now() - stopped} ms`);
+  const [heir] = await leaders();
+  // Taken because the old leader released the lease, not because the lease ran out.
+  expect(electedAfter(sidecars.get(heir as string) as Sidecar).at(-1)).toBe('release');
+  await start(first as string);
+
+  const [second] = await leaders();
+  const killed = Date.now();
+  await (sidecars.get(second as string) as Sidecar).kill();
+  await waitFor('a new leader after SIGKILL', async () => (await leaders()).length === 1, 30_000, 50);
+  console.log(`crash fail-over observed after ${Date.now() - killed} ms (lease ${LEASE_MS} + renew ${RENEW_MS})`);
+  const [successor] = await leaders();
+  expect(electedAfter(sidecars.get(successor as string) as Sidecar).at(-1)).toBe('no-leader');
+  await start(second as string);
+});
+
+it('replaces a leader paused past its lease; resumed, it steps down and one leader remains', async () => {
+  const [paused] = await leaders();
+  const victim = sidecars.get(paused as string) as Sidecar;
+  victim.pause();
+  await waitFor('another leader while paused', async () => {
+    const now = await leaders();
+    return now.length === 1 && now[0] !== paused;
+  }, 30_000, 100);
+  await sleep(LEASE_MS);
+  victim.resume();
+  await waitFor('the resumed sidecar to say it does not lead', async () => !saysLeader(await scrape(victim)), 10_000, 100);
+  await sleep(2 * RENEW_MS);
+  expect(await leaders()).toHaveLength(1);
+  expect(victim.output()).toMatch(/lease-expired|lease-lost|fenced/);
+});
+
+it('degrades then fails on one node out of the allow-list; status, failures, /status and /metrics agree; register clears it', async () => {
+  await waitFor('the project to be registered', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', 30_000, 200);
+  // n3's address (10.1.0.3) leaves the allow-list.
+  await createAccount(auth.url, auth.token, { account: 'cluster', password: PASSWORD, capacity: 5, allowedIps: ['10.1.0.0/31', '10.1.0.2/32'] });
+  await waitFor('degraded', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'degraded', 20_000, 100);
+  const degraded = await statusJson(sidecars.get('n2') as Sidecar);
+  const n3 = degraded.nodes.find((n) => n.id === 'n3');
+  expect(n3?.status).toBe('degraded');
+  expect(n3?.reason).toMatchObject({ code: 30003, name: 'LICENSE_IP_ERROR' });
+
+  await waitFor('failed', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'failed', 30_000, 100);
+  await sleep(1500);
+  const env = { CLOUDAUTH_PROJECT: 'cluster', CLOUDAUTH_REDIS_URL: fixture.redisUrl, CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix, CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), CLOUDAUTH_HEARTBEAT_INTERVAL: '1s' };
+  const cliStatus = JSON.parse((await runCli(['status', '--json'], env)).stdout) as StatusJson;
+  const httpStatus = await statusJson(sidecars.get('n1') as Sidecar);
+  for (const view of [cliStatus, httpStatus]) {
+    expect(view.status).toBe('failed');
+    expect(view.lockoutSeconds).toBe(0);
+    const node = view.nodes.find((n) => n.id === 'n3');
+    // At least the threshold: an attempt already under way when the leader wrote the
+    // verdict is still recorded (the verdict stops the next one, see below).
+    expect(node).toMatchObject({ status: 'failed', reason: { code: 30003, name: 'LICENSE_IP_ERROR' } });
+    expect(node?.consecutiveFailures).toBeGreaterThanOrEqual(THRESHOLD);
+    expect(view.nodes.filter((n) => n.id !== 'n3').every((n) => n.status === 'ok')).toBe(true);
+  }
+  const failures = JSON.parse((await runCli(['failures', '--json', '--node', 'n3'], env)).stdout) as Array<{ node: string; code: number; name: string }>;
+  expect(failures.length).toBeGreaterThanOrEqual(THRESHOLD);
+  expect(failures.every((f) => f.node === 'n3' && f.code === 30003 && f.name === 'LICENSE_IP_ERROR')).toBe(true);
+  const metricsLeader = (await Promise.all([...sidecars.values()].map(scrape))).find(saysLeader) as string;
+  expect(metricsLeader).toContain('fdl_cloudauth_project_status{project="cluster",status="failed"} 1');
+  expect(metricsLeader).toContain('fdl_cloudauth_node_status{project="cluster",node="n3",status="failed"} 1');
+  expect(metricsLeader).toContain('fdl_cloudauth_node_failure_reason{project="cluster",node="n3",code="30003",reason="LICENSE_IP_ERROR"} 1');
+  expect(metricsLeader).toContain('fdl_cloudauth_lockout_seconds{project="cluster"} 0');
+
+  // Failed is sticky: n3 stops authenticating, even once the account is fixed...
+  await createAccount(auth.url, auth.token, { account: 'cluster', password: PASSWORD, capacity: 5, allowedIps: ['10.1.0.0/24'] });
+  await sleep(2500);
+  expect((await statusJson(sidecars.get('n1') as Sidecar)).status).toBe('failed');
+  // ...until the project is registered again.
+  await registerCredential(redis, fixture.keys, { account: 'cluster', password: PASSWORD, keyDir: fixture.keyDir, defaultAlgorithm: 'rsa' });
+  await waitFor('registered again', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', 20_000, 100);
+});
+
+it("turns a stopped sidecar's node stale without raising a failure", async () => {
+  expect(await (sidecars.get('n2') as Sidecar).stop()).toBe(0);
+  await waitFor('n2 stale', async () => (await statusJson(sidecars.get('n1') as Sidecar)).nodes.find((n) => n.id === 'n2')?.status === 'stale', 20_000, 200);
+  const view = await statusJson(sidecars.get('n1') as Sidecar);
+  expect(view.status).toBe('registered');
+  expect(view.nodes.find((n) => n.id === 'n2')?.consecutiveFailures).toBe(0);
+});
