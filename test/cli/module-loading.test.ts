@@ -18,7 +18,8 @@ import { readNode, startSidecar, testKeyDir } from '../support/sidecar';
  * (test/support/loaded-modules.js). `--help` loads no dependency at all; `status`
  * loads ioredis but nothing of the sidecar's BullMQ, the ciphers, the reference server
  * or the demo; a sidecar loads the library of its credential's algorithm only (its key
- * directory holds both pairs), and never the reference server or the demo.
+ * directory holds both pairs), and never the reference server or the demo (nor, without
+ * a web configuration file, its YAML parser and bcrypt).
  */
 jest.setTimeout(90_000);
 
@@ -98,7 +99,7 @@ describe('with a real Redis', () => {
   it.each<[Algorithm, string, string]>([
     ['rsa', 'node-forge', 'sm-crypto-v2'],
     ['sm2', 'sm-crypto-v2', 'node-forge'],
-  ])('a sidecar on %s loads %s, not %s, nor the reference server or the demo', async (algorithm, used, unused) => {
+  ])('a sidecar on %s loads %s, not %s, nor the reference server, the demo or what only a web config needs', async (algorithm, used, unused) => {
     const keys = new ProjectKeys(testPrefix(`modules-${algorithm}`), `modules-${algorithm}`);
     const password = `modules-${algorithm}-password`;
     await createAccount(auth.url, auth.token, { account: keys.project, password, capacity: 2 });
@@ -118,6 +119,9 @@ describe('with a real Redis', () => {
     expect(packages.has(used)).toBe(true);
     expect(packages.has(unused)).toBe(false);
     expect(packages.has('bullmq')).toBe(true);
+    // No web configuration file: neither its YAML parser nor bcrypt for basic auth.
+    expect(packages.has('yaml')).toBe(false);
+    expect(packages.has('bcryptjs')).toBe(false);
     expect(folders.has('daemon/authserver')).toBe(false);
     expect(folders.has('daemon/demo')).toBe(false);
   });
