@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { packageRoot } from '../shared/package-root';
 import { ProjectKeys } from '../shared/redis/keys';
 import { reason, writeCredential, writeNodeRecord } from '../test/support/node-records';
+import { waitFor } from '../test/support/ports';
 import { startRedis, testPrefix } from '../test/support/redis-server';
 import { figure, median, type BenchContext, type Figure } from './figure';
 
@@ -74,15 +75,11 @@ async function statusCommands(url: string, run: () => Timed): Promise<string[][]
   const marker = new Redis(url);
   await marker.echo('fdl-bench-end-of-status');
   marker.disconnect();
-  await new Promise<void>((resolve) => {
-    const poll = setInterval(() => {
-      if (seen.some((args) => args[1] === 'fdl-bench-end-of-status')) {
-        clearInterval(poll);
-        resolve();
-      }
-    }, 10);
-  });
-  monitor.disconnect();
+  try {
+    await waitFor('MONITOR to show the end marker', () => seen.some((args) => args[1] === 'fdl-bench-end-of-status'), 10_000, 10);
+  } finally {
+    monitor.disconnect();
+  }
   const end = seen.findIndex((args) => args[1] === 'fdl-bench-end-of-status');
   return seen.slice(0, end).filter((args) => !HOUSEKEEPING.has((args[0] ?? '').toLowerCase()));
 }
