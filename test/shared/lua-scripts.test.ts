@@ -9,7 +9,7 @@ import '../../daemon/agent/attempt-recorder';
 import '../../daemon/authserver/account-store';
 import '../../daemon/aggregator/leader-election';
 import '../../daemon/aggregator/status-writer';
-import '../../daemon/cli/commands/unbind';
+import '../../daemon/cli/actions/unbind';
 import '../../daemon/credentials/credential-switch';
 import '../../daemon/credentials/register-credential';
 import '../../daemon/view/corrupt-record-log';

@@ -1,7 +1,4 @@
-import { createLogger } from '../../../shared/logger';
-import { Daemon } from '../../daemon';
-import { ExitCode, intFlag, stringFlag, type Command } from '../command';
-import { installSignalHandlers } from '../signals';
+import { lazyRun, type Command } from '../command';
 
 export const daemonCommand: Command = {
   name: 'daemon',
@@ -20,23 +17,5 @@ Stops cleanly on SIGTERM or SIGINT.
     port: { type: 'string' },
     host: { type: 'string' },
   },
-  async run(ctx) {
-    const config = ctx.config(['daemon'], {
-      'node.id': stringFlag(ctx, 'node'),
-      'http.port': intFlag(ctx, 'port'),
-      'http.host': stringFlag(ctx, 'host'),
-    });
-    const logger = createLogger({ level: config.log.level });
-    const daemon = new Daemon({ config, logger });
-    const stopped = installSignalHandlers(logger, () => daemon.close());
-    try {
-      await daemon.start();
-    } catch (error) {
-      logger.fatal({ err: error }, 'Sidecar failed to start');
-      await daemon.close();
-      return ExitCode.FAILED;
-    }
-    await stopped;
-    return ExitCode.OK;
-  },
+  run: lazyRun(() => import('../actions/daemon')),
 };
