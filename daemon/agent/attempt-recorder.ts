@@ -15,7 +15,7 @@ import { attemptIdAliases } from './schedule';
  * before recording again — off the hot path, which carries no copy of the record.
  */
 
-type Recording = { state: 'recorded' | 'duplicate' | 'lost' | 'corrupt'; consecutiveFailures: number; atMs: number; record: Record<string, string> };
+type Recording = { state: 'recorded' | 'duplicate' | 'lost' | 'corrupt'; consecutiveFailures: number; atMs: number; record: Record<string, string>; afresh: boolean };
 const STATES = { 1: 'recorded', 0: 'duplicate', [-1]: 'lost', [-2]: 'corrupt' } as const;
 
 const RECORD = new LuaScript({
@@ -40,10 +40,16 @@ const RECORD = new LuaScript({
     'otherAttemptId',
   ],
   reply(raw, check): Recording {
-    const [state, streak, atMs, record] = check.list(raw, 4);
+    const [state, streak, atMs, record, afresh] = check.list(raw, 4);
     const code = check.integer(state);
     if (!(code in STATES)) check.fail('a state of 1, 0, -1 or -2');
-    return { state: STATES[code as keyof typeof STATES], consecutiveFailures: check.integer(streak), atMs: check.integer(atMs), record: check.fields(record) };
+    return {
+      state: STATES[code as keyof typeof STATES],
+      consecutiveFailures: check.integer(streak),
+      atMs: check.integer(atMs),
+      record: check.fields(record),
+      afresh: afresh !== undefined && check.integer(afresh) === 1,
+    };
   },
 });
 
@@ -90,6 +96,8 @@ export interface RecordReply {
   corruptBefore: Record<string, string> | null;
   /** What the recovery step put back because the recording found the record lost; empty otherwise. */
   restored: string[];
+  /** The node had been unbound on purpose: this result starts its record again. */
+  afresh: boolean;
 }
 
 /**
@@ -111,7 +119,7 @@ export async function recordAttempt(
   for (let round = 0; ; round += 1) {
     const reply = await runRecord(redis, keys, result, held.record !== null);
     if (reply.state === 'recorded' || reply.state === 'duplicate') {
-      return { recorded: reply.state === 'recorded', consecutiveFailures: reply.consecutiveFailures, atMs: reply.atMs, record: reply.record, corruptBefore, restored };
+      return { recorded: reply.state === 'recorded', consecutiveFailures: reply.consecutiveFailures, atMs: reply.atMs, record: reply.record, corruptBefore, restored, afresh: reply.afresh };
     }
     if (round >= 2) throw new Error(`recording ${result.attemptId} was refused (${reply.state}) after the recovery step`);
     if (reply.state === 'lost') restored = [...restored, ...(await recover())];

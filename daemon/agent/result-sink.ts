@@ -56,7 +56,7 @@ export class ResultSink {
     try {
       if (this.journal.pending > 0) await this.replay();
       const reply = await this.record(result);
-      this.remember({ ...result, atMs: reply.atMs }, reply.record);
+      this.remember({ ...result, atMs: reply.atMs }, reply);
       return { where: 'redis', reply };
     } catch (error) {
       this.o.log.warn({ err: error, attemptId: result.attemptId }, 'Redis went away before the result was recorded: journaling it');
@@ -75,7 +75,7 @@ export class ResultSink {
     if (this.journal.pending === 0) return;
     const replayed = await this.journal.replay(async (entry) => {
       const reply = await this.record(entry);
-      this.remember(entry, reply.record);
+      this.remember(entry, reply);
     });
     this.o.log.info({ replayed }, 'Replayed journal into Redis');
   }
@@ -85,6 +85,14 @@ export class ResultSink {
    * unless a fail-over to a replica that lagged dropped writes the old primary acknowledged.
    */
   async replayRecent(): Promise<void> {
+    if (this.o.local.get().recent.length === 0) return;
+    if ((await this.o.redis.sismember(this.o.keys.removed, this.o.nodeId)) === 1) {
+      // Unbound on purpose (`unbind`) while this node held them: they belong to a record
+      // that is over, and would come back as the new record's history and totals.
+      this.o.local.update({ nodeRecord: null, recent: [] });
+      this.o.log.info('This node was unbound from the project: its earlier results stay out of its new record');
+      return;
+    }
     let restored = 0;
     for (const entry of this.o.local.get().recent) {
       if ((await this.record(entry)).recorded) restored += 1;
@@ -112,10 +120,10 @@ export class ResultSink {
     return reply;
   }
 
-  /** Remembers a result Redis accepted, for replayRecent and recovery. */
-  private remember(entry: JournalEntry, record: Record<string, string>): void {
-    const recent = [...this.o.local.get().recent.filter((e) => e.attemptId !== entry.attemptId), entry].slice(-RECENT_RESULTS);
-    this.o.local.update({ nodeRecord: record, recent });
+  /** Remembers a result Redis accepted, for replayRecent and recovery; a record started afresh (after `unbind`) forgets the old one's. */
+  private remember(entry: JournalEntry, reply: RecordReply): void {
+    const before = reply.afresh ? [] : this.o.local.get().recent.filter((e) => e.attemptId !== entry.attemptId);
+    this.o.local.update({ nodeRecord: reply.record, recent: [...before, entry].slice(-RECENT_RESULTS) });
   }
 }
 

@@ -6,6 +6,7 @@ import type { AttemptResult } from '../../daemon/agent/attempt-recorder';
 import { LocalState } from '../../daemon/agent/local-state';
 import { Recovery } from '../../daemon/agent/recovery';
 import { ResultSink } from '../../daemon/agent/result-sink';
+import { REMOVE_NODE } from '../../daemon/cli/actions/unbind';
 import { createLogger } from '../../shared/logger';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord } from '../../shared/redis/records';
@@ -113,4 +114,41 @@ it('repairs a record whose numbers do not parse, records the result once, and co
   expect(written).toMatchObject({ where: 'redis', reply: { recorded: true, corruptBefore: expect.objectContaining({ consecutiveFailures: 'many' }) } });
   expect(await node(keys)).toMatchObject({ consecutiveFailures: 2, attemptsTotal: 2 });
   expect(Number(await admin.hget(keys.counters, 'corruptRecords'))).toBe(1);
+});
+
+it('a node unbound on purpose does not bring its old results back when its sidecar starts again: it starts afresh', async () => {
+  const { s, keys, redis, local } = await sink();
+  await s.write(fail('u1'), 0);
+  await s.write(fail('u2'), 0);
+  await REMOVE_NODE.run(
+    admin,
+    { nodes: keys.nodes, node: keys.node('n1'), attempts: keys.attempts('n1'), history: keys.history('n1'), removed: keys.removed, events: keys.events },
+    { nodeId: 'n1', historyRetentionS: 60 },
+  );
+  // The sidecar starts again with its local state: the sync re-records recent results.
+  await s.replayRecent();
+  expect(await admin.exists(keys.node('n1'))).toBe(0);
+  expect(await admin.zscore(keys.nodes, 'n1')).toBeNull();
+  expect(local.get()).toMatchObject({ nodeRecord: null, recent: [] });
+  // Its next attempt is the first of a new record, not the third of the old streak.
+  await s.write(fail('u3'), 0);
+  expect(await node(keys)).toMatchObject({ consecutiveFailures: 1, attemptsTotal: 1, lastAttemptId: 'u3' });
+  expect(redis.status).toBe('ready');
+});
+
+it('a node unbound while its sidecar runs starts afresh at its next result, and a later re-record of recent results brings nothing old back', async () => {
+  const { s, keys, local } = await sink();
+  await s.write(fail('r1'), 0);
+  await s.write(fail('r2'), 0);
+  await REMOVE_NODE.run(
+    admin,
+    { nodes: keys.nodes, node: keys.node('n1'), attempts: keys.attempts('n1'), history: keys.history('n1'), removed: keys.removed, events: keys.events },
+    { nodeId: 'n1', historyRetentionS: 60 },
+  );
+  const written = await s.write(fail('r3'), 0);
+  expect(written).toMatchObject({ where: 'redis', reply: { recorded: true, afresh: true, consecutiveFailures: 1 } });
+  expect(local.get().recent.map((e) => e.attemptId)).toEqual(['r3']);
+  await s.replayRecent(); // as after a reconnect
+  expect(await node(keys)).toMatchObject({ consecutiveFailures: 1, attemptsTotal: 1, lastAttemptId: 'r3' });
+  expect(await admin.zrange(keys.attempts('n1'), '0', '-1')).toEqual(['r3']);
 });

@@ -45,12 +45,14 @@
     parse, and the arithmetic below would fail halfway; repair-record-1.lua repairs it
     from what the node holds.
 
-  Returns { state, consecutiveFailures, atMs, record }
+  Returns { state, consecutiveFailures, atMs, record[, afresh] }
     state = 1 when this call recorded the attempt, 0 when the attempt id (or ARGV[16])
     was already recorded (a BullMQ retry, a stalled re-run or a journal replay),
     -1 lost, -2 corrupt (nothing written);
     record = the node hash after the call (HGETALL), which the node keeps locally to
-    restore it should Redis lose its data; for corrupt, the hash as it is.
+    restore it should Redis lose its data; for corrupt, the hash as it is;
+    afresh = 1 when the node had been unbound on purpose and this attempt starts its
+    record again (recorded only).
 ]]
 local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey, removedKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -75,8 +77,9 @@ if redis.call('ZSCORE', attemptsKey, attemptId) or (ARGV[16] ~= '' and redis.cal
   local cf = tonumber(redis.call('HGET', nodeKey, 'consecutiveFailures') or '0')
   return { 0, cf, at, redis.call('HGETALL', nodeKey) }
 end
--- The node reports again: it is no longer one that was unbound on purpose.
-redis.call('SREM', removedKey, nodeId)
+-- The node reports again: it is no longer one that was unbound on purpose, and its
+-- record starts afresh (the node forgets what it held of the old one).
+local afresh = redis.call('SREM', removedKey, nodeId)
 redis.call('ZADD', attemptsKey, at, attemptId)
 redis.call('ZREMRANGEBYSCORE', attemptsKey, '-inf', nowMs - horizon)
 if redis.call('ZCARD', attemptsKey) > hardCap then
@@ -148,4 +151,4 @@ end
 local okFlag = false
 if ok then okFlag = true end
 redis.call('PUBLISH', eventsChannel, cjson.encode({ type = 'attempt', node = nodeId, attemptId = attemptId, ok = okFlag }))
-return { 1, cf, at, redis.call('HGETALL', nodeKey) }
+return { 1, cf, at, redis.call('HGETALL', nodeKey), afresh }

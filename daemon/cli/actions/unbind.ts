@@ -18,7 +18,7 @@ import { ExitCode, stringFlag, UsageError, type CommandContext } from '../comman
  * the project's view, so a migrated node neither holds a slot nor shows as stale.
  * Stop the node's sidecar first: a running sidecar would bind the node again.
  */
-const REMOVE_NODE = new LuaScript({
+export const REMOVE_NODE = new LuaScript({
   file: 'daemon/agent/lua/remove-node-6.lua',
   keys: ['nodes', 'node', 'attempts', 'history', 'removed', 'events'],
   args: ['nodeId', 'historyRetentionS'],
