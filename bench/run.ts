@@ -8,6 +8,7 @@ import { killAllTracked } from '../test/support/process-registry';
 import { benchAggregation } from './aggregation-bench';
 import { benchAttemptCost } from './attempt-cost-bench';
 import { benchAuthServer } from './authserver-bench';
+import { benchCli } from './cli-bench';
 import { benchDetection } from './detection-bench';
 import { benchFailover } from './failover-bench';
 import { benchFootprint } from './footprint-bench';
@@ -46,6 +47,7 @@ export const BENCHES: readonly Bench[] = [
   { id: 'authserver', title: '6. Reference server throughput', run: benchAuthServer },
   { id: 'attempt', title: '7. Cost of one attempt', run: benchAttemptCost },
   { id: 'page', title: '8. Registration page', run: benchPage },
+  { id: 'cli', title: '9. CLI start-up', run: benchCli },
 ];
 
 function redisVersion(): string {

@@ -39,3 +39,41 @@ export class OffsetClock implements Clock {
     return this.base.now() + this.offsetMs;
   }
 }
+
+/** A pending timer; cancel() is a no-op once it fired. */
+export interface Timer {
+  cancel(): void;
+}
+
+/**
+ * Timers are injected beside the clock wherever a decision waits (the agent's slot
+ * timer, its close grace, the backoff between tries), so tests move time instead of
+ * sleeping. Production timers never keep the process alive on their own.
+ */
+export interface Timers {
+  after(ms: number, fn: () => void): Timer;
+}
+
+export const systemTimers: Timers = Object.freeze({
+  after(ms: number, fn: () => void): Timer {
+    const handle = setTimeout(fn, Math.max(0, ms));
+    handle.unref();
+    return { cancel: () => clearTimeout(handle) };
+  },
+});
+
+/** Resolves after `ms` on `timers`, or at once when `signal` aborts; nothing outlives it. */
+export function sleepOn(timers: Timers, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const onAbort = () => {
+      timer.cancel();
+      resolve();
+    };
+    const timer = timers.after(ms, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -4,14 +4,62 @@ import type { ProjectKeys } from '../../shared/redis/keys';
 import { HISTORY_MIN_AGE_MS, HISTORY_MIN_ENTRIES } from '../../shared/redis/records';
 import type { Outcome } from '../protocol/classify';
 import type { HeldVerdict } from './held-verdict';
+import { attemptIdAliases } from './schedule';
 
 /**
- * Writes attempt results through record-attempt-8.lua, the only writer of node
+ * Writes attempt results through record-attempt-7.lua, the only writer of node
  * records. Used for live attempts and for journal replays alike, so both are
- * idempotent on the attempt id in the same way.
+ * idempotent on the attempt id in the same way. The recording never restores: when it
+ * finds the node's record lost or broken it writes nothing and says so, and
+ * recordAttempt runs the recovery step (restore-after-loss-8.lua, repair-record-1.lua)
+ * before recording again — off the hot path, which carries no copy of the record.
  */
 
-const SCRIPT = new LuaScript('daemon/agent/lua/record-attempt-8.lua');
+type Recording = { state: 'recorded' | 'duplicate' | 'lost' | 'corrupt'; consecutiveFailures: number; atMs: number; record: Record<string, string>; afresh: boolean };
+const STATES = { 1: 'recorded', 0: 'duplicate', [-1]: 'lost', [-2]: 'corrupt' } as const;
+
+const RECORD = new LuaScript({
+  file: 'daemon/agent/lua/record-attempt-7.lua',
+  keys: ['node', 'history', 'attempts', 'nodes', 'events', 'credential', 'removed'],
+  args: [
+    'nodeId',
+    'attemptId',
+    'ok',
+    'code',
+    'name',
+    'message',
+    'atMs',
+    'licenseExpiresAt',
+    'licenseCapacity',
+    'licenseBound',
+    'generation',
+    'historyKeep',
+    'historyHorizonMs',
+    'historyCap',
+    'holdsRecord',
+    'otherAttemptId',
+  ],
+  reply(raw, check): Recording {
+    const [state, streak, atMs, record, afresh] = check.list(raw, 4);
+    const code = check.integer(state);
+    if (!(code in STATES)) check.fail('a state of 1, 0, -1 or -2');
+    return {
+      state: STATES[code as keyof typeof STATES],
+      consecutiveFailures: check.integer(streak),
+      atMs: check.integer(atMs),
+      record: check.fields(record),
+      afresh: afresh !== undefined && check.integer(afresh) === 1,
+    };
+  },
+});
+
+const REPAIR = new LuaScript({
+  file: 'daemon/agent/lua/repair-record-1.lua',
+  keys: ['node'],
+  args: ['heldRecord'],
+  reply: (raw, check) => check.fields(raw),
+});
+
 const HISTORY_HARD_CAP = 10_000;
 
 export interface AttemptResult {
@@ -26,8 +74,8 @@ export interface AttemptResult {
 
 /**
  * What the node holds of its own record: the record as the last recording returned it,
- * and the ids and times of the results it reflects. Put back first if Redis lost it
- * (see the Lua header).
+ * and the ids and times of the results it reflects. Put back by the recovery step if
+ * Redis lost it.
  */
 export interface Held {
   record: Record<string, string> | null;
@@ -44,53 +92,89 @@ export interface RecordReply {
   atMs: number;
   /** The node's record after the call, field by field. */
   record: Record<string, string>;
-  /** The record as it was when the script had to repair a field that did not parse; null otherwise. */
+  /** The record as it was when a field that did not parse had to be repaired; null otherwise. */
   corruptBefore: Record<string, string> | null;
+  /** What the recovery step put back because the recording found the record lost; empty otherwise. */
+  restored: string[];
+  /** The node had been unbound on purpose: this result starts its record again. */
+  afresh: boolean;
 }
 
-function fieldsOf(flat: readonly string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  const list = flat ?? [];
-  for (let i = 0; i + 1 < list.length; i += 2) out[list[i] as string] = list[i + 1] as string;
-  return out;
+/**
+ * Records a result. When the script finds the record lost (Redis lost its data) the
+ * recovery step runs first — `recover`, by default putting back the record `held` —
+ * and when it finds a number that does not parse, the record is repaired from `held`;
+ * then the result is recorded. Nothing is ever written halfway.
+ */
+export async function recordAttempt(
+  redis: RedisClient,
+  keys: ProjectKeys,
+  result: AttemptResult,
+  held: Held = { record: null, recent: [] },
+  recover: () => Promise<string[]> = () => restoreAfterLoss(redis, keys, result.nodeId, { ...held, credential: null, verdict: null, firstSeenAt: Number(held.record?.lastAttemptAt ?? 0) }),
+): Promise<RecordReply> {
+  let restored: string[] = [];
+  let corruptBefore: Record<string, string> | null = null;
+  // At most one recovery and one repair: a second refusal is a fault to report, not to loop on.
+  for (let round = 0; ; round += 1) {
+    const reply = await runRecord(redis, keys, result, held.record !== null);
+    if (reply.state === 'recorded' || reply.state === 'duplicate') {
+      return { recorded: reply.state === 'recorded', consecutiveFailures: reply.consecutiveFailures, atMs: reply.atMs, record: reply.record, corruptBefore, restored, afresh: reply.afresh };
+    }
+    if (round >= 2) throw new Error(`recording ${result.attemptId} was refused (${reply.state}) after the recovery step`);
+    if (reply.state === 'lost') restored = [...restored, ...(await recover())];
+    else corruptBefore = await repairRecord(redis, keys, result.nodeId, held.record);
+  }
 }
 
-export async function recordAttempt(redis: RedisClient, keys: ProjectKeys, result: AttemptResult, held: Held = { record: null, recent: [] }): Promise<RecordReply> {
+/** Repairs the numbers of the node's record that do not parse; the record as it was, or null when nothing was broken. */
+export async function repairRecord(redis: RedisClient, keys: ProjectKeys, nodeId: string, heldRecord: Record<string, string> | null): Promise<Record<string, string> | null> {
+  const before = await REPAIR.run(redis, { node: keys.node(nodeId) }, { heldRecord: heldRecord ? JSON.stringify(heldRecord) : '' });
+  return Object.keys(before).length > 0 ? before : null;
+}
+
+function runRecord(redis: RedisClient, keys: ProjectKeys, result: AttemptResult, holdsRecord: boolean): Promise<Recording> {
   const o = result.outcome;
   const opt = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
-  const reply = (await SCRIPT.run(
+  return RECORD.run(
     redis,
-    [keys.node(result.nodeId), keys.history(result.nodeId), keys.attempts(result.nodeId), keys.nodes, keys.events, keys.credential, keys.recovery, keys.removed],
-    [
-      result.nodeId,
-      result.attemptId,
-      o.ok ? '1' : '0',
-      o.ok ? '' : opt(o.code),
-      o.ok ? '' : o.name,
-      o.ok ? '' : o.message,
-      opt(result.atMs),
-      o.ok ? opt(o.license.expiresAt) : '',
-      o.ok ? opt(o.license.capacity) : '',
-      o.ok ? opt(o.license.bound) : '',
-      result.generation,
-      HISTORY_MIN_ENTRIES,
-      HISTORY_MIN_AGE_MS,
-      HISTORY_HARD_CAP,
-      held.record ? JSON.stringify(held.record) : '',
-      heldIds(held),
-    ],
-  )) as [number, number, number, string[], string[]];
-  const corrupt = reply[4] ?? [];
-  return {
-    recorded: reply[0] === 1,
-    consecutiveFailures: Number(reply[1]),
-    atMs: Number(reply[2]),
-    record: fieldsOf(reply[3]),
-    corruptBefore: corrupt.length > 0 ? fieldsOf(corrupt) : null,
-  };
+    {
+      node: keys.node(result.nodeId),
+      history: keys.history(result.nodeId),
+      attempts: keys.attempts(result.nodeId),
+      nodes: keys.nodes,
+      events: keys.events,
+      credential: keys.credential,
+      removed: keys.removed,
+    },
+    {
+      nodeId: result.nodeId,
+      attemptId: result.attemptId,
+      ok: o.ok ? '1' : '0',
+      code: o.ok ? '' : opt(o.code),
+      name: o.ok ? '' : o.name,
+      message: o.ok ? '' : o.message,
+      atMs: opt(result.atMs),
+      licenseExpiresAt: o.ok ? opt(o.license.expiresAt) : '',
+      licenseCapacity: o.ok ? opt(o.license.capacity) : '',
+      licenseBound: o.ok ? opt(o.license.bound) : '',
+      generation: result.generation,
+      historyKeep: HISTORY_MIN_ENTRIES,
+      historyHorizonMs: HISTORY_MIN_AGE_MS,
+      historyCap: HISTORY_HARD_CAP,
+      holdsRecord: holdsRecord ? '1' : '',
+      otherAttemptId: attemptIdAliases(result.attemptId)[1] ?? '',
+    },
+  );
 }
 
-const RESTORE = new LuaScript('daemon/agent/lua/restore-after-loss-7.lua');
+/** What was put back ('credential', 'record', 'verdict'), empty when nothing was missing. */
+const RESTORE = new LuaScript({
+  file: 'daemon/agent/lua/restore-after-loss-8.lua',
+  keys: ['credential', 'node', 'nodes', 'recovery', 'attempts', 'removed', 'status', 'events'],
+  args: ['nodeId', 'credentialJson', 'recordJson', 'firstSeenAt', 'heldIds', 'verdictJson'],
+  reply: (raw, check) => check.strings(raw),
+});
 
 /**
  * After Redis lost its data: writes back the credential and the node record this node
@@ -103,18 +187,25 @@ export async function restoreAfterLoss(
   nodeId: string,
   held: Held & { credential: object | null; firstSeenAt: number; verdict: HeldVerdict | null },
 ): Promise<string[]> {
-  const reply = await RESTORE.run(
+  return RESTORE.run(
     redis,
-    [keys.credential, keys.node(nodeId), keys.nodes, keys.recovery, keys.attempts(nodeId), keys.removed, keys.status],
-    [
+    {
+      credential: keys.credential,
+      node: keys.node(nodeId),
+      nodes: keys.nodes,
+      recovery: keys.recovery,
+      attempts: keys.attempts(nodeId),
+      removed: keys.removed,
+      status: keys.status,
+      events: keys.events,
+    },
+    {
       nodeId,
-      keys.events,
-      held.credential ? JSON.stringify(held.credential) : '',
-      held.record ? JSON.stringify(held.record) : '',
-      held.firstSeenAt,
-      heldIds(held),
-      held.verdict ? JSON.stringify(held.verdict) : '',
-    ],
+      credentialJson: held.credential ? JSON.stringify(held.credential) : '',
+      recordJson: held.record ? JSON.stringify(held.record) : '',
+      firstSeenAt: held.firstSeenAt,
+      heldIds: heldIds(held),
+      verdictJson: held.verdict ? JSON.stringify(held.verdict) : '',
+    },
   );
-  return Array.isArray(reply) ? (reply as string[]) : [];
 }

@@ -3,7 +3,7 @@ import type { CachedCredential } from './local-state';
 /**
  * The last `failed` verdict a node saw, kept in its local state so that a loss of
  * Redis data cannot un-fail a project (R5): the node puts it back with the rest of
- * what it holds (restore-after-loss-7.lua). A verdict is about one registration — the
+ * what it holds (restore-after-loss-8.lua). A verdict is about one registration — the
  * credential's generation and registeredAt — and a `register` (new credential) makes
  * it void, which is how re-registration clears it on the nodes too.
  *

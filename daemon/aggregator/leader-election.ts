@@ -58,9 +58,30 @@ export interface LeaderElectionOptions {
 
 const DEFAULTS = { leaseMs: 15_000, renewMs: 5_000 };
 
-const acquireScript = new LuaScript('daemon/aggregator/lua/acquire-2.lua');
-const renewScript = new LuaScript('daemon/aggregator/lua/renew-1.lua');
-const releaseScript = new LuaScript('daemon/aggregator/lua/release-2.lua');
+/** The epoch taken, or null when another candidate holds the lease. */
+const acquireScript = new LuaScript({
+  file: 'daemon/aggregator/lua/acquire-2.lua',
+  keys: ['leader', 'epoch'],
+  args: ['instance', 'leaseMs'],
+  reply(raw, check): number | null {
+    const [taken, epoch] = check.list(raw, 2);
+    return check.integer(taken) === 1 ? check.numeric(epoch) : null;
+  },
+});
+/** Whether the lease was still ours and is extended. */
+const renewScript = new LuaScript({
+  file: 'daemon/aggregator/lua/renew-1.lua',
+  keys: ['leader'],
+  args: ['holder', 'leaseMs'],
+  reply: (raw, check) => check.integer(raw) === 1,
+});
+/** Whether the lease was ours and is given back. */
+const releaseScript = new LuaScript({
+  file: 'daemon/aggregator/lua/release-2.lua',
+  keys: ['leader', 'events'],
+  args: ['holder', 'event'],
+  reply: (raw, check) => check.integer(raw) === 1,
+});
 
 export class LeaderElection extends EventEmitter {
   readonly instance: string;
@@ -215,14 +236,14 @@ export class LeaderElection extends EventEmitter {
   private async tryAcquire(): Promise<void> {
     const { redis, keys } = this.options;
     const sentAt = this.monotonic();
-    const result = (await acquireScript.run(redis, [keys.leader, keys.epoch], [this.instance, this.leaseMs])) as [number, number | string];
+    const taken = await acquireScript.run(redis, { leader: keys.leader, epoch: keys.epoch }, { instance: this.instance, leaseMs: this.leaseMs });
     if (this.stateValue !== 'candidate') {
       // Closed while the call was on its way: give back what we may just have taken.
-      if (result[0] === 1) await this.release(Number(result[1])).catch(() => undefined);
+      if (taken !== null) await this.release(taken).catch(() => undefined);
       return;
     }
-    if (result[0] !== 1) return;
-    this.epochValue = Number(result[1]);
+    if (taken === null) return;
+    this.epochValue = taken;
     this.deadline = sentAt + this.leaseMs;
     this.armWatchdog();
     this.transitionCount += 1;
@@ -243,9 +264,9 @@ export class LeaderElection extends EventEmitter {
       return;
     }
     const sentAt = this.monotonic();
-    const renewed = (await renewScript.run(redis, [keys.leader], [`${this.instance}|${epoch}`, this.leaseMs])) as number;
+    const renewed = await renewScript.run(redis, { leader: keys.leader }, { holder: `${this.instance}|${epoch}`, leaseMs: this.leaseMs });
     if (this.stateValue !== 'leader' || this.epochValue !== epoch) return;
-    if (renewed === 1) {
+    if (renewed) {
       this.deadline = sentAt + this.leaseMs;
       this.armWatchdog();
     } else {
@@ -253,10 +274,10 @@ export class LeaderElection extends EventEmitter {
     }
   }
 
-  private release(epoch: number): Promise<unknown> {
+  private release(epoch: number): Promise<boolean> {
     const { redis, keys } = this.options;
     const event = JSON.stringify({ type: 'leader-released', instance: this.instance, epoch });
-    return releaseScript.run(redis, [keys.leader, keys.events], [`${this.instance}|${epoch}`, event]);
+    return releaseScript.run(redis, { leader: keys.leader, events: keys.events }, { holder: `${this.instance}|${epoch}`, event });
   }
 
   /** Fires at the local deadline, even while a renew hangs on a dead connection. */

@@ -13,7 +13,14 @@ export type WriteOutcome = 'written' | 'unchanged' | 'sticky-failed' | 'stale-vi
 
 const OUTCOMES: Record<string, WriteOutcome> = { '1': 'written', '0': 'unchanged', '2': 'sticky-failed', '3': 'stale-view', '-1': 'fenced' };
 
-const writeStatusScript = new LuaScript('daemon/aggregator/lua/write-status-5.lua');
+const writeStatusScript = new LuaScript({
+  file: 'daemon/aggregator/lua/write-status-5.lua',
+  keys: ['leader', 'status', 'counters', 'events', 'credential'],
+  args: ['instance', 'epoch', 'status', 'generation'],
+  reply(raw, check): WriteOutcome {
+    return OUTCOMES[String(check.integer(raw))] ?? check.fail(`one of ${Object.keys(OUTCOMES).join(', ')}`);
+  },
+});
 
 export interface StatusWrite {
   instance: string;
@@ -31,14 +38,11 @@ export class StatusWriter {
 
   async writeStatus(write: StatusWrite): Promise<WriteOutcome> {
     const k = this.keys;
-    const code = await writeStatusScript.run(
+    return writeStatusScript.run(
       this.redis,
-      [k.leader, k.status, k.counters, k.events, k.credential],
-      [write.instance, write.epoch, write.status, write.generation],
+      { leader: k.leader, status: k.status, counters: k.counters, events: k.events, credential: k.credential },
+      { instance: write.instance, epoch: write.epoch, status: write.status, generation: write.generation },
     );
-    const outcome = OUTCOMES[String(code)];
-    if (!outcome) throw new Error(`write-status-5.lua answered an unknown code ${String(code)}`);
-    return outcome;
   }
 
   /** Stale writes Redis refused for this project, by any instance. */

@@ -1,5 +1,5 @@
 import type { RedisClient } from '../../shared/redis/connection';
-import { LuaScript } from '../../shared/redis/lua-script';
+import { LuaScript, type ReplyCheck } from '../../shared/redis/lua-script';
 
 /**
  * The reference server's state in Redis, so a restart loses nothing:
@@ -53,8 +53,24 @@ export class CorruptAccountError extends Error {
   }
 }
 
-const BIND = new LuaScript('daemon/authserver/lua/bind-node-2.lua');
-const UNBIND = new LuaScript('daemon/authserver/lua/unbind-node-1.lua');
+/** [status, bound]: status 0 passed, 1 full, 2 gone (unbind: 0 unbound, 1 not bound). */
+const statusAndCount = (raw: unknown, check: ReplyCheck): [number, number] => {
+  const [status, count] = check.list(raw, 2);
+  return [check.integer(status), check.integer(count)];
+};
+
+const BIND = new LuaScript({
+  file: 'daemon/authserver/lua/bind-node-2.lua',
+  keys: ['account', 'bindings'],
+  args: ['node', 'nodeId', 'project', 'nowMs', 'releaseAfterMs', 'mode'],
+  reply: statusAndCount,
+});
+const UNBIND = new LuaScript({
+  file: 'daemon/authserver/lua/unbind-node-1.lua',
+  keys: ['bindings'],
+  args: ['node', 'nowMs', 'releaseAfterMs'],
+  reply: statusAndCount,
+});
 
 /** Bindings are per node id within a project; JSON keeps the pair unambiguous. */
 export function nodeKey(project: string, nodeId: string): string {
@@ -156,20 +172,17 @@ export class AccountStore {
   /** Check-and-bind in one script; `write: false` only answers whether it would pass. */
   async bind(account: string, project: string, nodeId: string, nowMs: number, write: boolean): Promise<BindResult> {
     const keys = this.keys(account);
-    const reply = (await BIND.run(
+    const reply = await BIND.run(
       this.redis,
-      [keys.account, keys.bindings],
-      [nodeKey(project, nodeId), nodeId, project, nowMs, RELEASE_AFTER_MS, write ? 'bind' : 'check'],
-    )) as [number, number];
+      { account: keys.account, bindings: keys.bindings },
+      { node: nodeKey(project, nodeId), nodeId, project, nowMs, releaseAfterMs: RELEASE_AFTER_MS, mode: write ? 'bind' : 'check' },
+    );
     const status = reply[0] === 0 ? 'passed' : reply[0] === 1 ? 'full' : 'gone';
     return { status, bound: reply[1] };
   }
 
   async unbind(account: string, project: string, nodeId: string, nowMs: number): Promise<UnbindResult> {
-    const reply = (await UNBIND.run(this.redis, [this.keys(account).bindings], [nodeKey(project, nodeId), nowMs, RELEASE_AFTER_MS])) as [
-      number,
-      number,
-    ];
+    const reply = await UNBIND.run(this.redis, { bindings: this.keys(account).bindings }, { node: nodeKey(project, nodeId), nowMs, releaseAfterMs: RELEASE_AFTER_MS });
     return { status: reply[0] === 0 ? 'unbound' : 'not-bound', bound: reply[1] };
   }
 

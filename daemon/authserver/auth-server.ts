@@ -15,7 +15,7 @@ import { AccountStore } from './account-store';
 import { FaultInjector } from './fault-injector';
 import { ProtocolApi } from './protocol-api';
 import { BODY_LIMIT_BYTES, isJsonContentType, readJsonBody } from './request-body';
-import { FailureLimiter } from './failure-limiter';
+import { FailureLimiter } from '../http/failure-limiter';
 import { applyServerLimits, checkLimits, closeSlowClient, DEFAULT_LIMITS, serverCreationOptions, type ServerLimits } from '../http/server-limits';
 import { isLoopbackHost } from '../../shared/net/hosts';
 

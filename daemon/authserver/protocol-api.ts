@@ -9,7 +9,7 @@ import { checkLicense } from './license-checks';
 import { dummyHash, verifyPassword } from './password-hash';
 import { parseAuthenticateRequest, parseUnbindRequest, peekAccount, peekNodeId } from './protocol-request';
 import { VerifiedPasswordCache } from './verified-password-cache';
-import type { FailureLimiter } from './failure-limiter';
+import type { FailureLimiter } from '../http/failure-limiter';
 
 /**
  * Protocol v1 (SPEC §5): authenticate and unbind. Checks run in the order of the

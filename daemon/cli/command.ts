@@ -1,6 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
-import { loadConfig, type Config, type Requirement } from '../../shared/config/load';
+import type { Config, Requirement } from '../../shared/config/load';
 
 /**
  * A CLI command: its flags, its help, and `run`, which returns the exit code.
@@ -35,16 +35,20 @@ export interface Command {
   run(ctx: CommandContext): Promise<number>;
 }
 
+/**
+ * A command's `run` that loads its code (daemon/cli/actions/<name>.ts) only when the
+ * command runs: `--help`, a usage error or another command never pay for the
+ * modules it needs (BullMQ, ioredis, the ciphers, the reference server, the demo).
+ */
+export function lazyRun(load: () => Promise<{ run(ctx: CommandContext): Promise<number> }>): (ctx: CommandContext) => Promise<number> {
+  return async (ctx) => (await load()).run(ctx);
+}
+
 export const ExitCode = Object.freeze({ OK: 0, FAILED: 1, USAGE: 2, REDIS_UNREACHABLE: 3 });
 
 export class UsageError extends Error {
   readonly code = 'ERR_USAGE';
   readonly exitCode = ExitCode.USAGE;
-}
-
-export function makeConfigLoader(file: string | undefined, env: NodeJS.ProcessEnv) {
-  return (require: Requirement[], overrides?: Record<string, unknown>): Config =>
-    loadConfig({ file, env, overrides, require });
 }
 
 export const COMMON_OPTIONS: Options = {

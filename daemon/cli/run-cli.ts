@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
-import { COMMON_HELP, COMMON_OPTIONS, ExitCode, makeConfigLoader, NOT_ECHOED, UsageError, type Command, type CommandIO } from './command';
+import { COMMON_HELP, COMMON_OPTIONS, ExitCode, NOT_ECHOED, UsageError, type Command, type CommandIO } from './command';
 import { COMMANDS } from './commands';
-import { ConfigError } from '../../shared/config/load';
-import { RedisUnreachableError } from '../../shared/redis/connection';
+import { ConfigError } from '../../shared/config/config-error';
+import { RedisUnreachableError } from '../../shared/redis/redis-unreachable-error';
 import { packageVersion } from '../../shared/package-root';
 
 /**
  * Parses argv, dispatches to a command, and turns the errors every command may meet
  * into one clear line and the exit code of SPEC §4 — never a stack trace for bad input.
+ * Help and usage errors are answered from the command table alone: the configuration
+ * loader and each command's code are loaded only when a command runs.
  */
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -85,11 +87,12 @@ export async function runCli(argv: string[], io: CommandIO): Promise<number> {
 
   const configFile = typeof parsed.values.config === 'string' ? parsed.values.config : undefined;
   try {
+    const { loadConfig } = await import('../../shared/config/load');
     return await command.run({
       ...io,
       values: parsed.values,
       positionals: parsed.positionals,
-      config: makeConfigLoader(configFile, io.env),
+      config: (needs, overrides) => loadConfig({ file: configFile, env: io.env, overrides, require: needs }),
     });
   } catch (error) {
     if (error instanceof ConfigError || error instanceof UsageError || error instanceof RedisUnreachableError) {

@@ -18,7 +18,13 @@ import { decryptCredential, readCredential } from './credential-store';
  * if the ciphertext is still the one that was decrypted. Whenever the process dies,
  * Redis holds either the old triple or the new one, and both decrypt.
  */
-const SWITCH = new LuaScript('daemon/credentials/lua/switch-credential-1.lua');
+/** 1 switched, 0 the credential changed meanwhile, -1 there is none. */
+export const SWITCH = new LuaScript({
+  file: 'daemon/credentials/lua/switch-credential-1.lua',
+  keys: ['credential'],
+  args: ['readCiphertext', 'ciphertext', 'algorithm', 'keyId'],
+  reply: (raw, check) => check.integer(raw),
+});
 const ATTEMPTS = 3;
 
 export type SwitchOutcome =
@@ -49,7 +55,7 @@ export async function switchCredential(redis: RedisClient, keys: ProjectKeys, to
     if (target.decrypt(targetPrivate.text, ciphertext) !== password) {
       throw new DecryptError(`the ${to} round-trip check failed for project ${keys.project}: nothing was changed`);
     }
-    const result = Number(await SWITCH.run(redis, [keys.credential], [cred.ciphertext, ciphertext, to, targetPublic.keyId]));
+    const result = await SWITCH.run(redis, { credential: keys.credential }, { readCiphertext: cred.ciphertext, ciphertext, algorithm: to, keyId: targetPublic.keyId });
     if (result === 1) return { outcome: 'switched', from: cred.algorithm, keyId: targetPublic.keyId, generation: cred.generation };
     if (result === -1) return { outcome: 'missing' };
     // 0: a register or another switch wrote meanwhile; read the new credential and decide again.

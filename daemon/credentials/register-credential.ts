@@ -10,10 +10,18 @@ import { CredentialChangedError } from './credential-changed-error';
 /**
  * `register`: encrypts the password with the public key of the project's algorithm
  * (the one stored with its credential, which `crypto switch` changes, else the
- * configured crypto.algorithm) and stores it through register-4.lua, which also
+ * configured crypto.algorithm) and stores it through register-5.lua, which also
  * clears a `failed` project and resets the node streaks, and publishes `registered`.
  */
-const REGISTER = new LuaScript('daemon/credentials/lua/register-4.lua');
+export const REGISTER = new LuaScript({
+  file: 'daemon/credentials/lua/register-5.lua',
+  keys: ['credential', 'status', 'nodes', 'recovery', 'events'],
+  args: ['account', 'ciphertext', 'algorithm', 'keyId', 'expectedAlgorithm', 'nodePrefix'],
+  reply(raw, check) {
+    const [code, generation, registeredAt, clearedFailed, nodesReset] = check.list(raw, 5).map((v) => check.integer(v)) as [number, number, number, number, number];
+    return { stored: code === 1, generation, registeredAt, clearedFailed: clearedFailed === 1, nodesReset };
+  },
+});
 const ATTEMPTS = 3;
 
 export interface RegisterInput {
@@ -42,14 +50,14 @@ export async function registerCredential(redis: RedisClient, keys: ProjectKeys, 
     const algorithm = isAlgorithm(stored) ? stored : input.defaultAlgorithm;
     const publicKey = loadPublicKey(input.keyDir, algorithm);
     const ciphertext = cipherFor(algorithm).encrypt(publicKey.text, input.password);
-    const reply = (await REGISTER.run(
+    const reply = await REGISTER.run(
       redis,
-      [keys.credential, keys.status, keys.nodes, keys.recovery],
-      [input.account, ciphertext, algorithm, publicKey.keyId, stored ?? '', keys.node(''), keys.events],
-    )) as number[];
-    const [code = 0, generation = 0, registeredAt = 0, clearedFailed = 0, nodesReset = 0] = reply;
-    if (code === 1) {
-      return { algorithm, keyId: publicKey.keyId, generation, registeredAt, clearedFailed: clearedFailed === 1, nodesReset };
+      { credential: keys.credential, status: keys.status, nodes: keys.nodes, recovery: keys.recovery, events: keys.events },
+      { account: input.account, ciphertext, algorithm, keyId: publicKey.keyId, expectedAlgorithm: stored ?? '', nodePrefix: keys.node('') },
+    );
+    if (reply.stored) {
+      const { generation, registeredAt, clearedFailed, nodesReset } = reply;
+      return { algorithm, keyId: publicKey.keyId, generation, registeredAt, clearedFailed, nodesReset };
     }
     // A crypto switch changed the algorithm between our read and our write: encrypt again.
   }

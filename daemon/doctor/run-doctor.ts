@@ -22,8 +22,6 @@ export interface DoctorOptions {
   managementUrl: string;
 }
 
-export const DEFAULT_MANAGEMENT_URL = 'https://cloud.fanruan.com';
-
 function loadForDoctor(o: DoctorOptions): { cfg: Config | null; result: CheckResult } {
   const title = 'configuration';
   try {

@@ -3,9 +3,9 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import bcrypt from 'bcryptjs';
+import type bcryptjs from 'bcryptjs';
 import type { Logger } from 'pino';
-import { FailureLimiter } from '../authserver/failure-limiter';
+import { FailureLimiter } from './failure-limiter';
 import { applyServerLimits, checkLimits, closeSlowClient, serverCreationOptions, type ServerLimits } from './server-limits';
 import type { WebConfig } from './web-config';
 
@@ -31,10 +31,16 @@ export interface ProtectedServerOptions {
 }
 
 const REALM = 'Basic realm="fdl-cloudauth", charset="UTF-8"';
+// bcryptjs is loaded by the first request that must pass basic auth: most sidecars
+// have no basic_auth_users and never need it (~3 MiB).
+async function loadBcrypt(): Promise<typeof bcryptjs> {
+  return (await import('bcryptjs')).default;
+}
+
 // A valid bcrypt hash of a random string, compared against when the user is unknown;
 // made on first use, so commands that never serve HTTP do not pay for it.
 let dummyHash: string | undefined;
-function unknownUserHash(): string {
+function unknownUserHash(bcrypt: typeof bcryptjs): string {
   dummyHash ??= bcrypt.hashSync(createHash('sha256').update(String(Math.random())).digest('hex'), 10);
   return dummyHash;
 }
@@ -90,7 +96,8 @@ export class Gate {
     const hash = config.basicAuthUsers.get(credentials.user);
     const key = this.digest(credentials.user, credentials.password, hash ?? '');
     if (hash && this.verified.has(key)) return true;
-    const matches = await bcrypt.compare(credentials.password, hash ?? unknownUserHash());
+    const bcrypt = await loadBcrypt();
+    const matches = await bcrypt.compare(credentials.password, hash ?? unknownUserHash(bcrypt));
     if (!hash || !matches) {
       this.failures.recordFailure(source);
       this.o.log.warn({ source, path: (req.url ?? '/').split('?')[0] }, 'HTTP request with wrong credentials refused');

@@ -14,7 +14,14 @@ import { LuaScript } from '../../shared/redis/lua-script';
  * already logged and sent, bounded so a record that keeps changing cannot grow memory
  * without end.
  */
-const COUNT = new LuaScript('daemon/view/lua/count-corrupt-2.lua');
+/** The project's total of corrupt records after counting these. */
+const COUNT = new LuaScript({
+  file: 'daemon/view/lua/count-corrupt-2.lua',
+  keys: ['seen', 'counters'],
+  args: ['mostRemembered'],
+  variadic: true,
+  reply: (raw, check) => check.integer(raw),
+});
 const MAX_REMEMBERED_IN_REDIS = 10_000;
 
 export class CorruptRecordLog {
@@ -55,7 +62,7 @@ export class CorruptRecordLog {
     const fields = this.pending;
     this.pending = [];
     try {
-      return Number(await COUNT.run(redis, [keys.corruptSeen, keys.counters], [MAX_REMEMBERED_IN_REDIS, ...fields]));
+      return await COUNT.run(redis, { seen: keys.corruptSeen, counters: keys.counters }, { mostRemembered: MAX_REMEMBERED_IN_REDIS }, fields);
     } catch (error) {
       this.pending = [...fields, ...this.pending];
       throw error;

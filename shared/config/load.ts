@@ -3,6 +3,9 @@ import { compileConfig, type Config } from './compile';
 import { createConvict, schema } from './schema';
 import { parseDuration } from '../duration';
 import { isLoopbackHost } from '../net/hosts';
+import { ConfigError } from './config-error';
+
+export { ConfigError };
 
 /**
  * Loads the configuration with the precedence of SPEC §7:
@@ -11,19 +14,6 @@ import { isLoopbackHost } from '../net/hosts';
  */
 
 export type Requirement = 'project' | 'daemon' | 'authserver';
-
-export class ConfigError extends Error {
-  readonly code = 'ERR_CONFIG';
-  readonly exitCode = 2;
-  constructor(readonly problems: string[]) {
-    super(
-      `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
-        problems.map((p) => `  - ${p}`).join('\n') +
-        '\nFix these keys in the config file (--config), the CLOUDAUTH_* environment or the flags, then start again.',
-    );
-    this.name = 'ConfigError';
-  }
-}
 
 export interface LoadOptions {
   file?: string;

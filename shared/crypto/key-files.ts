@@ -4,6 +4,7 @@ import type { Algorithm } from './cipher';
 import { cipherFor } from './ciphers';
 import { DecryptError } from './errors/decrypt-error';
 import { KeyFileError } from './errors/key-file-error';
+import { privateKeyId } from './private-key-id';
 
 /**
  * The key directory (config crypto.keyDir, SPEC R9): one key pair per algorithm.
@@ -94,8 +95,7 @@ export function loadPrivateKey(dir: string, algorithm: Algorithm): LoadedKey {
     throw new KeyFileError(`private key file ${file} has mode ${mode}, open to group or others: run \`chmod 600 ${file}\``, file);
   }
   const text = readOrExplain(file);
-  const cipher = cipherFor(algorithm);
-  const keyId = keyIdOrExplain(file, dir, () => cipher.keyId(cipher.publicKeyOf(text)));
+  const keyId = keyIdOrExplain(file, dir, () => privateKeyId(algorithm, text));
   return { algorithm, kind: 'private', file, text, keyId };
 }
 

@@ -77,6 +77,12 @@ export class Sm2Cipher implements Cipher {
   }
 
   publicKeyOf(privateKey: string): string {
-    return `${sm2.getPublicKeyFromPrivateKey(parsePrivate(privateKey))}\n`;
+    const key = parsePrivate(privateKey);
+    try {
+      return `${sm2.getPublicKeyFromPrivateKey(key)}\n`;
+    } catch {
+      // sm-crypto-v2 throws a plain Error for a scalar not below the group order.
+      throw new DecryptError('the SM2 private key is out of range for the SM2 curve');
+    }
   }
 }

@@ -1,6 +1,9 @@
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/compile';
 import { redisTlsSettings, redisUsesTls } from './tls-options';
+import { RedisUnreachableError } from './redis-unreachable-error';
+
+export { RedisUnreachableError };
 
 /**
  * One factory for every Redis connection the product opens: standalone (URL),
@@ -94,18 +97,6 @@ export function describeRedis(cfg: Config['redis']): string {
   }
   const url = new URL(cfg.url);
   return `Redis at ${url.protocol}//${url.host}${url.pathname && url.pathname !== '/' ? url.pathname : ''}`;
-}
-
-export class RedisUnreachableError extends Error {
-  readonly code = 'ERR_REDIS_UNREACHABLE';
-  readonly exitCode = 3;
-  constructor(where: string, cause: unknown) {
-    super(
-      `cannot reach ${where}: ${cause instanceof Error ? cause.message : String(cause)}. ` +
-        'Check that Redis runs and that redis.url (CLOUDAUTH_REDIS_URL), redis.sentinels or redis.clusterNodes point to it.',
-    );
-    this.name = 'RedisUnreachableError';
-  }
 }
 
 /** Connects a lazily created client, turning a failure into RedisUnreachableError. */

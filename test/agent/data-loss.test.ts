@@ -93,8 +93,8 @@ it('comes back from FLUSHALL with every connection still open, schedules include
   const streakBefore = (await readNode(redis, fixture.keys, 'bad1'))?.consecutiveFailures ?? 0;
   await redis.flushall();
   await expectRestored(streakBefore);
-  // The schedules are back: scheduled (repeat:) attempts are recorded after the flush.
-  await waitFor('scheduled attempts after the flush', async () => (await recordedAttempts(redis, fixture.keys, 'ok1')).filter((id) => id.startsWith('repeat:')).length >= 2, 20_000, 100);
+  // The schedules are back: scheduled (slot:) attempts are recorded after the flush.
+  await waitFor('scheduled attempts after the flush', async () => (await recordedAttempts(redis, fixture.keys, 'ok1')).filter((id) => id.startsWith('slot:')).length >= 2, 20_000, 100);
 });
 
 describe('a failed project', () => {

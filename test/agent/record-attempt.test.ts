@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { recordAttempt, type AttemptResult } from '../../daemon/agent/attempt-recorder';
+import { recordAttempt, restoreAfterLoss, type AttemptResult } from '../../daemon/agent/attempt-recorder';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord } from '../../shared/redis/records';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
@@ -125,4 +125,33 @@ it('drops a broken number the node does not know either, so its default applies 
   expect(reply.recorded).toBe(true);
   expect(reply.corruptBefore).toMatchObject({ consecutiveFailures: 'NaN?' });
   expect(await node()).toMatchObject({ consecutiveFailures: 1, attemptsTotal: 5 });
+});
+
+it('counts a slot once across an upgrade: recorded under the name an earlier release gave it, re-run under slot:<ms>', async () => {
+  // The old release recorded the slot (repeat:heartbeat:<ms>), then a retry, a stalled
+  // re-run or a replica on the new release runs the same slot again.
+  expect((await recordAttempt(redis, keys, fail('repeat:heartbeat:7200000'))).recorded).toBe(true);
+  expect((await recordAttempt(redis, keys, fail('slot:7200000'))).recorded).toBe(false);
+  // And the other way: a journal written before the upgrade replayed after it.
+  expect((await recordAttempt(redis, keys, fail('slot:10800000'))).recorded).toBe(true);
+  expect((await recordAttempt(redis, keys, fail('repeat:heartbeat:10800000'))).recorded).toBe(false);
+  expect(await node()).toMatchObject({ attemptsTotal: 2, consecutiveFailures: 2 });
+});
+
+it('writes nothing when the record is lost: the recording refuses, the recovery step runs, then it records (or reports the refusal)', async () => {
+  const first = await recordAttempt(redis, keys, fail('r1'));
+  const held = { record: first.record, recent: [{ attemptId: 'r1', atMs: first.atMs }] };
+  await redis.del(keys.node('n1'), keys.attempts('n1'));
+  // A recovery step that cannot put anything back: the refusal is an error (the agent
+  // journals the result), and nothing was written.
+  await expect(recordAttempt(redis, keys, fail('r2'), held, async () => [])).rejects.toThrow(/refused \(lost\)/);
+  expect(await redis.exists(keys.node('n1'), keys.attempts('n1'))).toBe(0);
+
+  const steps: string[] = [];
+  const reply = await recordAttempt(redis, keys, fail('r2'), held, async () => {
+    steps.push(`recovery, r2 recorded: ${(await redis.zscore(keys.attempts('n1'), 'r2')) !== null}`);
+    return restoreAfterLoss(redis, keys, 'n1', { ...held, credential: null, verdict: null, firstSeenAt: first.atMs });
+  });
+  expect(steps).toEqual(['recovery, r2 recorded: false']);
+  expect(reply).toMatchObject({ recorded: true, restored: ['node'], consecutiveFailures: 2 });
 });

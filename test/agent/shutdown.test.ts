@@ -6,11 +6,12 @@ import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server
 import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 
 /**
- * SIGTERM in the middle of an attempt: a short attempt is let finish and recorded; one
- * that outlasts the close grace (10 s) is abandoned unrecorded, the process exits 0,
- * and the next sidecar of the node re-runs it under the same id — counted once.
+ * SIGTERM in the middle of an attempt, through a real sidecar process: the signal
+ * closes the sidecar, the running attempt is let finish and recorded, the process exits
+ * 0. What happens to an attempt that outlasts the close grace (abandoned, retried by
+ * BullMQ under the same id, counted once) is decided in the agent: agent-shutdown.test.
  */
-jest.setTimeout(150_000);
+jest.setTimeout(60_000);
 
 let redis: Redis;
 let auth: InProcessAuthServer;
@@ -46,22 +47,4 @@ it('lets a running attempt finish on SIGTERM, records it, exits 0', async () => 
   expect(await recordedAttempts(redis, fixture.keys, 't1')).toEqual([job]);
   expect((await readNode(redis, fixture.keys, 't1'))?.attemptsTotal).toBe(1);
   await request(auth.url, '/admin/faults', { token: auth.token, method: 'DELETE' });
-});
-
-it('abandons an attempt that outlasts the grace, and the next sidecar counts it once', async () => {
-  await request(auth.url, '/admin/faults', { token: auth.token, body: { mode: 'delay', ms: 25_000, nodes: ['t2'] } });
-  // A timeout above the delay: the call is still open when the grace runs out.
-  const s = await startSidecar(fixture, { nodeId: 't2', interval: '1h', env: { CLOUDAUTH_AUTH_TIMEOUT: '30s' } });
-  sidecars.push(s);
-  const job = await activeJob('t2');
-  expect(await s.stop('SIGTERM')).toBe(0);
-  expect(s.output()).toContain('Attempt abandoned by shutdown');
-  expect(await recordedAttempts(redis, fixture.keys, 't2')).toEqual([]);
-
-  await request(auth.url, '/admin/faults', { token: auth.token, method: 'DELETE' });
-  sidecars.push(await startSidecar(fixture, { nodeId: 't2', interval: '1h' }));
-  await waitFor('the abandoned attempt to be re-run and recorded', async () => (await recordedAttempts(redis, fixture.keys, 't2')).includes(job), 60_000, 200);
-  const ids = await recordedAttempts(redis, fixture.keys, 't2');
-  expect(ids.filter((id) => id === job)).toHaveLength(1);
-  expect((await readNode(redis, fixture.keys, 't2'))?.attemptsTotal).toBe(ids.length);
 });

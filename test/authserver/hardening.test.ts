@@ -1,4 +1,4 @@
-import { FailureLimiter } from '../../daemon/authserver/failure-limiter';
+import { FailureLimiter } from '../../daemon/http/failure-limiter';
 import { authenticate, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
 import { useRedisForAuthServers } from '../support/authserver-suite';
 import { waitFor } from '../support/ports';

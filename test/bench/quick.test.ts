@@ -40,6 +40,8 @@ const EXPECTED = [
   'attempt.commands',
   'page.render.100',
   'page.weight.100',
+  'cli.help',
+  'cli.status',
 ];
 
 const ROOT = path.resolve(__dirname, '..', '..');

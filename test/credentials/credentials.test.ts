@@ -9,11 +9,10 @@ import { KeyMismatchError } from '../../shared/crypto/errors/key-mismatch-error'
 import { ensureKeyDir, keyFilePath, loadPrivateKey, loadPublicKey, PRIVATE_KEY_MODE, PUBLIC_KEY_MODE, writeFileAtomic } from '../../shared/crypto/key-files';
 import { ALGORITHMS } from '../../shared/crypto/cipher';
 import { ProjectKeys } from '../../shared/redis/keys';
-import { LuaScript } from '../../shared/redis/lua-script';
 import { CorruptRecordError } from '../../shared/redis/records';
 import { decryptCredential, parseCredential, readCredential } from '../../daemon/credentials/credential-store';
-import { findCredentialProjects, switchCredential } from '../../daemon/credentials/credential-switch';
-import { registerCredential } from '../../daemon/credentials/register-credential';
+import { findCredentialProjects, SWITCH, switchCredential } from '../../daemon/credentials/credential-switch';
+import { REGISTER, registerCredential } from '../../daemon/credentials/register-credential';
 import { readFirstLine } from '../../daemon/credentials/read-password';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
@@ -154,9 +153,12 @@ describe('register script', () => {
   it('writes nothing when the algorithm changed since it was read (a concurrent crypto switch)', async () => {
     const keys = new ProjectKeys(testPrefix('cc'), 'p');
     await redis.hset(keys.credential, { account: 'a', ciphertext: 'old', algorithm: 'sm2', keyId: 'k', generation: '4', registeredAt: '1' });
-    const script = new LuaScript('daemon/credentials/lua/register-4.lua');
-    const reply = (await script.run(redis, [keys.credential, keys.status, keys.nodes, keys.recovery], ['b', 'new', 'rsa', 'k2', 'rsa', keys.node(''), keys.events])) as number[];
-    expect(reply[0]).toBe(0);
+    const reply = await REGISTER.run(
+      redis,
+      { credential: keys.credential, status: keys.status, nodes: keys.nodes, recovery: keys.recovery, events: keys.events },
+      { account: 'b', ciphertext: 'new', algorithm: 'rsa', keyId: 'k2', expectedAlgorithm: 'rsa', nodePrefix: keys.node('') },
+    );
+    expect(reply.stored).toBe(false);
     expect(await redis.hget(keys.credential, 'ciphertext')).toBe('old');
     expect(await redis.hget(keys.credential, 'generation')).toBe('4');
   });
@@ -188,12 +190,12 @@ describe('crypto switch step', () => {
 
   it('compare-and-set refuses a stale ciphertext and a missing credential', async () => {
     const keys = new ProjectKeys(testPrefix('cas'), 'p');
-    const script = new LuaScript('daemon/credentials/lua/switch-credential-1.lua');
-    expect(await script.run(redis, [keys.credential], ['x', 'y', 'sm2', 'k'])).toBe(-1);
+    const run = (readCiphertext: string, ciphertext: string, algorithm: string, keyId: string) => SWITCH.run(redis, { credential: keys.credential }, { readCiphertext, ciphertext, algorithm, keyId });
+    expect(await run('x', 'y', 'sm2', 'k')).toBe(-1);
     await redis.hset(keys.credential, { account: 'a', ciphertext: 'current', algorithm: 'rsa', keyId: 'k1', generation: '1' });
-    expect(await script.run(redis, [keys.credential], ['stale', 'new', 'sm2', 'k2'])).toBe(0);
+    expect(await run('stale', 'new', 'sm2', 'k2')).toBe(0);
     expect(await redis.hgetall(keys.credential)).toMatchObject({ ciphertext: 'current', algorithm: 'rsa', keyId: 'k1' });
-    expect(await script.run(redis, [keys.credential], ['current', 'new', 'sm2', 'k2'])).toBe(1);
+    expect(await run('current', 'new', 'sm2', 'k2')).toBe(1);
     expect(await redis.hgetall(keys.credential)).toEqual({ account: 'a', ciphertext: 'new', algorithm: 'sm2', keyId: 'k2', generation: '1' });
   });
 

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
+import { slotOfAttemptId } from '../../daemon/agent/schedule';
 import { waitFor } from './ports';
 import type { Sidecar } from './sidecar';
 
@@ -72,9 +73,8 @@ export async function nodeFigures(redis: RedisClient, keys: ProjectKeys, sidecar
   const total = Number((await redis.hget(keys.node(sidecar.nodeId), 'attemptsTotal')) ?? 0);
   const recordedSet = new Set(recorded);
   const slots = recorded
-    .map((id) => /^repeat:[^:]+:(\d+)$/.exec(id)?.[1])
-    .filter((s): s is string => s !== undefined)
-    .map(Number)
+    .map(slotOfAttemptId)
+    .filter((s): s is number => s !== null)
     .sort((a, b) => a - b);
   const missedSlots: number[] = [];
   for (let i = 1; i < slots.length; i++) {

@@ -1,6 +1,4 @@
-import { createLogger } from '../../../shared/logger';
-import { startAuthServer } from '../../authserver/auth-server';
-import { ExitCode, intFlag, stringFlag, type Command } from '../command';
+import { lazyRun, type Command } from '../command';
 
 /**
  * `fdl-cloudauth authserver`: runs the reference authorization server until SIGTERM
@@ -23,25 +21,5 @@ the admin API under /admin (bearer token authserver.adminToken). State lives in 
     port: { type: 'string' },
     host: { type: 'string' },
   },
-  async run(ctx) {
-    const config = ctx.config(['authserver'], {
-      'authserver.port': intFlag(ctx, 'port', 0),
-      'authserver.host': stringFlag(ctx, 'host'),
-    });
-    const logger = createLogger({ level: config.log.level });
-    const server = await startAuthServer({ config, logger });
-
-    await new Promise<void>((resolve) => {
-      const stop = (signal: NodeJS.Signals) => {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        logger.info({ signal }, 'shutting down on signal');
-        resolve();
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-    });
-    await server.close();
-    return ExitCode.OK;
-  },
+  run: lazyRun(() => import('../actions/authserver')),
 };

@@ -7,17 +7,16 @@
   KEYS[3] recorded attempt ids     KEYS[4] failure history (list)
   KEYS[5] removed nodes (set): the node's sidecar, should it run again with its old
           local state, must not mistake the missing record for lost Redis data
-  (the events channel is ARGV[2]: a channel is not a key)
+  KEYS[6] events channel
 
   ARGV[1] node id
-  ARGV[2] events channel
-  ARGV[3] history retention in seconds
+  ARGV[2] history retention in seconds
 
   Returns 1 when the node was part of the project, 0 otherwise.
 ]]
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SADD', KEYS[5], ARGV[1])
-if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('EXPIRE', KEYS[4], tonumber(ARGV[3])) end
-redis.call('PUBLISH', ARGV[2], cjson.encode({ type = 'node-removed', node = ARGV[1] }))
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('EXPIRE', KEYS[4], tonumber(ARGV[2])) end
+redis.call('PUBLISH', KEYS[6], cjson.encode({ type = 'node-removed', node = ARGV[1] }))
 return removed

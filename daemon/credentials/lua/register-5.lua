@@ -9,6 +9,7 @@
     KEYS[3] nodes sorted set (every node id of the project)
     KEYS[4] recovery hash: a registration starts afresh, so the note that Redis once
             lost the project's data (and its failure history) is dropped
+    KEYS[5] events channel
 
     ARGV[1] account
     ARGV[2] ciphertext (base64)
@@ -16,14 +17,15 @@
     ARGV[4] key id of the public key used
     ARGV[5] algorithm the caller read from the credential ('' when there was none):
             if `crypto switch` changed it meanwhile, nothing is written
-    ARGV[6] prefix of the node hashes ('<base>:node:'); node ids are appended
-    ARGV[7] events channel
+    ARGV[6] prefix of the node hashes ('<base>:node:'); node ids are appended (the
+            only key not in KEYS: which nodes exist is read here; every node hash
+            shares the project's hash tag, so it lives in the same slot)
 
   Output: { code, generation, registeredAt, clearedFailed, nodesReset }
     code  1 stored
           0 the stored algorithm is no longer ARGV[5] (concurrent crypto switch): read again
 ]]
-local credentialKey, statusKey, nodesKey, recoveryKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local credentialKey, statusKey, nodesKey, recoveryKey, eventsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
 local stored = redis.call('HGET', credentialKey, 'algorithm')
 if (stored or '') ~= ARGV[5] then
@@ -61,5 +63,5 @@ if redis.call('HGET', statusKey, 'status') == 'failed' then
 end
 
 redis.call('DEL', recoveryKey)
-redis.call('PUBLISH', ARGV[7], '{"type":"registered","generation":' .. generation .. '}')
+redis.call('PUBLISH', eventsKey, '{"type":"registered","generation":' .. generation .. '}')
 return { 1, generation, nowMs, clearedFailed, nodesReset }

@@ -7,8 +7,7 @@
   KEYS[4] project's nodes         <prefix>:{project}:nodes (zset id -> first seen ms)
   KEYS[5] events channel          <prefix>:{project}:events
   KEYS[6] credential hash         <prefix>:{project}:credential (read: current generation)
-  KEYS[7] recovery hash           <prefix>:{project}:recovery
-  KEYS[8] removed nodes (set)     <prefix>:{project}:removed (unbound on purpose)
+  KEYS[7] removed nodes (set)     <prefix>:{project}:removed (unbound on purpose)
 
   ARGV[1]  node id
   ARGV[2]  attempt id (the idempotency key)
@@ -25,12 +24,9 @@
   ARGV[12] history: entries always kept (1000)
   ARGV[13] history and idempotency horizon in ms (30 days)
   ARGV[14] history hard cap (entries)
-  ARGV[15] the node's record as the node last saw it (JSON object), '' if none: when
-           the record is missing here (and the node was not unbound on purpose),
-           Redis lost its data since, and the record is put back before this attempt
-           is applied, so the streak goes on
-  ARGV[16] the ids and times of the results that record already holds (JSON array of
-           [id, ms]), put back with it so a later replay of them counts nothing twice
+  ARGV[15] '1' when the node holds a record of its own (it recorded before), '' if not
+  ARGV[16] another id the same attempt may have been recorded under ('' for none): a
+           slot's attempt id of an earlier release (see daemon/agent/schedule.ts)
 
   The streak follows the order attempts were MADE: a result older than the node's last
   recorded attempt (a journal replayed late, a result a fail-over had dropped) is kept
@@ -38,24 +34,28 @@
   made with a newer credential generation than the record's (after a re-registration)
   starts a new streak.
 
-  A numeric field of the record that does not parse (lastAttemptAt, lastSuccessAt,
-  consecutiveFailures, attemptsTotal, failuresTotal, generation) would make the
-  arithmetic below fail halfway, and Redis keeps the writes made before a script error
-  (the attempt id would be marked recorded while nothing else was). So the record is
-  checked before anything is written, and a broken field is repaired from what the node
-  knows (ARGV[15]) or dropped (its default applies); the record as it was is returned
-  so that the node counts it as a corrupt record.
+  Nothing is written unless the attempt can be applied whole (Redis keeps the writes
+  made before a script error). Two cases are answered without a write, for the node to
+  recover and call again (daemon/agent/result-sink.ts):
+  - lost: the record is missing although the node holds one and was not unbound on
+    purpose — Redis lost its data since; restore-after-loss-8.lua puts it back first,
+    so the streak goes on instead of starting again at 1;
+  - corrupt: a numeric field (lastAttemptAt, lastSuccessAt, consecutiveFailures,
+    attemptsTotal, failuresTotal, generation; the list of repair-record-1.lua) does not
+    parse, and the arithmetic below would fail halfway; repair-record-1.lua repairs it
+    from what the node holds.
 
-  Returns { recorded, consecutiveFailures, atMs, record, corruptBefore }
-    recorded = 1 when this call recorded the attempt, 0 when the attempt id was
-    already recorded (a BullMQ retry, a stalled re-run or a journal replay);
+  Returns { state, consecutiveFailures, atMs, record[, afresh] }
+    state = 1 when this call recorded the attempt, 0 when the attempt id (or ARGV[16])
+    was already recorded (a BullMQ retry, a stalled re-run or a journal replay),
+    -1 lost, -2 corrupt (nothing written);
     record = the node hash after the call (HGETALL), which the node keeps locally to
-    restore it should Redis lose its data;
-    corruptBefore = the node hash as it was when a field had to be repaired (HGETALL),
-    empty otherwise.
+    restore it should Redis lose its data; for corrupt, the hash as it is;
+    afresh = 1 when the node had been unbound on purpose and this attempt starts its
+    record again (recorded only).
 ]]
-local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey, recoveryKey, removedKey =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey, removedKey =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local nodeId, attemptId, ok = ARGV[1], ARGV[2], ARGV[3] == '1'
 local keepEntries, horizon, hardCap = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 
@@ -64,46 +64,22 @@ local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local at = nowMs
 if ARGV[7] ~= '' then at = tonumber(ARGV[7]) end
 
-if ARGV[15] ~= '' and redis.call('EXISTS', nodeKey) == 0 and redis.call('SISMEMBER', removedKey, nodeId) == 0 then
-  for field, value in pairs(cjson.decode(ARGV[15])) do redis.call('HSET', nodeKey, field, tostring(value)) end
-  if ARGV[16] ~= '' then
-    for _, pair in ipairs(cjson.decode(ARGV[16])) do redis.call('ZADD', attemptsKey, 'NX', tonumber(pair[2]), pair[1]) end
-  end
-  redis.call('ZADD', nodesKey, 'NX', tonumber(redis.call('HGET', nodeKey, 'lastAttemptAt') or '0'), nodeId)
-  redis.call('HSETNX', recoveryKey, 'at', nowMs)
-  redis.call('HSET', recoveryKey, 'node:' .. nodeId, 'node')
-end
 -- Checked before the first write of this attempt (see above).
-local corruptBefore = {}
-local broken = {}
+if ARGV[15] == '1' and redis.call('EXISTS', nodeKey) == 0 and redis.call('SISMEMBER', removedKey, nodeId) == 0 then
+  return { -1, 0, at, {} }
+end
 for _, field in ipairs({ 'lastAttemptAt', 'lastSuccessAt', 'consecutiveFailures', 'attemptsTotal', 'failuresTotal', 'generation' }) do
   local value = redis.call('HGET', nodeKey, field)
-  if value and tonumber(value) == nil then table.insert(broken, field) end
-end
-if #broken > 0 then
-  corruptBefore = redis.call('HGETALL', nodeKey)
-  local held = nil
-  if ARGV[15] ~= '' then
-    local okHeld, decoded = pcall(cjson.decode, ARGV[15])
-    if okHeld and type(decoded) == 'table' then held = decoded end
-  end
-  for _, field in ipairs(broken) do
-    local known = held and held[field]
-    if type(known) == 'number' then known = string.format('%.0f', known) end
-    if type(known) == 'string' and tonumber(known) ~= nil then
-      redis.call('HSET', nodeKey, field, known)
-    else
-      redis.call('HDEL', nodeKey, field)
-    end
-  end
+  if value and tonumber(value) == nil then return { -2, 0, at, redis.call('HGETALL', nodeKey) } end
 end
 
-if redis.call('ZSCORE', attemptsKey, attemptId) then
+if redis.call('ZSCORE', attemptsKey, attemptId) or (ARGV[16] ~= '' and redis.call('ZSCORE', attemptsKey, ARGV[16])) then
   local cf = tonumber(redis.call('HGET', nodeKey, 'consecutiveFailures') or '0')
-  return { 0, cf, at, redis.call('HGETALL', nodeKey), corruptBefore }
+  return { 0, cf, at, redis.call('HGETALL', nodeKey) }
 end
--- The node reports again: it is no longer one that was unbound on purpose.
-redis.call('SREM', removedKey, nodeId)
+-- The node reports again: it is no longer one that was unbound on purpose, and its
+-- record starts afresh (the node forgets what it held of the old one).
+local afresh = redis.call('SREM', removedKey, nodeId)
 redis.call('ZADD', attemptsKey, at, attemptId)
 redis.call('ZREMRANGEBYSCORE', attemptsKey, '-inf', nowMs - horizon)
 if redis.call('ZCARD', attemptsKey) > hardCap then
@@ -175,4 +151,4 @@ end
 local okFlag = false
 if ok then okFlag = true end
 redis.call('PUBLISH', eventsChannel, cjson.encode({ type = 'attempt', node = nodeId, attemptId = attemptId, ok = okFlag }))
-return { 1, cf, at, redis.call('HGETALL', nodeKey), corruptBefore }
+return { 1, cf, at, redis.call('HGETALL', nodeKey), afresh }

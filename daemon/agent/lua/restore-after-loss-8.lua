@@ -2,25 +2,29 @@
   Puts back what a node holds after Redis lost its data (restart without persistence,
   FLUSHALL): the project's credential as the node last read it (still encrypted), the
   node's own latest record, and the last `failed` verdict it saw (R5: failed is sticky
-  across a loss of Redis data; only `register` clears it). Only what is missing is written, so a live project is
-  never overwritten, and several nodes restoring at once agree. The restoration is
-  noted in the recovery hash, which `status` shows, because the failure history from
-  before the loss cannot come back.
+  across a loss of Redis data; only `register` clears it). Only what is missing is
+  written, so a live project is never overwritten, and several nodes restoring at
+  once agree. The restoration is noted in the recovery hash, which `status` shows,
+  because the failure history from before the loss cannot come back.
 
   KEYS[1] credential (hash)       KEYS[2] node record (hash)
   KEYS[3] project's nodes (zset)  KEYS[4] recovery (hash)
   KEYS[5] node's recorded attempt ids (zset)
   KEYS[6] removed nodes (set): a node unbound on purpose is not put back
   KEYS[7] project status (hash)
+  KEYS[8] events channel
+
+  It runs as a step of its own, before recording, whenever the node sees the loss:
+  Redis answers again, the read before an attempt finds missing what the node holds,
+  or record-attempt-7.lua refuses an attempt because the node's record is gone.
 
   ARGV[1] node id
-  ARGV[2] events channel
-  ARGV[3] credential as JSON object of fields, '' when the node holds none
-  ARGV[4] node record as JSON object of fields, '' when the node holds none
-  ARGV[5] the node's first-seen score for the nodes set
-  ARGV[6] the ids and times of the results the record holds (JSON array of [id, ms]),
+  ARGV[2] credential as JSON object of fields, '' when the node holds none
+  ARGV[3] node record as JSON object of fields, '' when the node holds none
+  ARGV[4] the node's first-seen score for the nodes set
+  ARGV[5] the ids and times of the results the record holds (JSON array of [id, ms]),
           put back with it so that re-recording them counts nothing twice
-  ARGV[7] the failed verdict the node holds, '' when none: JSON object of strings
+  ARGV[6] the failed verdict the node holds, '' when none: JSON object of strings
           {since, epoch, failedAt, generation, registeredAt}. Put back when the stored
           credential is the one it was about (same generation and registeredAt) and
           the stored status is not `failed`. Within one registration `failed` is
@@ -32,20 +36,20 @@
   Returns a list of what was restored ('credential', 'node', 'status').
 ]]
 local restored = {}
-if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then
-  for field, value in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[1], field, tostring(value)) end
+if ARGV[2] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then
+  for field, value in pairs(cjson.decode(ARGV[2])) do redis.call('HSET', KEYS[1], field, tostring(value)) end
   table.insert(restored, 'credential')
 end
-if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[2]) == 0 and redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 0 then
-  for field, value in pairs(cjson.decode(ARGV[4])) do redis.call('HSET', KEYS[2], field, tostring(value)) end
-  if ARGV[6] ~= '' then
-    for _, pair in ipairs(cjson.decode(ARGV[6])) do redis.call('ZADD', KEYS[5], 'NX', tonumber(pair[2]), pair[1]) end
+if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[2]) == 0 and redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 0 then
+  for field, value in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[2], field, tostring(value)) end
+  if ARGV[5] ~= '' then
+    for _, pair in ipairs(cjson.decode(ARGV[5])) do redis.call('ZADD', KEYS[5], 'NX', tonumber(pair[2]), pair[1]) end
   end
-  redis.call('ZADD', KEYS[3], 'NX', tonumber(ARGV[5]), ARGV[1])
+  redis.call('ZADD', KEYS[3], 'NX', tonumber(ARGV[4]), ARGV[1])
   table.insert(restored, 'node')
 end
-if ARGV[7] ~= '' then
-  local verdict = cjson.decode(ARGV[7])
+if ARGV[6] ~= '' then
+  local verdict = cjson.decode(ARGV[6])
   local credential = redis.call('HMGET', KEYS[1], 'generation', 'registeredAt')
   if credential[1] == verdict.generation and (credential[2] or '') == verdict.registeredAt
       and redis.call('HGET', KEYS[7], 'status') ~= 'failed' then
@@ -60,6 +64,6 @@ if #restored > 0 then
   local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   redis.call('HSETNX', KEYS[4], 'at', nowMs)
   redis.call('HSET', KEYS[4], 'node:' .. ARGV[1], table.concat(restored, ','))
-  redis.call('PUBLISH', ARGV[2], cjson.encode({ type = 'restored', node = ARGV[1], restored = restored }))
+  redis.call('PUBLISH', KEYS[8], cjson.encode({ type = 'restored', node = ARGV[1], restored = restored }))
 end
 return restored

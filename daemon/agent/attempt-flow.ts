@@ -1,0 +1,132 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../../shared/clock';
+import type { Config } from '../../shared/config/compile';
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import { openableKeyIds, publishKeyIds } from '../credentials/node-key-ids';
+import type { Outcome } from '../protocol/classify';
+import { planFromLocal, planFromRedis, readBeforeAttempt, type Plan } from './attempt-plan';
+import { AttemptAbandoned, type AttemptRunner } from './attempt-runner';
+import type { CachedCredential, LocalState } from './local-state';
+import { lossSeen, type Recovery } from './recovery';
+import { logOutcome, type ResultSink } from './result-sink';
+import { slotOfAttemptId } from './schedule';
+
+/**
+ * One attempt from start to end: plan it (from one read of Redis, after the recovery
+ * step when that read shows a loss of Redis data; from the local state when Redis does
+ * not answer), run it, note it locally, write its result to the sink. Two ways in —
+ * `online` (BullMQ's jobs, a missed slot) and `offline` (the slot timer while Redis is
+ * away) — and one way through.
+ */
+
+export interface AttemptFlowOptions {
+  config: Pick<Config, 'node' | 'crypto'>;
+  redis: RedisClient;
+  keys: ProjectKeys;
+  local: LocalState;
+  recovery: Recovery;
+  runner: AttemptRunner;
+  sink: ResultSink;
+  clock: Clock;
+  log: Logger;
+  /** Aborted at shutdown: a running attempt is abandoned unrecorded. */
+  signal: AbortSignal;
+  /** Told when Redis turned out to have lost data (its schedule went with it). */
+  onRestored(): void;
+}
+
+export class AttemptFlow {
+  /** The key ids last published to Redis (null: publish at the next chance). */
+  private publishedKeyIds: string | null = null;
+  /**
+   * Attempts running in this process. BullMQ's job for a slot may still be running when
+   * Redis goes away and the slot timer takes the same slot from the journal: the server
+   * is asked once, the result counted once either way.
+   */
+  private readonly underWay = new Set<string>();
+
+  constructor(private readonly o: AttemptFlowOptions) {}
+
+  async online(attemptId: string): Promise<void> {
+    await this.attempt(attemptId, await this.planOnline(attemptId));
+  }
+
+  async offline(attemptId: string): Promise<void> {
+    await this.attempt(attemptId, planFromLocal(this.o.local));
+  }
+
+  /** The recovery step: puts back what Redis lost of what this node holds. */
+  async recover(): Promise<void> {
+    if ((await this.o.recovery.restore()).length > 0) this.restored();
+  }
+
+  /** Redis lost data: the schedule and the published key ids went with it. */
+  restored(): void {
+    this.publishedKeyIds = null;
+    this.o.onRestored();
+  }
+
+  /** Makes known which key ids this node can open (R9); Redis is written only when the answer changed, or `again`. */
+  async publishKeyIds(again = false): Promise<void> {
+    const ids = openableKeyIds(this.o.config.crypto.keyDir);
+    const text = ids.join(',');
+    if (text === this.publishedKeyIds && !again) return;
+    await publishKeyIds(this.o.redis, this.o.keys, this.o.config.node.id, ids);
+    this.publishedKeyIds = text;
+    this.o.log.info({ keyIds: ids }, 'Published the key ids this node can open');
+  }
+
+  private async planOnline(attemptId: string): Promise<Plan> {
+    const { redis, keys, config, local } = this.o;
+    try {
+      let before = await readBeforeAttempt(redis, keys, config.node.id, attemptId);
+      if (lossSeen(before, local)) {
+        // Lost without a disconnect (FLUSHALL): recover first, then read again.
+        await this.recover();
+        before = await readBeforeAttempt(redis, keys, config.node.id, attemptId);
+      }
+      return planFromRedis(before, local, this.o.clock.now());
+    } catch (error) {
+      this.o.log.warn({ err: error, attemptId }, 'Redis unreachable before the attempt: using the local state');
+      return planFromLocal(local);
+    }
+  }
+
+  private async attempt(attemptId: string, plan: Plan): Promise<void> {
+    const { log } = this.o;
+    if (!plan.go) return void log[plan.level]({ attemptId, err: plan.detail }, plan.why);
+    if (this.underWay.has(attemptId)) return void log.debug({ attemptId }, 'Attempt already under way in this process; not repeating it');
+    this.underWay.add(attemptId);
+    try {
+      await this.make(attemptId, plan.credential, plan.online);
+    } finally {
+      this.underWay.delete(attemptId);
+    }
+  }
+
+  /** Runs the attempt, notes it locally, writes its result (Redis, or the journal). */
+  private async make(attemptId: string, credential: CachedCredential, online: boolean): Promise<void> {
+    const { log, local, sink } = this.o;
+    let outcome: Outcome;
+    try {
+      outcome = await this.o.runner.run(credential, attemptId, this.o.signal);
+    } catch (error) {
+      // Shutting down mid-attempt: unrecorded, so BullMQ re-runs the job under the same id.
+      if (error instanceof AttemptAbandoned) log.info({ attemptId }, 'Attempt abandoned by shutdown');
+      throw error;
+    }
+    const s = local.get();
+    const estimate = this.o.clock.now() + s.redisClockOffsetMs;
+    // One write of the state file: the attempt's time and, for a slot, the slot (the timer must not repeat a slot BullMQ attempted).
+    local.update({ lastAttemptAt: estimate, lastSlot: Math.max(slotOfAttemptId(attemptId) ?? 0, s.lastSlot ?? 0) || null });
+    const result = { nodeId: this.o.config.node.id, attemptId, outcome, generation: credential.generation };
+    if (!online) {
+      sink.toJournal({ ...result, atMs: estimate });
+      return logOutcome(log, attemptId, outcome, { where: 'journal' });
+    }
+    const written = await sink.write(result, estimate);
+    logOutcome(log, attemptId, outcome, written);
+    if (written.where === 'redis') await this.publishKeyIds().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'Could not publish the key ids this node can open'));
+  }
+}

@@ -1,0 +1,98 @@
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import { parseCredential } from '../credentials/credential-store';
+import { nextVerdict, verdictApplies } from './held-verdict';
+import type { CachedCredential, LocalState } from './local-state';
+import { parseCredentialOrNull, type ProjectSeen } from './recovery';
+import { attemptIdAliases } from './schedule';
+
+/**
+ * Whether an attempt is to be made, and with which credential: decided from one read
+ * of Redis (credential, sticky status, was it recorded already, Redis time) when Redis
+ * answers, from the local state when it does not. What the read teaches is kept in the
+ * local state for the attempts made while Redis is away.
+ */
+
+export type Plan = { go: true; credential: CachedCredential; online: boolean } | { go: false; level: 'debug' | 'info' | 'warn' | 'error'; why: string; detail?: string };
+
+export interface BeforeAttempt extends ProjectSeen {
+  /** The attempt id (under any of its names) is recorded already. */
+  recorded: boolean;
+  redisNow: number;
+}
+
+const NO_CREDENTIAL: Plan = { go: false, level: 'warn', why: 'No credential stored for the project: run `fdl-cloudauth register`' };
+
+type Replies = Array<[Error | null, unknown]>;
+
+function redisTime(reply: unknown): number {
+  const [seconds, micros] = reply as [string, string];
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+/** One round trip: what an attempt needs to know, and what shows a loss of Redis data. */
+export async function readBeforeAttempt(redis: RedisClient, keys: ProjectKeys, nodeId: string, attemptId: string): Promise<BeforeAttempt> {
+  const ids = attemptIdAliases(attemptId);
+  const batch = redis.multi().hgetall(keys.credential).hgetall(keys.status).time().exists(keys.node(nodeId));
+  for (const id of ids) batch.zscore(keys.attempts(nodeId), id);
+  const reply = (await batch.exec()) as Replies;
+  return {
+    credential: (reply[0]?.[1] ?? {}) as Record<string, string>,
+    status: (reply[1]?.[1] ?? {}) as Record<string, string>,
+    redisNow: redisTime(reply[2]?.[1]),
+    nodeExists: reply[3]?.[1] === 1,
+    recorded: reply.slice(4).some(([, score]) => score !== null),
+  };
+}
+
+/** Was the attempt recorded (under any of its names)? */
+export async function isRecorded(redis: RedisClient, keys: ProjectKeys, nodeId: string, attemptId: string): Promise<boolean> {
+  const batch = redis.multi();
+  for (const id of attemptIdAliases(attemptId)) batch.zscore(keys.attempts(nodeId), id);
+  return ((await batch.exec()) as Replies).some(([, score]) => score !== null);
+}
+
+/** The node's last attempt as Redis holds it, with Redis time (the catch-up rule of R1). */
+export async function readLastAttempt(redis: RedisClient, keys: ProjectKeys, nodeId: string): Promise<{ lastAttemptAt: number | null; lastAttemptId: string | null; redisNow: number }> {
+  const reply = (await redis.multi().hget(keys.node(nodeId), 'lastAttemptAt').hget(keys.node(nodeId), 'lastAttemptId').time().exec()) as Replies;
+  const last = reply[0]?.[1] as string | null;
+  return { lastAttemptAt: last === null ? null : Number(last), lastAttemptId: (reply[1]?.[1] as string | null) ?? null, redisNow: redisTime(reply[2]?.[1]) };
+}
+
+/** The plan from what Redis holds; keeps the credential, the verdict and the clock offset locally. */
+export function planFromRedis(before: BeforeAttempt, local: LocalState, localNow: number): Plan {
+  let credential: CachedCredential | null;
+  try {
+    credential = parseCredential(before.credential);
+  } catch (error) {
+    return { go: false, level: 'error', why: 'Stored credential does not parse: run `fdl-cloudauth register` again', detail: (error as Error).message };
+  }
+  const failed = before.status.status === 'failed';
+  const verdict = nextVerdict(local.get().verdict, before.status, credential);
+  local.update({ credential, projectFailed: failed, verdict, redisClockOffsetMs: before.redisNow - localNow });
+  if (before.recorded) return { go: false, level: 'debug', why: 'Attempt already recorded; not repeating it' };
+  if (failed) return { go: false, level: 'info', why: 'Project is marked failed: not authenticating until it is registered again' };
+  if (!credential) return NO_CREDENTIAL;
+  return { go: true, credential, online: true };
+}
+
+/** The plan from the local state, while Redis does not answer. */
+export function planFromLocal(local: LocalState): Plan {
+  const { credential, projectFailed } = local.get();
+  if (projectFailed) return { go: false, level: 'info', why: 'Project was marked failed: not authenticating until it is registered again' };
+  if (!credential) return NO_CREDENTIAL;
+  return { go: true, credential, online: false };
+}
+
+/**
+ * Reads the project status with the credential and keeps a `failed` verdict locally (the
+ * daemon calls this on every status event), so every node holds the verdict within
+ * moments of the leader writing it, not at its next attempt (R5, restored after a loss).
+ */
+export async function noteVerdict(redis: RedisClient, keys: ProjectKeys, local: LocalState): Promise<void> {
+  const reply = (await redis.multi().hgetall(keys.credential).hgetall(keys.status).exec()) as Replies;
+  const credential = parseCredentialOrNull((reply[0]?.[1] ?? {}) as Record<string, string>);
+  if (!credential) return; // logged by the attempt that reads it
+  const verdict = nextVerdict(local.get().verdict, (reply[1]?.[1] ?? {}) as Record<string, string>, credential);
+  local.update({ verdict, projectFailed: verdictApplies(verdict, credential) });
+}

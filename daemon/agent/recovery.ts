@@ -1,0 +1,72 @@
+import type { Logger } from 'pino';
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import { parseCredential } from '../credentials/credential-store';
+import { restoreAfterLoss } from './attempt-recorder';
+import { verdictApplies } from './held-verdict';
+import type { CachedCredential, LocalState } from './local-state';
+
+/**
+ * Recovery after Redis lost its data (restarted without persistence, FLUSHALL with the
+ * connections still open): a step of its own, run before recording whenever the node
+ * sees the loss. The node writes back what it holds — the credential it last read,
+ * still encrypted, its own latest record with the ids it reflects, and the failed
+ * verdict it saw — so the project's view returns without a false failure, without a
+ * new `register`, and without un-failing a failed project (R5). Only what is missing is
+ * written (restore-after-loss-8.lua), so a live project is never overwritten.
+ */
+
+/** What the read before an attempt found in Redis, as far as a loss shows in it. */
+export interface ProjectSeen {
+  credential: Record<string, string>;
+  status: Record<string, string>;
+  nodeExists: boolean;
+}
+
+/**
+ * True when Redis lacks something this node holds: the credential, its record, or a
+ * failed verdict about the stored credential (a status about it that is not `failed`
+ * is what a loss leaves: within one registration `failed` is sticky).
+ */
+export function lossSeen(seen: ProjectSeen, local: LocalState): boolean {
+  const held = local.get();
+  const lostCredential = Object.keys(seen.credential).length === 0 && held.credential !== null;
+  const lostRecord = !seen.nodeExists && held.nodeRecord !== null;
+  const lostVerdict = seen.status.status !== 'failed' && verdictApplies(held.verdict, parseCredentialOrNull(seen.credential));
+  return lostCredential || lostRecord || lostVerdict;
+}
+
+export class Recovery {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: ProjectKeys,
+    private readonly nodeId: string,
+    private readonly local: LocalState,
+    private readonly log: Logger,
+  ) {}
+
+  /** Puts back what is missing; returns what was restored (empty: nothing was lost). */
+  async restore(): Promise<string[]> {
+    const held = this.local.get();
+    if (!held.credential && !held.nodeRecord) return [];
+    const restored = await restoreAfterLoss(this.redis, this.keys, this.nodeId, {
+      credential: held.credential,
+      record: held.nodeRecord,
+      recent: held.recent,
+      firstSeenAt: Number(held.nodeRecord?.lastAttemptAt ?? 0),
+      verdict: verdictApplies(held.verdict, held.credential) ? held.verdict : null,
+    });
+    if (restored.length > 0) {
+      this.log.warn({ restored }, 'Redis had lost the project data: restored what this node holds (the failure history before the loss is gone)');
+    }
+    return restored;
+  }
+}
+
+export function parseCredentialOrNull(hash: Record<string, string>): CachedCredential | null {
+  try {
+    return parseCredential(hash);
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,136 @@
+import type { Logger } from 'pino';
+import type { RedisClient } from '../../shared/redis/connection';
+import type { ProjectKeys } from '../../shared/redis/keys';
+import type { Outcome } from '../protocol/classify';
+import { CorruptRecordLog } from '../view/corrupt-record-log';
+import { recordAttempt, type AttemptResult, type RecordReply } from './attempt-recorder';
+import { Journal, type JournalEntry } from './journal';
+import type { LocalState } from './local-state';
+import type { Recovery } from './recovery';
+import { attemptIdAliases } from './schedule';
+
+/**
+ * Where an attempt's result goes: Redis through the idempotent recording script, or —
+ * when Redis does not answer — the local journal (SPEC §4), replayed when it answers
+ * again. The sink owns the replay: one at a time, older results first (the streak
+ * follows the order attempts were made), and before any newer result is recorded.
+ */
+
+/** Results kept for replayRecent: at the default 2 h interval, four days of them. */
+const RECENT_RESULTS = 50;
+
+export type Written = { where: 'redis'; reply: RecordReply } | { where: 'journal' };
+
+export interface ResultSinkOptions {
+  redis: RedisClient;
+  keys: ProjectKeys;
+  nodeId: string;
+  journalDir: string;
+  local: LocalState;
+  recovery: Recovery;
+  log: Logger;
+  /** Told when recording found Redis had lost data and put it back. */
+  onRestored(restored: string[]): void;
+}
+
+export class ResultSink {
+  private readonly journal: Journal;
+  private readonly corrupt: CorruptRecordLog;
+
+  constructor(private readonly o: ResultSinkOptions) {
+    this.journal = new Journal(o.journalDir, o.nodeId, o.log);
+    this.corrupt = new CorruptRecordLog(o.log);
+  }
+
+  get pending(): number {
+    return this.journal.pending;
+  }
+
+  /** The attempt was journaled and waits for its replay (under any of its names). */
+  journaled(attemptId: string): boolean {
+    return attemptIdAliases(attemptId).some((id) => this.journal.has(id));
+  }
+
+  /** Redis first (after the journal's older results); the journal when Redis does not answer. */
+  async write(result: AttemptResult, estimatedAt: number): Promise<Written> {
+    try {
+      if (this.journal.pending > 0) await this.replay();
+      const reply = await this.record(result);
+      this.remember({ ...result, atMs: reply.atMs }, reply);
+      return { where: 'redis', reply };
+    } catch (error) {
+      this.o.log.warn({ err: error, attemptId: result.attemptId }, 'Redis went away before the result was recorded: journaling it');
+      this.toJournal({ ...result, atMs: estimatedAt });
+      return { where: 'journal' };
+    }
+  }
+
+  /** Straight to the journal: Redis did not answer before the attempt. */
+  toJournal(entry: JournalEntry): void {
+    this.journal.append(entry);
+  }
+
+  /** Replays the journal into Redis, oldest first; throws (journal kept) when Redis goes away again. */
+  async replay(): Promise<void> {
+    if (this.journal.pending === 0) return;
+    const replayed = await this.journal.replay(async (entry) => {
+      const reply = await this.record(entry);
+      this.remember(entry, reply);
+    });
+    this.o.log.info({ replayed }, 'Replayed journal into Redis');
+  }
+
+  /**
+   * Records again the latest results Redis accepted: a no-op (every id already recorded)
+   * unless a fail-over to a replica that lagged dropped writes the old primary acknowledged.
+   */
+  async replayRecent(): Promise<void> {
+    if (this.o.local.get().recent.length === 0) return;
+    if ((await this.o.redis.sismember(this.o.keys.removed, this.o.nodeId)) === 1) {
+      // Unbound on purpose (`unbind`) while this node held them: they belong to a record
+      // that is over, and would come back as the new record's history and totals.
+      this.o.local.update({ nodeRecord: null, recent: [] });
+      this.o.log.info('This node was unbound from the project: its earlier results stay out of its new record');
+      return;
+    }
+    let restored = 0;
+    for (const entry of this.o.local.get().recent) {
+      if ((await this.record(entry)).recorded) restored += 1;
+    }
+    if (restored > 0) {
+      this.o.log.warn({ restored }, 'Redis had lost results it acknowledged (fail-over to a replica behind the primary?): recorded them again');
+    }
+  }
+
+  /**
+   * A record the script found lost is put back by the recovery step first; one whose
+   * numbers did not parse is repaired from what the node holds, logged once and counted
+   * in the project's corrupt-record total (with the digest a reader counts, so once).
+   */
+  private async record(result: AttemptResult | JournalEntry): Promise<RecordReply> {
+    const s = this.o.local.get();
+    const reply = await recordAttempt(this.o.redis, this.o.keys, result, { record: s.nodeRecord, recent: s.recent }, () => this.o.recovery.restore());
+    if (reply.restored.length > 0) this.o.onRestored(reply.restored);
+    if (reply.corruptBefore) {
+      const problem = new Error('numeric fields that did not parse were repaired from the record this node holds');
+      if (this.corrupt.report('node', result.nodeId, JSON.stringify(reply.corruptBefore), problem)) {
+        await this.corrupt.flush(this.o.redis, this.o.keys).catch((error: unknown) => this.o.log.warn({ err: (error as Error).message }, 'Could not count a corrupt record'));
+      }
+    }
+    return reply;
+  }
+
+  /** Remembers a result Redis accepted, for replayRecent and recovery; a record started afresh (after `unbind`) forgets the old one's. */
+  private remember(entry: JournalEntry, reply: RecordReply): void {
+    const before = reply.afresh ? [] : this.o.local.get().recent.filter((e) => e.attemptId !== entry.attemptId);
+    this.o.local.update({ nodeRecord: reply.record, recent: [...before, entry].slice(-RECENT_RESULTS) });
+  }
+}
+
+/** How an attempt ended, for the log: recorded, already recorded, or journaled. */
+export function logOutcome(log: Logger, attemptId: string, outcome: Outcome, written: Written): void {
+  const where = written.where === 'journal' ? 'journal' : written.reply.recorded ? 'redis' : 'duplicate';
+  const streak = written.where === 'redis' ? written.reply.consecutiveFailures : null;
+  if (outcome.ok) log.info({ attemptId, where }, 'Authenticated');
+  else log.warn({ attemptId, where, code: outcome.code, reason: outcome.name, detail: outcome.message, consecutiveFailures: streak }, 'Authentication failed');
+}

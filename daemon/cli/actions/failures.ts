@@ -1,0 +1,34 @@
+import { withCliRedis } from '../cli-redis';
+import { ProjectKeys } from '../../../shared/redis/keys';
+import { cliLogger } from '../../credentials/cli-logger';
+import { CorruptRecordLog } from '../../view/corrupt-record-log';
+import { readFailures } from '../../view/failure-history';
+import { catalogEntryOf, renderDetails, renderFailures } from '../../view/text-tables';
+import { ExitCode, intFlag, stringFlag, type CommandContext } from '../command';
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const limit = intFlag(ctx, 'limit', 1) ?? 50;
+  const node = stringFlag(ctx, 'node');
+  const cfg = ctx.config(['project']);
+  const log = cliLogger(cfg.log.level === 'info' ? 'warn' : cfg.log.level, 'failures');
+  const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
+  const details = ctx.values.details === true;
+  return withCliRedis(cfg.redis, 'failures', log, async (redis) => {
+    const corrupt = new CorruptRecordLog(log);
+    const entries = await readFailures(redis, keys, { node, limit }, corrupt);
+    if (ctx.values.json === true) {
+      const json = entries.map((e) => {
+        const row = { node: e.node, at: new Date(e.at).toISOString(), code: e.code, name: e.name, message: e.message, attemptId: e.attemptId };
+        if (!details) return row;
+        const c = catalogEntryOf(e);
+        return { ...row, definition: c.definition, steps: { ...c.steps } };
+      });
+      ctx.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    } else {
+      ctx.stdout.write(renderFailures(entries, { width: 80 }));
+      if (details) ctx.stdout.write(renderDetails(entries, { width: 80 }));
+    }
+    if (corrupt.total > 0) ctx.stderr.write(`warning: skipped ${corrupt.total} history entr${corrupt.total === 1 ? 'y' : 'ies'} that do not parse\n`);
+    return ExitCode.OK;
+  });
+}

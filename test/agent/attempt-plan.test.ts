@@ -1,0 +1,72 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { planFromLocal, planFromRedis, type BeforeAttempt } from '../../daemon/agent/attempt-plan';
+import { LocalState } from '../../daemon/agent/local-state';
+import { lossSeen } from '../../daemon/agent/recovery';
+
+/**
+ * Whether an attempt is made, decided from what one read of Redis found (or from the
+ * local state while Redis is away), and when that read shows a loss of Redis data
+ * (FLUSHALL without a disconnect) that the recovery step must repair first.
+ */
+
+const CREDENTIAL = { account: 'acct', ciphertext: 'c', algorithm: 'rsa', keyId: 'k', generation: '2', registeredAt: '1700000000000' };
+const FAILED = { status: 'failed', since: '5', epoch: '1', failedAt: '5', generation: '2' };
+
+function local(): LocalState {
+  return new LocalState(mkdtempSync(path.join(os.tmpdir(), 'fdl-plan-')), 'n1');
+}
+
+const before = (over: Partial<BeforeAttempt> = {}): BeforeAttempt => ({ credential: CREDENTIAL, status: {}, nodeExists: true, recorded: false, redisNow: 10_000, ...over });
+
+describe('the plan from Redis', () => {
+  it('authenticates with the stored credential, and keeps it and the Redis clock offset for when Redis is away', () => {
+    const state = local();
+    expect(planFromRedis(before(), state, 9_000)).toMatchObject({ go: true, online: true, credential: { account: 'acct', generation: 2 } });
+    expect(state.get()).toMatchObject({ credential: { account: 'acct' }, projectFailed: false, redisClockOffsetMs: 1_000 });
+  });
+
+  it('skips an attempt already recorded (a retry, a replica, a replay)', () => {
+    expect(planFromRedis(before({ recorded: true }), local(), 0)).toMatchObject({ go: false, level: 'debug', why: 'Attempt already recorded; not repeating it' });
+  });
+
+  it('refuses while the project is failed, and holds the verdict locally (R5)', () => {
+    const state = local();
+    expect(planFromRedis(before({ status: FAILED }), state, 0)).toMatchObject({ go: false, level: 'info', why: expect.stringMatching(/^Project is marked failed/) });
+    expect(state.get()).toMatchObject({ projectFailed: true, verdict: { generation: '2', registeredAt: '1700000000000' } });
+    // And while Redis is away.
+    expect(planFromLocal(state)).toMatchObject({ go: false, why: expect.stringMatching(/^Project was marked failed/) });
+  });
+
+  it('says what to do when there is no credential, or one that does not parse (its problem, not its values)', () => {
+    expect(planFromRedis(before({ credential: {} }), local(), 0)).toMatchObject({ go: false, level: 'warn', why: expect.stringContaining('fdl-cloudauth register') });
+    const broken = planFromRedis(before({ credential: { ...CREDENTIAL, generation: 'x' } }), local(), 0);
+    expect(broken).toMatchObject({ go: false, level: 'error', detail: 'credential field generation is not an integer' });
+  });
+});
+
+describe('the plan from the local state', () => {
+  it('authenticates offline with the credential last read, and not without one', () => {
+    const state = local();
+    expect(planFromLocal(state)).toMatchObject({ go: false, level: 'warn' });
+    planFromRedis(before(), state, 0);
+    expect(planFromLocal(state)).toMatchObject({ go: true, online: false, credential: { account: 'acct' } });
+  });
+});
+
+describe('a loss of Redis data', () => {
+  it('shows as a missing credential, a missing record, or a failed verdict gone, for what the node holds', () => {
+    const state = local();
+    // Holding nothing yet: nothing can be lost.
+    expect(lossSeen({ credential: {}, status: {}, nodeExists: false }, state)).toBe(false);
+    planFromRedis(before({ status: FAILED }), state, 0);
+    state.update({ nodeRecord: { attemptsTotal: '3' } });
+    expect(lossSeen({ credential: CREDENTIAL, status: FAILED, nodeExists: true }, state)).toBe(false);
+    expect(lossSeen({ credential: {}, status: FAILED, nodeExists: true }, state)).toBe(true);
+    expect(lossSeen({ credential: CREDENTIAL, status: FAILED, nodeExists: false }, state)).toBe(true);
+    expect(lossSeen({ credential: CREDENTIAL, status: {}, nodeExists: true }, state)).toBe(true);
+    // A new registration voids the verdict: its status not being failed is no loss.
+    expect(lossSeen({ credential: { ...CREDENTIAL, generation: '3' }, status: {}, nodeExists: true }, state)).toBe(false);
+  });
+});
