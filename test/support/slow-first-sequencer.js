@@ -1,9 +1,9 @@
 // Runs the longest suites first, so the last minutes of a run are not one long suite
 // alone on one worker while the other worker idles. Jest's own sequencer does this
 // only from the durations in its cache, which a fresh clone (CI) does not have: it
-// then orders by file size, and the 55 s benchmark smoke test or the 30 s fail-over
-// suites could start last. The estimates below (seconds, from a full run on the
-// 2-core machine; suites under ~3 s are left out) fill that gap; a duration jest has
+// then orders by file size, and the benchmark smoke test (about a minute) or the 20 s
+// fail-over suites could start last. The estimates below (seconds, from a full run on
+// the 2-core machine beside a CPU hog; suites under 3 s are left out) fill that gap; a duration jest has
 // cached from an earlier run on this machine wins over them. Refresh them after a
 // change that makes a suite much slower or faster:
 //   npx jest --json --outputFile=/tmp/jest.json, then each suite's endTime - startTime.
@@ -13,41 +13,46 @@ const path = require('node:path');
 const ROOT = path.resolve(__dirname, '..', '..');
 
 const ESTIMATED_SECONDS = {
-  'test/agent/failures.test.ts': 67,
-  'test/bench/quick.test.ts': 55,
-  'test/reliability/cluster-e2e.test.ts': 35,
-  'test/page/browser.test.ts': 33,
-  'test/agent/journal-fallback.test.ts': 30,
-  'test/cli/credentials.test.ts': 20,
-  'test/alerting/oncall-e2e.test.ts': 22,
-  'test/reliability/redis-cluster-failover.test.ts': 22,
-  'test/agent/shutdown.test.ts': 22,
-  'test/agent/data-loss.test.ts': 21,
+  'test/bench/quick.test.ts': 71,
+  'test/agent/failures.test.ts': 40,
+  'test/page/browser.test.ts': 31,
+  'test/reliability/cluster-e2e.test.ts': 25,
+  'test/cli/credentials.test.ts': 22,
+  'test/alerting/oncall-e2e.test.ts': 21,
+  'test/reliability/redis-cluster-failover.test.ts': 20,
   'test/reliability/sentinel-lag.test.ts': 20,
   'test/alerting/prometheus-e2e.test.ts': 19,
-  'test/agent/schedule.test.ts': 17,
-  'test/reliability/partition.test.ts': 16,
+  'test/agent/schedule.test.ts': 18,
+  'test/agent/data-loss.test.ts': 17,
+  'test/reliability/sentinel.test.ts': 17,
+  'test/authserver/fuzz.test.ts': 17,
   'test/agent/bad-answers.test.ts': 15,
-  'test/reliability/sentinel.test.ts': 15,
-  'test/credentials/crypto-switch-nodes.test.ts': 14,
-  'test/reliability/redis-cluster.test.ts': 12,
-  'test/security/sidecar-web-config.test.ts': 11,
-  'test/alerting/oncall-probe-e2e.test.ts': 11,
-  'test/cli/demo.test.ts': 10,
-  'test/authserver/fuzz.test.ts': 9,
-  'test/aggregator/stale-rule.test.ts': 9,
-  'test/cli/status.test.ts': 7,
-  'test/aggregator/leader-sigstop.test.ts': 7,
-  'test/protocol/fuzz-classify.test.ts': 7,
-  'test/reliability/hostile-network.test.ts': 7,
-  'test/security/full-cycle-secrets.test.ts': 6,
-  'test/security/redis-tls.test.ts': 5,
+  'test/alerting/oncall-probe-e2e.test.ts': 13,
+  'test/reliability/partition.test.ts': 12,
+  'test/security/sidecar-web-config.test.ts': 12,
+  'test/agent/shutdown.test.ts': 11,
+  'test/credentials/crypto-switch-nodes.test.ts': 11,
+  'test/reliability/redis-cluster.test.ts': 11,
+  'test/cli/demo.test.ts': 11,
+  'test/reliability/hostile-network.test.ts': 9,
+  'test/protocol/fuzz-classify.test.ts': 9,
+  'test/aggregator/stale-rule.test.ts': 8,
+  'test/security/full-cycle-secrets.test.ts': 7,
+  'test/security/redis-tls.test.ts': 6,
+  'test/authserver/hardening.test.ts': 6,
+  'test/authserver/protocol.test.ts': 6,
+  'test/alerting/alerts.test.ts': 6,
+  'test/cli/status.test.ts': 5,
   'test/aggregator/leader-election.test.ts': 5,
-  'test/authserver/hardening.test.ts': 5,
-  'test/authserver/logs.test.ts': 4,
-  'test/security/secured-sidecar-e2e.test.ts': 4,
-  'test/cli/config.test.ts': 4,
-  'test/cli/doctor.test.ts': 3,
+  'test/security/secured-sidecar-e2e.test.ts': 5,
+  'test/cli/config.test.ts': 5,
+  'test/cli/doctor.test.ts': 5,
+  'test/cli/module-loading.test.ts': 5,
+  'test/deploy/deploy.test.ts': 4,
+  'test/cli/daemon-exit.test.ts': 4,
+  'test/authserver/logs.test.ts': 3,
+  'test/deploy/dockerfile.test.ts': 3,
+  'test/credentials/credentials.test.ts': 3,
 };
 
 class SlowFirstSequencer extends Sequencer {
