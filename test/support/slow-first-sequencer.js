@@ -1,11 +1,11 @@
-// Runs the longest suites first, so the last minutes of a run are not one long suite
-// alone on one worker while the other worker idles. Jest's own sequencer does this
-// only from the durations in its cache, which a fresh clone (CI) does not have: it
-// then orders by file size, and the benchmark smoke test (about a minute) or the 20 s
-// fail-over suites could start last. The estimates below (seconds, from a full run on
-// the 2-core machine beside a CPU hog; suites under 3 s are left out) fill that gap; a duration jest has
-// cached from an earlier run on this machine wins over them. Refresh them after a
-// change that makes a suite much slower or faster:
+// Runs the longest suites first, so the end of a run is not one long suite alone on
+// one worker while the others idle. Jest's own sequencer does this only from the
+// durations in its cache, which a fresh clone (CI) does not have: it then orders by
+// file size, and the benchmark smoke test (about a minute) or the 20 s fail-over
+// suites could start last. The estimates below (seconds, from a full run on the
+// 2-core machine beside a CPU hog; suites under 3 s are left out) fill that gap; a
+// duration jest has cached from an earlier run on this machine wins over them.
+// Refresh them after a change that makes a suite much slower or faster:
 //   npx jest --json --outputFile=/tmp/jest.json, then each suite's endTime - startTime.
 const Sequencer = require('@jest/test-sequencer').default;
 const path = require('node:path');
