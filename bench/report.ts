@@ -1,4 +1,5 @@
 import type { BenchResults, Figure } from './figure';
+import { TEST_SUITE } from './test-suite-note';
 
 /**
  * Renders docs/benchmarks.md from the results: the table first, then how each figure
@@ -163,6 +164,7 @@ export function renderMarkdown(results: BenchResults): string {
     );
   }
   lines.push(CHANGES);
+  lines.push(TEST_SUITE);
   for (const [bench, notes] of Object.entries(results.notes)) {
     if (notes.length === 0) continue;
     lines.push(`## ${bench}`, '');
