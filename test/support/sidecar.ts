@@ -176,7 +176,7 @@ export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promis
 /**
  * Starts several sidecars at once (each waits for its own /healthz): a suite's
  * cluster is up in the time of its slowest sidecar, not the sum. If one does not
- * start, the others are stopped and the first error is thrown.
+ * start, the others are killed and the first error is thrown.
  */
 export async function startSidecars(f: ProjectFixture, list: readonly SidecarOptions[]): Promise<Sidecar[]> {
   const settled = await Promise.allSettled(list.map((o) => startSidecar(f, o)));
