@@ -1,8 +1,8 @@
 # fdl-cloudauth sidecar image (SPEC section 10): small, non-root, production
 # dependencies only. Build from the repository root:
 #
-#   docker build -t fdl-cloudauth:0.1.0 .
-#   docker run --rm fdl-cloudauth:0.1.0 --help
+#   docker build -t fdl-cloudauth:0.2.0 .
+#   docker run --rm fdl-cloudauth:0.2.0 --help
 #
 # test/dockerfile.test.ts checks this file against package.json, the config schema
 # and the Lua scripts the code loads, since no Docker engine runs the tests.

@@ -91,7 +91,7 @@ export class ClusterFixture {
           failuresTotal: failing ? '2' : '0',
           generation: '1',
           lastAttemptAt: String(lastAttemptAt),
-          lastAttemptId: `repeat:hb:${lastAttemptAt}`,
+          lastAttemptId: `slot:${lastAttemptAt}`,
           licenseExpiresAt: String(now + 90 * 86_400_000),
           licenseCapacity: String(this.ids.length + 10),
           licenseBound: String(this.ids.length),

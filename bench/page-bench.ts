@@ -31,7 +31,7 @@ async function writeDay(fixture: ClusterFixture, now: number): Promise<void> {
     for (let k = 0; k < DAY_MS / INTERVAL_MS; k++) {
       const at = Math.floor(now / INTERVAL_MS) * INTERVAL_MS + offset - k * INTERVAL_MS;
       if (at > now) continue;
-      const attemptId = `repeat:heartbeat:${at}`;
+      const attemptId = `slot:${at}`;
       pipeline.zadd(fixture.keys.attempts(id), at, attemptId);
       const failed = k === 6 || (failing && k < 2);
       if (!failed) continue;

@@ -33,7 +33,7 @@ export function slotAttemptId(slot: number): string {
 }
 
 /**
- * Releases before 0.2 named a slot's attempt after BullMQ's job id,
+ * Release 0.1.0 named a slot's attempt after BullMQ's job id,
  * `repeat:heartbeat:<ms>`. Attempt ids recorded (and journaled) under that name stay
  * in Redis for the 30-day idempotency horizon, so a slot is looked up under both names
  * until then: a slot recorded by the old release just before an upgrade, and re-run by

@@ -18,7 +18,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function entry(n: number): JournalEntry {
-  return { nodeId: 'n1', attemptId: `repeat:x:${n}`, outcome: { ok: true }, generation: 1, atMs: 1_000 * n } as JournalEntry;
+  return { nodeId: 'n1', attemptId: `slot:${n}`, outcome: { ok: true }, generation: 1, atMs: 1_000 * n } as JournalEntry;
 }
 
 /** A promise and the function that resolves it. */
@@ -45,7 +45,7 @@ it('two replays at once lose nothing: the second waits for the first, then repla
   first.open();
   await Promise.all([a, b]);
 
-  expect(recorded).toEqual(['repeat:x:1', 'repeat:x:2', 'repeat:x:3']);
+  expect(recorded).toEqual(['slot:1', 'slot:2', 'slot:3']);
   expect(journal.pending).toBe(0);
   expect(readFileSync(journal.file, 'utf8')).toBe('');
 });
@@ -60,8 +60,8 @@ it('an entry appended during a replay stays in memory and in the file until repl
   journal.append(entry(2));
   step.open();
   expect(await replay).toBe(1);
-  expect(journal.snapshot().map((e) => e.attemptId)).toEqual(['repeat:x:2']);
-  expect(new Journal(dir, 'n1', log).snapshot().map((e) => e.attemptId)).toEqual(['repeat:x:2']);
+  expect(journal.snapshot().map((e) => e.attemptId)).toEqual(['slot:2']);
+  expect(new Journal(dir, 'n1', log).snapshot().map((e) => e.attemptId)).toEqual(['slot:2']);
 });
 
 it('a failed replay leaves the journal as it was', async () => {
@@ -80,16 +80,16 @@ it('repairs a last line torn by a crash, so the next append is not glued to it a
   appendFileSync(first.file, JSON.stringify(entry(2)).slice(0, 25));
 
   const reopened = new Journal(dir, 'n1', log);
-  expect(reopened.snapshot().map((e) => e.attemptId)).toEqual(['repeat:x:1']);
+  expect(reopened.snapshot().map((e) => e.attemptId)).toEqual(['slot:1']);
   reopened.append(entry(3));
 
-  expect(new Journal(dir, 'n1', log).snapshot().map((e) => e.attemptId)).toEqual(['repeat:x:1', 'repeat:x:3']);
+  expect(new Journal(dir, 'n1', log).snapshot().map((e) => e.attemptId)).toEqual(['slot:1', 'slot:3']);
 });
 
 it('drops unreadable lines from the file once, keeping every readable entry in order', () => {
   const file = path.join(dir, 'journal-n1.jsonl');
   writeFileSync(file, `${JSON.stringify(entry(1))}\nnot json\n{"attemptId":5}\n${JSON.stringify(entry(2))}\n`);
   const journal = new Journal(dir, 'n1', log);
-  expect(journal.snapshot().map((e) => e.attemptId)).toEqual(['repeat:x:1', 'repeat:x:2']);
+  expect(journal.snapshot().map((e) => e.attemptId)).toEqual(['slot:1', 'slot:2']);
   expect(readFileSync(file, 'utf8')).toBe(`${JSON.stringify(entry(1))}\n${JSON.stringify(entry(2))}\n`);
 });
