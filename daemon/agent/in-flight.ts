@@ -55,10 +55,24 @@ export function withTimeout<T>(p: Promise<T>, ms: number, timers: Timers): Promi
   });
 }
 
-/** Runs a closing step for at most `ms`; a step that fails or hangs is logged and left. */
-export async function boundedStep(log: Logger, part: string, step: () => Promise<unknown>, ms: number, timers: Timers): Promise<void> {
+/**
+ * Runs a closing step for at most `ms`; a step that fails is logged. One that hangs (a
+ * Redis that stopped answering keeps its sockets open) is cut with `disconnect` when
+ * given — what it holds open would otherwise keep the process alive — else left.
+ */
+export async function boundedStep(log: Logger, part: string, step: () => Promise<unknown>, ms: number, timers: Timers, disconnect?: () => unknown): Promise<void> {
   const done = Promise.resolve()
     .then(step)
     .catch((error: unknown) => log.warn({ err: error, part }, 'Part did not close cleanly'));
-  if (!(await settlesWithin(done, ms, timers))) log.warn({ part, ms }, 'Part did not close in time; leaving it');
+  if (await settlesWithin(done, ms, timers)) return;
+  if (!disconnect) {
+    log.warn({ part, ms }, 'Part did not close in time; leaving it');
+    return;
+  }
+  try {
+    await disconnect();
+  } catch (error) {
+    log.warn({ err: error, part }, 'Part did not disconnect cleanly');
+  }
+  log.warn({ part, ms }, 'Part did not close in time; disconnected it');
 }
