@@ -1,10 +1,10 @@
-import Redis from 'ioredis';
 import { SCHEDULER_ID, slotAttemptId } from '../../daemon/agent/schedule';
 import { ProjectKeys } from '../../shared/redis/keys';
-import { closeAllAgents, startAgent, storeCredential, type AgentUnderTest } from '../support/agent-harness';
+import { startAgent, storeCredential, type AgentUnderTest } from '../support/agent-harness';
 import { OK_ANSWER } from '../support/held-auth-client';
 import { waitFor } from '../support/ports';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { testPrefix } from '../support/redis-server';
+import { useRedisForAgents } from '../support/agent-suite';
 
 /**
  * Redis loses its data without dropping the connection (FLUSHALL), in this process (the
@@ -15,53 +15,41 @@ import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server
  */
 jest.setTimeout(30_000);
 
-let url: string;
-let admin: Redis;
-
-beforeAll(async () => {
-  url = (await startRedis()).url;
-  admin = new Redis(url);
-});
-
-afterAll(async () => {
-  await closeAllAgents();
-  admin?.disconnect();
-  await disposeAllRedis();
-});
+const suite = useRedisForAgents();
 
 async function runningAgent(): Promise<{ a: AgentUnderTest; keys: ProjectKeys }> {
   const keyPrefix = testPrefix('loss');
   const keys = new ProjectKeys(keyPrefix, 'p');
-  await storeCredential(admin, keys);
-  const a = await startAgent({ redisUrl: url, keyPrefix });
+  await storeCredential(suite.admin, keys);
+  const a = await startAgent({ redisUrl: suite.url, keyPrefix });
   a.auth.auto = OK_ANSWER;
-  await waitFor('the catch-up recorded', async () => (await admin.zcard(keys.attempts('n1'))) === 1, 10_000, 20);
+  await waitFor('the catch-up recorded', async () => (await suite.admin.zcard(keys.attempts('n1'))) === 1, 10_000, 20);
   return { a, keys };
 }
 
 it('after FLUSHALL, restores what the node holds and its schedule at the next slot, then authenticates on it', async () => {
   const { a, keys } = await runningAgent();
-  await admin.flushall();
+  await suite.admin.flushall();
   const slot = (a.clock.nextDue() as number) - 30_000;
   await a.clock.advanceToNext();
-  await waitFor('the slot recorded', async () => (await admin.zscore(keys.attempts('n1'), slotAttemptId(slot))) !== null, 10_000, 20);
+  await waitFor('the slot recorded', async () => (await suite.admin.zscore(keys.attempts('n1'), slotAttemptId(slot))) !== null, 10_000, 20);
   expect(a.logs()).toContain('The schedule missed a heartbeat slot: authenticating now and restoring the schedule');
-  expect(await admin.hget(keys.credential, 'account')).toBe('acct');
+  expect(await suite.admin.hget(keys.credential, 'account')).toBe('acct');
   // The record went on from what the node held: the catch-up and this slot.
-  expect(await admin.hget(keys.node('n1'), 'attemptsTotal')).toBe('2');
-  expect((await admin.hget(keys.recovery, 'node:n1'))?.split(',').sort()).toEqual(['credential', 'node']);
+  expect(await suite.admin.hget(keys.node('n1'), 'attemptsTotal')).toBe('2');
+  expect((await suite.admin.hget(keys.recovery, 'node:n1'))?.split(',').sort()).toEqual(['credential', 'node']);
   expect(await a.queue().getJobScheduler(SCHEDULER_ID)).toBeDefined();
 });
 
 it('puts a failed verdict back after FLUSHALL and refuses to authenticate until `register`', async () => {
   const { a, keys } = await runningAgent();
-  await admin.hset(keys.status, { status: 'failed', since: '1', epoch: '1', failedAt: '1', generation: '1' });
+  await suite.admin.hset(keys.status, { status: 'failed', since: '1', epoch: '1', failedAt: '1', generation: '1' });
   // The daemon calls this on the leader's status event: every node holds the verdict.
   await a.agent.noteVerdict();
-  await admin.flushall();
+  await suite.admin.flushall();
   await a.clock.advanceToNext();
-  await waitFor('the verdict restored', async () => (await admin.hget(keys.status, 'status')) === 'failed', 10_000, 20);
+  await waitFor('the verdict restored', async () => (await suite.admin.hget(keys.status, 'status')) === 'failed', 10_000, 20);
   await waitFor('the attempt refused', () => a.logs().includes('Project is marked failed: not authenticating until it is registered again'), 10_000, 20);
-  expect(await admin.hget(keys.node('n1'), 'attemptsTotal')).toBe('1');
+  expect(await suite.admin.hget(keys.node('n1'), 'attemptsTotal')).toBe('1');
   expect(a.auth.calls).toBe(1);
 });

@@ -1,10 +1,11 @@
 import { Socket } from 'node:net';
 import Redis from 'ioredis';
 import { ProjectKeys } from '../../shared/redis/keys';
-import { closeAllAgents, startAgent, storeCredential } from '../support/agent-harness';
+import { startAgent, storeCredential } from '../support/agent-harness';
 import { OK_ANSWER } from '../support/held-auth-client';
 import { waitFor } from '../support/ports';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { startRedis, testPrefix } from '../support/redis-server';
+import { useRedisForAgents } from '../support/agent-suite';
 
 /**
  * Shutdown in the middle of an attempt, in this process (the close grace on a fake
@@ -15,24 +16,12 @@ import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server
 jest.setTimeout(30_000);
 
 const GRACE = 10_000;
-let url: string;
-let admin: Redis;
-
-beforeAll(async () => {
-  url = (await startRedis()).url;
-  admin = new Redis(url);
-});
-
-afterAll(async () => {
-  await closeAllAgents();
-  admin?.disconnect();
-  await disposeAllRedis();
-});
+const suite = useRedisForAgents();
 
 async function agentWithAttemptUnderWay(keyPrefix: string) {
   const keys = new ProjectKeys(keyPrefix, 'p');
-  await storeCredential(admin, keys);
-  const a = await startAgent({ redisUrl: url, keyPrefix, closeGraceMs: GRACE });
+  await storeCredential(suite.admin, keys);
+  const a = await startAgent({ redisUrl: suite.url, keyPrefix, closeGraceMs: GRACE });
   // The catch-up attempt (no record yet) reaches the server and waits for its answer.
   await a.auth.called(1);
   return { a, keys };
@@ -46,7 +35,7 @@ it('lets an attempt that ends within the grace finish, and records it', async ()
   a.auth.answerNext(OK_ANSWER);
   await closing;
   expect(a.agent.status).toBe('STOPPED');
-  expect(await admin.zrange(keys.attempts('n1'), '0', '-1')).toEqual(['catchup-none']);
+  expect(await suite.admin.zrange(keys.attempts('n1'), '0', '-1')).toEqual(['catchup-none']);
   expect(a.logs()).not.toContain('Attempt abandoned by shutdown');
 });
 
@@ -57,17 +46,17 @@ it('abandons an attempt that outlasts the grace, unrecorded; BullMQ retries it u
   await a.clock.advance(GRACE);
   await closing;
   expect(a.logs()).toContain('Attempt abandoned by shutdown');
-  expect(await admin.exists(keys.attempts('n1'))).toBe(0);
+  expect(await suite.admin.exists(keys.attempts('n1'))).toBe(0);
   // The job failed its first try and waits for its retry, same id.
   const job = await a.queue().getJob('catchup-none');
   expect(job?.attemptsMade).toBe(1);
   expect(['delayed', 'waiting']).toContain(await job?.getState());
 
-  const next = await startAgent({ redisUrl: url, keyPrefix });
+  const next = await startAgent({ redisUrl: suite.url, keyPrefix });
   next.auth.auto = OK_ANSWER;
-  await waitFor('the abandoned attempt re-run and recorded', async () => (await admin.zrange(keys.attempts('n1'), '0', '-1')).includes('catchup-none'), 15_000, 20);
-  expect(await admin.zrange(keys.attempts('n1'), '0', '-1')).toEqual(['catchup-none']);
-  expect(await admin.hget(keys.node('n1'), 'attemptsTotal')).toBe('1');
+  await waitFor('the abandoned attempt re-run and recorded', async () => (await suite.admin.zrange(keys.attempts('n1'), '0', '-1')).includes('catchup-none'), 15_000, 20);
+  expect(await suite.admin.zrange(keys.attempts('n1'), '0', '-1')).toEqual(['catchup-none']);
+  expect(await suite.admin.hget(keys.node('n1'), 'attemptsTotal')).toBe('1');
 });
 
 it('leaves no BullMQ connection open when Redis stops answering during the close: the worker is disconnected once its close runs out of time', async () => {

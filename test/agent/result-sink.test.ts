@@ -55,6 +55,13 @@ const fail = (attemptId: string, atMs?: number): AttemptResult => ({ nodeId: 'n1
 /** A minute ago on Redis' clock: results made a second apart from there are in the past, in order. */
 const aMinuteAgo = async (): Promise<number> => Number((await admin.time())[0]) * 1000 - 60_000;
 const node = async (keys: ProjectKeys) => parseNodeRecord('n1', await admin.hgetall(keys.node('n1')));
+/** What `fdl-cloudauth unbind --node n1` does to the project's data. */
+const unbind = (keys: ProjectKeys) =>
+  REMOVE_NODE.run(
+    admin,
+    { nodes: keys.nodes, node: keys.node('n1'), attempts: keys.attempts('n1'), history: keys.history('n1'), removed: keys.removed, events: keys.events },
+    { nodeId: 'n1', historyRetentionS: 60 },
+  );
 
 it('journals while Redis is away, and replays the journal before a newer result, oldest first, each once', async () => {
   const { s, keys, redis } = await sink();
@@ -120,11 +127,7 @@ it('a node unbound on purpose does not bring its old results back when its sidec
   const { s, keys, redis, local } = await sink();
   await s.write(fail('u1'), 0);
   await s.write(fail('u2'), 0);
-  await REMOVE_NODE.run(
-    admin,
-    { nodes: keys.nodes, node: keys.node('n1'), attempts: keys.attempts('n1'), history: keys.history('n1'), removed: keys.removed, events: keys.events },
-    { nodeId: 'n1', historyRetentionS: 60 },
-  );
+  await unbind(keys);
   // The sidecar starts again with its local state: the sync re-records recent results.
   await s.replayRecent();
   expect(await admin.exists(keys.node('n1'))).toBe(0);
@@ -140,11 +143,7 @@ it('a node unbound while its sidecar runs starts afresh at its next result, and 
   const { s, keys, local } = await sink();
   await s.write(fail('r1'), 0);
   await s.write(fail('r2'), 0);
-  await REMOVE_NODE.run(
-    admin,
-    { nodes: keys.nodes, node: keys.node('n1'), attempts: keys.attempts('n1'), history: keys.history('n1'), removed: keys.removed, events: keys.events },
-    { nodeId: 'n1', historyRetentionS: 60 },
-  );
+  await unbind(keys);
   const written = await s.write(fail('r3'), 0);
   expect(written).toMatchObject({ where: 'redis', reply: { recorded: true, afresh: true, consecutiveFailures: 1 } });
   expect(local.get().recent.map((e) => e.attemptId)).toEqual(['r3']);

@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { cipherFor } from '../../shared/crypto/ciphers';
-import { ALGORITHMS } from '../../shared/crypto/cipher';
-import { ensureKeyDir, keyFilePath, loadPublicKey, PRIVATE_KEY_MODE, PUBLIC_KEY_MODE, writeFileAtomic } from '../../shared/crypto/key-files';
+import { keyFilePath, loadPublicKey } from '../../shared/crypto/key-files';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { decryptCredential, readCredential } from '../../daemon/credentials/credential-store';
 import { registerCredential } from '../../daemon/credentials/register-credential';
+import { writeKeyPairs } from '../support/key-dirs';
 import { track } from '../support/process-registry';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 import { waitFor } from '../support/ports';
@@ -71,14 +71,7 @@ function envFor(prefix: string, keyDir: string, extra: Record<string, string> = 
  * tests need only its result, not one more CLI process each.
  */
 async function generatedKeyDir(): Promise<string> {
-  const dir = path.join(tempDir(), 'keys');
-  ensureKeyDir(dir);
-  for (const algorithm of ALGORITHMS) {
-    const pair = cipherFor(algorithm).generateKeyPair();
-    writeFileAtomic(keyFilePath(dir, algorithm, 'private'), pair.privateKey, PRIVATE_KEY_MODE);
-    writeFileAtomic(keyFilePath(dir, algorithm, 'public'), pair.publicKey, PUBLIC_KEY_MODE);
-  }
-  return dir;
+  return writeKeyPairs(path.join(tempDir(), 'keys'));
 }
 
 beforeAll(async () => {

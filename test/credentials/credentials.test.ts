@@ -3,17 +3,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import Redis from 'ioredis';
-import { cipherFor } from '../../shared/crypto/ciphers';
 import { KeyFileError } from '../../shared/crypto/errors/key-file-error';
 import { KeyMismatchError } from '../../shared/crypto/errors/key-mismatch-error';
-import { ensureKeyDir, keyFilePath, loadPrivateKey, loadPublicKey, PRIVATE_KEY_MODE, PUBLIC_KEY_MODE, writeFileAtomic } from '../../shared/crypto/key-files';
-import { ALGORITHMS } from '../../shared/crypto/cipher';
+import { keyFilePath, loadPrivateKey, loadPublicKey } from '../../shared/crypto/key-files';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { CorruptRecordError } from '../../shared/redis/records';
 import { decryptCredential, parseCredential, readCredential } from '../../daemon/credentials/credential-store';
 import { findCredentialProjects, SWITCH, switchCredential } from '../../daemon/credentials/credential-switch';
 import { REGISTER, registerCredential } from '../../daemon/credentials/register-credential';
 import { readFirstLine } from '../../daemon/credentials/read-password';
+import { writeKeyPairs } from '../support/key-dirs';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 
@@ -25,13 +24,7 @@ const dirs: string[] = [];
 function keyDir(): string {
   const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'fdl-cred-')), 'keys');
   dirs.push(path.dirname(dir));
-  ensureKeyDir(dir);
-  for (const algorithm of ALGORITHMS) {
-    const pair = cipherFor(algorithm).generateKeyPair();
-    writeFileAtomic(keyFilePath(dir, algorithm, 'private'), pair.privateKey, PRIVATE_KEY_MODE);
-    writeFileAtomic(keyFilePath(dir, algorithm, 'public'), pair.publicKey, PUBLIC_KEY_MODE);
-  }
-  return dir;
+  return writeKeyPairs(dir);
 }
 
 beforeAll(async () => {
