@@ -82,7 +82,7 @@ it('leaves no BullMQ connection open when Redis stops answering during the close
     // Only the two connections the agent was given (command and BullMQ's) may remain:
     // their owner closes them. Before the fix the worker's blocking connection stayed too.
     expect(sockets.length).toBeLessThanOrEqual(2);
-    expect(a.logs()).toContain('Part did not close in time; disconnected it');
+    expect(a.logs()).toContain('Part did not close in time; disconnecting it');
   } finally {
     server.resume();
   }

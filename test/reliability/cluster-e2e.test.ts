@@ -76,6 +76,12 @@ afterAll(async () => {
 it('elects one leader whose cluster series are the only ones, and the scrape passes promtool', async () => {
   await waitFor('the project to be registered', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', 30_000, 200);
   await waitFor('exactly one leader', async () => (await leaders()).length === 1, 20_000, 200);
+  // The leader serves the view it last computed; one elected while the sidecars were
+  // starting may still hold a view from before the first attempt (seen once under load).
+  await waitFor('the leader to serve a registered view', async () => {
+    const [leader] = await leaders();
+    return leader !== undefined && (await scrape(sidecars.get(leader) as Sidecar)).includes('fdl_cloudauth_project_status{project="cluster",status="registered"} 1');
+  }, 20_000, 200);
   const texts = await Promise.all([...sidecars.values()].map(scrape));
   const withCluster = texts.filter((t) => /^fdl_cloudauth_project_status\{/m.test(t));
   expect(withCluster).toHaveLength(1);
