@@ -229,9 +229,8 @@ export class Agent {
       }
       // With Redis away BullMQ cannot hand its lock back: closing by force leaves at most one job to re-run (same id).
       const force = this.o.redis.status !== 'ready';
-      const disconnect = () => this.scheduler.disconnect();
-      await boundedStep(this.log, 'worker', () => this.scheduler.closeWorker(force), 5000, this.timers, disconnect);
-      await boundedStep(this.log, 'queue', () => this.scheduler.closeQueue(), 2000, this.timers, disconnect);
+      await boundedStep(this.log, 'worker', () => this.scheduler.closeWorker(force), 5000, this.timers);
+      await boundedStep(this.log, 'queue', () => this.scheduler.closeQueue(), 2000, this.timers);
       this.setState('STOPPED');
     })();
     return this.closing;

@@ -145,11 +145,6 @@ export class HeartbeatScheduler {
   async closeQueue(): Promise<void> {
     await this.queue?.close();
   }
-
-  /** Drops the worker's and the queue's connections at once (their close hung). */
-  async disconnect(): Promise<void> {
-    await Promise.allSettled([this.worker?.disconnect(), this.queue?.disconnect()]);
-  }
 }
 
 /**

@@ -55,28 +55,10 @@ export function withTimeout<T>(p: Promise<T>, ms: number, timers: Timers): Promi
   });
 }
 
-/** How long cutting a part's connections may take before it is left as it is. */
-const DISCONNECT_BOUND_MS = 1000;
-
-/**
- * Runs a closing step for at most `ms`; a step that fails is logged. One that hangs (a
- * Redis that stopped answering keeps its sockets open) is cut with `disconnect` when
- * given — what it holds open would otherwise keep the process alive — else left. The
- * cut is bounded too: a client in a broken state (a Redis Cluster mid-fail-over) may
- * never report its connections closed, and a close must end whatever happens.
- */
-export async function boundedStep(log: Logger, part: string, step: () => Promise<unknown>, ms: number, timers: Timers, disconnect?: () => unknown): Promise<void> {
+/** Runs a closing step for at most `ms`; a step that fails or hangs is logged and left. */
+export async function boundedStep(log: Logger, part: string, step: () => Promise<unknown>, ms: number, timers: Timers): Promise<void> {
   const done = Promise.resolve()
     .then(step)
     .catch((error: unknown) => log.warn({ err: error, part }, 'Part did not close cleanly'));
-  if (await settlesWithin(done, ms, timers)) return;
-  if (!disconnect) {
-    log.warn({ part, ms }, 'Part did not close in time; leaving it');
-    return;
-  }
-  log.warn({ part, ms }, 'Part did not close in time; disconnecting it');
-  const cut = Promise.resolve()
-    .then(disconnect)
-    .catch((error: unknown) => log.warn({ err: error, part }, 'Part did not disconnect cleanly'));
-  if (!(await settlesWithin(cut, DISCONNECT_BOUND_MS, timers))) log.warn({ part, ms: DISCONNECT_BOUND_MS }, 'Part did not disconnect in time; leaving it');
+  if (!(await settlesWithin(done, ms, timers))) log.warn({ part, ms }, 'Part did not close in time; leaving it');
 }
