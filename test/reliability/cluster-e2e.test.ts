@@ -111,8 +111,13 @@ it('hands over on a graceful stop through the published release, and by lease ex
   await waitFor('a new leader after the graceful stop', async () => (await leaders()).length === 1, 30_000, 50);
   console.log(`graceful hand-over observed after ${Date.now() - stopped} ms`);
   const [heir] = await leaders();
-  // Taken because the old leader released the lease, not because the lease ran out.
-  expect(electedAfter(sidecars.get(heir as string) as Sidecar).at(-1)).toBe('release');
+  // Taken because the old leader released the lease, not because the lease ran out: the
+  // release deleted a lease that was still its own (`released: true`), so whoever took
+  // it next found it free. With a 1 s renew the heir may find it free by its own try a
+  // moment before the release event arrives (`no-leader`) on a loaded machine; that the
+  // event alone hands over is proven where tries are a minute apart (leader-election.test).
+  expect((sidecars.get(first as string) as Sidecar).output()).toMatch(/"released":true,"msg":"Released the leader lease"/);
+  expect(['release', 'no-leader']).toContain(electedAfter(sidecars.get(heir as string) as Sidecar).at(-1));
   await start(first as string);
 
   const [second] = await leaders();
