@@ -1,3 +1,4 @@
+import { sleepOn, systemTimers } from '../../shared/clock';
 import type { AuthClient } from '../protocol/auth-client';
 import { classify, type Outcome } from '../protocol/classify';
 
@@ -31,28 +32,13 @@ export interface RetryPolicy {
 
 export const ATTEMPT_BUDGET_MS = 5 * 60_000;
 
-/** Sleeps, or stops early on abort; the abort listener never outlives the sleep. */
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 export async function authenticate(
   client: AuthClient,
   request: AuthenticateRequest,
   policy: RetryPolicy,
   signal?: AbortSignal,
 ): Promise<{ outcome: Outcome; tries: number }> {
-  const sleep = policy.sleep ?? abortableSleep;
+  const sleep = policy.sleep ?? ((ms: number, s?: AbortSignal) => sleepOn(systemTimers, ms, s));
   const now = policy.now ?? Date.now;
   const deadline = policy.deadline ?? ((ms: number) => AbortSignal.timeout(ms));
   const started = now();
