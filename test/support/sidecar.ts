@@ -10,6 +10,7 @@ import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord, type NodeRecord } from '../../shared/redis/records';
 import { assertBuilt, cleanEnv, CLI_ENTRY, request } from './authserver';
 import { freePort, waitFor } from './ports';
+import { AUTH_TIMEOUT_MS, HEALTHY_INTERVAL_MS } from './noise-budget';
 import { track } from './process-registry';
 
 /**
@@ -75,6 +76,7 @@ export interface Sidecar {
 
 export interface SidecarOptions {
   nodeId: string;
+  /** The heartbeat interval; the noise budget's HEALTHY_INTERVAL_MS when omitted. */
   interval?: string;
   journalDir?: string;
   port?: number;
@@ -95,12 +97,12 @@ export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promis
       CLOUDAUTH_NODE_DOMAIN: 'fdl.example.com',
       CLOUDAUTH_PRODUCT_VERSION: '4.1.5',
       CLOUDAUTH_AUTH_SERVER_URL: f.authUrl,
-      CLOUDAUTH_AUTH_TIMEOUT: '2s',
+      CLOUDAUTH_AUTH_TIMEOUT: `${AUTH_TIMEOUT_MS}ms`,
       CLOUDAUTH_REDIS_URL: f.redisUrl,
       CLOUDAUTH_REDIS_KEY_PREFIX: f.keyPrefix,
       CLOUDAUTH_KEY_DIR: f.keyDir,
       CLOUDAUTH_JOURNAL_DIR: journalDir,
-      CLOUDAUTH_HEARTBEAT_INTERVAL: o.interval ?? '2s',
+      CLOUDAUTH_HEARTBEAT_INTERVAL: o.interval ?? `${HEALTHY_INTERVAL_MS}ms`,
       CLOUDAUTH_HTTP_HOST: '127.0.0.1',
       CLOUDAUTH_HTTP_PORT: String(port),
       CLOUDAUTH_LOG_LEVEL: 'debug',
