@@ -114,7 +114,7 @@ function round2(v: number): number {
 async function benchScrape(ctx: BenchContext, fixture: ClusterFixture, nodes: number): Promise<Figure[]> {
   const aggregator = fixture.leader.aggregator;
   if (!aggregator) throw new Error('fixture has no aggregator');
-  const sources = { journalPending: () => 0, redisUp: () => true };
+  const sources = { journalPending: () => 0, redisUp: () => true, localStateWritable: () => true };
   const full = new Registry();
   new NodeMetrics(full, PROJECT, 'bench-leader', sources).attemptFinished(true, null, 0.12);
   const cluster = new ClusterMetrics(full, aggregator, fixture.leader.election);

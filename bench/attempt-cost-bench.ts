@@ -75,7 +75,7 @@ export async function benchAttemptCost(ctx: BenchContext): Promise<Figure[]> {
     bullConnection: bull,
     authClient,
     decrypt: async (credential) => decryptCredential(credential, config.crypto.keyDir),
-    metrics: new NodeMetrics(new Registry(), config.project, NODE, { journalPending: () => 0, redisUp: () => true }),
+    metrics: new NodeMetrics(new Registry(), config.project, NODE, { journalPending: () => 0, redisUp: () => true, localStateWritable: () => true }),
     clock: systemClock,
     logger: silentLog,
   });

@@ -18,6 +18,7 @@ import { loadWebConfig } from './http/web-config';
 import { RegistrationPage } from './page/registration-page';
 import { NodeMetrics } from './metrics/node-metrics';
 import { AuthClient } from './protocol/auth-client';
+import { describeDiskProblem } from './agent/local-disk';
 
 /**
  * The sidecar process (`fdl-cloudauth daemon`): the node agent, the aggregator
@@ -69,6 +70,7 @@ export class Daemon {
     const metrics = new NodeMetrics(this.registry, config.project, config.node.id, {
       journalPending: () => this.agent.journalPending,
       redisUp: () => this.redis.status === 'ready',
+      localStateWritable: () => this.agent.disk.writable,
     });
     this.agent = new Agent({
       config,
@@ -115,8 +117,10 @@ export class Daemon {
       logger: o.logger,
       webConfig: config.http.webConfigFile ? loadWebConfig(config.http.webConfigFile) : undefined,
       readiness: () => {
-        const checks = { redis: this.redis.status === 'ready', schedule: this.agent.ready };
-        return { ready: this.state === 'RUNNING' && checks.redis && checks.schedule, checks };
+        const disk = this.agent.disk.lastProblem;
+        const checks = { redis: this.redis.status === 'ready', schedule: this.agent.ready, localState: disk === null };
+        const problems = disk ? [describeDiskProblem(disk)] : [];
+        return { ready: this.state === 'RUNNING' && checks.redis && checks.schedule && checks.localState, checks, problems };
       },
       // Any sidecar answers /status from Redis, leader or not: the same JSON as `status --json`.
       status: async () => buildStatusJson(await this.reader.read()),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { systemTimers, type Clock, type Timers } from '../../shared/clock';
+import { systemTimers, type Clock, type Timer, type Timers } from '../../shared/clock';
 import type { Config } from '../../shared/config/compile';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
@@ -11,6 +11,8 @@ import { isRecorded, noteVerdict, readLastAttempt } from './attempt-plan';
 import { AttemptRunner } from './attempt-runner';
 import { catchUpDue, HeartbeatScheduler, type ScheduledAttempt } from './heartbeat-scheduler';
 import { boundedStep, InFlight, withTimeout } from './in-flight';
+import { AttemptAbandoned } from './attempt-runner';
+import { LocalDisk } from './local-disk';
 import { LocalState, type CachedCredential } from './local-state';
 import { Recovery } from './recovery';
 import { ResultSink } from './result-sink';
@@ -49,8 +51,11 @@ export class Agent {
   private state: AgentState = 'INITIALIZED';
   private readonly log: Logger;
   private readonly timers: Timers;
+  /** journal.dir: every local write goes through it (SPEC §4, the node's disk as a fault domain). */
+  readonly disk: LocalDisk;
   private readonly local: LocalState;
   private readonly sink: ResultSink;
+  private diskRetry: Timer | undefined;
   private readonly flow: AttemptFlow;
   private readonly scheduler: HeartbeatScheduler;
   private readonly inFlight: InFlight;
@@ -73,9 +78,10 @@ export class Agent {
     this.log = o.logger.child({ part: 'agent', node: nodeId });
     this.timers = o.timers ?? systemTimers;
     this.inFlight = new InFlight(this.timers);
-    this.local = new LocalState(config.journal.dir, nodeId);
+    this.disk = new LocalDisk(config.journal.dir, this.log, (op) => o.metrics.localWriteFailed(op));
+    this.local = new LocalState(this.disk, nodeId);
     const recovery = new Recovery(o.redis, o.keys, nodeId, this.local, this.log);
-    this.sink = new ResultSink({ redis: o.redis, keys: o.keys, nodeId, journalDir: config.journal.dir, local: this.local, recovery, log: this.log, onRestored: () => this.flow.restored() });
+    this.sink = new ResultSink({ redis: o.redis, keys: o.keys, nodeId, disk: this.disk, local: this.local, recovery, log: this.log, onRestored: () => this.flow.restored() });
     const runner = new AttemptRunner({ config, authClient: o.authClient, decrypt: o.decrypt, metrics: o.metrics, clock: o.clock, timers: this.timers, log: this.log });
     const { redis, keys, clock } = o;
     this.flow = new AttemptFlow({ config, redis, keys, local: this.local, recovery, runner, sink: this.sink, clock, log: this.log, signal: this.abort.signal, onRestored: () => (this.scheduler.inPlace = false) });
@@ -87,6 +93,11 @@ export class Agent {
 
   get journalPending(): number {
     return this.sink.pending;
+  }
+
+  /** Results held only in memory: a restart now loses them. */
+  get journalUnsaved(): number {
+    return this.sink.unsaved;
   }
 
   /** Ready: Redis reachable and the node's schedule in place (GET /readyz). */
@@ -113,11 +124,17 @@ export class Agent {
         this.redisErrorLogged = true;
         this.log.warn({ source, err: error.message }, 'BullMQ lost Redis; the local timer covers heartbeats until it returns');
       },
+      failed: ({ attemptId }, error, tries) => {
+        const fields = { attemptId, err: error.message, tries: tries.made, allowed: tries.allowed };
+        if (error instanceof AttemptAbandoned) this.log.info(fields, 'Heartbeat job left for BullMQ to run again after the restart');
+        else this.log.warn(fields, tries.made < tries.allowed ? 'Heartbeat job failed; BullMQ tries it again under the same attempt id' : 'Heartbeat job failed and has no tries left: the slot counts as missed');
+      },
     });
     this.o.redis.on('ready', this.onReady);
     this.o.redis.on('end', this.onRedisDown);
     this.o.redis.on('close', this.onRedisDown);
     this.setState('RUNNING');
+    this.armDiskRetry();
     if (this.o.redis.status === 'ready') await this.sync('start');
     else this.localCatchUpIfDue();
     this.scheduler.startTimer();
@@ -147,6 +164,18 @@ export class Agent {
       }
     })();
     return this.syncing;
+  }
+
+  /**
+   * Tries again, every quarter interval (1 s to 30 s), the local writes the disk refused,
+   * and checks the directory is still there in between (LocalDisk).
+   */
+  private armDiskRetry(): void {
+    const periodMs = Math.max(1000, Math.min(30_000, Math.floor(this.o.config.heartbeat.intervalMs / 4)));
+    this.diskRetry = this.timers.after(periodMs, () => {
+      this.disk.retry();
+      if (this.state === 'RUNNING') this.armDiskRetry();
+    });
   }
 
   /** R1: at start, a node whose last attempt is older than one interval authenticates at once. */
@@ -231,6 +260,11 @@ export class Agent {
       const force = this.o.redis.status !== 'ready';
       await boundedStep(this.log, 'worker', () => this.scheduler.closeWorker(force), 5000, this.timers);
       await boundedStep(this.log, 'queue', () => this.scheduler.closeQueue(), 2000, this.timers);
+      this.diskRetry?.cancel();
+      this.disk.retry();
+      if (this.sink.unsaved > 0) {
+        this.log.error({ lost: this.sink.unsaved, dir: this.disk.dir }, 'Stopping with results held only in memory (neither Redis nor the journal took them): they are lost');
+      }
       this.setState('STOPPED');
     })();
     return this.closing;

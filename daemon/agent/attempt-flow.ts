@@ -9,13 +9,17 @@ import { planFromLocal, planFromRedis, readBeforeAttempt, type Plan } from './at
 import { AttemptAbandoned, type AttemptRunner } from './attempt-runner';
 import type { CachedCredential, LocalState } from './local-state';
 import { lossSeen, type Recovery } from './recovery';
-import { logOutcome, type ResultSink } from './result-sink';
+import type { AttemptResult } from './attempt-recorder';
+import { logOutcome, type ResultSink, type Written } from './result-sink';
 import { slotOfAttemptId } from './schedule';
 
 /**
  * One attempt from start to end: plan it (from one read of Redis, after the recovery
  * step when that read shows a loss of Redis data; from the local state when Redis does
- * not answer), run it, note it locally, write its result to the sink. Two ways in —
+ * not answer), run it, write its result to the sink, then note it locally. The local
+ * note comes after, and best effort: recording in Redis never depends on the node's
+ * disk (SPEC §4), and once the answer is known nothing throws, so BullMQ never
+ * retries — calls the server again for — an attempt it has the answer of. Two ways in —
  * `online` (BullMQ's jobs, a missed slot) and `offline` (the slot timer while Redis is
  * away) — and one way through.
  */
@@ -105,9 +109,9 @@ export class AttemptFlow {
     }
   }
 
-  /** Runs the attempt, notes it locally, writes its result (Redis, or the journal). */
+  /** Runs the attempt, writes its result (Redis, or the journal), then notes it locally. */
   private async make(attemptId: string, credential: CachedCredential, online: boolean): Promise<void> {
-    const { log, local, sink } = this.o;
+    const { log, local } = this.o;
     let outcome: Outcome;
     try {
       outcome = await this.o.runner.run(credential, attemptId, this.o.signal);
@@ -118,15 +122,23 @@ export class AttemptFlow {
     }
     const s = local.get();
     const estimate = this.o.clock.now() + s.redisClockOffsetMs;
-    // One write of the state file: the attempt's time and, for a slot, the slot (the timer must not repeat a slot BullMQ attempted).
-    local.update({ lastAttemptAt: estimate, lastSlot: Math.max(slotOfAttemptId(attemptId) ?? 0, s.lastSlot ?? 0) || null });
     const result = { nodeId: this.o.config.node.id, attemptId, outcome, generation: credential.generation };
-    if (!online) {
-      sink.toJournal({ ...result, atMs: estimate });
-      return logOutcome(log, attemptId, outcome, { where: 'journal' });
-    }
-    const written = await sink.write(result, estimate);
+    const written = await this.write(result, estimate, online);
     logOutcome(log, attemptId, outcome, written);
+    // Best effort, never throws: the attempt's time and, for a slot, the slot (the timer must not repeat a slot BullMQ attempted).
+    local.update({ lastAttemptAt: estimate, lastSlot: Math.max(slotOfAttemptId(attemptId) ?? 0, s.lastSlot ?? 0) || null });
     if (written.where === 'redis') await this.publishKeyIds().catch((error: unknown) => log.warn({ err: (error as Error).message }, 'Could not publish the key ids this node can open'));
+  }
+
+  private async write(result: AttemptResult, estimate: number, online: boolean): Promise<Written> {
+    const { log, sink } = this.o;
+    try {
+      if (online) return await sink.write(result, estimate);
+    } catch (error) {
+      // The sink does not throw; should it ever, the answer is kept for the replay rather than asked for again.
+      log.error({ err: error, attemptId: result.attemptId }, 'Could not write the result: holding it for the replay');
+    }
+    sink.toJournal({ ...result, atMs: estimate });
+    return { where: 'journal' };
   }
 }

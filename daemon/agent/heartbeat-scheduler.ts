@@ -63,6 +63,8 @@ export interface HeartbeatHandlers {
   slot(slot: number): void;
   /** BullMQ lost Redis (reported on every failed reconnect). */
   error(source: string, error: Error): void;
+  /** A job's try threw: BullMQ retries it (same attempt id) until its tries run out. */
+  failed(attempt: ScheduledAttempt, error: Error, tries: { made: number; allowed: number }): void;
 }
 
 export class HeartbeatScheduler {
@@ -90,6 +92,9 @@ export class HeartbeatScheduler {
       maxStalledCount: 5,
     });
     this.worker.on('error', (error) => handlers.error('worker', error));
+    this.worker.on('failed', (job, error) => {
+      if (job) handlers.failed(attemptOfJob(job, intervalMs, offsetMs), error, { made: job.attemptsMade, allowed: job.opts.attempts ?? 1 });
+    });
   }
 
   startTimer(): void {

@@ -1,8 +1,9 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Outcome } from '../protocol/classify';
 import { writeFileAtomic } from '../../shared/fs-atomic';
+import type { LocalDisk, LocalWriter } from './local-disk';
 
 /**
  * The local journal of SPEC §4. While Redis is unreachable the agent still
@@ -11,7 +12,19 @@ import { writeFileAtomic } from '../../shared/fs-atomic';
  * replayed in order through the same idempotent recording, then the file is emptied
  * with an atomic rename. A crash mid-replay only means some lines are replayed again,
  * which the attempt id makes harmless. The file survives a restart of the sidecar.
+ *
+ * The entries in memory are the truth while the process lives. When the disk refuses a
+ * write (removed, full, read-only: LocalDisk), the result is held in memory only — at
+ * most HELD_MAX results in all, the oldest dropped past it, each drop logged — and the whole
+ * file is written again once the disk takes writes (LocalDisk's retry). A restart in
+ * that state loses what was held only in memory; `unsaved` counts it, and close() says so.
  */
+
+/**
+ * Results held while the journal cannot be written: 1,000 is 83 days of the default 2 h
+ * heartbeat, longer than any lockout (24 h), in a few hundred KiB of memory.
+ */
+export const HELD_MAX = 1000;
 
 export interface JournalEntry {
   nodeId: string;
@@ -22,25 +35,34 @@ export interface JournalEntry {
   atMs: number;
 }
 
-export class Journal {
+export class Journal implements LocalWriter {
   readonly file: string;
   private entries: JournalEntry[] = [];
   private corruptLines = 0;
   private replaying: Promise<number> | undefined;
+  /** The file holds exactly `entries`: false after a failed write, until a rewrite goes through. */
+  private inSync = true;
+  /** Results appended while the file could not be written: a restart now loses them. */
+  private unsavedCount = 0;
 
   constructor(
-    dir: string,
+    private readonly disk: LocalDisk,
     nodeId: string,
     private readonly log: Logger,
   ) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.file = path.join(dir, `journal-${nodeId}.jsonl`);
+    this.file = path.join(disk.dir, `journal-${nodeId}.jsonl`);
     this.load();
+    disk.holds(this);
   }
 
   private load(): void {
-    if (!existsSync(this.file)) return;
-    const text = readFileSync(this.file, 'utf8');
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ file: this.file, err: (error as Error).message }, 'Cannot read the journal: its results stay unrecorded until it can be read and the sidecar restarts');
+      return;
+    }
     const lines = text.split('\n').filter((l) => l.trim() !== '');
     for (const line of lines) {
       try {
@@ -64,6 +86,15 @@ export class Journal {
     return this.entries.length;
   }
 
+  /** Results held only in memory (the file could not take them): lost by a restart. */
+  get unsaved(): number {
+    return this.unsavedCount;
+  }
+
+  get held(): boolean {
+    return !this.inSync;
+  }
+
   has(attemptId: string): boolean {
     return this.entries.some((e) => e.attemptId === attemptId);
   }
@@ -72,15 +103,26 @@ export class Journal {
     return [...this.entries];
   }
 
+  /** Appends (fsync'ed) when the disk takes it; holds the result in memory otherwise. Never throws. */
   append(entry: JournalEntry): void {
-    const fd = openSync(this.file, 'a', 0o600);
-    try {
-      writeSync(fd, `${JSON.stringify(entry)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
     this.entries.push(entry);
+    const written = this.inSync ? this.disk.write('journal', () => appendLine(this.file, `${JSON.stringify(entry)}\n`)) : this.rewrite();
+    if (written) return;
+    this.inSync = false;
+    this.unsavedCount += 1;
+    this.log.warn({ attemptId: entry.attemptId, held: this.unsavedCount }, 'Journal not written: the result is held in memory until Redis or the disk returns (a restart now loses it)');
+    if (this.entries.length <= HELD_MAX) return;
+    const dropped = this.entries.shift();
+    this.unsavedCount = Math.min(this.unsavedCount, this.entries.length);
+    this.log.error({ attemptId: dropped?.attemptId, heldMax: HELD_MAX }, 'Too many results held in memory: dropped the oldest, it will never be recorded');
+  }
+
+  flush(): void {
+    if (!this.inSync) this.rewrite();
+  }
+
+  lost(): void {
+    this.inSync = false;
   }
 
   /**
@@ -109,11 +151,27 @@ export class Journal {
     // Drop exactly what was replayed: entries appended meanwhile stay for the next one.
     const replayed = new Set(batch);
     this.entries = this.entries.filter((e) => !replayed.has(e));
+    this.unsavedCount = Math.min(this.unsavedCount, this.entries.length);
+    // Not written: the file keeps replayed lines until the next rewrite; replaying them again is harmless.
     this.rewrite();
     return batch.length;
   }
 
-  private rewrite(): void {
-    writeFileAtomic(this.file, this.entries.map((e) => `${JSON.stringify(e)}\n`).join(''), 0o600);
+  /** Writes the file with exactly the entries held; true when it went through. */
+  private rewrite(): boolean {
+    const ok = this.disk.write('journal', () => writeFileAtomic(this.file, this.entries.map((e) => `${JSON.stringify(e)}\n`).join(''), 0o600));
+    this.inSync = ok;
+    if (ok) this.unsavedCount = 0;
+    return ok;
+  }
+}
+
+function appendLine(file: string, line: string): void {
+  const fd = openSync(file, 'a', 0o600);
+  try {
+    writeSync(fd, line);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,15 +1,18 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../shared/fs-atomic';
 import type { HeldVerdict } from './held-verdict';
 import type { JournalEntry } from './journal';
+import type { LocalDisk, LocalWriter } from './local-disk';
 
 /**
  * What the agent must know to authenticate on time while Redis is away, kept in the
  * journal directory: the stored credential as it was last read from Redis (still
  * encrypted: only the node's private key file can open it), whether the project was
  * failed (and the verdict itself, to restore after a loss of Redis data), the offset between Redis time and the local clock (so journaled times are
- * Redis times, R8), and the last attempt made.
+ * Redis times, R8), and the last attempt made. The copy in memory is the truth while
+ * the process lives: the file is written after it, best effort (a disk that refuses the
+ * write is reported by LocalDisk, and the whole file is written again on its retry).
  */
 export interface CachedCredential {
   account: string;
@@ -42,29 +45,28 @@ export interface LocalStateData {
 
 const EMPTY: LocalStateData = { credential: null, projectFailed: false, verdict: null, redisClockOffsetMs: 0, lastAttemptAt: null, lastSlot: null, nodeRecord: null, recent: [] };
 
-export class LocalState {
+export class LocalState implements LocalWriter {
   private readonly file: string;
   private data: LocalStateData;
+  private unsaved = false;
 
-  constructor(dir: string, nodeId: string) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.file = path.join(dir, `state-${nodeId}.json`);
+  constructor(private readonly disk: LocalDisk, nodeId: string) {
+    this.file = path.join(disk.dir, `state-${nodeId}.json`);
     this.data = { ...EMPTY };
-    if (existsSync(this.file)) {
-      try {
-        this.data = { ...EMPTY, ...(JSON.parse(readFileSync(this.file, 'utf8')) as Partial<LocalStateData>) };
-      } catch {
-        // A damaged state file only costs the cache; Redis is the source of truth.
-        this.data = { ...EMPTY };
-      }
+    try {
+      this.data = { ...EMPTY, ...(JSON.parse(readFileSync(this.file, 'utf8')) as Partial<LocalStateData>) };
+    } catch {
+      // Missing, unreadable or damaged: it only costs the cache; Redis is the source of truth.
+      this.data = { ...EMPTY };
     }
+    disk.holds(this);
   }
 
   get(): Readonly<LocalStateData> {
     return this.data;
   }
 
-  /** Updates fields and writes the file only when something changed. */
+  /** Updates fields, then writes the file when something changed; never throws. */
   update(patch: Partial<LocalStateData>): void {
     const previous = this.data;
     const next = { ...previous, ...patch };
@@ -73,7 +75,20 @@ export class LocalState {
     const { redisClockOffsetMs: offsetOld, ...restOld } = previous;
     // The clock offset drifts by a few ms on every read; don't rewrite the file for that alone.
     if (JSON.stringify(restNext) === JSON.stringify(restOld) && Math.abs(offsetNext - offsetOld) < 1000) return;
-    writeFileAtomic(this.file, JSON.stringify(next), 0o600);
+    this.unsaved = true;
+    this.flush();
   }
 
+  get held(): boolean {
+    return this.unsaved;
+  }
+
+  flush(): void {
+    if (!this.unsaved) return;
+    if (this.disk.write('state', () => writeFileAtomic(this.file, JSON.stringify(this.data), 0o600))) this.unsaved = false;
+  }
+
+  lost(): void {
+    this.unsaved = true;
+  }
 }

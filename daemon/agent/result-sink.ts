@@ -5,6 +5,7 @@ import type { Outcome } from '../protocol/classify';
 import { CorruptRecordLog } from '../view/corrupt-record-log';
 import { recordAttempt, type AttemptResult, type RecordReply } from './attempt-recorder';
 import { Journal, type JournalEntry } from './journal';
+import type { LocalDisk } from './local-disk';
 import type { LocalState } from './local-state';
 import type { Recovery } from './recovery';
 import { attemptIdAliases } from './schedule';
@@ -25,7 +26,7 @@ export interface ResultSinkOptions {
   redis: RedisClient;
   keys: ProjectKeys;
   nodeId: string;
-  journalDir: string;
+  disk: LocalDisk;
   local: LocalState;
   recovery: Recovery;
   log: Logger;
@@ -38,7 +39,7 @@ export class ResultSink {
   private readonly corrupt: CorruptRecordLog;
 
   constructor(private readonly o: ResultSinkOptions) {
-    this.journal = new Journal(o.journalDir, o.nodeId, o.log);
+    this.journal = new Journal(o.disk, o.nodeId, o.log);
     this.corrupt = new CorruptRecordLog(o.log);
   }
 
@@ -46,12 +47,21 @@ export class ResultSink {
     return this.journal.pending;
   }
 
+  /** Results held only in memory (the journal could not be written): a restart loses them. */
+  get unsaved(): number {
+    return this.journal.unsaved;
+  }
+
   /** The attempt was journaled and waits for its replay (under any of its names). */
   journaled(attemptId: string): boolean {
     return attemptIdAliases(attemptId).some((id) => this.journal.has(id));
   }
 
-  /** Redis first (after the journal's older results); the journal when Redis does not answer. */
+  /**
+   * Redis first (after the journal's older results); the journal when Redis does not
+   * answer. Never throws: a result whose answer is known is never left for BullMQ to
+   * retry (a second call to the server for the same slot).
+   */
   async write(result: AttemptResult, estimatedAt: number): Promise<Written> {
     try {
       if (this.journal.pending > 0) await this.replay();
@@ -65,7 +75,7 @@ export class ResultSink {
     }
   }
 
-  /** Straight to the journal: Redis did not answer before the attempt. */
+  /** Straight to the journal (held in memory when the disk refuses it): Redis did not answer before the attempt. Never throws. */
   toJournal(entry: JournalEntry): void {
     this.journal.append(entry);
   }

@@ -1,12 +1,13 @@
-import { lstatSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import type { Config } from '../../shared/config/compile';
 import { loadPrivateKey } from '../../shared/crypto/key-files';
 import { fail, pass, type CheckResult } from './check-result';
 import { isLoopbackHost } from '../../shared/net/hosts';
 
-/** Checks of this machine alone: the key directory and key, and the node IP it reports. */
+/** Checks of this machine alone: the key directory and key, the journal directory, and the node IP it reports. */
 
 export function checkKeys(cfg: Config): CheckResult[] {
   const dir = cfg.crypto.keyDir;
@@ -50,4 +51,43 @@ export function checkNodeIp(cfg: Config): CheckResult {
   }
   const here = localAddresses().has(ip) ? 'an address of this machine' : 'not an address of this machine: right only if the license expects it (NAT, a pod IP)';
   return pass('node-ip', title, `${ip} (${here}), node id ${cfg.node.id}`);
+}
+
+/** Below this much free space the journal may fail its next write (a result is a few hundred bytes, the state file a few KiB). */
+const JOURNAL_MIN_FREE_BYTES = 1024 * 1024;
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * journal.dir (SPEC §4): writable — a real write of a probe file, which a read-only
+ * mount or a full disk refuses where a permission check would not — and with room left.
+ * A missing directory is fine when the daemon can create it.
+ */
+export function checkJournalDir(cfg: Config): CheckResult {
+  const dir = cfg.journal.dir;
+  const title = 'journal directory';
+  const fix = `free space on its file system or make it writable (a read-only mount?), or set journal.dir (CLOUDAUTH_JOURNAL_DIR) to a writable directory`;
+  let existing = dir;
+  while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+  try {
+    if (existing === dir) {
+      if (!lstatSync(dir).isDirectory()) return fail('journal-dir', title, `${dir} is not a directory`, 'set journal.dir (CLOUDAUTH_JOURNAL_DIR) to a directory');
+      const probe = path.join(dir, `.doctor-probe-${process.pid}`);
+      try {
+        writeFileSync(probe, Buffer.alloc(4096), { mode: 0o600 });
+      } finally {
+        rmSync(probe, { force: true });
+      }
+    } else accessSync(existing, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    return fail('journal-dir', title, `${dir} does not take writes (${code}: ${(error as Error).message})`, fix);
+  }
+  const fs = statfsSync(existing);
+  const free = fs.bavail * fs.bsize;
+  const where = existing === dir ? `${dir}: writable` : `${dir} is missing; the daemon creates it (mode 0700) in ${existing}`;
+  if (free < JOURNAL_MIN_FREE_BYTES) return fail('journal-dir', title, `${where}, but only ${mebibytes(free)} free`, fix);
+  return pass('journal-dir', title, `${where}, ${mebibytes(free)} free`);
 }

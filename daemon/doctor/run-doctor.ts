@@ -4,13 +4,13 @@ import { ConfigError, type Requirement } from '../../shared/config/load';
 import { closeRedis, connectOrExplain, createRedis, describeRedis } from '../../shared/redis/connection';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { fail, pass, type CheckResult } from './check-result';
-import { checkKeys, checkNodeIp } from './local-checks';
+import { checkJournalDir, checkKeys, checkNodeIp } from './local-checks';
 import { checkAuthServer, checkManagementCenter } from './network-checks';
 import { checkClock, checkCredential, checkRedisSettings } from './redis-checks';
 
 /**
  * Everything a node needs, checked in the order an operator would fix it:
- * configuration, keys, node IP, Redis (reachable, persistence, eviction, clock), the
+ * configuration, keys, the journal directory, node IP, Redis (reachable, persistence, eviction, clock), the
  * stored credential, the authorization server (DNS, TCP, proxy, TLS), the management
  * center (optional). A check that cannot run because an earlier one failed is a
  * failure that says so. No line ever holds a password, a proxy credential or key material.
@@ -70,6 +70,7 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
   return [
     result,
     ...checkKeys(cfg),
+    checkJournalDir(cfg),
     checkNodeIp(cfg),
     ...(await redisChecks(cfg, o.clock)),
     ...(await checkAuthServer(cfg)),

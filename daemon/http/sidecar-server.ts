@@ -10,7 +10,7 @@ import { PAGE_HEADERS } from '../page/page-script';
 
 /**
  * The sidecar's HTTP surface (SPEC §8): /metrics (Prometheus text), /healthz (the
- * process is alive), /readyz (Redis reachable and the schedule in place), /status (the
+ * process is alive), /readyz (Redis reachable, the schedule in place, journal.dir writable), /status (the
  * same JSON as `status --json`), / (the Registration page, rendered from the very
  * status `/status` serves). Read-only; a failure of one handler never takes the others
  * down.
@@ -18,6 +18,8 @@ import { PAGE_HEADERS } from '../page/page-script';
 export interface Readiness {
   ready: boolean;
   checks: Record<string, boolean>;
+  /** What is wrong, in words, for a check that failed (the local state directory and its error). */
+  problems?: string[];
 }
 
 /** `S` is what `/status` serves (StatusJson in the daemon); the page is given the same. */
@@ -94,7 +96,7 @@ export class SidecarServer<S = unknown> {
           return;
         case '/readyz': {
           const r = this.o.readiness();
-          this.send(res, r.ready ? 200 : 503, 'application/json', JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks }));
+          this.send(res, r.ready ? 200 : 503, 'application/json', JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks, ...(r.problems?.length ? { problems: r.problems } : {}) }));
           return;
         }
         case '/status':

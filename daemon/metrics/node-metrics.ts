@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CATALOG } from '../../shared/catalog';
 import { packageVersion } from '../../shared/package-root';
+import { LOCAL_WRITE_OPS, type LocalWriteOp } from '../agent/local-disk';
 
 /**
  * The node-level series of SPEC §8: every sidecar exports them for itself (cluster
@@ -10,12 +11,15 @@ import { packageVersion } from '../../shared/package-root';
 export interface NodeMetricsSources {
   journalPending(): number;
   redisUp(): boolean;
+  /** journal.dir took the last write (SPEC §4). */
+  localStateWritable(): boolean;
 }
 
 export class NodeMetrics {
   private readonly attempts: Counter<'project' | 'node'>;
   private readonly failures: Counter<'project' | 'node' | 'reason'>;
   private readonly duration: Histogram<'project' | 'node'>;
+  private readonly localWriteErrors: Counter<'project' | 'node' | 'op'>;
   private readonly labels: { project: string; node: string };
 
   constructor(registry: Registry, project: string, node: string, sources: NodeMetricsSources) {
@@ -59,6 +63,21 @@ export class NodeMetrics {
       },
     });
     new Gauge({
+      name: 'fdl_cloudauth_local_state_writable',
+      help: '1 while journal.dir (the journal and the state file) takes writes, 0 otherwise.',
+      labelNames: ['project', 'node'],
+      registers: [registry],
+      collect() {
+        this.set(labels, sources.localStateWritable() ? 1 : 0);
+      },
+    });
+    this.localWriteErrors = new Counter({
+      name: 'fdl_cloudauth_local_state_write_errors_total',
+      help: 'Failed writes to journal.dir, by op: the journal or the state file.',
+      labelNames: ['project', 'node', 'op'],
+      registers: [registry],
+    });
+    new Gauge({
       name: 'fdl_cloudauth_build_info',
       help: 'Version of the fdl-cloudauth sidecar; always 1.',
       labelNames: ['version'],
@@ -68,6 +87,11 @@ export class NodeMetrics {
     // the first failure of every reason (an absent series has no sample to increase from).
     this.attempts.inc(labels, 0);
     for (const entry of CATALOG) this.failures.inc({ ...labels, reason: entry.name }, 0);
+    for (const op of LOCAL_WRITE_OPS) this.localWriteErrors.inc({ ...labels, op }, 0);
+  }
+
+  localWriteFailed(op: LocalWriteOp): void {
+    this.localWriteErrors.inc({ ...this.labels, op });
   }
 
   attemptFinished(ok: boolean, reasonName: string | null, seconds: number): void {

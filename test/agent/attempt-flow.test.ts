@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { AttemptFlow } from '../../daemon/agent/attempt-flow';
+import { LocalDisk } from '../../daemon/agent/local-disk';
 import { AttemptRunner, type AttemptRunnerOptions } from '../../daemon/agent/attempt-runner';
 import { LocalState } from '../../daemon/agent/local-state';
 import { Recovery } from '../../daemon/agent/recovery';
@@ -38,11 +39,12 @@ function flow() {
   const keys = new ProjectKeys(testPrefix('flow'), 'p');
   const clock = new FakeClock();
   const auth = new HeldAuthClient();
-  const local = new LocalState(dir, 'n1');
+  const disk = new LocalDisk(dir, log);
+  const local = new LocalState(disk, 'n1');
   // What the node learnt at its last read of Redis: the credential, and Redis' clock 1 s behind.
   local.update({ credential: { account: 'acct', ciphertext: 'c', algorithm: 'rsa', keyId: 'k', generation: 1 }, redisClockOffsetMs: -1000 });
   const recovery = new Recovery(redis, keys, 'n1', local, log);
-  const sink = new ResultSink({ redis, keys, nodeId: 'n1', journalDir: dir, local, recovery, log, onRestored: () => undefined });
+  const sink = new ResultSink({ redis, keys, nodeId: 'n1', disk, local, recovery, log, onRestored: () => undefined });
   const config = { project: 'p', node: { id: 'n1', ip: '10.0.0.1', domain: 'd', appName: 'a' }, product: { version: '4.1.5' }, heartbeat: { intervalMs: 3_600_000, retries: 0, failureThreshold: 12 }, crypto: { keyDir: dir } };
   const runner = new AttemptRunner({ config: config as AttemptRunnerOptions['config'], authClient: auth.client, decrypt: async () => 'pw', metrics: { attemptFinished: () => undefined }, clock, timers: clock, log });
   const f = new AttemptFlow({ config: config as unknown as Config, redis, keys, local, recovery, runner, sink, clock, log, signal: new AbortController().signal, onRestored: () => undefined });

@@ -2,6 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { planFromLocal, planFromRedis, type BeforeAttempt } from '../../daemon/agent/attempt-plan';
+import { LocalDisk } from '../../daemon/agent/local-disk';
+import { createLogger } from '../../shared/logger';
 import { LocalState } from '../../daemon/agent/local-state';
 import { lossSeen } from '../../daemon/agent/recovery';
 
@@ -15,7 +17,7 @@ const CREDENTIAL = { account: 'acct', ciphertext: 'c', algorithm: 'rsa', keyId: 
 const FAILED = { status: 'failed', since: '5', epoch: '1', failedAt: '5', generation: '2' };
 
 function local(): LocalState {
-  return new LocalState(mkdtempSync(path.join(os.tmpdir(), 'fdl-plan-')), 'n1');
+  return new LocalState(new LocalDisk(mkdtempSync(path.join(os.tmpdir(), 'fdl-plan-')), createLogger({ level: 'silent' })), 'n1');
 }
 
 const before = (over: Partial<BeforeAttempt> = {}): BeforeAttempt => ({ credential: CREDENTIAL, status: {}, nodeExists: true, recorded: false, redisNow: 10_000, ...over });

@@ -87,7 +87,7 @@ it('upserting the scheduler again keeps one scheduler and the slot already plann
   const queue = new Queue('node-n1', { connection, prefix });
   closers.push(() => queue.close());
   for (const s of [a, b]) {
-    s.start({ job: async () => undefined, slot: () => undefined, error: () => undefined });
+    s.start({ job: async () => undefined, slot: () => undefined, error: () => undefined, failed: () => undefined });
     closers.push(() => s.closeWorker(true).then(() => s.closeQueue()));
   }
   await a.ensure();

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { Journal, type JournalEntry } from '../../daemon/agent/journal';
+import { LocalDisk } from '../../daemon/agent/local-disk';
 
 /**
  * The agent's local journal on real files: what it keeps when two replays meet and
@@ -29,7 +30,7 @@ function gate(): { open: () => void; passed: Promise<void> } {
 }
 
 it('two replays at once lose nothing: the second waits for the first, then replays what was appended meanwhile', async () => {
-  const journal = new Journal(dir, 'n1', log);
+  const journal = new Journal(new LocalDisk(dir, log), 'n1', log);
   journal.append(entry(1));
   journal.append(entry(2));
   const recorded: string[] = [];
@@ -51,7 +52,7 @@ it('two replays at once lose nothing: the second waits for the first, then repla
 });
 
 it('an entry appended during a replay stays in memory and in the file until replayed', async () => {
-  const journal = new Journal(dir, 'n1', log);
+  const journal = new Journal(new LocalDisk(dir, log), 'n1', log);
   journal.append(entry(1));
   const step = gate();
   const replay = journal.replay(async () => {
@@ -61,35 +62,35 @@ it('an entry appended during a replay stays in memory and in the file until repl
   step.open();
   expect(await replay).toBe(1);
   expect(journal.snapshot().map((e) => e.attemptId)).toEqual(['slot:2']);
-  expect(new Journal(dir, 'n1', log).snapshot().map((e) => e.attemptId)).toEqual(['slot:2']);
+  expect(new Journal(new LocalDisk(dir, log), 'n1', log).snapshot().map((e) => e.attemptId)).toEqual(['slot:2']);
 });
 
 it('a failed replay leaves the journal as it was', async () => {
-  const journal = new Journal(dir, 'n1', log);
+  const journal = new Journal(new LocalDisk(dir, log), 'n1', log);
   journal.append(entry(1));
   journal.append(entry(2));
   await expect(journal.replay(async () => Promise.reject(new Error('Redis went away')))).rejects.toThrow('Redis went away');
   expect(journal.pending).toBe(2);
-  expect(new Journal(dir, 'n1', log).pending).toBe(2);
+  expect(new Journal(new LocalDisk(dir, log), 'n1', log).pending).toBe(2);
 });
 
 it('repairs a last line torn by a crash, so the next append is not glued to it and lost', () => {
-  const first = new Journal(dir, 'n1', log);
+  const first = new Journal(new LocalDisk(dir, log), 'n1', log);
   first.append(entry(1));
   // A crash in the middle of the second append: half a line, no newline.
   appendFileSync(first.file, JSON.stringify(entry(2)).slice(0, 25));
 
-  const reopened = new Journal(dir, 'n1', log);
+  const reopened = new Journal(new LocalDisk(dir, log), 'n1', log);
   expect(reopened.snapshot().map((e) => e.attemptId)).toEqual(['slot:1']);
   reopened.append(entry(3));
 
-  expect(new Journal(dir, 'n1', log).snapshot().map((e) => e.attemptId)).toEqual(['slot:1', 'slot:3']);
+  expect(new Journal(new LocalDisk(dir, log), 'n1', log).snapshot().map((e) => e.attemptId)).toEqual(['slot:1', 'slot:3']);
 });
 
 it('drops unreadable lines from the file once, keeping every readable entry in order', () => {
   const file = path.join(dir, 'journal-n1.jsonl');
   writeFileSync(file, `${JSON.stringify(entry(1))}\nnot json\n{"attemptId":5}\n${JSON.stringify(entry(2))}\n`);
-  const journal = new Journal(dir, 'n1', log);
+  const journal = new Journal(new LocalDisk(dir, log), 'n1', log);
   expect(journal.snapshot().map((e) => e.attemptId)).toEqual(['slot:1', 'slot:2']);
   expect(readFileSync(file, 'utf8')).toBe(`${JSON.stringify(entry(1))}\n${JSON.stringify(entry(2))}\n`);
 });

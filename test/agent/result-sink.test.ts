@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import type { AttemptResult } from '../../daemon/agent/attempt-recorder';
+import { LocalDisk } from '../../daemon/agent/local-disk';
 import { LocalState } from '../../daemon/agent/local-state';
 import { Recovery } from '../../daemon/agent/recovery';
 import { ResultSink } from '../../daemon/agent/result-sink';
@@ -45,9 +46,10 @@ async function sink() {
   clients.push(redis);
   await new Promise((resolve) => redis.once('ready', resolve));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fdl-sink-'));
-  const local = new LocalState(dir, 'n1');
+  const disk = new LocalDisk(dir, log);
+  const local = new LocalState(disk, 'n1');
   const restored: string[][] = [];
-  const s = new ResultSink({ redis, keys, nodeId: 'n1', journalDir: dir, local, recovery: new Recovery(redis, keys, 'n1', local, log), log, onRestored: (r) => restored.push(r) });
+  const s = new ResultSink({ redis, keys, nodeId: 'n1', disk, local, recovery: new Recovery(redis, keys, 'n1', local, log), log, onRestored: (r) => restored.push(r) });
   return { s, keys, redis, local, restored };
 }
 

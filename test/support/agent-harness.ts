@@ -119,7 +119,7 @@ export async function startAgent(setup: AgentSetup): Promise<AgentUnderTest> {
         await Promise.all([closeRedis(redis), closeRedis(bull)]);
       })()),
   };
-  const metrics = new NodeMetrics(registry, config.project, nodeId, { journalPending: () => under.agent.journalPending, redisUp: () => redis.status === 'ready' });
+  const metrics = new NodeMetrics(registry, config.project, nodeId, { journalPending: () => under.agent.journalPending, redisUp: () => redis.status === 'ready', localStateWritable: () => under.agent.disk.writable });
   under.agent = new Agent({
     config,
     keys,

@@ -1,0 +1,154 @@
+import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+
+/**
+ * The node's own disk (`journal.dir`) as a fault domain (SPEC §4). Every write of the
+ * local state — the journal, the state file — goes through `write()`, which never
+ * throws: a failed write is counted by `op`, logged when the disk turns unwritable and
+ * again when it recovers, and reported by `/readyz`, `doctor` and the metrics. Callers
+ * keep what they failed to write in memory and try again on `retry()`. A removed
+ * directory (a tmp cleaner, a lost volume) is created again, mode 0700, when it can be.
+ */
+
+/** The local writes, the `op` label of `fdl_cloudauth_local_state_write_errors_total`. */
+export const LOCAL_WRITE_OPS = ['journal', 'state'] as const;
+export type LocalWriteOp = (typeof LOCAL_WRITE_OPS)[number];
+
+export interface LocalDiskProblem {
+  dir: string;
+  op: LocalWriteOp;
+  /** The error code (ENOSPC, EROFS, EACCES, ENOENT…), or 'error'. */
+  code: string;
+  message: string;
+}
+
+/** Something that holds writes back while the disk refuses them; `flush()` tries them again. */
+export interface LocalWriter {
+  /** Something is held back (a write failed). */
+  readonly held: boolean;
+  flush(): void;
+  /** The directory was created again: what was written before is gone, write it all at the next flush. */
+  lost(): void;
+}
+
+/** Bytes of the probe file: enough to need a block, so a full disk shows. */
+const PROBE_BYTES = 4096;
+
+export class LocalDisk {
+  private problem: LocalDiskProblem | null = null;
+  private readonly errors = new Map<LocalWriteOp, number>(LOCAL_WRITE_OPS.map((op) => [op, 0]));
+  private readonly writers: LocalWriter[] = [];
+
+  constructor(
+    readonly dir: string,
+    private readonly log: Logger,
+    /** Told of every failed write (`fdl_cloudauth_local_state_write_errors_total`). */
+    private readonly onError: (op: LocalWriteOp) => void = () => undefined,
+  ) {
+    this.ensureDir('start');
+  }
+
+  /** 1 while the last write went through (`fdl_cloudauth_local_state_writable`). */
+  get writable(): boolean {
+    return this.problem === null;
+  }
+
+  /** What the last failed write said, while the disk refuses writes. */
+  get lastProblem(): LocalDiskProblem | null {
+    return this.problem;
+  }
+
+  errorCount(op: LocalWriteOp): number {
+    return this.errors.get(op) ?? 0;
+  }
+
+  /** Registers a writer for retry(). */
+  holds(writer: LocalWriter): void {
+    this.writers.push(writer);
+  }
+
+  /**
+   * Runs one local write; true when it went through. A missing directory is created
+   * again and the write tried once more. Never throws: the caller keeps what it could
+   * not write and is asked to flush it on the next retry().
+   */
+  write(op: LocalWriteOp, fn: () => void): boolean {
+    try {
+      try {
+        fn();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || existsSync(this.dir) || !this.ensureDir(op)) throw error;
+        fn();
+      }
+    } catch (error) {
+      this.failed(op, error);
+      return false;
+    }
+    if (this.problem) {
+      this.log.info({ dir: this.dir, op, was: this.problem.code }, 'The local state directory takes writes again');
+      this.problem = null;
+    }
+    return true;
+  }
+
+  /**
+   * Tries again what the writers hold back. While nothing is held: after a failure, a
+   * probe file tells whether the disk takes writes again; otherwise a cheap check that
+   * the directory is still there and writable, so a removed or read-only directory
+   * shows before the next attempt needs it (a full disk shows at the next write).
+   */
+  retry(): void {
+    const held = this.writers.some((w) => w.held);
+    for (const writer of this.writers) writer.flush();
+    if (held) return;
+    if (this.problem) {
+      const probe = path.join(this.dir, '.write-probe');
+      this.write(this.problem.op, () => {
+        writeFileSync(probe, Buffer.alloc(PROBE_BYTES), { mode: 0o600 });
+        rmSync(probe, { force: true });
+      });
+      return;
+    }
+    try {
+      if (!existsSync(this.dir)) this.ensureDir('state');
+      accessSync(this.dir, constants.W_OK);
+    } catch (error) {
+      this.failed('state', error);
+    }
+  }
+
+  /** Creates the directory (mode 0700) when missing; false when it cannot. */
+  private ensureDir(op: LocalWriteOp | 'start'): boolean {
+    if (existsSync(this.dir)) return true;
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      if (op === 'start') this.failed('state', error);
+      return false;
+    }
+    if (op === 'start') return true;
+    this.log.warn({ dir: this.dir }, 'The local state directory was gone: created it again (mode 0700); what this process holds is written back');
+    for (const writer of this.writers) writer.lost();
+    return true;
+  }
+
+  private failed(op: LocalWriteOp, error: unknown): void {
+    this.errors.set(op, this.errorCount(op) + 1);
+    this.onError(op);
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    const message = (error as Error).message ?? String(error);
+    if (this.problem?.code !== code) {
+      this.log.error(
+        { dir: this.dir, op, code, err: message },
+        'Cannot write the local state directory (journal.dir): attempts are still made and recorded in Redis; what Redis cannot take is held in memory, and lost if the sidecar restarts before Redis or the disk returns',
+      );
+    }
+    this.problem = { dir: this.dir, op, code, message };
+  }
+}
+
+/** One line for /readyz and the log readers: the directory, the error, and the fix. */
+export function describeDiskProblem(p: LocalDiskProblem): string {
+  return `journal.dir ${p.dir} does not take writes (${p.op}: ${p.message}): free space, make it writable or point journal.dir (CLOUDAUTH_JOURNAL_DIR) elsewhere; attempts go on and are recorded in Redis meanwhile`;
+}
