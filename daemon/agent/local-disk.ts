@@ -128,6 +128,9 @@ export class LocalDisk {
       return false;
     }
     if (op === 'start') return true;
+    // Counted as a failed write of the state file: what was on disk is gone, even though the write that follows goes through.
+    this.errors.set('state', this.errorCount('state') + 1);
+    this.onError('state');
     this.log.warn({ dir: this.dir }, 'The local state directory was gone: created it again (mode 0700); what this process holds is written back');
     for (const writer of this.writers) writer.lost();
     return true;

@@ -21,6 +21,7 @@ export interface AnswerBody {
 export interface AnswerContext {
   account?: string;
   nodeId?: string;
+  requestId?: string;
 }
 
 export type Answer =

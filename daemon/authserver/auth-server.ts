@@ -267,7 +267,7 @@ export class AuthServer {
     const ms = Math.round((performance.now() - started) * 10) / 10;
     const code = answer.kind === 'json' ? answer.body.code : undefined;
     this.log.info(
-      { method: req.method, path, status, code, ms, account: answer.context?.account, nodeId: answer.context?.nodeId, fault: answer.kind === 'json' ? undefined : answer.kind },
+      { method: req.method, path, status, code, ms, account: answer.context?.account, nodeId: answer.context?.nodeId, requestId: answer.context?.requestId, fault: answer.kind === 'json' ? undefined : answer.kind },
       'request answered',
     );
   }

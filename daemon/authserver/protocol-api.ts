@@ -7,7 +7,7 @@ import { CorruptAccountError, type AccountStore, type StoredAccount } from './ac
 import type { FaultInjector } from './fault-injector';
 import { checkLicense } from './license-checks';
 import { dummyHash, verifyPassword } from './password-hash';
-import { parseAuthenticateRequest, parseUnbindRequest, peekAccount, peekNodeId } from './protocol-request';
+import { parseAuthenticateRequest, parseUnbindRequest, peekAccount, peekNodeId, peekRequestId } from './protocol-request';
 import { VerifiedPasswordCache } from './verified-password-cache';
 import type { FailureLimiter } from '../http/failure-limiter';
 
@@ -117,7 +117,7 @@ export class ProtocolApi {
 
   /** `source` is the client's address, for the per-address limit. */
   async authenticate(body: unknown, source = ''): Promise<Answer> {
-    const context: AnswerContext = { account: peekAccount(body), nodeId: peekNodeId(body) };
+    const context: AnswerContext = { account: peekAccount(body), nodeId: peekNodeId(body), requestId: peekRequestId(body) };
     const faulted = await this.transportFault(body, context);
     if (faulted) return faulted;
 

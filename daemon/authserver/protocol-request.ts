@@ -109,6 +109,12 @@ export function peekNodeId(body: unknown): string | undefined {
   return typeof body.nodeId === 'string' ? body.nodeId : undefined;
 }
 
+/** The request id of a body (the agent sends its attempt id), for the request log line: calls per attempt are counted from it. */
+export function peekRequestId(body: unknown): string | undefined {
+  if (!isRecord(body) || typeof body.requestId !== 'string') return undefined;
+  return body.requestId.slice(0, 128);
+}
+
 /** The account name of a body, for the request log line (never the password). */
 export function peekAccount(body: unknown): string | undefined {
   if (!isRecord(body) || typeof body.account !== 'string') return undefined;
