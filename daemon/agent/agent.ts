@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { systemTimers, type Clock, type Timer, type Timers } from '../../shared/clock';
+import { systemTimers, type Clock, type Timers } from '../../shared/clock';
 import type { Config } from '../../shared/config/compile';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
@@ -55,7 +55,6 @@ export class Agent {
   readonly disk: LocalDisk;
   private readonly local: LocalState;
   private readonly sink: ResultSink;
-  private diskRetry: Timer | undefined;
   private readonly flow: AttemptFlow;
   private readonly scheduler: HeartbeatScheduler;
   private readonly inFlight: InFlight;
@@ -78,7 +77,9 @@ export class Agent {
     this.log = o.logger.child({ part: 'agent', node: nodeId });
     this.timers = o.timers ?? systemTimers;
     this.inFlight = new InFlight(this.timers);
-    this.disk = new LocalDisk(config.journal.dir, this.log, (op) => o.metrics.localWriteFailed(op));
+    // Retried every quarter interval (1 s to 30 s) while the disk refuses writes.
+    const retryMs = Math.max(1000, Math.min(30_000, Math.floor(config.heartbeat.intervalMs / 4)));
+    this.disk = new LocalDisk(config.journal.dir, this.log, { onError: (op) => o.metrics.localWriteFailed(op), timers: this.timers, retryMs });
     this.local = new LocalState(this.disk, nodeId);
     const recovery = new Recovery(o.redis, o.keys, nodeId, this.local, this.log);
     this.sink = new ResultSink({ redis: o.redis, keys: o.keys, nodeId, disk: this.disk, local: this.local, recovery, log: this.log, onRestored: () => this.flow.restored() });
@@ -134,7 +135,6 @@ export class Agent {
     this.o.redis.on('end', this.onRedisDown);
     this.o.redis.on('close', this.onRedisDown);
     this.setState('RUNNING');
-    this.armDiskRetry();
     if (this.o.redis.status === 'ready') await this.sync('start');
     else this.localCatchUpIfDue();
     this.scheduler.startTimer();
@@ -164,18 +164,6 @@ export class Agent {
       }
     })();
     return this.syncing;
-  }
-
-  /**
-   * Tries again, every quarter interval (1 s to 30 s), the local writes the disk refused,
-   * and checks the directory is still there in between (LocalDisk).
-   */
-  private armDiskRetry(): void {
-    const periodMs = Math.max(1000, Math.min(30_000, Math.floor(this.o.config.heartbeat.intervalMs / 4)));
-    this.diskRetry = this.timers.after(periodMs, () => {
-      this.disk.retry();
-      if (this.state === 'RUNNING') this.armDiskRetry();
-    });
   }
 
   /** R1: at start, a node whose last attempt is older than one interval authenticates at once. */
@@ -260,7 +248,7 @@ export class Agent {
       const force = this.o.redis.status !== 'ready';
       await boundedStep(this.log, 'worker', () => this.scheduler.closeWorker(force), 5000, this.timers);
       await boundedStep(this.log, 'queue', () => this.scheduler.closeQueue(), 2000, this.timers);
-      this.diskRetry?.cancel();
+      this.disk.close();
       this.disk.retry();
       if (this.sink.unsaved > 0) {
         this.log.error({ lost: this.sink.unsaved, dir: this.disk.dir }, 'Stopping with results held only in memory (neither Redis nor the journal took them): they are lost');

@@ -1,14 +1,17 @@
 import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { Timer, Timers } from '../../shared/clock';
 
 /**
  * The node's own disk (`journal.dir`) as a fault domain (SPEC §4). Every write of the
  * local state — the journal, the state file — goes through `write()`, which never
  * throws: a failed write is counted by `op`, logged when the disk turns unwritable and
  * again when it recovers, and reported by `/readyz`, `doctor` and the metrics. Callers
- * keep what they failed to write in memory and try again on `retry()`. A removed
- * directory (a tmp cleaner, a lost volume) is created again, mode 0700, when it can be.
+ * keep what they failed to write in memory; `retry()` writes it again, on a timer that
+ * runs only while something is wrong (a healthy disk is checked by the writes themselves,
+ * at every attempt). A removed directory (a tmp cleaner, a lost volume) is created again,
+ * mode 0700, when it can be.
  */
 
 /** The local writes, the `op` label of `fdl_cloudauth_local_state_write_errors_total`. */
@@ -35,18 +38,34 @@ export interface LocalWriter {
 /** Bytes of the probe file: enough to need a block, so a full disk shows. */
 const PROBE_BYTES = 4096;
 
+export interface LocalDiskOptions {
+  /** Told of every failed write (`fdl_cloudauth_local_state_write_errors_total`). */
+  onError?(op: LocalWriteOp): void;
+  /** Retries on these timers, every `retryMs`, while something is wrong; none without them. */
+  timers?: Timers;
+  retryMs?: number;
+}
+
 export class LocalDisk {
   private problem: LocalDiskProblem | null = null;
   private readonly errors = new Map<LocalWriteOp, number>(LOCAL_WRITE_OPS.map((op) => [op, 0]));
   private readonly writers: LocalWriter[] = [];
+  private retryTimer: Timer | undefined;
+  private closed = false;
 
   constructor(
     readonly dir: string,
     private readonly log: Logger,
-    /** Told of every failed write (`fdl_cloudauth_local_state_write_errors_total`). */
-    private readonly onError: (op: LocalWriteOp) => void = () => undefined,
+    private readonly o: LocalDiskOptions = {},
   ) {
     this.ensureDir('start');
+  }
+
+  /** Stops the retries (the agent's close). */
+  close(): void {
+    this.closed = true;
+    this.retryTimer?.cancel();
+    this.retryTimer = undefined;
   }
 
   /** 1 while the last write went through (`fdl_cloudauth_local_state_writable`). */
@@ -99,6 +118,8 @@ export class LocalDisk {
    * shows before the next attempt needs it (a full disk shows at the next write).
    */
   retry(): void {
+    // Removed while nothing was written: created again now, and written back just below.
+    if (!this.problem && !existsSync(this.dir)) this.ensureDir('state');
     const held = this.writers.some((w) => w.held);
     for (const writer of this.writers) writer.flush();
     if (held) return;
@@ -111,7 +132,6 @@ export class LocalDisk {
       return;
     }
     try {
-      if (!existsSync(this.dir)) this.ensureDir('state');
       accessSync(this.dir, constants.W_OK);
     } catch (error) {
       this.failed('state', error);
@@ -130,7 +150,7 @@ export class LocalDisk {
     if (op === 'start') return true;
     // Counted as a failed write of the state file: what was on disk is gone, even though the write that follows goes through.
     this.errors.set('state', this.errorCount('state') + 1);
-    this.onError('state');
+    this.o.onError?.('state');
     this.log.warn({ dir: this.dir }, 'The local state directory was gone: created it again (mode 0700); what this process holds is written back');
     for (const writer of this.writers) writer.lost();
     return true;
@@ -138,7 +158,7 @@ export class LocalDisk {
 
   private failed(op: LocalWriteOp, error: unknown): void {
     this.errors.set(op, this.errorCount(op) + 1);
-    this.onError(op);
+    this.o.onError?.(op);
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
     const message = (error as Error).message ?? String(error);
     if (this.problem?.code !== code) {
@@ -148,6 +168,17 @@ export class LocalDisk {
       );
     }
     this.problem = { dir: this.dir, op, code, message };
+    this.armRetry();
+  }
+
+  private armRetry(): void {
+    const { timers, retryMs } = this.o;
+    if (!timers || !retryMs || this.retryTimer || this.closed) return;
+    this.retryTimer = timers.after(retryMs, () => {
+      this.retryTimer = undefined;
+      this.retry();
+      if (this.problem || this.writers.some((w) => w.held)) this.armRetry();
+    });
   }
 }
 

@@ -1,4 +1,5 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
 import type { JournalEntry } from '../../daemon/agent/journal';
@@ -126,4 +127,35 @@ it('records Redis time (R8), live and from the journal, whatever the node clock 
   // Had the node clock been used, every time would be ~600 000 ms ahead.
   const now = await redisNow();
   for (const t of times) expect(Math.abs(t - now)).toBeLessThan(60_000);
+});
+
+it('journal.dir refusing writes (issue 21): recorded in Redis all the same; with Redis away too, every slot is attempted once and held in memory, and a stop says they are lost', async () => {
+  const keyPrefix = testPrefix('nodisk');
+  const keys = new ProjectKeys(keyPrefix, 'p');
+  await storeCredential(admin, keys);
+  // journal.dir under a regular file: no write and no mkdir can succeed (as a read-only or full disk).
+  const base = mkdtempSync(path.join(os.tmpdir(), 'fdl-nodisk-'));
+  writeFileSync(path.join(base, 'volume'), 'not a directory');
+  const a = await startAgent({ redisUrl: server.url, keyPrefix, journalDir: path.join(base, 'volume', 'journal') });
+  a.auth.auto = OK_ANSWER;
+  await waitFor('the catch-up recorded in Redis', async () => (await admin.zcard(keys.attempts('n1'))) === 1, 10_000, 20);
+  expect(a.agent.disk.writable).toBe(false);
+  expect(await a.registry.metrics()).toMatch(/fdl_cloudauth_local_state_writable\{project="p",node="n1"\} 0/);
+
+  await server.kill();
+  await waitFor('the agent to see Redis gone', () => a.redis.status !== 'ready', 10_000, 10);
+  const clockStart = a.clock.now();
+  const callsBefore = a.auth.calls;
+  // The disk's retry timer (a quarter interval) fires between slots: move timer by timer to each slot.
+  for (let k = 1; k <= 2; k++) {
+    while (a.agent.journalPending < k && a.clock.now() < clockStart + 3 * HOUR) await a.clock.advanceToNext();
+    await waitFor(`${k} results held`, () => a.agent.journalPending >= k, 10_000, 10);
+  }
+  // One call per slot, every result held (none on disk).
+  expect(a.auth.calls).toBe(callsBefore + a.agent.journalPending);
+  expect(a.agent.journalUnsaved).toBe(a.agent.journalPending);
+  expect(a.logs()).not.toContain('Heartbeat slot failed');
+  await a.close();
+  expect(a.logs()).toContain('Stopping with results held only in memory (neither Redis nor the journal took them): they are lost');
+  await server.restart();
 });
