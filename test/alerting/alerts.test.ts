@@ -32,6 +32,7 @@ const REQUIRED_ALERTS: Record<string, 'warning' | 'critical'> = {
   TwoLeaders: 'critical',
   LicenseExpiringSoon: 'warning',
   CapacityExhausted: 'warning',
+  LocalStateUnwritable: 'warning',
 };
 
 /** Series Prometheus itself writes for every target; the only non-SPEC names allowed. */
