@@ -72,8 +72,8 @@ export function checkJournalDir(cfg: Config): CheckResult {
   let existing = dir;
   while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
   try {
+    if (!lstatSync(existing).isDirectory()) return fail('journal-dir', title, `${existing} is not a directory`, 'set journal.dir (CLOUDAUTH_JOURNAL_DIR) to a directory, or a path the daemon can create');
     if (existing === dir) {
-      if (!lstatSync(dir).isDirectory()) return fail('journal-dir', title, `${dir} is not a directory`, 'set journal.dir (CLOUDAUTH_JOURNAL_DIR) to a directory');
       const probe = path.join(dir, `.doctor-probe-${process.pid}`);
       try {
         writeFileSync(probe, Buffer.alloc(4096), { mode: 0o600 });

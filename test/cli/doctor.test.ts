@@ -13,6 +13,7 @@ import { freePort } from '../support/ports';
 import { startConnectProxy, type TestProxy } from '../support/probe-servers';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 import { registerProject, testKeyDir } from '../support/sidecar';
+import { fillDisk, mountable, mountSmallDisk, remount, unmountAll } from '../support/small-disk';
 import { makeCertificates } from '../support/tls';
 
 /**
@@ -97,6 +98,7 @@ beforeAll(async () => {
     CLOUDAUTH_REDIS_URL: redisUrl,
     CLOUDAUTH_REDIS_KEY_PREFIX: keyPrefix,
     CLOUDAUTH_KEY_DIR: testKeyDir(),
+    CLOUDAUTH_JOURNAL_DIR: path.join(dir, 'journal'),
     CLOUDAUTH_LOG_LEVEL: 'warn',
   };
 });
@@ -105,6 +107,7 @@ afterAll(async () => {
   await proxy?.close();
   await closeAllAuthServers();
   await disposeAllRedis();
+  unmountAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -112,6 +115,7 @@ const ALL_CHECKS = [
   'config',
   'keys-dir',
   'keys-private',
+  'journal-dir',
   'node-ip',
   'redis',
   'redis-persistence',
@@ -176,6 +180,28 @@ describe('fdl-cloudauth doctor finds each problem and says the fix', () => {
     r = await doctor({ ...healthy, CLOUDAUTH_KEY_DIR: path.join(dir, 'no-such-dir') });
     expectFailing(r, ['keys-dir', 'credential']);
     expect(check(r.checks, 'keys-dir').fix).toContain('fdl-cloudauth keys generate');
+  });
+
+  it('journal directory: missing but creatable passes; not a directory, read-only or full fails, naming the directory and the error', async () => {
+    let r = await doctor(healthy);
+    expect(check(r.checks, 'journal-dir').detail).toMatch(new RegExp(`^${path.join(dir, 'journal')} is missing; the daemon creates it \\(mode 0700\\) in ${dir}, [\\d.]+ MiB free$`));
+    const blocker = path.join(dir, 'journal-blocker');
+    writeFileSync(blocker, 'a file where a directory should be');
+    r = await doctor({ ...healthy, CLOUDAUTH_JOURNAL_DIR: path.join(blocker, 'journal') });
+    expectFailing(r, ['journal-dir']);
+    expect(check(r.checks, 'journal-dir').detail).toBe(`${blocker} is not a directory`);
+    if (!mountable().ok) return console.warn(`Skipping the read-only and full journal directory cases: ${mountable().why}`);
+    const disk = mountSmallDisk(16);
+    remount(disk, 'ro');
+    r = await doctor({ ...healthy, CLOUDAUTH_JOURNAL_DIR: disk });
+    expectFailing(r, ['journal-dir']);
+    expect(check(r.checks, 'journal-dir').detail).toContain(`${disk} does not take writes (EROFS`);
+    expect(check(r.checks, 'journal-dir').fix).toContain('CLOUDAUTH_JOURNAL_DIR');
+    remount(disk, 'rw');
+    fillDisk(disk);
+    r = await doctor({ ...healthy, CLOUDAUTH_JOURNAL_DIR: disk });
+    expectFailing(r, ['journal-dir']);
+    expect(check(r.checks, 'journal-dir').detail).toContain(`${disk} does not take writes (ENOSPC`);
   });
 
   it('node IP: a loopback address would be reported', async () => {
