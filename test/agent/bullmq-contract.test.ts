@@ -102,3 +102,25 @@ it('upserting the scheduler again keeps one scheduler and the slot already plann
   expect(await a.knowsSlot(planned + 60_000)).toBe(false);
   expect((await queue.getJobs(['delayed'])).length).toBe(1);
 });
+
+it('a job that throws reaches the failed handler with its attempt id and its tries (issue 21: no job failure goes unlogged)', async () => {
+  const prefix = testPrefix('bullf');
+  const s = new HeartbeatScheduler({ clock: systemClock, timers: systemTimers, nodeId: 'n1', bullPrefix: prefix, connection, intervalMs: 60_000, offsetMs: 1234 });
+  const failures: Array<{ attemptId: string; slot: number | null; err: string; made: number; allowed: number }> = [];
+  const jobs: string[] = [];
+  s.start({
+    job: async ({ attemptId }) => {
+      jobs.push(attemptId);
+      throw new Error('disk said no');
+    },
+    slot: () => undefined,
+    error: () => undefined,
+    failed: ({ attemptId, slot }, error, tries) => failures.push({ attemptId, slot, err: error.message, made: tries.made, allowed: tries.allowed }),
+  });
+  closers.push(() => s.closeWorker(true).then(() => s.closeQueue()));
+  await s.addNow('registered-7');
+  // Every heartbeat job has three tries, a second apart (jobOptions).
+  await waitFor('three failed tries reported', () => failures.length >= 3, 30_000, 20);
+  expect(failures.slice(0, 3)).toEqual([1, 2, 3].map((made) => ({ attemptId: 'registered-7', slot: null, err: 'disk said no', made, allowed: 3 })));
+  expect(jobs.slice(0, 3)).toEqual(['registered-7', 'registered-7', 'registered-7']);
+});
