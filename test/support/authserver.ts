@@ -9,6 +9,7 @@ import { ManualClock } from '../../shared/clock';
 import { loadConfig, type Config } from '../../shared/config/load';
 import { packageRoot } from '../../shared/package-root';
 import { createLogger } from '../../shared/logger';
+import { START_BOUND_MS } from './noise-budget';
 import { waitFor } from './ports';
 import { track } from './process-registry';
 import { testPrefix } from './redis-server';
@@ -176,7 +177,7 @@ export async function spawnAuthServer(options: ChildAuthServerOptions): Promise<
         }
         return undefined;
       },
-      20_000,
+      START_BOUND_MS,
     )) as string;
   } catch (error) {
     await stop('SIGKILL');
