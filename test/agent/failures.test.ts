@@ -7,7 +7,7 @@ import { cipherFor } from '../../shared/crypto/ciphers';
 import { KEY_FILE_NAMES } from '../../shared/crypto/key-files';
 import { computeNodeStatus } from '../../daemon/view/compute-view';
 import { queueName } from '../../daemon/agent/schedule';
-import { closeAllAuthServers, createAccount, request, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, request, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { sleep, waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
@@ -23,7 +23,7 @@ import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, 
 jest.setTimeout(150_000);
 
 let redis: Redis;
-let auth: InProcessAuthServer;
+let auth: ChildAuthServer;
 let redisUrl: string;
 const sidecars: Sidecar[] = [];
 const PASSWORD = 'correct horse battery staple';
@@ -32,7 +32,7 @@ beforeAll(async () => {
   const server = await startRedis();
   redisUrl = server.url;
   redis = new Redis(server.url);
-  auth = await startInProcessAuthServer({ redisUrl: server.url });
+  auth = await spawnAuthServer({ redisUrl: server.url });
 });
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
@@ -19,7 +19,7 @@ const sidecars: Sidecar[] = [];
 beforeAll(async () => {
   const server = await startRedis();
   redis = new Redis(server.url);
-  const auth = await startInProcessAuthServer({ redisUrl: server.url });
+  const auth = await spawnAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'acme', password: 'pässword-1', capacity: 10 });
   fixture = await registerProject({
     project: 'sched',

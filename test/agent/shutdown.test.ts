@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { queueName } from '../../daemon/agent/schedule';
-import { closeAllAuthServers, createAccount, request, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, request, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
@@ -14,14 +14,14 @@ import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, 
 jest.setTimeout(60_000);
 
 let redis: Redis;
-let auth: InProcessAuthServer;
+let auth: ChildAuthServer;
 let fixture: ProjectFixture;
 const sidecars: Sidecar[] = [];
 
 beforeAll(async () => {
   const server = await startRedis();
   redis = new Redis(server.url);
-  auth = await startInProcessAuthServer({ redisUrl: server.url });
+  auth = await spawnAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'stop', password: 'pw-stop-1', capacity: 5 });
   fixture = await registerProject({ project: 'stop', keyPrefix: testPrefix('stop'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'stop', password: 'pw-stop-1' });
 });

@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { heartbeatsWaitMs, LEADER_ENV } from '../support/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { registerProject, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
@@ -13,10 +14,13 @@ import type { StatusJson } from '../../daemon/view/status-json';
  */
 jest.setTimeout(180_000);
 
+// The noise budget's heartbeat, request timeout and lease: n1 is never stale by a
+// stall, and n1's streak read right after it reached the threshold is still the
+// threshold while any one process stalls 3 s (the next attempt is a heartbeat away).
 const THRESHOLD = 3;
 const PASSWORD = 'stale-rule-pw';
 let redis: Redis;
-let auth: InProcessAuthServer;
+let auth: ChildAuthServer;
 let fixture: ProjectFixture;
 const sidecars = new Map<string, Sidecar>();
 const IPS: Record<string, string> = { n1: '10.2.0.1', n2: '10.2.0.2', n3: '10.2.0.3' };
@@ -28,15 +32,14 @@ async function statusOf(s: Sidecar): Promise<StatusJson> {
 beforeAll(async () => {
   const server = await startRedis();
   redis = new Redis(server.url);
-  auth = await startInProcessAuthServer({ redisUrl: server.url });
+  auth = await spawnAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'stale', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.0/24'] });
   fixture = await registerProject({ project: 'stale', keyPrefix: testPrefix('stale'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'stale', password: PASSWORD });
   const started = await startSidecars(
     fixture,
     ['n1', 'n2', 'n3'].map((nodeId) => ({
       nodeId,
-      interval: '1s',
-      env: { CLOUDAUTH_NODE_IP: IPS[nodeId] as string, CLOUDAUTH_FAILURE_POLICY: 'all', CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), CLOUDAUTH_LEADER_LEASE: '3s', CLOUDAUTH_LEADER_RENEW: '1s' },
+      env: { CLOUDAUTH_NODE_IP: IPS[nodeId] as string, CLOUDAUTH_FAILURE_POLICY: 'all', CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), ...LEADER_ENV },
     })),
   );
   for (const s of started) sidecars.set(s.nodeId, s);
@@ -56,11 +59,11 @@ it('policy all: one node at the threshold and two stopped sidecars is degraded, 
   // Maintenance window: n2 and n3 stop, and go stale.
   expect(await (sidecars.get('n2') as Sidecar).stop()).toBe(0);
   expect(await (sidecars.get('n3') as Sidecar).stop()).toBe(0);
-  await waitFor('n2 and n3 stale', async () => (await statusOf(n1)).nodes.filter((n) => n.status === 'stale').length === 2, 20_000, 100);
+  await waitFor('n2 and n3 stale', async () => (await statusOf(n1)).nodes.filter((n) => n.status === 'stale').length === 2, heartbeatsWaitMs(2), 100);
 
   // n1 leaves the allow-list and fails every attempt up to the threshold.
   await createAccount(auth.url, auth.token, { account: 'stale', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.2/32', '10.2.0.3/32'] });
-  await waitFor('n1 at the threshold', async () => (await statusOf(n1)).nodes.find((n) => n.id === 'n1')?.status === 'failed', 30_000, 100);
+  await waitFor('n1 at the threshold', async () => (await statusOf(n1)).nodes.find((n) => n.id === 'n1')?.status === 'failed', heartbeatsWaitMs(THRESHOLD), 100);
   // The leader (n1, the only sidecar left) has aggregated that view once its metrics show it.
   const metrics = await waitFor(
     "the leader's metrics with n1 failed",
@@ -88,7 +91,7 @@ it('policy all: one node at the threshold and two stopped sidecars is degraded, 
   // What the leader wrote: the sticky `failed` (which would stop every node) was never written.
   expect(await redis.hget(fixture.keys.status, 'status')).toBe('degraded');
   // n1 keeps authenticating (a failed project would have stopped it): its streak grows.
-  const beyond = await waitFor('n1 past the threshold', async () => (await statusOf(n1)).nodes.find((n) => n.id === 'n1' && n.consecutiveFailures > THRESHOLD), 20_000, 100);
+  const beyond = await waitFor('n1 past the threshold', async () => (await statusOf(n1)).nodes.find((n) => n.id === 'n1' && n.consecutiveFailures > THRESHOLD), heartbeatsWaitMs(1), 100);
   expect(beyond?.status).toBe('failed');
   expect(await redis.hget(fixture.keys.status, 'status')).toBe('degraded');
 });

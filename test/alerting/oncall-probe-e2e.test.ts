@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../support/authserver';
+import { LEADER_ENV } from '../support/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
 import { waitFor } from '../support/ports';
 import { startOnCallChain, type OnCallChain } from '../support/oncall-chain';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
@@ -43,11 +44,11 @@ it('fires AuthServerUnreachable within a few probes of the server going away, be
   const notAfterSeconds = Math.floor(Date.parse(new X509Certificate(certs.certPem).validTo) / 1000);
 
   const redis = await startRedis();
-  const auth = await startInProcessAuthServer({ redisUrl: redis.url, logLevel: 'warn', env: { CLOUDAUTH_AUTHSERVER_TLS_CERT: files.cert, CLOUDAUTH_AUTHSERVER_TLS_KEY: files.key } });
+  const auth = await spawnAuthServer({ redisUrl: redis.url, env: { CLOUDAUTH_AUTHSERVER_TLS_CERT: files.cert, CLOUDAUTH_AUTHSERVER_TLS_KEY: files.key } });
   expect(auth.url).toMatch(/^https:/);
   await createAccount(auth.url, auth.token, { account: ACCOUNT, password: PASSWORD, capacity: 5 }, certs.caPem);
   const f = await registerProject({ project: PROJECT, keyPrefix: testPrefix('probe'), redisUrl: redis.url, keyDir: testKeyDir(), authUrl: auth.url, account: ACCOUNT, password: PASSWORD });
-  const env = { CLOUDAUTH_AUTH_CA_FILE: files.ca, CLOUDAUTH_PROBE_INTERVAL: '1s', CLOUDAUTH_LEADER_LEASE: '3s', CLOUDAUTH_LEADER_RENEW: '1s', CLOUDAUTH_LOG_LEVEL: 'info' };
+  const env = { CLOUDAUTH_AUTH_CA_FILE: files.ca, CLOUDAUTH_PROBE_INTERVAL: '1s', ...LEADER_ENV, CLOUDAUTH_LOG_LEVEL: 'info' };
   sidecars.push(...(await Promise.all([1, 2].map((n) => startSidecar(f, { nodeId: `node-${n}`, interval: '1h', env })))));
 
   chain = await startOnCallChain(sidecars.map((s) => s.port));

@@ -11,7 +11,9 @@ import { assertBuilt } from '../support/authserver';
  * (the figures of a quick run mean nothing); the committed bench/results.json and
  * docs/benchmarks.md are left alone — the output goes to a temporary directory.
  */
-jest.setTimeout(120_000);
+// Every benchmark at its quick size, with real sidecars and servers: about a minute on
+// a quiet machine, several beside three other suites on one core.
+jest.setTimeout(360_000);
 
 const EXPECTED = [
   'aggregation.round.100',

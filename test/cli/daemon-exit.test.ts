@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { registerProject, startSidecar, testKeyDir } from '../support/sidecar';
@@ -22,7 +22,7 @@ afterAll(async () => {
 
 it('exits 0 after SIGTERM although something in the process still holds the event loop', async () => {
   const redis = await startRedis();
-  const auth = await startInProcessAuthServer({ redisUrl: redis.url });
+  const auth = await spawnAuthServer({ redisUrl: redis.url });
   await createAccount(auth.url, auth.token, { account: 'exit', password: 'exit-pw-1', capacity: 5 });
   const fixture = await registerProject({ project: 'exit', keyPrefix: testPrefix('exit'), redisUrl: redis.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'exit', password: 'exit-pw-1' });
   const holder = path.join(mkdtempSync(path.join(os.tmpdir(), 'fdl-holder-')), 'holder.js');

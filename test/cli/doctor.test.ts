@@ -8,7 +8,7 @@ import { checkClock } from '../../daemon/doctor/redis-checks';
 import { cipherFor } from '../../shared/crypto/ciphers';
 import { KEY_FILE_NAMES } from '../../shared/crypto/key-files';
 import { ManualClock } from '../../shared/clock';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { freePort } from '../support/ports';
 import { startConnectProxy, type TestProxy } from '../support/probe-servers';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
@@ -30,7 +30,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'fdl-doctor-'));
 const caFile = path.join(dir, 'ca.pem');
 
 let redis: TestRedis;
-let auth: InProcessAuthServer;
+let auth: ChildAuthServer;
 let proxy: TestProxy;
 let healthy: Record<string, string>;
 
@@ -82,7 +82,7 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'key.pem'), certs.keyPem, { mode: 0o600 });
   redis = await startRedis({ args: ['--appendonly', 'yes'], password: REDIS_PASSWORD });
   const redisUrl = `redis://:${REDIS_PASSWORD}@127.0.0.1:${new URL(redis.url).port}`;
-  auth = await startInProcessAuthServer({ redisUrl, logLevel: 'warn', env: { CLOUDAUTH_AUTHSERVER_TLS_CERT: path.join(dir, 'cert.pem'), CLOUDAUTH_AUTHSERVER_TLS_KEY: path.join(dir, 'key.pem') } });
+  auth = await spawnAuthServer({ redisUrl, env: { CLOUDAUTH_AUTHSERVER_TLS_CERT: path.join(dir, 'cert.pem'), CLOUDAUTH_AUTHSERVER_TLS_KEY: path.join(dir, 'key.pem') } });
   await createAccount(auth.url, auth.token, { account: 'acct-doctor', password: PASSWORD }, certs.caPem);
   const keyPrefix = testPrefix('doctor');
   await registerProject({ project: 'doc', keyPrefix, redisUrl, keyDir: testKeyDir(), authUrl: auth.url, account: 'acct-doctor', password: PASSWORD });

@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import type { Algorithm } from '../../shared/crypto/cipher';
 import { ProjectKeys } from '../../shared/redis/keys';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { runCli } from '../support/cli';
 import { writeNodeRecord } from '../support/node-records';
 import { waitFor } from '../support/ports';
@@ -75,11 +75,11 @@ it('--help and a command\'s --help load no dependency, the reference server or t
 describe('with a real Redis', () => {
   let server: TestRedis;
   let admin: Redis;
-  let auth: InProcessAuthServer;
+  let auth: ChildAuthServer;
   beforeAll(async () => {
     server = await startRedis();
     admin = new Redis(server.url);
-    auth = await startInProcessAuthServer({ redisUrl: server.url });
+    auth = await spawnAuthServer({ redisUrl: server.url });
   });
   afterAll(() => admin?.disconnect());
 

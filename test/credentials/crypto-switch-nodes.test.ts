@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { runCli } from '../support/cli';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
@@ -23,7 +23,7 @@ const PASSWORD = 'switch-nodes-pw';
 // while the switch checks it; the last test waits for staleness on purpose.
 const INTERVAL = '4s';
 let redis: Redis;
-let auth: InProcessAuthServer;
+let auth: ChildAuthServer;
 let fixture: ProjectFixture;
 let rsaOnlyDir: string;
 const sidecars = new Map<string, Sidecar>();
@@ -42,7 +42,7 @@ const status = async (): Promise<StatusJson> => JSON.parse((await runCli(['statu
 beforeAll(async () => {
   const server = await startRedis();
   redis = new Redis(server.url);
-  auth = await startInProcessAuthServer({ redisUrl: server.url });
+  auth = await spawnAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'keys', password: PASSWORD, capacity: 5 });
   fixture = await registerProject({ project: 'keys', keyPrefix: testPrefix('keys'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'keys', password: PASSWORD });
   rsaOnlyDir = mkdtempSync(path.join(os.tmpdir(), 'fdl-keys-rsa-only-'));

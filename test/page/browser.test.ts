@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import type { Page } from 'playwright-core';
 import { byCode } from '../../shared/catalog';
 import { packageRoot } from '../../shared/package-root';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { launchBrowser, testOutputDir, type TestBrowser } from '../support/browser';
 import { runCli } from '../support/cli';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
@@ -31,7 +31,7 @@ const IPS: Record<string, string> = { alpha: '10.2.0.1', beta: '10.2.0.2' };
 
 let redis: Redis;
 let redisServer: TestRedis;
-let auth: InProcessAuthServer;
+let auth: ChildAuthServer;
 let fixture: ProjectFixture;
 let browser: TestBrowser;
 let page: Page;
@@ -56,7 +56,7 @@ beforeAll(async () => {
   const server = await startRedis();
   redisServer = server;
   redis = new Redis(server.url);
-  auth = await startInProcessAuthServer({ redisUrl: server.url });
+  auth = await spawnAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'page', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.0/24'] });
   fixture = await registerProject({ project: 'page', keyPrefix: testPrefix('page'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'page', password: PASSWORD });
   sidecars.push(

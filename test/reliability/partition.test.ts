@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { LEADER_LEASE_MS, LEADER_RENEW_MS } from '../support/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { nodeFigures, printFigures } from '../support/attempt-figures';
 import { PausableProxy } from '../support/pausable-proxy';
 import { sleep, waitFor } from '../support/ports';
@@ -29,11 +30,15 @@ import { closeRedis, createRedis } from '../../shared/redis/connection';
  */
 jest.setTimeout(90_000);
 
-const LEASE_MS = 2000;
-const RENEW_MS = 500;
+// Leases from the noise budget: a leader stalled for 3 s keeps its lease, so the
+// leadership asserted here changes only where the test changes it. The 1 s heartbeat
+// is what this test is about (attempts made while Redis is away, each recorded once);
+// nothing here asserts a node's freshness (stale), which a stall could upset.
+const LEASE_MS = LEADER_LEASE_MS;
+const RENEW_MS = LEADER_RENEW_MS;
 let server: TestRedis;
 let redis: Redis;
-let auth: InProcessAuthServer;
+let auth: ChildAuthServer;
 const proxies: PausableProxy[] = [];
 const sidecars: Sidecar[] = [];
 
@@ -49,7 +54,7 @@ beforeAll(async () => {
   server = await startRedis();
   redis = new Redis(server.url);
   const authRedis = await startRedis();
-  auth = await startInProcessAuthServer({ redisUrl: authRedis.url });
+  auth = await spawnAuthServer({ redisUrl: authRedis.url });
   await createAccount(auth.url, auth.token, { account: 'part', password: 'pw-partition-1', capacity: 10 });
 });
 

@@ -1,6 +1,7 @@
 import type { Cluster } from 'ioredis';
+import { LEADER_ENV } from '../support/noise-budget';
 import { nodeFigures, printFigures } from '../support/attempt-figures';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
 import { waitFor } from '../support/ports';
 import { gauge, leaders } from '../support/sidecar-metrics';
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster';
@@ -15,13 +16,17 @@ import type { StatusJson } from '../../daemon/view/status-json';
  * three sidecars reach the cluster through CLOUDAUTH_REDIS_CLUSTER_NODES and
  * authenticate every second. The primary that serves the project's hash-tag slot (so
  * every key of the project) is SIGKILLed mid-heartbeats; its replica is promoted by
- * the cluster itself (cluster-node-timeout 2 s). Meanwhile the agents journal, then
+ * the cluster itself (cluster-node-timeout 4 s: longer than the noise budget's stall). Meanwhile the agents journal, then
  * replay; a leader is elected again. Afterwards every attempt each sidecar made is
  * recorded exactly once — or the test prints which were lost or counted twice.
  */
 // Above the sum of the bounded waits, so a wait that runs out names itself.
 jest.setTimeout(300_000);
 
+// Leases from the noise budget: a leader stalled for 3 s keeps its lease, so the
+// leadership asserted here changes only where the test changes it. The 1 s heartbeat
+// is what this test is about (attempts made while Redis is away, each recorded once);
+// nothing here asserts a node's freshness (stale), which a stall could upset.
 const INTERVAL_MS = 1000;
 const PASSWORD = 'cluster-failover-pw';
 let cluster: TestCluster;
@@ -38,7 +43,7 @@ beforeAll(async () => {
   redis = await cluster.client();
   redis.on('error', () => undefined);
   const authRedis = await startRedis();
-  const auth = await startInProcessAuthServer({ redisUrl: authRedis.url });
+  const auth = await spawnAuthServer({ redisUrl: authRedis.url });
   await createAccount(auth.url, auth.token, { account: 'cf', password: PASSWORD, capacity: 5 });
   const keyPrefix = testPrefix('cf');
   const keys = new ProjectKeys(keyPrefix, 'cfproject');
@@ -51,7 +56,7 @@ beforeAll(async () => {
       ['f1', 'f2', 'f3'].map((id) => ({
         nodeId: id,
         interval: '1s',
-        env: { CLOUDAUTH_REDIS_CLUSTER_NODES: cluster.nodeList, CLOUDAUTH_LEADER_LEASE: '3s', CLOUDAUTH_LEADER_RENEW: '1s' },
+        env: { CLOUDAUTH_REDIS_CLUSTER_NODES: cluster.nodeList, ...LEADER_ENV },
       })),
     )),
   );

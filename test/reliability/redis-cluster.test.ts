@@ -1,5 +1,6 @@
 import type { Cluster } from 'ioredis';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS, LEADER_ENV } from '../support/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { runCli } from '../support/cli';
 import { waitFor } from '../support/ports';
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster';
@@ -17,14 +18,14 @@ import type { StatusJson } from '../../daemon/view/status-json';
  * the project — node records, lease, epoch, BullMQ queues — lives in the one slot of
  * the project's hash tag, which is what lets the Lua scripts run there.
  */
-jest.setTimeout(90_000);
+jest.setTimeout(180_000);
 
 const THRESHOLD = 3;
 const PASSWORD = 'cluster-pw-rc';
 const IPS: Record<string, string> = { c1: '10.2.0.1', c2: '10.2.0.2', c3: '10.2.0.3' };
 let cluster: TestCluster;
 let redis: Cluster;
-let auth: InProcessAuthServer;
+let auth: ChildAuthServer;
 let fixture: ProjectFixture;
 const sidecars: Sidecar[] = [];
 
@@ -34,7 +35,7 @@ function env(): Record<string, string> {
     CLOUDAUTH_REDIS_CLUSTER_NODES: cluster.nodeList,
     CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix,
     CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD),
-    CLOUDAUTH_HEARTBEAT_INTERVAL: '1s',
+    CLOUDAUTH_HEARTBEAT_INTERVAL: `${HEALTHY_INTERVAL_MS}ms`,
   };
 }
 
@@ -48,7 +49,7 @@ beforeAll(async () => {
   redis = await cluster.client();
   // The reference server keeps its accounts in a plain Redis of its own.
   const authRedis = await startRedis();
-  auth = await startInProcessAuthServer({ redisUrl: authRedis.url });
+  auth = await spawnAuthServer({ redisUrl: authRedis.url });
   await createAccount(auth.url, auth.token, { account: 'rc', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.0/24'] });
   const keyPrefix = testPrefix('rc');
   const keys = new ProjectKeys(keyPrefix, 'rcproject');
@@ -60,12 +61,10 @@ beforeAll(async () => {
       fixture,
       ['c1', 'c2', 'c3'].map((id) => ({
         nodeId: id,
-        interval: '1s',
         env: {
           CLOUDAUTH_REDIS_CLUSTER_NODES: cluster.nodeList,
           CLOUDAUTH_NODE_IP: IPS[id] as string,
-          CLOUDAUTH_LEADER_LEASE: '3s',
-          CLOUDAUTH_LEADER_RENEW: '1s',
+          ...LEADER_ENV,
           CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD),
         },
       })),
@@ -125,11 +124,11 @@ it('registers through the cluster, with every project key (BullMQ included) in t
 
 it('degrades with 30003, fails at the threshold, and register clears it — on Redis Cluster', async () => {
   await createAccount(auth.url, auth.token, { account: 'rc', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.1/32', '10.2.0.2/32'] });
-  await waitFor('degraded', async () => (await statusJson()).status === 'degraded', 20_000, 100);
+  await waitFor('degraded', async () => (await statusJson()).status === 'degraded', heartbeatsWaitMs(1), 100);
   const degraded = await statusJson();
   expect(degraded.nodes.find((n) => n.id === 'c3')).toMatchObject({ status: 'degraded', reason: { code: 30003, name: 'LICENSE_IP_ERROR' } });
 
-  await waitFor('failed', async () => (await statusJson()).status === 'failed', 30_000, 100);
+  await waitFor('failed', async () => (await statusJson()).status === 'failed', heartbeatsWaitMs(THRESHOLD), 100);
   const cli = await runCli(['status', '--json'], env());
   expect(cli.code).toBe(0);
   const view = JSON.parse(cli.stdout) as StatusJson;
@@ -139,7 +138,7 @@ it('degrades with 30003, fails at the threshold, and register clears it — on R
 
   await createAccount(auth.url, auth.token, { account: 'rc', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.0/24'] });
   await registerCredential(redis, fixture.keys, { account: 'rc', password: PASSWORD, keyDir: fixture.keyDir, defaultAlgorithm: 'rsa' });
-  await waitFor('registered again', async () => (await statusJson()).status === 'registered', 30_000, 100);
+  await waitFor('registered again', async () => (await statusJson()).status === 'registered', heartbeatsWaitMs(1), 100);
   const after = JSON.parse((await runCli(['status', '--json'], env())).stdout) as StatusJson;
   expect(after.status).toBe('registered');
   for (const s of sidecars) expect(s.output()).not.toMatch(/CROSSSLOT|MOVED|ASK |ClusterAllFailedError/);

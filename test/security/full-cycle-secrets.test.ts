@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { runCli, type CliRun } from '../support/cli';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
@@ -19,7 +19,7 @@ jest.setTimeout(150_000);
 
 const PASSWORD = 'S3cret-Pässwörd!';
 let redis: Redis;
-let auth: InProcessAuthServer;
+let auth: ChildAuthServer;
 let sidecar: Sidecar | undefined;
 const outputs: string[] = [];
 
@@ -33,7 +33,8 @@ afterAll(async () => {
 it('never shows a password, key or ciphertext, from keys generate to unbind', async () => {
   const server = await startRedis();
   redis = new Redis(server.url);
-  auth = await startInProcessAuthServer({ redisUrl: server.url });
+  // At debug, as the in-process server logged: every line the server can write is checked.
+  auth = await spawnAuthServer({ redisUrl: server.url, env: { CLOUDAUTH_LOG_LEVEL: 'debug' } });
   await createAccount(auth.url, auth.token, { account: 'cycle', password: PASSWORD, capacity: 3 });
   const keyDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'fdl-cycle-')), 'keys');
   const keyPrefix = testPrefix('cycle');

@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';
-import { closeAllAuthServers, createAccount, request, startInProcessAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, request, spawnAuthServer } from '../support/authserver';
 import { CaptureProxy } from '../support/capture-proxy';
 import { waitFor } from '../support/ports';
 import { disposeSecuredSentinels, startSecuredSentinel } from '../support/redis-sentinel';
@@ -57,7 +57,7 @@ it('registers and authenticates through a TLS Sentinel with passwords, its endpo
   const sentinelProxy = await proxyTo(sentinel.port);
 
   const authRedis = await startRedis();
-  const auth = await startInProcessAuthServer({ redisUrl: authRedis.url });
+  const auth = await spawnAuthServer({ redisUrl: authRedis.url });
   await createAccount(auth.url, auth.token, { account: 'e2e', password: ACCOUNT_PASSWORD, capacity: 2 });
   const keyPrefix = 'secured';
   const keys = new ProjectKeys(keyPrefix, 'sec');
@@ -74,7 +74,6 @@ it('registers and authenticates through a TLS Sentinel with passwords, its endpo
     { project: 'sec', keyPrefix, keys, redisUrl: `rediss://:${REDIS_PASSWORD}@127.0.0.1:6379`, keyDir: testKeyDir(), authUrl: auth.url, account: 'e2e', password: ACCOUNT_PASSWORD },
     {
       nodeId: 'sec-1',
-      interval: '1s',
       web: { ca: files.pems.caPem, user: 'prometheus', password: WEB_PASSWORD },
       env: {
         CLOUDAUTH_REDIS_SENTINELS: `127.0.0.1:${sentinelProxy.port}`,

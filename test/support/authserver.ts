@@ -9,6 +9,7 @@ import { ManualClock } from '../../shared/clock';
 import { loadConfig, type Config } from '../../shared/config/load';
 import { packageRoot } from '../../shared/package-root';
 import { createLogger } from '../../shared/logger';
+import { START_BOUND_MS } from './noise-budget';
 import { waitFor } from './ports';
 import { track } from './process-registry';
 import { testPrefix } from './redis-server';
@@ -94,17 +95,26 @@ export async function startInProcessAuthServer(options: InProcessOptions): Promi
 export async function closeAllAuthServers(): Promise<void> {
   await Promise.all([...running].map((s) => s.close().catch(() => undefined)));
   running.clear();
+  await Promise.all([...children].map((s) => s.close().catch(() => undefined)));
+  children.clear();
 }
 
 export interface ChildAuthServer {
   readonly url: string;
   readonly port: number;
+  readonly token: string;
   readonly child: ChildProcess;
   stdout(): string;
   stderr(): string;
+  /** Every log line the server wrote so far, as text (stdout and stderr). */
+  readonly logLines: string[];
   /** Sends the signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** SIGTERM and wait: the same as stop(), for code written against the in-process server. */
+  close(): Promise<void>;
 }
+
+const children = new Set<ChildAuthServer>();
 
 /** The environment for a child process: ours without any CLOUDAUTH_* leaking in. */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -119,14 +129,28 @@ export function assertBuilt(): void {
   if (!existsSync(CLI_ENTRY)) throw new Error(`${CLI_ENTRY} is missing: run \`npm run build\` before these tests (npm test does)`);
 }
 
-/** Runs `node dist/daemon/cli/main.js authserver --port 0` and reads the URL from its log. */
-export async function spawnAuthServer(options: { redisUrl: string; keyPrefix?: string; token?: string; env?: Record<string, string> }): Promise<ChildAuthServer> {
+export interface ChildAuthServerOptions {
+  redisUrl: string;
+  keyPrefix?: string;
+  token?: string;
+  /** Extra CLOUDAUTH_* environment (e.g. TLS files). The log level stays at least `info`: the URL is read from the log. */
+  env?: Record<string, string>;
+}
+
+/**
+ * Runs `node dist/daemon/cli/main.js authserver --port 0` and reads the URL from its log.
+ * This is how suites that run sidecars get their server (test/README.md, "The noise
+ * budget"): in its own process, as a user runs it, a busy jest worker cannot stall the
+ * server's answers into the sidecars' request timeout.
+ */
+export async function spawnAuthServer(options: ChildAuthServerOptions): Promise<ChildAuthServer> {
   assertBuilt();
+  const token = options.token ?? TEST_ADMIN_TOKEN;
   const child = spawn(process.execPath, [CLI_ENTRY, 'authserver', '--port', '0', '--host', '127.0.0.1'], {
     env: cleanEnv({
       CLOUDAUTH_REDIS_URL: options.redisUrl,
       CLOUDAUTH_REDIS_KEY_PREFIX: options.keyPrefix ?? testPrefix('asc'),
-      CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: options.token ?? TEST_ADMIN_TOKEN,
+      CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: token,
       ...options.env,
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -137,29 +161,46 @@ export async function spawnAuthServer(options: { redisUrl: string; keyPrefix?: s
   child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = (await waitFor(
-    'the authserver child process to log its URL',
-    () => {
-      if (child.exitCode !== null) throw new Error(`authserver exited with ${child.exitCode}: ${err}${out}`);
-      for (const line of out.split('\n')) {
-        if (!line.includes('authorization server listening')) continue;
-        return (JSON.parse(line) as { url: string }).url;
-      }
-      return undefined;
-    },
-    20_000,
-  )) as string;
-  return {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+  let url: string;
+  try {
+    url = (await waitFor(
+      'the authserver child process to log its URL',
+      () => {
+        if (child.exitCode !== null) throw new Error(`authserver exited with ${child.exitCode}: ${err}${out}`);
+        for (const line of out.split('\n')) {
+          if (!line.includes('authorization server listening')) continue;
+          return (JSON.parse(line) as { url: string }).url;
+        }
+        return undefined;
+      },
+      START_BOUND_MS,
+    )) as string;
+  } catch (error) {
+    await stop('SIGKILL');
+    throw error;
+  }
+  const server: ChildAuthServer = {
     url,
     port: Number(new URL(url).port),
+    token,
     child,
     stdout: () => out,
     stderr: () => err,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+    get logLines() {
+      return `${out}\n${err}`.split('\n').filter(Boolean);
+    },
+    stop,
+    close: async () => {
+      children.delete(server);
+      await stop();
     },
   };
+  children.add(server);
+  return server;
 }
 
 export interface HttpAnswer {

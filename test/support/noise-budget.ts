@@ -46,3 +46,11 @@ export const LEADER_ENV: Readonly<Record<string, string>> = {
 export function heartbeatsWaitMs(periods: number, intervalMs = HEALTHY_INTERVAL_MS): number {
   return periods * intervalMs + 4 * STALL_MS + 10_000;
 }
+
+/**
+ * How long a helper waits for a process it started to be up (a sidecar's /healthz, the
+ * reference server's URL). Start-up is never what a test asserts, and on a loaded
+ * machine a Node process can take many seconds to load its modules: the bound is
+ * there only so a process that never comes up fails the test by name.
+ */
+export const START_BOUND_MS = 60_000;

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import Redis, { Cluster } from 'ioredis';
+import { STALL_MS } from './noise-budget';
 import { freePort, waitFor } from './ports';
 import { startRedis, type RedisServerOptions, type TestRedis } from './redis-server';
 
@@ -60,7 +61,7 @@ export async function startRedisCluster(primaries = 3, options: ClusterOptions =
     const busPort = await freePort();
     nodes.push(
       await startRedis({
-        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--cluster-port', String(busPort)],
+        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(STALL_MS + 1000), '--cluster-port', String(busPort)],
         tls: options.tls,
         password: options.password,
       }),

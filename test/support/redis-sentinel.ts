@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
+import { STALL_MS } from './noise-budget';
 import { freePort, waitFor, waitForPort } from './ports';
 import { track } from './process-registry';
 import { startRedis, type TestRedis } from './redis-server';
@@ -135,7 +136,8 @@ async function role(port: number): Promise<string | null> {
 
 export async function startSentinelGroup(options: SentinelGroupOptions = {}): Promise<SentinelGroup> {
   const name = options.name ?? 'mymaster';
-  const downAfter = options.downAfterMs ?? 1000;
+  // Longer than the noise budget's stall: a primary stalled for 3 s is not failed over.
+  const downAfter = options.downAfterMs ?? STALL_MS + 1000;
   const failoverTimeout = options.failoverTimeoutMs ?? 3000;
   const primary = await startRedis();
   // A replica of the primary; after a fail-over the sentinels reconfigure both.

@@ -10,7 +10,7 @@ import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord, type NodeRecord } from '../../shared/redis/records';
 import { assertBuilt, cleanEnv, CLI_ENTRY, request } from './authserver';
 import { freePort, waitFor } from './ports';
-import { AUTH_TIMEOUT_MS, HEALTHY_INTERVAL_MS } from './noise-budget';
+import { AUTH_TIMEOUT_MS, HEALTHY_INTERVAL_MS, START_BOUND_MS } from './noise-budget';
 import { track } from './process-registry';
 
 /**
@@ -169,7 +169,7 @@ export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promis
       if (!sidecar.running) throw new Error(`sidecar ${o.nodeId} exited: ${out}`);
       return (await get('/healthz')).status === 200;
     },
-    20_000,
+    START_BOUND_MS,
     100,
   );
   return sidecar;
