@@ -4,7 +4,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { createAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
 import { nodeFigures, printFigures } from '../support/attempt-figures';
-import { HEALTHY_INTERVAL_MS, heartbeatsWaitMs } from '../support/noise-budget';
+import { HEALTHY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../support/noise-budget';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 import { gauge } from '../support/sidecar-metrics';
@@ -17,8 +17,8 @@ import { fillDisk, mountable, mountSmallDisk, remount, unmountAll } from '../sup
  * the directory never keeps an attempt out of Redis; with Redis away too, attempts are
  * still made on time, held in memory and recorded once Redis returns; the server is
  * called once per attempt (counted from its request log, by request id = attempt id).
- * Default noise-budget timing (8 s heartbeat, 5 s auth timeout): nothing here is about
- * speed. The read-only and full-disk cases mount a tmpfs (root); where `mount` is not
+ * Default noise-budget timing (8 s heartbeat, 5 s auth timeout, LEADER_ENV): nothing
+ * here is about speed. The read-only and full-disk cases mount a tmpfs (root); where `mount` is not
  * permitted they are skipped, saying so.
  */
 jest.setTimeout(180_000);
@@ -57,7 +57,7 @@ async function project(name: string): Promise<ProjectFixture> {
 }
 
 async function sidecar(f: ProjectFixture, nodeId: string, journalDir: string): Promise<Sidecar> {
-  const s = await startSidecar(f, { nodeId, journalDir });
+  const s = await startSidecar(f, { nodeId, journalDir, env: { ...LEADER_ENV } });
   sidecars.push(s);
   return s;
 }
