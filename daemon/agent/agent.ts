@@ -9,10 +9,9 @@ import type { AuthClient } from '../protocol/auth-client';
 import { AttemptFlow } from './attempt-flow';
 import { isRecorded, noteVerdict, readLastAttempt } from './attempt-plan';
 import { AttemptRunner } from './attempt-runner';
-import { catchUpDue, HeartbeatScheduler, type ScheduledAttempt } from './heartbeat-scheduler';
+import { catchUpDue, HeartbeatScheduler, logJobFailure, type ScheduledAttempt } from './heartbeat-scheduler';
 import { boundedStep, InFlight, withTimeout } from './in-flight';
-import { AttemptAbandoned } from './attempt-runner';
-import { LocalDisk } from './local-disk';
+import { LocalDisk, retryPeriodMs } from './local-disk';
 import { LocalState, type CachedCredential } from './local-state';
 import { Recovery } from './recovery';
 import { ResultSink } from './result-sink';
@@ -77,9 +76,7 @@ export class Agent {
     this.log = o.logger.child({ part: 'agent', node: nodeId });
     this.timers = o.timers ?? systemTimers;
     this.inFlight = new InFlight(this.timers);
-    // Retried every quarter interval (1 s to 30 s) while the disk refuses writes.
-    const retryMs = Math.max(1000, Math.min(30_000, Math.floor(config.heartbeat.intervalMs / 4)));
-    this.disk = new LocalDisk(config.journal.dir, this.log, { onError: (op) => o.metrics.localWriteFailed(op), timers: this.timers, retryMs });
+    this.disk = new LocalDisk(config.journal.dir, this.log, { onError: (op) => o.metrics.localWriteFailed(op), timers: this.timers, retryMs: retryPeriodMs(config.heartbeat.intervalMs) });
     this.local = new LocalState(this.disk, nodeId);
     const recovery = new Recovery(o.redis, o.keys, nodeId, this.local, this.log);
     this.sink = new ResultSink({ redis: o.redis, keys: o.keys, nodeId, disk: this.disk, local: this.local, recovery, log: this.log, onRestored: () => this.flow.restored() });
@@ -125,11 +122,7 @@ export class Agent {
         this.redisErrorLogged = true;
         this.log.warn({ source, err: error.message }, 'BullMQ lost Redis; the local timer covers heartbeats until it returns');
       },
-      failed: ({ attemptId }, error, tries) => {
-        const fields = { attemptId, err: error.message, tries: tries.made, allowed: tries.allowed };
-        if (error instanceof AttemptAbandoned) this.log.info(fields, 'Heartbeat job left for BullMQ to run again after the restart');
-        else this.log.warn(fields, tries.made < tries.allowed ? 'Heartbeat job failed; BullMQ tries it again under the same attempt id' : 'Heartbeat job failed and has no tries left: the slot counts as missed');
-      },
+      failed: (attempt, error, tries) => logJobFailure(this.log, attempt, error, tries),
     });
     this.o.redis.on('ready', this.onReady);
     this.o.redis.on('end', this.onRedisDown);
@@ -249,10 +242,7 @@ export class Agent {
       await boundedStep(this.log, 'worker', () => this.scheduler.closeWorker(force), 5000, this.timers);
       await boundedStep(this.log, 'queue', () => this.scheduler.closeQueue(), 2000, this.timers);
       this.disk.close();
-      this.disk.retry();
-      if (this.sink.unsaved > 0) {
-        this.log.error({ lost: this.sink.unsaved, dir: this.disk.dir }, 'Stopping with results held only in memory (neither Redis nor the journal took them): they are lost');
-      }
+      this.sink.reportUnsavedAtStop();
       this.setState('STOPPED');
     })();
     return this.closing;

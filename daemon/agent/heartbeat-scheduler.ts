@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import type { Logger } from 'pino';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { Clock, Timers } from '../../shared/clock';
 import { queueName, SCHEDULER_ID, slotAtOrBefore, slotAttemptId } from './schedule';
 import { SlotTimer } from './slot-timer';
+import { AttemptAbandoned } from './attempt-runner';
 
 /**
  * The node's heartbeat (SPEC R1) on its grid, from two sources: BullMQ — one queue per
@@ -54,6 +56,16 @@ export function catchUpDue(lastAttemptAt: number | null, now: number, intervalMs
 /** Replicas of one node id read the same last attempt id, so they add one job. */
 export function catchUpJobId(lastAttemptId: string | null): string {
   return `catchup-${(lastAttemptId ?? 'none').replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
+/**
+ * Every failed try of a job is logged: a job failing in silence is how a node stops
+ * counting unnoticed (issue 21). One abandoned by shutdown is expected and runs again.
+ */
+export function logJobFailure(log: Logger, { attemptId }: ScheduledAttempt, error: Error, tries: { made: number; allowed: number }): void {
+  const fields = { attemptId, err: error.message, tries: tries.made, allowed: tries.allowed };
+  if (error instanceof AttemptAbandoned) return void log.info(fields, 'Heartbeat job left for BullMQ to run again after the restart');
+  log.warn(fields, tries.made < tries.allowed ? 'Heartbeat job failed; BullMQ tries it again under the same attempt id' : 'Heartbeat job failed and has no tries left: the slot counts as missed');
 }
 
 export interface HeartbeatHandlers {

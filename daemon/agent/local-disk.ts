@@ -38,6 +38,11 @@ export interface LocalWriter {
 /** Bytes of the probe file: enough to need a block, so a full disk shows. */
 const PROBE_BYTES = 4096;
 
+/** A quarter interval, 1 s to 30 s: how often refused writes are tried again. */
+export function retryPeriodMs(intervalMs: number): number {
+  return Math.max(1000, Math.min(30_000, Math.floor(intervalMs / 4)));
+}
+
 export interface LocalDiskOptions {
   /** Told of every failed write (`fdl_cloudauth_local_state_write_errors_total`). */
   onError?(op: LocalWriteOp): void;
@@ -61,11 +66,12 @@ export class LocalDisk {
     this.ensureDir('start');
   }
 
-  /** Stops the retries (the agent's close). */
+  /** Stops the retries (the agent's close), after one last try to write what is held. */
   close(): void {
     this.closed = true;
     this.retryTimer?.cancel();
     this.retryTimer = undefined;
+    this.retry();
   }
 
   /** 1 while the last write went through (`fdl_cloudauth_local_state_writable`). */

@@ -52,6 +52,12 @@ export class ResultSink {
     return this.journal.unsaved;
   }
 
+  /** At stop: results neither Redis nor the journal took are lost with the process; says so. */
+  reportUnsavedAtStop(): void {
+    if (this.unsaved === 0) return;
+    this.o.log.error({ lost: this.unsaved, dir: this.o.disk.dir }, 'Stopping with results held only in memory (neither Redis nor the journal took them): they are lost');
+  }
+
   /** The attempt was journaled and waits for its replay (under any of its names). */
   journaled(attemptId: string): boolean {
     return attemptIdAliases(attemptId).some((id) => this.journal.has(id));
