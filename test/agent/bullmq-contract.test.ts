@@ -1,8 +1,10 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import Redis from 'ioredis';
-import { attemptOfJob, HeartbeatScheduler } from '../../daemon/agent/heartbeat-scheduler';
+import { Writable } from 'node:stream';
+import { attemptOfJob, HeartbeatScheduler, logJobFailure } from '../../daemon/agent/heartbeat-scheduler';
 import { SCHEDULER_ID, slotAttemptId } from '../../daemon/agent/schedule';
 import { systemClock, systemTimers } from '../../shared/clock';
+import { createLogger } from '../../shared/logger';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 
@@ -108,6 +110,19 @@ it('a job that throws reaches the failed handler with its attempt id and its tri
   const s = new HeartbeatScheduler({ clock: systemClock, timers: systemTimers, nodeId: 'n1', bullPrefix: prefix, connection, intervalMs: 60_000, offsetMs: 1234 });
   const failures: Array<{ attemptId: string; slot: number | null; err: string; made: number; allowed: number }> = [];
   const jobs: string[] = [];
+  const lines: Array<Record<string, unknown>> = [];
+  const log = createLogger({
+    level: 'info',
+    destination: new Writable({
+      write: (chunk: Buffer, _e, cb) => {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) {
+          const { msg, attemptId, err, tries } = JSON.parse(line) as Record<string, unknown>;
+          lines.push({ msg, attemptId, err, tries });
+        }
+        cb();
+      },
+    }),
+  });
   s.start({
     job: async ({ attemptId }) => {
       jobs.push(attemptId);
@@ -115,7 +130,10 @@ it('a job that throws reaches the failed handler with its attempt id and its tri
     },
     slot: () => undefined,
     error: () => undefined,
-    failed: ({ attemptId, slot }, error, tries) => failures.push({ attemptId, slot, err: error.message, made: tries.made, allowed: tries.allowed }),
+    failed: (attempt, error, tries) => {
+      failures.push({ attemptId: attempt.attemptId, slot: attempt.slot, err: error.message, made: tries.made, allowed: tries.allowed });
+      logJobFailure(log, attempt, error, tries);
+    },
   });
   closers.push(() => s.closeWorker(true).then(() => s.closeQueue()));
   await s.addNow('registered-7');
@@ -123,4 +141,10 @@ it('a job that throws reaches the failed handler with its attempt id and its tri
   await waitFor('three failed tries reported', () => failures.length >= 3, 30_000, 20);
   expect(failures.slice(0, 3)).toEqual([1, 2, 3].map((made) => ({ attemptId: 'registered-7', slot: null, err: 'disk said no', made, allowed: 3 })));
   expect(jobs.slice(0, 3)).toEqual(['registered-7', 'registered-7', 'registered-7']);
+  // What the agent logs of them: the last try says the slot is missed.
+  expect(lines.slice(0, 3)).toEqual([
+    { msg: 'Heartbeat job failed; BullMQ tries it again under the same attempt id', attemptId: 'registered-7', err: 'disk said no', tries: 1 },
+    { msg: 'Heartbeat job failed; BullMQ tries it again under the same attempt id', attemptId: 'registered-7', err: 'disk said no', tries: 2 },
+    { msg: 'Heartbeat job failed and has no tries left: the slot counts as missed', attemptId: 'registered-7', err: 'disk said no', tries: 3 },
+  ]);
 });
