@@ -109,8 +109,9 @@ it('journal.dir removed while Redis answers: every attempt is still recorded, th
   const s = await sidecar(f, 'rm1', dir);
   await waitFor('the first attempt recorded', async () => (await attemptsTotal(f, 'rm1')) >= 1, heartbeatsWaitMs(1));
 
-  // A tmp cleaner or a lost volume.
-  rmSync(dir, { recursive: true, force: true });
+  // A tmp cleaner or a lost volume. The sidecar may write a file into the directory
+  // while it is being emptied (ENOTEMPTY): the cleaner tries again, as `rm -rf` would.
+  rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   const before = await attemptsTotal(f, 'rm1');
   await waitFor('two more attempts recorded in Redis', async () => (await attemptsTotal(f, 'rm1')) >= before + 2, heartbeatsWaitMs(3));
   // Seen within the interval: the directory is created again by the next local write at the latest.
