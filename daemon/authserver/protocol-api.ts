@@ -99,10 +99,21 @@ export class ProtocolApi {
       const byAccount = limits.account.blockedForMs(account);
       if (byAccount > 0) return { kind: 'throttled', retryAfterMs: byAccount, by: 'account' };
     }
-    const stored = await this.store(() => this.options.store.get(account));
-    // A hit needs the right password: it tells the caller nothing it did not know.
-    if (stored && this.verified.has(account, stored.passwordHash, password)) return { kind: 'ok', account: stored };
-    const matches = await verifyPassword(password, stored?.passwordHash ?? (await dummyHash()));
+    // Slots are held from here until the hash is done: requests sent at once each see
+    // the others' slots, so no more than the limit are ever evaluated in a window.
+    const releaseAddress = limits?.address.reserve(source);
+    const releaseAccount = limits?.account.reserve(account);
+    let stored: StoredAccount | undefined;
+    let matches = false;
+    try {
+      stored = await this.store(() => this.options.store.get(account));
+      // A hit needs the right password: it tells the caller nothing it did not know.
+      if (stored && this.verified.has(account, stored.passwordHash, password)) matches = true;
+      else matches = await verifyPassword(password, stored?.passwordHash ?? (await dummyHash()));
+    } finally {
+      releaseAddress?.();
+      releaseAccount?.();
+    }
     if (!stored || !matches) {
       limits?.address.recordFailure(source);
       limits?.account.recordFailure(account);

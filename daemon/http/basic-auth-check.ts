@@ -7,16 +7,19 @@ import { FailureLimiter } from './failure-limiter';
  * the guesser but the right credentials are never locked out:
  *
  * - Every result is remembered by a digest of user, password and hash (bounded, the
- *   oldest first out), as exporter-toolkit does: Prometheus' password, once verified,
- *   is admitted at once whatever else arrives from its address, and repeating a wrong
- *   password is answered 401 without another bcrypt and is not a new guess.
+ *   oldest first out, rights and wrongs apart), as exporter-toolkit does: Prometheus'
+ *   password, once verified, costs no bcrypt again, and repeating a wrong password (a
+ *   second Prometheus with an old one behind the same NAT) is answered 401 without
+ *   another bcrypt and is not a new guess, so it never blocks anyone.
  * - Identical checks in progress are shared: 150 scrapes sent at once cost one bcrypt.
  * - New wrong passwords are counted per source address *and* user (all unknown users
  *   of an address share one count), with a slot reserved before the bcrypt so that
  *   concurrent guesses cannot pass the limit. A right password clears its key.
- * - Past the limit, a key's new passwords are still checked, one per second (others get
- *   429 and Retry-After): a right password not yet verified gets in within seconds,
- *   while a guesser is held to one guess a second per address and user.
+ * - Past the limit, a key's passwords are still checked, one per second (others get
+ *   429 and Retry-After: 1): once the wrong ones stop, the right one gets in at its
+ *   next try and clears the key, while a guesser who keeps going is held to one guess
+ *   a second per address and user — and so, while he does, may be the right client
+ *   sharing both (docs/security.md).
  *
  * bcryptjs is loaded by the first check: most sidecars have no basic_auth_users (~3 MiB).
  */
@@ -80,20 +83,29 @@ export class BasicAuthCheck {
   async check(users: ReadonlyMap<string, string>, user: string, password: string, source: string): Promise<CheckResult> {
     const hash = users.get(user);
     const digest = BasicAuthCheck.digest(user, password, hash ?? '');
-    if (this.right.has(digest)) return { kind: 'ok' };
+    // A password known wrong, or one being checked, tells its sender nothing new.
     if (this.wrong.has(digest)) return { kind: 'wrong' };
     const shared = this.inFlight.get(digest);
     if (shared) return { kind: (await shared) ? 'ok' : 'wrong' };
 
     const key = `${source}\n${hash ? user : ''}`;
-    const blockedMs = this.failures.blockedForMs(key);
     let release: () => void = () => undefined;
-    if (blockedMs > 0) {
+    if (this.failures.blockedForMs(key) > 0) {
+      // Even a remembered right password waits for the key's next slot: answering it at
+      // once would let a guesser test passwords against the memory at network speed.
       const last = this.lastBlockedCheck.get(key);
       if (last !== undefined && this.now() - last < this.limits.blockedCheckEveryMs) return { kind: 'throttled', retryAfterMs: this.limits.blockedCheckEveryMs };
       this.lastBlockedCheck.set(key, this.now());
       if (this.lastBlockedCheck.size > 10_000) this.lastBlockedCheck.delete(this.lastBlockedCheck.keys().next().value as string);
-    } else release = this.failures.reserve(key);
+    } else {
+      if (this.right.has(digest)) return { kind: 'ok' };
+      release = this.failures.reserve(key);
+    }
+    if (this.right.has(digest)) {
+      this.failures.recordSuccess(key);
+      this.lastBlockedCheck.delete(key);
+      return { kind: 'ok' };
+    }
 
     const running = this.compare(password, hash);
     this.inFlight.set(digest, running);
