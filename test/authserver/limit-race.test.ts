@@ -36,6 +36,14 @@ it('evaluates at most the per-account limit of 200 wrong passwords sent at once;
   expect(s.stdout()).not.toContain(RIGHT);
 });
 
+it('does not count the right password sent by many nodes at once: 50 nodes of one account all authenticate', async () => {
+  const s = (server = await spawnAuthServer({ redisUrl: suite.redis.url }));
+  await createAccount(s.url, TEST_ADMIN_TOKEN, { account: 'fleet', password: RIGHT, capacity: 60 });
+  // Sent at once, before any hash is done: one hash is shared by all, none holds a slot of the limit.
+  const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => authenticate(s.url, { account: 'fleet', password: RIGHT, nodeId: `fleet-${i}` })));
+  expect(answers.map((a) => a.json?.code)).toEqual(Array(50).fill(0));
+});
+
 it('limits wrong admin tokens per address, and a right token clears the count', async () => {
   const s = (server = await spawnAuthServer({ redisUrl: suite.redis.url }));
   const admin = (token: string) => request(s.url, '/admin/faults', { token });
