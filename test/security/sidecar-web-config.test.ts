@@ -16,7 +16,7 @@ import { writeCertificates, type CertificateFiles } from '../support/tls';
 /**
  * The sidecar's endpoints behind a web configuration file in Prometheus'
  * exporter-toolkit format: TLS, optional client certificates, basic auth with bcrypt
- * hashes; 401 for a missing or wrong credential on every path; deadlines and a
+ * hashes; 401 for a missing or wrong credential on every path but the probes; deadlines and a
  * connection cap; and a real Prometheus scraping over TLS with basic auth, its
  * `scrape_config` written as for any exporter.
  */
