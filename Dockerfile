@@ -63,10 +63,12 @@ EXPOSE 9464
 # and the results are recorded or journaled); it spawns no children, so running as
 # PID 1 without an init leaves no zombies to reap.
 STOPSIGNAL SIGTERM
-# The slim image has no curl: node's fetch asks /healthz (process alive; readiness is
-# /readyz, which is down while Redis is). Assumes http.host listens on 127.0.0.1 too,
-# as the default 0.0.0.0 does.
+# The slim image has no curl: the probe script asks /healthz (process alive; readiness is
+# /readyz, which is down while Redis is) on 127.0.0.1 — over HTTPS when
+# CLOUDAUTH_WEB_CONFIG_FILE is set, plain HTTP otherwise — and needs no password or
+# client certificate: the sidecar answers its probes without them (docs/security.md).
+# Assumes http.host listens on 127.0.0.1 too, as the default 0.0.0.0 does.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.CLOUDAUTH_HTTP_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"]
+  CMD ["node", "dist/daemon/http/health-probe.js", "/healthz"]
 ENTRYPOINT ["node", "dist/daemon/cli/main.js"]
 CMD ["daemon"]

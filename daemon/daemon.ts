@@ -14,7 +14,8 @@ import { LeaderElection } from './aggregator/leader-election';
 import { buildStatusJson, type StatusJson } from './view/status-json';
 import { ProjectViewReader } from './view/project-view';
 import { SidecarServer } from './http/sidecar-server';
-import { loadWebConfig } from './http/web-config';
+import { WebConfigSource } from './http/web-config-source';
+import { registerWebConfigMetrics } from './http/web-config-metrics';
 import { RegistrationPage } from './page/registration-page';
 import { NodeMetrics } from './metrics/node-metrics';
 import { AuthClient } from './protocol/auth-client';
@@ -109,13 +110,16 @@ export class Daemon {
     this.aggregator = new Aggregator({ redis: this.redis, events: this.events, election: this.election, reader: this.reader, log: o.logger });
     const clusterMetrics = new ClusterMetrics(this.registry, this.aggregator, this.election);
     const page = new RegistrationPage({ redis: this.redis, keys: this.keys, intervalMs: config.heartbeat.intervalMs, corrupt: this.reader.corrupt });
+    // Read now, so a bad file stops the start; re-read on change while running.
+    const webConfig = config.http.webConfigFile ? new WebConfigSource(config.http.webConfigFile, o.logger.child({ part: 'http' })) : undefined;
+    if (webConfig) registerWebConfigMetrics(this.registry, webConfig);
     this.http = new SidecarServer({
       host: config.http.host,
       port: config.http.port,
       registry: this.registry,
       extraMetrics: () => clusterMetrics.text(),
       logger: o.logger,
-      webConfig: config.http.webConfigFile ? loadWebConfig(config.http.webConfigFile) : undefined,
+      webConfig,
       readiness: () => {
         const disk = this.agent.disk.lastProblem;
         const checks = { redis: this.redis.status === 'ready', schedule: this.agent.ready, localState: disk === null };

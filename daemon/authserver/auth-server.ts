@@ -48,9 +48,12 @@ export interface AuthServerOptions {
   limits?: Partial<ServerLimits>;
   /** Wrong passwords allowed per account / per source address in one window (default 10 / 30 per 15 min). */
   passwordFailures?: { perAccount?: number; perAddress?: number; windowMs?: number };
+  /** Wrong admin tokens allowed per source address in one window (default 20 per 15 min). */
+  adminTokenFailures?: { perAddress?: number; windowMs?: number };
 }
 
 export const DEFAULT_PASSWORD_FAILURES = Object.freeze({ perAccount: 10, perAddress: 30, windowMs: 15 * 60_000 });
+export const DEFAULT_ADMIN_TOKEN_FAILURES = Object.freeze({ perAddress: 20, windowMs: 15 * 60_000 });
 
 export interface RunningAuthServer {
   readonly url: string;
@@ -86,12 +89,15 @@ export class AuthServer {
   private readonly routes: Route[] = [];
   private readonly tokenDigest: Buffer;
   private readonly sockets = new Set<Socket>();
+  private readonly adminFailures: FailureLimiter;
 
   constructor(private readonly options: AuthServerOptions) {
     this.log = options.logger.child({ part: 'authserver' });
     this.clock = new OffsetClock(options.clock ?? systemClock);
     this.faults = new FaultInjector(options.random);
     this.tokenDigest = digest(options.config.authserver.adminToken);
+    const admin = { ...DEFAULT_ADMIN_TOKEN_FAILURES, ...options.adminTokenFailures };
+    this.adminFailures = new FailureLimiter({ maxFailures: admin.perAddress, windowMs: admin.windowMs });
   }
 
   private setState(next: State): void {
@@ -229,8 +235,20 @@ export class AuthServer {
       const answer = httpError(405, 'METHOD_NOT_ALLOWED', `${String(req.method).slice(0, 20)} is not allowed here; use ${allowed.join(' or ')}`);
       return { ...answer, headers: { allow: allowed.join(', ') } } as Answer;
     }
-    if (route.admin && !this.authorized(req)) {
-      return httpError(401, 'UNAUTHORIZED', 'missing or wrong admin token: send Authorization: Bearer <authserver.adminToken>');
+    if (route.admin) {
+      // Per address: the token is compared before any body is read, so counting needs no
+      // reservation; a right token clears its address's count.
+      const source = req.socket.remoteAddress ?? '';
+      const blockedMs = this.adminFailures.blockedForMs(source);
+      if (blockedMs > 0) {
+        const seconds = Math.ceil(blockedMs / 1000);
+        return { ...httpError(429, 'TOO_MANY_REQUESTS', `too many wrong admin tokens from this address: try again in ${seconds} s`), headers: { 'retry-after': String(seconds) } } as Answer;
+      }
+      if (!this.authorized(req)) {
+        this.adminFailures.recordFailure(source);
+        return httpError(401, 'UNAUTHORIZED', 'missing or wrong admin token: send Authorization: Bearer <authserver.adminToken>');
+      }
+      this.adminFailures.recordSuccess(source);
     }
     let params: string[];
     try {

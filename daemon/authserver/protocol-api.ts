@@ -55,6 +55,8 @@ class StoreUnavailable extends Error {}
 
 export class ProtocolApi {
   private readonly verified: VerifiedPasswordCache;
+  /** Hashes in progress, by the verified cache's key of account, stored hash and password. */
+  private readonly inFlight = new Map<string, Promise<boolean>>();
 
   constructor(private readonly options: ProtocolApiOptions) {
     this.verified = options.verifiedPasswords ?? new VerifiedPasswordCache();
@@ -92,17 +94,34 @@ export class ProtocolApi {
    * a blocked account or address is answered before any hash is computed.
    */
   private async authorize(account: string, password: string, source: string): Promise<Authorization> {
-    const limits = this.options.limits;
-    if (limits) {
-      const byAddress = limits.address.blockedForMs(source);
-      if (byAddress > 0) return { kind: 'throttled', retryAfterMs: byAddress, by: 'address' };
-      const byAccount = limits.account.blockedForMs(account);
-      if (byAccount > 0) return { kind: 'throttled', retryAfterMs: byAccount, by: 'account' };
-    }
+    const blocked = this.blocked(account, source);
+    if (blocked) return blocked;
     const stored = await this.store(() => this.options.store.get(account));
-    // A hit needs the right password: it tells the caller nothing it did not know.
+    // A hit needs the right password: it tells the caller nothing it did not know, and is not a guess.
     if (stored && this.verified.has(account, stored.passwordHash, password)) return { kind: 'ok', account: stored };
-    const matches = await verifyPassword(password, stored?.passwordHash ?? (await dummyHash()));
+    // The same password for the same account being hashed already (many nodes of one
+    // account starting at once): wait for that hash instead of counting another check.
+    const key = stored ? this.verified.keyOf(account, stored.passwordHash, password) : undefined;
+    const shared = key === undefined ? undefined : this.inFlight.get(key);
+    if (stored && shared) return (await shared) ? { kind: 'ok', account: stored } : { kind: 'denied' };
+
+    // Checked again and a slot reserved with no await in between: requests sent at once
+    // each see the others' slots, so no more than the limit are ever hashed in a window.
+    const blockedNow = this.blocked(account, source);
+    if (blockedNow) return blockedNow;
+    const limits = this.options.limits;
+    const releaseAddress = limits?.address.reserve(source);
+    const releaseAccount = limits?.account.reserve(account);
+    const hashing = (async () => verifyPassword(password, stored?.passwordHash ?? (await dummyHash())))();
+    if (key !== undefined) this.inFlight.set(key, hashing);
+    let matches: boolean;
+    try {
+      matches = await hashing;
+    } finally {
+      if (key !== undefined) this.inFlight.delete(key);
+      releaseAddress?.();
+      releaseAccount?.();
+    }
     if (!stored || !matches) {
       limits?.address.recordFailure(source);
       limits?.account.recordFailure(account);
@@ -113,6 +132,16 @@ export class ProtocolApi {
     limits?.account.recordSuccess(account);
     this.verified.remember(account, stored.passwordHash, password);
     return { kind: 'ok', account: stored };
+  }
+
+  private blocked(account: string, source: string): Authorization | undefined {
+    const limits = this.options.limits;
+    if (!limits) return undefined;
+    const byAddress = limits.address.blockedForMs(source);
+    if (byAddress > 0) return { kind: 'throttled', retryAfterMs: byAddress, by: 'address' };
+    const byAccount = limits.account.blockedForMs(account);
+    if (byAccount > 0) return { kind: 'throttled', retryAfterMs: byAccount, by: 'account' };
+    return undefined;
   }
 
   /** `source` is the client's address, for the per-address limit. */

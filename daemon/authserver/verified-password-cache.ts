@@ -43,6 +43,11 @@ export class VerifiedPasswordCache {
     return this.entries.size;
   }
 
+  /** The HMAC this cache keys an (account, stored hash, password) by; also names a check in progress. */
+  keyOf(account: string, storedHash: string, password: string): string {
+    return this.key(account, storedHash, password);
+  }
+
   private key(account: string, storedHash: string, password: string): string {
     return createHmac('sha256', this.secret).update(account).update('\0').update(storedHash).update('\0').update(password).digest('base64');
   }

@@ -5,6 +5,10 @@
  * costs a full scrypt on libuv's small thread pool, which is what made a flood of
  * wrong passwords expensive.
  *
+ * A check in progress holds a reservation that counts as a failure until it ends
+ * (reserve), so many wrong passwords sent at once cannot all pass the check before
+ * the first of them is counted: at most `maxFailures` are ever evaluated per window.
+ *
  * Memory is bounded: at most `maxKeys` keys are tracked; when full, the key whose
  * latest failure is oldest is forgotten first (Map keeps insertion order and a key is
  * re-inserted on each failure).
@@ -19,6 +23,7 @@ export interface FailureLimiterOptions {
 
 export class FailureLimiter {
   private readonly failures = new Map<string, number[]>();
+  private readonly pending = new Map<string, number>();
   private readonly now: () => number;
   private readonly maxKeys: number;
 
@@ -39,7 +44,10 @@ export class FailureLimiter {
   /** Milliseconds until `key` may try again; 0 when it may now. */
   blockedForMs(key: string): number {
     const list = this.recent(key);
-    if (list.length < this.o.maxFailures) return 0;
+    const pending = this.pending.get(key) ?? 0;
+    if (list.length + pending < this.o.maxFailures) return 0;
+    // Full only with checks in progress: they end within a hash's time.
+    if (list.length < this.o.maxFailures) return 1000;
     const oldest = list[list.length - this.o.maxFailures] as number;
     return Math.max(1, Math.ceil(oldest + this.o.windowMs - this.now()));
   }
@@ -53,6 +61,22 @@ export class FailureLimiter {
       const oldestKey = this.failures.keys().next().value as string;
       this.failures.delete(oldestKey);
     }
+  }
+
+  /**
+   * Holds a slot while a password is checked; the returned function frees it (call it
+   * once the check ended, before recordFailure or recordSuccess).
+   */
+  reserve(key: string): () => void {
+    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.pending.get(key) ?? 1) - 1;
+      if (left > 0) this.pending.set(key, left);
+      else this.pending.delete(key);
+    };
   }
 
   /** A right password clears the key's count (an operator who mistyped once is not held to it). */

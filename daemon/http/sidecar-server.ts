@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { createProtectedServer } from './protected-server';
+import { createProtectedServer, providerOf, type WebConfigProvider } from './protected-server';
 import { DEFAULT_LIMITS, type ServerLimits } from './server-limits';
 import type { WebConfig } from './web-config';
 import type { HtmlPage } from '../page/registration-page';
@@ -35,8 +35,8 @@ export interface SidecarServerOptions<S = unknown> {
   /** The Registration page, given the status `/status` would serve for this request (one source). */
   page?(status: Promise<S>, search: URLSearchParams): Promise<HtmlPage>;
   logger: Logger;
-  /** TLS and basic auth for every endpoint (http.webConfigFile); open when absent. */
-  webConfig?: WebConfig;
+  /** TLS and basic auth for every endpoint but the probes (http.webConfigFile), re-read when a WebConfigSource; open when absent. */
+  webConfig?: WebConfig | WebConfigProvider;
   /** Socket deadlines and connection cap; DEFAULT_LIMITS for what is not given. */
   limits?: Partial<ServerLimits>;
 }
@@ -71,7 +71,7 @@ export class SidecarServer<S = unknown> {
         resolve();
       });
     });
-    const web = this.o.webConfig;
+    const web = providerOf(this.o.webConfig)?.current();
     this.log.info({ host: this.o.host, port: this.port, tls: Boolean(web?.tls), basicAuth: (web?.basicAuthUsers.size ?? 0) > 0 }, 'HTTP server listening');
   }
 

@@ -312,7 +312,7 @@ export const schema = {
       env: 'CLOUDAUTH_HTTP_PORT',
     },
     webConfigFile: {
-      doc: 'Web configuration file in Prometheus exporter-toolkit format (tls_server_config, basic_auth_users) protecting every sidecar endpoint.',
+      doc: 'Web configuration file in Prometheus exporter-toolkit format (every key it documents: tls_server_config, http_server_config, rate_limit, basic_auth_users) protecting every sidecar endpoint but the probes `/healthz` and `/readyz`; re-read when it changes',
       format: String,
       default: '',
       env: 'CLOUDAUTH_WEB_CONFIG_FILE',

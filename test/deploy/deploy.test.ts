@@ -148,9 +148,17 @@ describe('Kubernetes example (deploy/kubernetes/fdl-with-sidecar.yaml)', () => {
     expect(at(pod, 'securityContext', 'fsGroup')).toBe(IMAGE_UID);
   });
 
-  test('probes /readyz and /healthz, requests little, and stops within its grace period', () => {
+  test('probes /readyz and /healthz over HTTPS, requests little, and stops within its grace period', () => {
     expect(at(sidecar, 'readinessProbe', 'httpGet', 'path')).toBe('/readyz');
     expect(at(sidecar, 'livenessProbe', 'httpGet', 'path')).toBe('/healthz');
+    // The endpoints are behind the web configuration's TLS: the kubelet must speak it (the probes need no password).
+    expect(at(sidecar, 'readinessProbe', 'httpGet', 'scheme')).toBe('HTTPS');
+    expect(at(sidecar, 'livenessProbe', 'httpGet', 'scheme')).toBe('HTTPS');
+    const web = byName(pod.volumes, 'web', 'volumes');
+    const mount = byName(sidecar.volumeMounts, 'web', 'volumeMounts');
+    expect(at(mount, 'readOnly')).toBe('true');
+    expect(path.posix.dirname(asString(envNamed('CLOUDAUTH_WEB_CONFIG_FILE').value, 'web config file'))).toBe(at(mount, 'mountPath'));
+    expect(at(web, 'secret', 'secretName')).toBe('fdl-cloudauth-web');
     const port = asList(sidecar.ports, 'ports')[0];
     expect(at(port, 'containerPort')).toBe(String(schema.http.port.default));
     expect(at(sidecar, 'readinessProbe', 'httpGet', 'port')).toBe(at(port, 'name'));
@@ -170,22 +178,18 @@ describe('Kubernetes example (deploy/kubernetes/fdl-with-sidecar.yaml)', () => {
     expect(at(pod, 'securityContext', 'seccompProfile', 'type')).toBe('RuntimeDefault');
   });
 
-  test('can be scraped by annotations or by a ServiceMonitor, under the job name the alerts expect', () => {
+  test('can be scraped by annotations (over HTTPS) or by the PodMonitor of monitoring.yaml', () => {
     const annotations = asMap(at(sts, 'spec', 'template', 'metadata', 'annotations'), 'annotations');
-    expect(annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(schema.http.port.default), 'prometheus.io/path': '/metrics' });
-    const monitor = kind('ServiceMonitor');
-    expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
-    const service = kind('Service', 'fdl-cloudauth');
-    // Without jobLabel the Prometheus Operator names the job after the Service.
-    expect(at(monitor, 'spec', 'jobLabel')).toBeUndefined();
-    expect(at(service, 'metadata', 'name')).toBe('fdl-cloudauth');
-    expect(at(monitor, 'spec', 'selector', 'matchLabels')).toEqual(at(service, 'metadata', 'labels'));
-    expect(at(service, 'spec', 'selector')).toEqual(at(sts, 'spec', 'template', 'metadata', 'labels'));
-    const endpoint = asList(at(monitor, 'spec', 'endpoints'), 'endpoints')[0];
-    expect(at(endpoint, 'port')).toBe('cloudauth-metrics');
-    expect(at(asList(at(service, 'spec', 'ports'), 'service ports')[0], 'name')).toBe('cloudauth-metrics');
+    expect(annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(schema.http.port.default),
+      'prometheus.io/path': '/metrics',
+      'prometheus.io/scheme': 'https',
+    });
+    // The PodMonitor itself is checked by kubernetes-monitoring.test.ts; the port name is what it selects.
     expect(at(asList(sidecar.ports, 'ports')[0], 'name')).toBe('cloudauth-metrics');
   });
+
 });
 
 function systemdAnalyze(): string | undefined {

@@ -251,8 +251,12 @@ describe('Dockerfile', () => {
     expect(argv[0]).toBe('node');
     const script = argv.join(' ');
     expect(script).toContain('/healthz');
-    expect(script).toContain(`process.env.${schema.http.port.env}||${schema.http.port.default}`);
     expect(script).not.toMatch(/\b(curl|wget)\b/);
+    // The probe script (in the image under dist/) reads the port and the web configuration from the environment.
+    expect(argv[1]).toBe('dist/daemon/http/health-probe.js');
+    const source = readFileSync(path.join(ROOT, 'daemon/http/health-probe.ts'), 'utf8');
+    expect(source).toContain(`env.${schema.http.port.env} || ${schema.http.port.default}`);
+    expect(source).toContain('env.CLOUDAUTH_WEB_CONFIG_FILE');
   });
 
   test('sets only real configuration variables, with the state directories under /var/lib/fdl-cloudauth', () => {

@@ -16,7 +16,7 @@ import { writeCertificates, type CertificateFiles } from '../support/tls';
 /**
  * The sidecar's endpoints behind a web configuration file in Prometheus'
  * exporter-toolkit format: TLS, optional client certificates, basic auth with bcrypt
- * hashes; 401 for a missing or wrong credential on every path; deadlines and a
+ * hashes; 401 for a missing or wrong credential on every path but the probes; deadlines and a
  * connection cap; and a real Prometheus scraping over TLS with basic auth, its
  * `scrape_config` written as for any exporter.
  */
@@ -87,8 +87,8 @@ describe('TLS and basic auth from the web configuration file', () => {
     base = `https://127.0.0.1:${server.port}`;
   });
 
-  it('answers 401 with a Basic challenge on every path without credentials, or with wrong ones', async () => {
-    for (const pathname of ['/metrics', '/status', '/healthz', '/readyz', '/', '/no-such-page']) {
+  it('answers 401 with a Basic challenge on every path but the probes without credentials, or with wrong ones', async () => {
+    for (const pathname of ['/metrics', '/status', '/', '/no-such-page']) {
       const none = await request(base, pathname, { ca: files.pems.caPem });
       expect([pathname, none.status]).toEqual([pathname, 401]);
       expect(none.headers['www-authenticate']).toMatch(/^Basic realm="fdl-cloudauth"/);
@@ -97,6 +97,16 @@ describe('TLS and basic auth from the web configuration file', () => {
     expect((await request(base, '/metrics', { ca: files.pems.caPem, headers: basic(USER, 'wrong') })).status).toBe(401);
     expect((await request(base, '/metrics', { ca: files.pems.caPem, headers: basic('nobody', PASSWORD) })).status).toBe(401);
     expect((await request(base, '/metrics', { ca: files.pems.caPem, headers: { authorization: 'Bearer x' } })).status).toBe(401);
+  });
+
+  it('answers the health probes without credentials, over TLS only', async () => {
+    // Kubelets, Docker and systemd have no password: the probes say only alive / ready.
+    for (const pathname of ['/healthz', '/readyz']) {
+      const probe = await request(base, pathname, { ca: files.pems.caPem });
+      expect([pathname, probe.status]).toEqual([pathname, 200]);
+      expect(probe.text).not.toContain('node-1');
+    }
+    await expect(request(`http://127.0.0.1:${server.port}`, '/healthz', { timeoutMs: 5000 })).rejects.toThrow();
   });
 
   it('serves with the right credentials, twice (the second from the verified cache)', async () => {
@@ -122,10 +132,10 @@ describe('TLS and basic auth from the web configuration file', () => {
 });
 
 describe('client certificates', () => {
-  it('RequireAndVerifyClientCert (the default with client_ca_file) refuses a client without a certificate', async () => {
+  it('RequireAndVerifyClientCert refuses a client without a certificate', async () => {
     const file = webConfigFile(
       'mtls.yml',
-      `tls_server_config:\n  cert_file: ${files.certFile}\n  key_file: ${files.keyFile}\n  client_ca_file: ${files.caFile}\n`,
+      `tls_server_config:\n  cert_file: ${files.certFile}\n  key_file: ${files.keyFile}\n  client_ca_file: ${files.caFile}\n  client_auth_type: RequireAndVerifyClientCert\n`,
     );
     const config = loadWebConfig(file);
     expect(config.tls?.clientAuth).toBe('RequireAndVerifyClientCert');
@@ -158,12 +168,14 @@ describe('web configuration errors', () => {
   };
 
   it('names each problem, and never repeats what may be a password', () => {
-    expect(problems('basic_auth_user:\n  a: b\n')).toMatch(/unknown key basic_auth_user \(supported: tls_server_config, basic_auth_users\)/);
+    expect(problems('basic_auth_user:\n  a: b\n')).toMatch(/unknown key basic_auth_user \(exporter-toolkit knows: tls_server_config, http_server_config, rate_limit, basic_auth_users\)/);
     const plain = problems('basic_auth_users:\n  prometheus: plain-Text-Pw\n');
     expect(plain).toMatch(/basic_auth_users\.prometheus is not a bcrypt hash .*htpasswd -nBC 10 prometheus/);
     expect(plain).not.toContain('plain-Text-Pw');
     expect(problems('tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: /nonexistent.key\n')).toMatch(/tls_server_config\.cert_file: \/nonexistent\.pem cannot be read/);
-    expect(problems('tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: VerifyClientCertIfGiven\n')).toMatch(/needs client_ca_file/);
+    expect(problems(`tls_server_config:\n  cert_file: ${files.certFile}\n  key_file: ${files.keyFile}\n  client_ca_file: ${files.caFile}\n`)).toMatch(
+      /client CA's have been configured without a Client Auth Policy: set client_auth_type/,
+    );
     expect(problems('basic_auth_users: [\n  "secret-In-Bad-Yaml\n')).toMatch(/is not valid YAML/);
     expect(problems('basic_auth_users: [\n  "secret-In-Bad-Yaml\n')).not.toContain('secret-In-Bad-Yaml');
   });

@@ -39,6 +39,7 @@ export interface InProcessOptions {
   /** Socket limits and wrong-password limits, when a test needs its own. */
   limits?: AuthServerOptions['limits'];
   passwordFailures?: AuthServerOptions['passwordFailures'];
+  adminTokenFailures?: AuthServerOptions['adminTokenFailures'];
 }
 
 export interface InProcessAuthServer extends RunningAuthServer {
@@ -75,7 +76,7 @@ export async function startInProcessAuthServer(options: InProcessOptions): Promi
     },
   });
   const logger = createLogger({ level: options.logLevel ?? 'debug', destination });
-  const server = await startAuthServer({ config, clock, logger, random: options.random, limits: options.limits, passwordFailures: options.passwordFailures });
+  const server = await startAuthServer({ config, clock, logger, random: options.random, limits: options.limits, passwordFailures: options.passwordFailures, adminTokenFailures: options.adminTokenFailures });
   running.add(server);
   return {
     ...server,
