@@ -181,7 +181,9 @@ export class DemoCluster {
       CLOUDAUTH_NODE_DOMAIN: 'fdl-demo.example.com',
       CLOUDAUTH_PRODUCT_VERSION: DEMO_VERSION,
       CLOUDAUTH_AUTH_SERVER_URL: this.authUrl,
-      CLOUDAUTH_AUTH_TIMEOUT: '2s',
+      // Longer than a stall of a busy machine (the demo runs everything on one host): a
+      // healthy node of the story never fails for a server that answered a moment late.
+      CLOUDAUTH_AUTH_TIMEOUT: '5s',
       CLOUDAUTH_REDIS_URL: config.redis.url,
       CLOUDAUTH_REDIS_SENTINELS: hosts(config.redis.sentinels),
       CLOUDAUTH_REDIS_SENTINEL_NAME: config.redis.sentinelName,
