@@ -1,7 +1,7 @@
 import { recoveryLoss } from './status-json';
 import { byCode, byName, CONNECTION_FAILED, INCORRECT_LICENSE_FORMAT, type CatalogEntry } from '../../shared/catalog';
 import type { FailureEntry, Reason } from '../../shared/redis/records';
-import type { ProjectView } from './compute-view';
+import type { ProjectView, UnknownMember } from './compute-view';
 
 /**
  * Human renderings of the project view and the failure list, for `status`,
@@ -137,6 +137,9 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
   if (view.recovery) {
     header.push(...wrap(`Recovery ${recoveryLoss(view.recovery.at)}`, width, '         '));
   }
+  if (view.unknownMembers.length > 0) {
+    header.push(...wrap(`Unknown  ${unknownMembersText(view.unknownMembers)}`, width, '         '));
+  }
   if (view.nodes.length === 0) return `${[...header, '', 'No node has reported yet.'].join('\n')}\n`;
   const rows = view.nodes.map((n) => [
     n.id,
@@ -155,6 +158,12 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
     { title: 'LAST SUCCESS', max: 14, min: 12 },
   ];
   return `${[...header, '', ...table(columns, rows, width, 1), '', 'REASON is the first failure of the current streak.'].join('\n')}\n`;
+}
+
+/** Members whose record is missing or unreadable, in plain words (R5: counted, never as failed). */
+export function unknownMembersText(members: readonly UnknownMember[]): string {
+  const list = members.map((m) => `${m.id} (record ${m.why})`).join(', ');
+  return `${list}: counted as members of the project, never as failed, until their sidecar records an attempt again.`;
 }
 
 export function renderFailures(entries: readonly FailureEntry[], options: TextOptions = {}): string {

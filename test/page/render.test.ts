@@ -45,6 +45,7 @@ function status(over: Partial<StatusJson> = {}): StatusJson {
       },
       { id: 'n3', status: 'stale', consecutiveFailures: 0, reason: null, latestReason: null, lastAttemptAt: new Date(NOW - 4 * HOUR).toISOString(), lastSuccessAt: new Date(NOW - 4 * HOUR).toISOString() },
     ],
+    unknownMembers: [],
     recovery: null,
     ...over,
   };
