@@ -135,10 +135,10 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
     `Leader   ${view.leader ? `${view.leader.instance} (epoch ${view.leader.epoch})` : 'none'}`,
   ].map((l) => fit(l, width));
   if (view.recovery) {
-    header.push(...wrap(`Recovery ${recoveryLoss(view.recovery.at)}`, width, '         '));
+    header.push(...labelled('Recovery', recoveryLoss(view.recovery.at), width));
   }
   if (view.unknownMembers.length > 0) {
-    header.push(...wrap(`Unknown  ${unknownMembersText(view.unknownMembers)}`, width, '         '));
+    header.push(...labelled('Unknown', unknownMembersText(view.unknownMembers), width));
   }
   if (view.nodes.length === 0) return `${[...header, '', 'No node has reported yet.'].join('\n')}\n`;
   const rows = view.nodes.map((n) => [
@@ -184,6 +184,13 @@ export function renderFailures(entries: readonly FailureEntry[], options: TextOp
 export function catalogEntryOf(entry: Pick<Reason, 'code' | 'name'>): CatalogEntry {
   if (entry.code === null) return byName(entry.name) ?? CONNECTION_FAILED;
   return byCode(entry.code);
+}
+
+/** A header entry: its label in the first column, its text wrapped beside it. */
+function labelled(label: string, text: string, width: number): string[] {
+  const indent = ' '.repeat(9);
+  const lines = wrap(text, width, indent);
+  return lines.map((line, i) => (i === 0 ? `${label.padEnd(indent.length)}${line.slice(indent.length)}` : line));
 }
 
 function wrap(text: string, width: number, indent: string): string[] {
