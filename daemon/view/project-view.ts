@@ -4,6 +4,7 @@ import type { ProjectKeys } from '../../shared/redis/keys';
 import { CorruptRecordError, PROJECT_STATUSES, parseNodeRecord, type NodeRecord, type ProjectStatus } from '../../shared/redis/records';
 import { computeView, type ClusterSnapshot, type LeaderInfo, type ProjectView, type RecoveryInfo, type StoredStatus, type UnknownMember, type ViewPolicy } from './compute-view';
 import { CorruptRecordLog } from './corrupt-record-log';
+import { isWrongType } from '../../shared/redis/damaged-key-error';
 
 /**
  * Reads a project's whole cluster in a constant number of round trips, whatever the
@@ -30,10 +31,6 @@ type PipelineResult = Array<[Error | null, unknown]> | null;
 const FIXED_READS = 6;
 /** What a wrong-type key is remembered by in the corrupt-record log (its content cannot be read). */
 const WRONG_TYPE = 'WRONGTYPE';
-
-export function isWrongType(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('WRONGTYPE');
-}
 
 function int(raw: unknown): number | null {
   return typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : null;
