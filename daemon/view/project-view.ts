@@ -146,7 +146,8 @@ export class ProjectViewReader {
 
     // What this read found goes into the project's count before the view is made, so
     // the view's total includes it.
-    const corruptRecords = this.corrupt.unflushed > 0 ? await this.corrupt.flush(redis, keys) : (int(corruptCount) ?? 0);
+    const counted = this.corrupt.unflushed > 0 ? await this.corrupt.flush(redis, keys) : null;
+    const corruptRecords = counted ?? int(corruptCount) ?? 0;
 
     return {
       project: keys.project,
