@@ -86,9 +86,11 @@ function held(s: Sidecar): { members: Record<string, number> | null; verdict: un
 describe('unknown members (§1, §4)', () => {
   it('a damaged, wrong-type or lost record of a member never fails the project under `all`', async () => {
     const c = await cluster('unk', 'all', '10.20.0.2/32');
-    const n1 = await c.start('n1', '10.20.0.9');
-    const n2 = await c.start('n2', '10.20.0.2');
     const keys = c.fixture.keys;
+    // n2 first: under `all`, n1 failing alone would be 1 failed of 1 member, a project rightly failed.
+    const n2 = await c.start('n2', '10.20.0.2');
+    await waitFor('n2 to be a member', async () => (await readNode(admin, keys, 'n2')) !== null, WAIT, 200);
+    const n1 = await c.start('n1', '10.20.0.9');
     await waitFor('n1 failed, n2 healthy, both holding the membership', async () => {
       const [r1, r2] = [await readNode(admin, keys, 'n1'), await readNode(admin, keys, 'n2')];
       return (r1?.consecutiveFailures ?? 0) >= THRESHOLD && r2?.consecutiveFailures === 0 && [n1, n2].every((s) => Object.keys(held(s).members ?? {}).sort().join() === 'n1,n2');
