@@ -108,6 +108,8 @@ export class AttemptFlow {
   /** Runs the attempt, notes it locally, writes its result (Redis, or the journal). */
   private async make(attemptId: string, credential: CachedCredential, online: boolean): Promise<void> {
     const { log, local, sink } = this.o;
+    // What the node held when the attempt began: its result is in order after that (record-attempt-7.lua, "Time").
+    const madeAfter = Number(local.get().nodeRecord?.lastAttemptAt ?? '') || undefined;
     let outcome: Outcome;
     try {
       outcome = await this.o.runner.run(credential, attemptId, this.o.signal);
@@ -120,7 +122,7 @@ export class AttemptFlow {
     const estimate = this.o.clock.now() + s.redisClockOffsetMs;
     // One write of the state file: the attempt's time and, for a slot, the slot (the timer must not repeat a slot BullMQ attempted).
     local.update({ lastAttemptAt: estimate, lastSlot: Math.max(slotOfAttemptId(attemptId) ?? 0, s.lastSlot ?? 0) || null });
-    const result = { nodeId: this.o.config.node.id, attemptId, outcome, generation: credential.generation };
+    const result = { nodeId: this.o.config.node.id, attemptId, outcome, generation: credential.generation, madeAfter };
     if (!online) {
       sink.toJournal({ ...result, atMs: estimate });
       return logOutcome(log, attemptId, outcome, { where: 'journal' });

@@ -55,7 +55,7 @@ const RECORD = new LuaScript({
     'historyCap',
     'holdsRecord',
     'otherAttemptId',
-    'heldLastAttemptAt',
+    'madeAfter',
   ],
   reply(raw, check): Recording {
     const [state, streak, atMs, record, afresh, role] = check.list(raw, 4);
@@ -97,6 +97,12 @@ export interface AttemptResult {
   generation: number;
   /** ms estimate of when the attempt was made; omitted for live attempts (Redis TIME is used). */
   atMs?: number;
+  /**
+   * lastAttemptAt of the node's record as the node held it when the attempt began: an
+   * estimated time older than the stored record's is then still in order if nothing
+   * was recorded since (a clock stepped back while Redis was away).
+   */
+  madeAfter?: number;
 }
 
 /**
@@ -206,7 +212,7 @@ function runRecord(redis: RedisClient, keys: ProjectKeys, result: AttemptResult,
       historyCap: HISTORY_HARD_CAP,
       holdsRecord: heldRecord !== null ? '1' : '',
       otherAttemptId: attemptIdAliases(result.attemptId)[1] ?? '',
-      heldLastAttemptAt: heldRecord?.lastAttemptAt ?? '',
+      madeAfter: result.madeAfter ?? '',
     },
   );
 }

@@ -79,6 +79,6 @@ export function buildStatusJson(view: ProjectView): StatusJson {
 export function recoveryLoss(at: number): string {
   return (
     `Redis lost the project data before ${new Date(at).toISOString()}; the nodes restored the credential and their latest state, ` +
-    'but the failure history and recorded attempt ids from before then are gone, and a node whose sidecar was down then is missing until it reports again.'
+    'but the failure history and recorded attempt ids from before then are gone, and a node whose sidecar was down then is an unknown member until it reports again.'
   );
 }

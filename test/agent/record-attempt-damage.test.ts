@@ -112,14 +112,25 @@ describe('time (§3)', () => {
     expect(await node()).toMatchObject({ consecutiveFailures: 4, lastAttemptId: 'live' });
   });
 
-  it('counts a journaled failure made after the record the node holds, whatever a clock stepped back says', async () => {
+  it('counts a journaled failure made after the record the node held, whatever a clock stepped back says', async () => {
     const held = await twoFailures();
-    const reply = await recordAttempt(redis, keys, fail('behind', (await redisNow()) - DAY), held);
-    expect(reply.consecutiveFailures).toBe(3);
-    expect(await node()).toMatchObject({ consecutiveFailures: 3, lastAttemptId: 'behind' });
-    // A result older than what another writer recorded since stays out of the streak.
-    const stale = { record: { ...(held.record as Record<string, string>), lastAttemptAt: '1' }, recent: [] };
-    expect((await recordAttempt(redis, keys, fail('older', (await redisNow()) - DAY), stale)).consecutiveFailures).toBe(3);
+    const madeAfter = Number(held.record?.lastAttemptAt);
+    const behind = (await redisNow()) - DAY;
+    // Two attempts made during one outage, after the record the node held, dated a day back.
+    const first = await recordAttempt(redis, keys, { ...fail('behind-1', behind), madeAfter }, held);
+    expect(first.consecutiveFailures).toBe(3);
+    const second = await recordAttempt(redis, keys, { ...fail('behind-2', behind + 1000), madeAfter }, { record: first.record, recent: [] });
+    expect(second.consecutiveFailures).toBe(4);
+    expect(await node()).toMatchObject({ consecutiveFailures: 4, lastAttemptId: 'behind-2' });
+  });
+
+  it('keeps the usual order for an attempt that overlapped a newer recorded one', async () => {
+    const held = await twoFailures();
+    // Begun before f2 was recorded (the node then held only f1's record), dated before f2.
+    const madeAfter = Number(held.record?.lastAttemptAt) - 1;
+    const success = { ...fail('overlap', Number(held.record?.lastAttemptAt) - 1), madeAfter, outcome: { ok: true as const, license: { expiresAt: null, capacity: 5, bound: 1 } } };
+    expect((await recordAttempt(redis, keys, success, held)).consecutiveFailures).toBe(2);
+    expect(await node()).toMatchObject({ consecutiveFailures: 2, lastAttemptId: 'f2' });
   });
 });
 

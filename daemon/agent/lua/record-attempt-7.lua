@@ -29,8 +29,9 @@
            slot's attempt id of an earlier release (see daemon/agent/schedule.ts). The
            attempt is recorded under both names while both releases may run: 0.1.0
            looks only for its own name, and would count the slot a second time
-  ARGV[17] lastAttemptAt of the record the node holds ('' when none), for results
-           whose time is an estimate (ARGV[7]); see "Time" below
+  ARGV[17] lastAttemptAt of the node's record as the node held it when the attempt
+           began ('' when unknown), for results whose time is an estimate (ARGV[7]);
+           see "Time" below
 
   The streak follows the order attempts were MADE: a result older than the node's last
   recorded attempt (a journal replayed late, a result a fail-over had dropped) is kept
@@ -41,9 +42,11 @@
   Time (R8, SPEC §4): a recorded time is never later than Redis TIME — an estimate
   made by a node whose clock was stepped forward while Redis was away is capped. A
   clock stepped backward makes an estimate older than the record's last attempt; when
-  nothing was recorded since the record the node holds (its lastAttemptAt, ARGV[17], is
-  not older than the stored one), the result was made after everything in the record,
-  so it is taken as in order at the record's last attempt time and its failure counts.
+  nothing was recorded since the attempt began (the stored lastAttemptAt is not newer
+  than the one the node held then, ARGV[17]: attempts the node made during the same
+  outage and replayed before it included), the result was made after everything in the
+  record, so it is taken as in order at the record's last attempt time and its failure
+  counts. An attempt that overlapped a newer recorded one keeps the usual order.
 
   Nothing is written unless the attempt can be applied whole (Redis keeps the writes
   made before a script error). Two cases are answered without a write, for the node to
