@@ -142,6 +142,13 @@ describe('the page', () => {
     expect(lost).toContain('Redis lost &lt;everything&gt;');
     expect(lost).toContain('Leader <strong>none</strong>');
   });
+
+  it('names the unknown members: counted, never as failed (R5)', () => {
+    const html = renderPage(status({ unknownMembers: [{ id: '<n4>', why: 'missing' }] }), details());
+    expect(html).toContain('id="unknown-members"');
+    expect(html).toContain('&lt;n4&gt; (record missing): counted as members of the project, never as failed');
+    expect(renderPage(status(), details())).not.toContain('unknown-members');
+  });
 });
 
 describe('the timeline', () => {
