@@ -201,7 +201,11 @@ export async function readNode(redis: Redis, keys: ProjectKeys, nodeId: string):
  * earlier release's name is left out here.
  */
 export async function recordedAttempts(redis: Redis, keys: ProjectKeys, nodeId: string): Promise<string[]> {
-  const ids = await redis.zrange(keys.attempts(nodeId), '0', '-1');
+  return onePerAttempt(await redis.zrange(keys.attempts(nodeId), '0', '-1'));
+}
+
+/** Recorded attempt ids without the earlier release's name of a slot also recorded as `slot:<ms>`. */
+export function onePerAttempt(ids: readonly string[]): string[] {
   const slots = new Set(ids.filter((id) => id.startsWith('slot:')));
   return ids.filter((id) => !(id.startsWith('repeat:heartbeat:') && slots.has(`slot:${id.slice('repeat:heartbeat:'.length)}`)));
 }
