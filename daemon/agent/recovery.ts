@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { parseCredential } from '../credentials/credential-store';
-import { restoreAfterLoss } from './attempt-recorder';
+import { restoreAfterLoss } from './restore-after-loss';
 import { verdictApplies } from './held-verdict';
 import type { CachedCredential, LocalState } from './local-state';
 

@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
-import { recordAttempt, restoreAfterLoss, type AttemptResult, type Held } from '../../daemon/agent/attempt-recorder';
+import { recordAttempt, type AttemptResult } from '../../daemon/agent/attempt-recorder';
+import { restoreAfterLoss, type Held } from '../../daemon/agent/restore-after-loss';
 import { DamagedKeyError } from '../../shared/redis/damaged-key-error';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord } from '../../shared/redis/records';
