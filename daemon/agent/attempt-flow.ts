@@ -112,6 +112,8 @@ export class AttemptFlow {
   /** Runs the attempt, writes its result (Redis, or the journal), then notes it locally. */
   private async make(attemptId: string, credential: CachedCredential, online: boolean): Promise<void> {
     const { log, local } = this.o;
+    // What the node held when the attempt began: its result is in order after that (record-attempt-7.lua, "Time").
+    const madeAfter = Number(local.get().nodeRecord?.lastAttemptAt ?? '') || undefined;
     let outcome: Outcome;
     try {
       outcome = await this.o.runner.run(credential, attemptId, this.o.signal);
@@ -122,7 +124,7 @@ export class AttemptFlow {
     }
     const s = local.get();
     const estimate = this.o.clock.now() + s.redisClockOffsetMs;
-    const result = { nodeId: this.o.config.node.id, attemptId, outcome, generation: credential.generation };
+    const result = { nodeId: this.o.config.node.id, attemptId, outcome, generation: credential.generation, madeAfter };
     const written = await this.write(result, estimate, online);
     logOutcome(log, attemptId, outcome, written);
     // Best effort, never throws: the attempt's time and, for a slot, the slot (the timer must not repeat a slot BullMQ attempted).

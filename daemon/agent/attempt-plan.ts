@@ -5,6 +5,7 @@ import { nextVerdict, verdictApplies } from './held-verdict';
 import type { CachedCredential, LocalState } from './local-state';
 import { parseCredentialOrNull, type ProjectSeen } from './recovery';
 import { attemptIdAliases } from './schedule';
+import { isWrongType } from '../../shared/redis/damaged-key-error';
 
 /**
  * Whether an attempt is to be made, and with which credential: decided from one read
@@ -33,16 +34,30 @@ function redisTime(reply: unknown): number {
 /** One round trip: what an attempt needs to know, and what shows a loss of Redis data. */
 export async function readBeforeAttempt(redis: RedisClient, keys: ProjectKeys, nodeId: string, attemptId: string): Promise<BeforeAttempt> {
   const ids = attemptIdAliases(attemptId);
-  const batch = redis.multi().hgetall(keys.credential).hgetall(keys.status).time().exists(keys.node(nodeId));
+  const batch = redis.multi().hgetall(keys.credential).hgetall(keys.status).time().exists(keys.node(nodeId)).zrange(keys.nodes, '0', '-1', 'WITHSCORES');
   for (const id of ids) batch.zscore(keys.attempts(nodeId), id);
   const reply = (await batch.exec()) as Replies;
+  // A members set or an attempt-id set of the wrong type does not stop the attempt: the
+  // recording finds and reports it (SPEC §4). Any other error fails the read, and the
+  // attempt is planned from the local state.
+  const failed = reply.findIndex(([error], i) => error !== null && !(i >= 4 && isWrongType(error)));
+  if (failed >= 0) throw reply[failed]?.[0] as Error;
   return {
     credential: (reply[0]?.[1] ?? {}) as Record<string, string>,
     status: (reply[1]?.[1] ?? {}) as Record<string, string>,
     redisNow: redisTime(reply[2]?.[1]),
     nodeExists: reply[3]?.[1] === 1,
-    recorded: reply.slice(4).some(([, score]) => score !== null),
+    members: reply[4]?.[0] ? undefined : membersOf(reply[4]?.[1]),
+    recorded: reply.slice(5).some(([error, score]) => !error && score !== null),
   };
+}
+
+/** ZRANGE … WITHSCORES as id -> score. */
+function membersOf(raw: unknown): Record<string, number> {
+  const flat = Array.isArray(raw) ? (raw as string[]) : [];
+  const members: Record<string, number> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) members[flat[i] as string] = Number(flat[i + 1]);
+  return members;
 }
 
 /** Was the attempt recorded (under any of its names)? */
@@ -67,9 +82,10 @@ export function planFromRedis(before: BeforeAttempt, local: LocalState, localNow
   } catch (error) {
     return { go: false, level: 'error', why: 'Stored credential does not parse: run `fdl-cloudauth register` again', detail: (error as Error).message };
   }
-  const failed = before.status.status === 'failed';
+  // A stored `failed` is a verdict about its own generation only (R5).
+  const failed = before.status.status === 'failed' && (!before.status.generation || !credential || before.status.generation === String(credential.generation));
   const verdict = nextVerdict(local.get().verdict, before.status, credential);
-  local.update({ credential, projectFailed: failed, verdict, redisClockOffsetMs: before.redisNow - localNow });
+  local.update({ credential, projectFailed: failed, verdict, members: before.members ?? local.get().members, redisClockOffsetMs: before.redisNow - localNow });
   if (before.recorded) return { go: false, level: 'debug', why: 'Attempt already recorded; not repeating it' };
   if (failed) return { go: false, level: 'info', why: 'Project is marked failed: not authenticating until it is registered again' };
   if (!credential) return NO_CREDENTIAL;

@@ -2,8 +2,9 @@ import { LuaScript } from '../../shared/redis/lua-script';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { HISTORY_MIN_AGE_MS, HISTORY_MIN_ENTRIES } from '../../shared/redis/records';
+import { DamagedKeyError } from '../../shared/redis/damaged-key-error';
 import type { Outcome } from '../protocol/classify';
-import type { HeldVerdict } from './held-verdict';
+import { restoreAfterLoss, type Held } from './restore-after-loss';
 import { attemptIdAliases } from './schedule';
 
 /**
@@ -15,8 +16,24 @@ import { attemptIdAliases } from './schedule';
  * before recording again — off the hot path, which carries no copy of the record.
  */
 
-type Recording = { state: 'recorded' | 'duplicate' | 'lost' | 'corrupt'; consecutiveFailures: number; atMs: number; record: Record<string, string>; afresh: boolean };
-const STATES = { 1: 'recorded', 0: 'duplicate', [-1]: 'lost', [-2]: 'corrupt' } as const;
+type Recording = {
+  state: 'recorded' | 'duplicate' | 'lost' | 'corrupt' | 'damaged';
+  consecutiveFailures: number;
+  atMs: number;
+  record: Record<string, string>;
+  afresh: boolean;
+  /** For damaged: which key. */
+  role: string | null;
+};
+const STATES = { 1: 'recorded', 0: 'duplicate', [-1]: 'lost', [-2]: 'corrupt', [-3]: 'damaged' } as const;
+
+/** The keys of the node's own that a damaged value is removed from (and put back by the node), with their type. */
+const OWN_KEYS: Record<string, { type: string; key: (keys: ProjectKeys, nodeId: string) => string }> = {
+  node: { type: 'hash', key: (keys, id) => keys.node(id) },
+  history: { type: 'list', key: (keys, id) => keys.history(id) },
+  attempts: { type: 'zset', key: (keys, id) => keys.attempts(id) },
+};
+const PROJECT_KEYS: Record<string, (keys: ProjectKeys) => string> = { nodes: (k) => k.nodes, credential: (k) => k.credential, removed: (k) => k.removed };
 
 const RECORD = new LuaScript({
   file: 'daemon/agent/lua/record-attempt-7.lua',
@@ -38,19 +55,29 @@ const RECORD = new LuaScript({
     'historyCap',
     'holdsRecord',
     'otherAttemptId',
+    'madeAfter',
   ],
   reply(raw, check): Recording {
-    const [state, streak, atMs, record, afresh] = check.list(raw, 4);
+    const [state, streak, atMs, record, afresh, role] = check.list(raw, 4);
     const code = check.integer(state);
-    if (!(code in STATES)) check.fail('a state of 1, 0, -1 or -2');
+    if (!(code in STATES)) check.fail('a state of 1, 0, -1, -2 or -3');
     return {
       state: STATES[code as keyof typeof STATES],
       consecutiveFailures: check.integer(streak),
       atMs: check.integer(atMs),
       record: check.fields(record),
       afresh: afresh !== undefined && check.integer(afresh) === 1,
+      role: typeof role === 'string' ? role : null,
     };
   },
+});
+
+/** The type the damaged key had. */
+const DROP_DAMAGED = new LuaScript({
+  file: 'daemon/agent/lua/drop-damaged-1.lua',
+  keys: ['key'],
+  args: ['type'],
+  reply: (raw, check) => (typeof raw === 'string' ? raw : check.fail('a type name')),
 });
 
 const REPAIR = new LuaScript({
@@ -59,6 +86,8 @@ const REPAIR = new LuaScript({
   args: ['heldRecord'],
   reply: (raw, check) => check.fields(raw),
 });
+
+export type { Held } from './restore-after-loss';
 
 const HISTORY_HARD_CAP = 10_000;
 
@@ -70,20 +99,12 @@ export interface AttemptResult {
   generation: number;
   /** ms estimate of when the attempt was made; omitted for live attempts (Redis TIME is used). */
   atMs?: number;
-}
-
-/**
- * What the node holds of its own record: the record as the last recording returned it,
- * and the ids and times of the results it reflects. Put back by the recovery step if
- * Redis lost it.
- */
-export interface Held {
-  record: Record<string, string> | null;
-  recent: ReadonlyArray<{ attemptId: string; atMs: number }>;
-}
-
-function heldIds(held: Held): string {
-  return held.record && held.recent.length > 0 ? JSON.stringify(held.recent.map((e) => [e.attemptId, e.atMs])) : '';
+  /**
+   * lastAttemptAt of the node's record as the node held it when the attempt began: an
+   * estimated time older than the stored record's is then still in order if nothing
+   * was recorded since (a clock stepped back while Redis was away).
+   */
+  madeAfter?: number;
 }
 
 export interface RecordReply {
@@ -98,6 +119,8 @@ export interface RecordReply {
   restored: string[];
   /** The node had been unbound on purpose: this result starts its record again. */
   afresh: boolean;
+  /** Keys of the node's own that held a value of the wrong type and were removed (then put back): 'node', 'history', 'attempts'. */
+  damaged: string[];
 }
 
 /**
@@ -115,13 +138,25 @@ export async function recordAttempt(
 ): Promise<RecordReply> {
   let restored: string[] = [];
   let corruptBefore: Record<string, string> | null = null;
-  // At most one recovery and one repair: a second refusal is a fault to report, not to loop on.
+  const damaged: string[] = [];
+  // At most one step of each kind (a damaged key removed, a recovery, a repair): a
+  // second refusal is a fault to report, not to loop on.
   for (let round = 0; ; round += 1) {
-    const reply = await runRecord(redis, keys, result, held.record !== null);
+    const reply = await runRecord(redis, keys, result, held.record);
     if (reply.state === 'recorded' || reply.state === 'duplicate') {
-      return { recorded: reply.state === 'recorded', consecutiveFailures: reply.consecutiveFailures, atMs: reply.atMs, record: reply.record, corruptBefore, restored, afresh: reply.afresh };
+      return { recorded: reply.state === 'recorded', consecutiveFailures: reply.consecutiveFailures, atMs: reply.atMs, record: reply.record, corruptBefore, restored, afresh: reply.afresh, damaged };
     }
-    if (round >= 2) throw new Error(`recording ${result.attemptId} was refused (${reply.state}) after the recovery step`);
+    if (reply.state === 'damaged') {
+      const role = reply.role ?? '';
+      const own = OWN_KEYS[role];
+      const key = own ? own.key(keys, result.nodeId) : (PROJECT_KEYS[role]?.(keys) ?? role);
+      // A project key is not this node's to remove: named, and the result goes to the journal.
+      if (!own || damaged.includes(role)) throw new DamagedKeyError(role, key, RECORD.file);
+      await DROP_DAMAGED.run(redis, { key }, { type: own.type });
+      damaged.push(role);
+      continue;
+    }
+    if (round >= 3) throw new Error(`recording ${result.attemptId} was refused (${reply.state}) after the recovery step`);
     if (reply.state === 'lost') restored = [...restored, ...(await recover())];
     else corruptBefore = await repairRecord(redis, keys, result.nodeId, held.record);
   }
@@ -133,7 +168,7 @@ export async function repairRecord(redis: RedisClient, keys: ProjectKeys, nodeId
   return Object.keys(before).length > 0 ? before : null;
 }
 
-function runRecord(redis: RedisClient, keys: ProjectKeys, result: AttemptResult, holdsRecord: boolean): Promise<Recording> {
+function runRecord(redis: RedisClient, keys: ProjectKeys, result: AttemptResult, heldRecord: Record<string, string> | null): Promise<Recording> {
   const o = result.outcome;
   const opt = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
   return RECORD.run(
@@ -162,50 +197,9 @@ function runRecord(redis: RedisClient, keys: ProjectKeys, result: AttemptResult,
       historyKeep: HISTORY_MIN_ENTRIES,
       historyHorizonMs: HISTORY_MIN_AGE_MS,
       historyCap: HISTORY_HARD_CAP,
-      holdsRecord: holdsRecord ? '1' : '',
+      holdsRecord: heldRecord !== null ? '1' : '',
       otherAttemptId: attemptIdAliases(result.attemptId)[1] ?? '',
-    },
-  );
-}
-
-/** What was put back ('credential', 'record', 'verdict'), empty when nothing was missing. */
-const RESTORE = new LuaScript({
-  file: 'daemon/agent/lua/restore-after-loss-8.lua',
-  keys: ['credential', 'node', 'nodes', 'recovery', 'attempts', 'removed', 'status', 'events'],
-  args: ['nodeId', 'credentialJson', 'recordJson', 'firstSeenAt', 'heldIds', 'verdictJson'],
-  reply: (raw, check) => check.strings(raw),
-});
-
-/**
- * After Redis lost its data: writes back the credential and the node record this node
- * holds, where they are missing, and the failed verdict it holds for that credential.
- * Returns what was restored.
- */
-export async function restoreAfterLoss(
-  redis: RedisClient,
-  keys: ProjectKeys,
-  nodeId: string,
-  held: Held & { credential: object | null; firstSeenAt: number; verdict: HeldVerdict | null },
-): Promise<string[]> {
-  return RESTORE.run(
-    redis,
-    {
-      credential: keys.credential,
-      node: keys.node(nodeId),
-      nodes: keys.nodes,
-      recovery: keys.recovery,
-      attempts: keys.attempts(nodeId),
-      removed: keys.removed,
-      status: keys.status,
-      events: keys.events,
-    },
-    {
-      nodeId,
-      credentialJson: held.credential ? JSON.stringify(held.credential) : '',
-      recordJson: held.record ? JSON.stringify(held.record) : '',
-      firstSeenAt: held.firstSeenAt,
-      heldIds: heldIds(held),
-      verdictJson: held.verdict ? JSON.stringify(held.verdict) : '',
+      madeAfter: result.madeAfter ?? '',
     },
   );
 }

@@ -33,6 +33,8 @@ export interface JournalEntry {
   generation: number;
   /** Estimated Redis time of the attempt (local clock + last known Redis offset). */
   atMs: number;
+  /** lastAttemptAt of the node's record as the node held it when the attempt began (record-attempt-7.lua, "Time"). */
+  madeAfter?: number;
 }
 
 export class Journal implements LocalWriter {

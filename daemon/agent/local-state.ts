@@ -35,6 +35,8 @@ export interface LocalStateData {
   lastSlot: number | null;
   /** The node's record as the last recording returned it: restored if Redis loses it. */
   nodeRecord: Record<string, string> | null;
+  /** The project's members (id -> first-seen ms) as last read: restored if Redis loses them (R5). */
+  members: Record<string, number> | null;
   /**
    * The latest results already written to Redis, oldest first. Re-recorded (idempotently)
    * after every reconnect: a fail-over to a replica that lagged loses the newest writes
@@ -43,7 +45,7 @@ export interface LocalStateData {
   recent: JournalEntry[];
 }
 
-const EMPTY: LocalStateData = { credential: null, projectFailed: false, verdict: null, redisClockOffsetMs: 0, lastAttemptAt: null, lastSlot: null, nodeRecord: null, recent: [] };
+const EMPTY: LocalStateData = { credential: null, projectFailed: false, verdict: null, redisClockOffsetMs: 0, lastAttemptAt: null, lastSlot: null, nodeRecord: null, members: null, recent: [] };
 
 export class LocalState implements LocalWriter {
   private readonly file: string;

@@ -193,7 +193,7 @@ export class Aggregator {
       case 'fenced':
         this.rejected += 1;
         this.log.warn({ epoch, status: view.computedStatus }, 'Redis refused a stale leader write');
-        election.stepDown('fenced');
+        election.stepDown('fenced', epoch);
         this.latest = null;
         return null;
       case 'stale-view':

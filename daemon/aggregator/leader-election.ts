@@ -163,10 +163,16 @@ export class LeaderElection extends EventEmitter {
 
   /**
    * Steps down now (the aggregator calls this when Redis refused a fenced write).
-   * Safe to call when not leading.
+   * Safe to call when not leading. With `epoch`, only a leadership of that epoch steps
+   * down: a write fenced for an epoch this instance has since lost and won back (a slow
+   * read in between) says nothing about the newer leadership, which keeps its lease.
    */
-  stepDown(reason: DemotionReason): void {
+  stepDown(reason: DemotionReason, epoch?: number): void {
     if (this.stateValue !== 'leader') return;
+    if (epoch !== undefined && epoch !== this.epochValue) {
+      this.log.info({ fencedEpoch: epoch, epoch: this.epochValue, reason }, 'Not stepping down: the refused write was of an earlier leadership');
+      return;
+    }
     this.demote(reason);
   }
 

@@ -5,6 +5,7 @@ import { loadPublicKey } from '../../shared/crypto/key-files';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { LuaScript } from '../../shared/redis/lua-script';
+import { DamagedKeyError, isWrongType } from '../../shared/redis/damaged-key-error';
 import { CredentialChangedError } from './credential-changed-error';
 
 /**
@@ -13,13 +14,17 @@ import { CredentialChangedError } from './credential-changed-error';
  * configured crypto.algorithm) and stores it through register-5.lua, which also
  * clears a `failed` project and resets the node streaks, and publishes `registered`.
  */
+const REGISTER_KEYS = ['credential', 'status', 'nodes', 'recovery', 'events'] as const;
+
 export const REGISTER = new LuaScript({
   file: 'daemon/credentials/lua/register-5.lua',
-  keys: ['credential', 'status', 'nodes', 'recovery', 'events'],
+  keys: REGISTER_KEYS,
   args: ['account', 'ciphertext', 'algorithm', 'keyId', 'expectedAlgorithm', 'nodePrefix'],
   reply(raw, check) {
     const [code, generation, registeredAt, clearedFailed, nodesReset] = check.list(raw, 5).map((v) => check.integer(v)) as [number, number, number, number, number];
-    return { stored: code === 1, generation, registeredAt, clearedFailed: clearedFailed === 1, nodesReset };
+    // -1: the key at KEYS[generation] has the wrong type (nothing written).
+    if (code === -1) return { stored: false, damaged: REGISTER_KEYS[generation - 1] ?? check.fail('a key index'), generation, registeredAt, clearedFailed: false, nodesReset };
+    return { stored: code === 1, damaged: null, generation, registeredAt, clearedFailed: clearedFailed === 1, nodesReset };
   },
 });
 const ATTEMPTS = 3;
@@ -46,15 +51,15 @@ export interface RegisterResult {
 
 export async function registerCredential(redis: RedisClient, keys: ProjectKeys, input: RegisterInput): Promise<RegisterResult> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const stored = await redis.hget(keys.credential, 'algorithm');
+    const stored = await redis.hget(keys.credential, 'algorithm').catch((error: unknown) => {
+      throw isWrongType(error) ? new DamagedKeyError('credential', keys.credential, REGISTER.file) : error;
+    });
     const algorithm = isAlgorithm(stored) ? stored : input.defaultAlgorithm;
     const publicKey = loadPublicKey(input.keyDir, algorithm);
     const ciphertext = cipherFor(algorithm).encrypt(publicKey.text, input.password);
-    const reply = await REGISTER.run(
-      redis,
-      { credential: keys.credential, status: keys.status, nodes: keys.nodes, recovery: keys.recovery, events: keys.events },
-      { account: input.account, ciphertext, algorithm, keyId: publicKey.keyId, expectedAlgorithm: stored ?? '', nodePrefix: keys.node('') },
-    );
+    const registerKeys = { credential: keys.credential, status: keys.status, nodes: keys.nodes, recovery: keys.recovery, events: keys.events };
+    const reply = await REGISTER.run(redis, registerKeys, { account: input.account, ciphertext, algorithm, keyId: publicKey.keyId, expectedAlgorithm: stored ?? '', nodePrefix: keys.node('') });
+    if (reply.damaged) throw new DamagedKeyError(reply.damaged, registerKeys[reply.damaged], REGISTER.file);
     if (reply.stored) {
       const { generation, registeredAt, clearedFailed, nodesReset } = reply;
       return { algorithm, keyId: publicKey.keyId, generation, registeredAt, clearedFailed, nodesReset };

@@ -1,11 +1,12 @@
 import type { StatusJson } from '../view/status-json';
 import { spanWords, relative, utc } from './format';
 import { esc } from './html';
+import { unknownMembersText } from '../view/text-tables';
 
 /**
  * The banner: the project status in words and colour, the lockout forecast as a
  * countdown, policy and threshold, license expiry and slots, the leader, and the
- * recovery note after Redis lost its data — everything `status` prints above its table.
+ * recovery note after Redis lost its data, the unknown members — everything `status` prints above its table.
  */
 const STATUS_WORDS: Record<string, string> = {
   registered: 'Registered — every node authenticates',
@@ -39,6 +40,7 @@ function license(status: StatusJson, now: number): string {
 export function renderBanner(status: StatusJson, now: number): string {
   const leader = status.leader ? `${esc(status.leader.instance)} (epoch ${esc(status.leader.epoch)})` : '<strong>none</strong> — no aggregator leads this project';
   const recovery = status.recovery ? `<p class="note">${esc(status.recovery.lost)}</p>` : '';
+  const unknown = status.unknownMembers.length > 0 ? `<p class="note" id="unknown-members">${esc(unknownMembersText(status.unknownMembers))}</p>` : '';
   return (
     `<section class="banner ${esc(status.status)}" id="banner" data-project-status="${esc(status.status)}">` +
     `<h1>Project ${esc(status.project)}</h1>` +
@@ -49,6 +51,7 @@ export function renderBanner(status: StatusJson, now: number): string {
     `<li>${license(status, now)}</li>` +
     `<li>Leader ${leader}</li>` +
     '</ul></section>' +
-    recovery
+    recovery +
+    unknown
   );
 }

@@ -24,6 +24,12 @@ import type { NodeRecord, NodeStatus, ProjectStatus, Reason } from '../../shared
  *   interval (its first attempt would be at once, R1). A stale node far overdue
  *   therefore brings the forecast to 0: on-call is warned before it comes back and
  *   its catch-up attempt fails the project.
+ * - A member of the project (in its nodes set) whose record is missing (Redis lost it
+ *   while the member's sidecar was down) or unreadable (corrupt, a key of the wrong
+ *   type) is an *unknown member* (R5): counted in the policy's denominator, never as
+ *   failed, and in the lockout forecast as a node that has not attempted under this
+ *   registration (its catch-up attempt would be at once). It is listed apart from the
+ *   nodes, whose statuses are what their records say.
  * - A project with a credential but no node that ever attempted is `unregistered`
  *   (nothing has authenticated yet); its lockoutSeconds is null, as for a project
  *   without a credential.
@@ -53,12 +59,22 @@ export interface LeaderInfo {
   epoch: number;
 }
 
+/** A member of the project whose record cannot be read: why. */
+export type UnknownWhy = 'missing' | 'unreadable';
+
+export interface UnknownMember {
+  id: string;
+  why: UnknownWhy;
+}
+
 /** Everything read from Redis in one constant-round-trip read. */
 export interface ClusterSnapshot {
   project: string;
   /** Redis TIME, ms. */
   now: number;
   nodes: NodeRecord[];
+  /** Members whose record is missing or unreadable (R5): counted, never as failed. */
+  unknown?: UnknownMember[];
   /** The credential's public part: never the ciphertext. Null when not registered. */
   credential: { account: string; generation: number } | null;
   stored: StoredStatus | null;
@@ -112,6 +128,8 @@ export interface ProjectView {
   /** Credential generation the view was computed from (0 without a credential). */
   generation: number;
   nodes: NodeView[];
+  /** Members whose record is missing or unreadable, sorted by id. */
+  unknownMembers: UnknownMember[];
   recovery: RecoveryInfo | null;
   /** Corrupt records found by every reader of the project. */
   corruptRecords: number;
@@ -163,15 +181,16 @@ export function failedNodesNeeded(policy: FailurePolicy, total: number): number 
 }
 
 /**
- * The project status the nodes say, without the sticky stored status. Every node of
- * the project is counted; only a recorded streak at the threshold is a failure.
+ * The project status the nodes say, without the sticky stored status. Every member of
+ * the project is counted — `unknown` members (record missing or unreadable) too —
+ * and only a recorded streak at the threshold is a failure.
  */
-export function computeProjectStatus(nodes: readonly NodeView[], policy: FailurePolicy, registered: boolean): ProjectStatus {
+export function computeProjectStatus(nodes: readonly NodeView[], policy: FailurePolicy, registered: boolean, unknown = 0): ProjectStatus {
   if (!registered) return 'unregistered';
   // Nothing has authenticated under this registration yet.
   if (!nodes.some(hasAttempted)) return 'unregistered';
   const failed = nodes.filter((n) => n.status === 'failed').length;
-  if (failed >= failedNodesNeeded(policy, nodes.length)) return 'failed';
+  if (failed >= failedNodesNeeded(policy, nodes.length + unknown)) return 'failed';
   // Stale nodes included: a failing node that went quiet is still failing as far as anyone knows.
   return nodes.some((n) => hasAttempted(n) && n.consecutiveFailures > 0) ? 'degraded' : 'registered';
 }
@@ -198,13 +217,12 @@ export function unattemptedFailsAt(now: number, policy: ViewPolicy): number {
  * now: the order statistic of the nodes' failure instants that the policy needs (the
  * earliest for `any`, the latest for `all`, the (⌊n/2⌋+1)-th for `majority`), every
  * node of the project at its worst case. 0 when failed, null when nothing is
- * registered.
+ * registered. `unknownFailsAt` are the instants of the unknown members.
  */
-export function computeLockoutSeconds(nodes: readonly NodeView[], policy: FailurePolicy, status: ProjectStatus, now: number): number | null {
+export function computeLockoutSeconds(nodes: readonly NodeView[], policy: FailurePolicy, status: ProjectStatus, now: number, unknownFailsAt: readonly number[] = []): number | null {
   if (status === 'failed') return 0;
   if (status === 'unregistered') return null;
-  const instants = nodes
-    .map((n) => n.failsAt)
+  const instants = [...nodes.map((n) => n.failsAt), ...unknownFailsAt]
     .filter((t): t is number => t !== null)
     .sort((a, b) => a - b);
   if (instants.length === 0) return null;
@@ -223,9 +241,14 @@ export function latestLicense(records: readonly NodeRecord[]): LicenseView {
   return best ? { ...best.license } : { expiresAt: null, capacity: null, bound: null };
 }
 
+/** The stored status is a `failed` verdict about this credential (a held verdict applies only to its own generation). */
+export function storedFailed(stored: StoredStatus | null, generation: number | undefined): boolean {
+  return stored?.status === 'failed' && (stored.generation === null || generation === undefined || stored.generation === generation);
+}
+
 export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): ProjectView {
   const registered = snapshot.credential !== null;
-  const projectFailed = snapshot.stored?.status === 'failed';
+  const projectFailed = storedFailed(snapshot.stored, snapshot.credential?.generation);
   const ctx: NodeStatusContext = { now: snapshot.now, policy, registered, projectFailed, generation: snapshot.credential?.generation };
   const nodes: NodeView[] = [...snapshot.nodes]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -242,7 +265,9 @@ export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): Proj
         failsAt: status === 'unregistered' ? unattemptedFailsAt(snapshot.now, policy) : nodeFailsAt(record, policy),
       };
     });
-  const computedStatus = computeProjectStatus(nodes, policy.failurePolicy, registered);
+  const known = new Set(nodes.map((n) => n.id));
+  const unknownMembers = [...new Map((snapshot.unknown ?? []).filter((u) => !known.has(u.id)).map((u) => [u.id, u])).values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const computedStatus = computeProjectStatus(nodes, policy.failurePolicy, registered, unknownMembers.length);
   // Sticky: a stored `failed` wins over anything the nodes say until register clears it.
   const status: ProjectStatus = registered && projectFailed ? 'failed' : computedStatus;
   return {
@@ -251,7 +276,7 @@ export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): Proj
     status,
     computedStatus,
     stored: snapshot.stored,
-    lockoutSeconds: computeLockoutSeconds(nodes, policy.failurePolicy, status, snapshot.now),
+    lockoutSeconds: computeLockoutSeconds(nodes, policy.failurePolicy, status, snapshot.now, unknownMembers.map(() => unattemptedFailsAt(snapshot.now, policy))),
     policy: policy.failurePolicy,
     threshold: policy.threshold,
     intervalMs: policy.intervalMs,
@@ -260,6 +285,7 @@ export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): Proj
     account: snapshot.credential?.account ?? null,
     generation: snapshot.credential?.generation ?? 0,
     nodes,
+    unknownMembers,
     recovery: snapshot.recovery ?? null,
     corruptRecords: snapshot.corruptRecords ?? 0,
   };

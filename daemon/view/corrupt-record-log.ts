@@ -14,13 +14,16 @@ import { LuaScript } from '../../shared/redis/lua-script';
  * already logged and sent, bounded so a record that keeps changing cannot grow memory
  * without end.
  */
-/** The project's total of corrupt records after counting these. */
+/** The project's total of corrupt records after counting these; null when a key it keeps them in has the wrong type (nothing counted). */
 const COUNT = new LuaScript({
   file: 'daemon/view/lua/count-corrupt-2.lua',
   keys: ['seen', 'counters'],
   args: ['mostRemembered'],
   variadic: true,
-  reply: (raw, check) => check.integer(raw),
+  reply: (raw, check) => {
+    const total = check.integer(raw);
+    return total < 0 ? null : total;
+  },
 });
 const MAX_REMEMBERED_IN_REDIS = 10_000;
 
@@ -56,13 +59,16 @@ export class CorruptRecordLog {
 
   /**
    * Adds what this process found to the project's count in Redis and returns the
-   * project's total. Kept for the next call when Redis fails.
+   * project's total. Kept for the next call when Redis fails. Null when the count's own
+   * keys are damaged (wrong type): what was found is logged, and not counted.
    */
-  async flush(redis: RedisClient, keys: ProjectKeys): Promise<number> {
+  async flush(redis: RedisClient, keys: ProjectKeys): Promise<number | null> {
     const fields = this.pending;
     this.pending = [];
     try {
-      return await COUNT.run(redis, { seen: keys.corruptSeen, counters: keys.counters }, { mostRemembered: MAX_REMEMBERED_IN_REDIS }, fields);
+      const total = await COUNT.run(redis, { seen: keys.corruptSeen, counters: keys.counters }, { mostRemembered: MAX_REMEMBERED_IN_REDIS }, fields);
+      if (total === null) this.log.warn({ keys: [keys.corruptSeen, keys.counters] }, 'Could not count corrupt records: a key of the count holds a value of the wrong type (delete it)');
+      return total;
     } catch (error) {
       this.pending = [...fields, ...this.pending];
       throw error;

@@ -2,8 +2,9 @@ import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { CorruptRecordError, PROJECT_STATUSES, parseNodeRecord, type NodeRecord, type ProjectStatus } from '../../shared/redis/records';
-import { computeView, type ClusterSnapshot, type LeaderInfo, type ProjectView, type RecoveryInfo, type StoredStatus, type ViewPolicy } from './compute-view';
+import { computeView, type ClusterSnapshot, type LeaderInfo, type ProjectView, type RecoveryInfo, type StoredStatus, type UnknownMember, type ViewPolicy } from './compute-view';
 import { CorruptRecordLog } from './corrupt-record-log';
+import { isWrongType } from '../../shared/redis/damaged-key-error';
 
 /**
  * Reads a project's whole cluster in a constant number of round trips, whatever the
@@ -25,6 +26,11 @@ export interface ProjectViewReaderOptions {
 }
 
 type PipelineResult = Array<[Error | null, unknown]> | null;
+
+/** The reads before the node hashes in the pipeline (TIME, status, credential, leader, recovery, counters). */
+const FIXED_READS = 6;
+/** What a wrong-type key is remembered by in the corrupt-record log (its content cannot be read). */
+const WRONG_TYPE = 'WRONGTYPE';
 
 function int(raw: unknown): number | null {
   return typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : null;
@@ -83,7 +89,11 @@ export class ProjectViewReader {
 
   async readSnapshot(): Promise<ClusterSnapshot> {
     const { redis, keys } = this.options;
-    const ids = await redis.zrange(keys.nodes, '0', '-1');
+    const ids = await redis.zrange(keys.nodes, '0', '-1').catch((error: unknown) => {
+      if (!isWrongType(error)) throw error;
+      this.corrupt.report('nodes', keys.project, WRONG_TYPE, new CorruptRecordError('the nodes key holds a value of the wrong type'));
+      return [] as string[];
+    });
     const pipeline = redis.pipeline();
     pipeline.time();
     pipeline.hgetall(keys.status);
@@ -95,38 +105,59 @@ export class ProjectViewReader {
     for (const id of ids) pipeline.hgetall(keys.node(id));
     const results = (await pipeline.exec()) as PipelineResult;
     if (!results) throw new Error('Redis discarded the read pipeline');
-    const values = results.map(([error, value]) => {
-      if (error) throw error;
-      return value;
+    // A key of the wrong type (SPEC §4) is damage to report, not a failed read: the rest
+    // of the project goes on. Any other error fails the read.
+    const damaged = new Set<number>();
+    const values = results.map(([error, value], i) => {
+      if (!error) return value;
+      if (!isWrongType(error)) throw error;
+      damaged.add(i);
+      return null;
     });
     const [time, statusHash, credentialFields, leaderValue, recoveryHash, corruptCount, ...nodeHashes] = values;
+    if (damaged.has(0)) throw new Error('Redis TIME failed');
+    const roles = ['time', 'status', 'credential', 'leader', 'recovery', 'counters'];
+    roles.forEach((role, i) => {
+      if (damaged.has(i)) this.corrupt.report(role, keys.project, WRONG_TYPE, new CorruptRecordError(`the ${role} key holds a value of the wrong type`));
+    });
     const [seconds, micros] = time as [string, string];
-    const [account, generation] = credentialFields as [string | null, string | null];
+    const [account, generation] = (credentialFields ?? [null, null]) as [string | null, string | null];
 
     const nodes: NodeRecord[] = [];
+    const unknown: UnknownMember[] = [];
     ids.forEach((id, i) => {
+      if (damaged.has(FIXED_READS + i)) {
+        this.corrupt.report('node', id, WRONG_TYPE, new CorruptRecordError('the node key holds a value of the wrong type'));
+        unknown.push({ id, why: 'unreadable' });
+        return;
+      }
       const hash = (nodeHashes[i] ?? {}) as Record<string, string>;
       try {
         const record = parseNodeRecord(id, hash);
+        // A member without a record: Redis lost it while its sidecar was down (R5).
         if (record) nodes.push(record);
+        else unknown.push({ id, why: 'missing' });
       } catch (error) {
         if (!(error instanceof CorruptRecordError)) throw error;
         this.corrupt.report('node', id, JSON.stringify(hash), error);
+        unknown.push({ id, why: 'unreadable' });
       }
     });
 
     // What this read found goes into the project's count before the view is made, so
     // the view's total includes it.
-    const corruptRecords = this.corrupt.unflushed > 0 ? await this.corrupt.flush(redis, keys) : (int(corruptCount) ?? 0);
+    const counted = this.corrupt.unflushed > 0 ? await this.corrupt.flush(redis, keys) : null;
+    const corruptRecords = counted ?? int(corruptCount) ?? 0;
 
     return {
       project: keys.project,
       now: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
       nodes,
+      unknown,
       credential: account !== null ? { account, generation: int(generation) ?? 0 } : null,
-      stored: parseStored(statusHash as Record<string, string>),
+      stored: parseStored((statusHash ?? {}) as Record<string, string>),
       leader: parseLeaderValue(leaderValue),
-      recovery: parseRecovery(recoveryHash as Record<string, string>),
+      recovery: parseRecovery((recoveryHash ?? {}) as Record<string, string>),
       corruptRecords,
     };
   }

@@ -1,5 +1,5 @@
 import type { Reason } from '../../shared/redis/records';
-import type { ProjectView } from './compute-view';
+import type { ProjectView, UnknownWhy } from './compute-view';
 
 /**
  * The JSON of SPEC §6, shared by `fdl-cloudauth status --json` and the daemon's
@@ -32,6 +32,8 @@ export interface StatusJson {
   license: { expiresAt: string | null; capacity: number | null; bound: number | null };
   leader: { instance: string; epoch: number } | null;
   nodes: NodeStatusJson[];
+  /** Members of the project whose record is missing or unreadable (R5): counted in the policy, never as failed. */
+  unknownMembers: Array<{ id: string; why: UnknownWhy }>;
   /** Present when Redis lost its data and the nodes restored the project; says what is gone. */
   recovery: { at: string; restoredBy: Record<string, string[]>; lost: string } | null;
 }
@@ -62,6 +64,7 @@ export function buildStatusJson(view: ProjectView): StatusJson {
       lastAttemptAt: isoOrNull(n.lastAttemptAt),
       lastSuccessAt: isoOrNull(n.lastSuccessAt),
     })),
+    unknownMembers: view.unknownMembers.map((m) => ({ id: m.id, why: m.why })),
     recovery: view.recovery
       ? {
           at: new Date(view.recovery.at).toISOString(),
@@ -76,6 +79,6 @@ export function buildStatusJson(view: ProjectView): StatusJson {
 export function recoveryLoss(at: number): string {
   return (
     `Redis lost the project data before ${new Date(at).toISOString()}; the nodes restored the credential and their latest state, ` +
-    'but the failure history and recorded attempt ids from before then are gone, and a node whose sidecar was down then is missing until it reports again.'
+    'but the failure history and recorded attempt ids from before then are gone, and a node whose sidecar was down then is an unknown member until it reports again.'
   );
 }

@@ -1,7 +1,7 @@
 import { recoveryLoss } from './status-json';
 import { byCode, byName, CONNECTION_FAILED, INCORRECT_LICENSE_FORMAT, type CatalogEntry } from '../../shared/catalog';
 import type { FailureEntry, Reason } from '../../shared/redis/records';
-import type { ProjectView } from './compute-view';
+import type { ProjectView, UnknownMember } from './compute-view';
 
 /**
  * Human renderings of the project view and the failure list, for `status`,
@@ -135,7 +135,10 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
     `Leader   ${view.leader ? `${view.leader.instance} (epoch ${view.leader.epoch})` : 'none'}`,
   ].map((l) => fit(l, width));
   if (view.recovery) {
-    header.push(...wrap(`Recovery ${recoveryLoss(view.recovery.at)}`, width, '         '));
+    header.push(...labelled('Recovery', recoveryLoss(view.recovery.at), width));
+  }
+  if (view.unknownMembers.length > 0) {
+    header.push(...labelled('Unknown', unknownMembersText(view.unknownMembers), width));
   }
   if (view.nodes.length === 0) return `${[...header, '', 'No node has reported yet.'].join('\n')}\n`;
   const rows = view.nodes.map((n) => [
@@ -157,6 +160,12 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
   return `${[...header, '', ...table(columns, rows, width, 1), '', 'REASON is the first failure of the current streak.'].join('\n')}\n`;
 }
 
+/** Members whose record is missing or unreadable, in plain words (R5: counted, never as failed). */
+export function unknownMembersText(members: readonly UnknownMember[]): string {
+  const list = members.map((m) => `${m.id} (record ${m.why})`).join(', ');
+  return `${list}: counted as members of the project, never as failed, until their sidecar records an attempt again.`;
+}
+
 export function renderFailures(entries: readonly FailureEntry[], options: TextOptions = {}): string {
   const width = options.width ?? 80;
   if (entries.length === 0) return 'No failures recorded.\n';
@@ -175,6 +184,13 @@ export function renderFailures(entries: readonly FailureEntry[], options: TextOp
 export function catalogEntryOf(entry: Pick<Reason, 'code' | 'name'>): CatalogEntry {
   if (entry.code === null) return byName(entry.name) ?? CONNECTION_FAILED;
   return byCode(entry.code);
+}
+
+/** A header entry: its label in the first column, its text wrapped beside it. */
+function labelled(label: string, text: string, width: number): string[] {
+  const indent = ' '.repeat(9);
+  const lines = wrap(text, width, indent);
+  return lines.map((line, i) => (i === 0 ? `${label.padEnd(indent.length)}${line.slice(indent.length)}` : line));
 }
 
 function wrap(text: string, width: number, indent: string): string[] {

@@ -21,8 +21,11 @@
  * node:<id>:history (list, newest first): JSON FailureEntry, capped (R4: 1,000 entries
  *   or 30 days, whichever keeps more).
  * node:<id>:attempts (sorted set attemptId -> ms): idempotency guard (R2), trimmed to
- *   the same horizon.
- * nodes (sorted set nodeId -> first seen ms).
+ *   the same horizon; a slot is recorded under both its names (`slot:<ms>` and 0.1.0's
+ *   `repeat:heartbeat:<ms>`) while both releases may run.
+ * nodes (sorted set nodeId -> first seen ms): the project's members. A member whose
+ *   record is missing or unreadable is an unknown member (R5); every node keeps the
+ *   members it last saw and restores them after a loss of Redis data.
  *
  * credential (hash), written by `register` and `crypto switch`:
  *   account, ciphertext, algorithm ('rsa'|'sm2'), keyId, generation (integer,

@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
-import { recordAttempt, restoreAfterLoss, type AttemptResult } from '../../daemon/agent/attempt-recorder';
+import { recordAttempt, type AttemptResult } from '../../daemon/agent/attempt-recorder';
+import { restoreAfterLoss } from '../../daemon/agent/restore-after-loss';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord } from '../../shared/redis/records';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';

@@ -6,6 +6,7 @@ import { PausableProxy } from '../support/pausable-proxy';
 import { startCandidate, type Candidate } from '../support/sidecar-parts';
 import { useRedisWithCandidates } from '../support/candidate-suite';
 import { writeCredential, writeNodeRecord } from '../support/node-records';
+import { LEADER_LEASE_MS, LEADER_RENEW_MS } from '../support/noise-budget';
 
 const h = useRedisWithCandidates();
 
@@ -122,6 +123,26 @@ describe('leader election', () => {
     expect(await writer.writeStatus({ instance: c.election.instance, epoch, status: 'registered', generation: 0 })).toBe('written');
     expect(await writer.writeStatus({ instance: c.election.instance, epoch, status: 'registered', generation: 0 })).toBe('unchanged');
     expect(await h.admin.hget(k.status, 'epoch')).toBe(String(epoch));
+  });
+
+  it('a write fenced for an earlier epoch does not demote a newer leadership of the same instance (issue 20 §6)', async () => {
+    const k = keys();
+    // The noise budget's lease and renew (LEADER_ENV).
+    const c = await candidate(k, 'n1', { leaseMs: LEADER_LEASE_MS, renewMs: LEADER_RENEW_MS });
+    const first = (await waitFor('n1 to lead', () => c.election.epoch)) as number;
+    // The instance loses the lease and wins it back while its aggregator's read of the
+    // first epoch is still on its way.
+    await h.admin.del(k.leader);
+    const second = (await waitFor('n1 to lead again under a new epoch', () => ((c.election.epoch ?? 0) > first ? c.election.epoch : null), 30_000)) as number;
+    // The slow read's write is fenced: it names the epoch it was read under.
+    c.election.stepDown('fenced', first);
+    expect(c.election.isLeader).toBe(true);
+    expect(c.election.epoch).toBe(second);
+    expect(await h.admin.get(k.leader)).toBe(`${c.election.instance}|${second}`);
+    // A write fenced for the current epoch still steps down.
+    c.election.stepDown('fenced', second);
+    expect(c.election.state).toBe('candidate');
+    expect(c.demoted.at(-1)).toBe('fenced');
   });
 });
 

@@ -168,8 +168,9 @@ describe('license and status JSON', () => {
       leader: { instance: 'n1/h/1/abc', epoch: 7 },
     });
     const json = buildStatusJson(v);
-    // The fields of SPEC §6, plus `recovery` (null unless Redis lost its data).
-    expect(Object.keys(json)).toEqual(['project', 'status', 'lockoutSeconds', 'policy', 'threshold', 'license', 'leader', 'nodes', 'recovery']);
+    // The fields of SPEC §6, plus `unknownMembers` (R5) and `recovery` (null unless Redis lost its data).
+    expect(Object.keys(json)).toEqual(['project', 'status', 'lockoutSeconds', 'policy', 'threshold', 'license', 'leader', 'nodes', 'unknownMembers', 'recovery']);
+    expect(json.unknownMembers).toEqual([]);
     expect(json.recovery).toBeNull();
     expect(json).toMatchObject({
       project: 'p',

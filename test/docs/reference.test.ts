@@ -131,6 +131,7 @@ describe('docs/operations.md', () => {
       'Register a project',
       'Migrate a node',
       'Switch the encryption algorithm',
+      'Upgrade and roll back: mixed versions',
     ]);
     const deployLine = all.find((x) => x.text === 'Deploy the sidecar')?.line ?? 0;
     const deploy = all.filter((h) => h.level === 3 && h.line > deployLine);

@@ -45,6 +45,7 @@ function status(over: Partial<StatusJson> = {}): StatusJson {
       },
       { id: 'n3', status: 'stale', consecutiveFailures: 0, reason: null, latestReason: null, lastAttemptAt: new Date(NOW - 4 * HOUR).toISOString(), lastSuccessAt: new Date(NOW - 4 * HOUR).toISOString() },
     ],
+    unknownMembers: [],
     recovery: null,
     ...over,
   };
@@ -140,6 +141,13 @@ describe('the page', () => {
     const lost = renderPage(status({ leader: null, recovery: { at: '2026-12-01T10:00:00.000Z', restoredBy: {}, lost: 'Redis lost <everything>' } }), details());
     expect(lost).toContain('Redis lost &lt;everything&gt;');
     expect(lost).toContain('Leader <strong>none</strong>');
+  });
+
+  it('names the unknown members: counted, never as failed (R5)', () => {
+    const html = renderPage(status({ unknownMembers: [{ id: '<n4>', why: 'missing' }] }), details());
+    expect(html).toContain('id="unknown-members"');
+    expect(html).toContain('&lt;n4&gt; (record missing): counted as members of the project, never as failed');
+    expect(renderPage(status(), details())).not.toContain('unknown-members');
   });
 });
 

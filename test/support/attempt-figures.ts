@@ -2,7 +2,7 @@ import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { slotOfAttemptId } from '../../daemon/agent/schedule';
 import { waitFor } from './ports';
-import type { Sidecar } from './sidecar';
+import { onePerAttempt, type Sidecar } from './sidecar';
 
 /**
  * The figures the reliability tests print: for each node, the attempts its sidecar
@@ -69,7 +69,8 @@ function scanOutcomes(output: string): { made: Map<string, number>; journaled: n
 
 export async function nodeFigures(redis: RedisClient, keys: ProjectKeys, sidecar: Sidecar, intervalMs: number): Promise<NodeFigures> {
   const { made, journaled } = scanOutcomes(sidecar.output());
-  const recorded = await redis.zrange(keys.attempts(sidecar.nodeId), '0', '-1');
+  // One id per attempt: a slot is also recorded under 0.1.0's name (record-attempt-7.lua).
+  const recorded = onePerAttempt(await redis.zrange(keys.attempts(sidecar.nodeId), '0', '-1'));
   const total = Number((await redis.hget(keys.node(sidecar.nodeId), 'attemptsTotal')) ?? 0);
   const recordedSet = new Set(recorded);
   const slots = recorded

@@ -195,7 +195,17 @@ export async function readNode(redis: Redis, keys: ProjectKeys, nodeId: string):
   return parseNodeRecord(nodeId, await redis.hgetall(keys.node(nodeId)));
 }
 
-/** Recorded attempt ids of a node, oldest first. */
+/**
+ * Recorded attempt ids of a node, oldest first, one per attempt: a slot is recorded
+ * under both its names while two releases may run (record-attempt-7.lua), and the
+ * earlier release's name is left out here.
+ */
 export async function recordedAttempts(redis: Redis, keys: ProjectKeys, nodeId: string): Promise<string[]> {
-  return redis.zrange(keys.attempts(nodeId), '0', '-1');
+  return onePerAttempt(await redis.zrange(keys.attempts(nodeId), '0', '-1'));
+}
+
+/** Recorded attempt ids without the earlier release's name of a slot also recorded as `slot:<ms>`. */
+export function onePerAttempt(ids: readonly string[]): string[] {
+  const slots = new Set(ids.filter((id) => id.startsWith('slot:')));
+  return ids.filter((id) => !(id.startsWith('repeat:heartbeat:') && slots.has(`slot:${id.slice('repeat:heartbeat:'.length)}`)));
 }

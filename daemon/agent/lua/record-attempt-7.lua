@@ -26,13 +26,27 @@
   ARGV[14] history hard cap (entries)
   ARGV[15] '1' when the node holds a record of its own (it recorded before), '' if not
   ARGV[16] another id the same attempt may have been recorded under ('' for none): a
-           slot's attempt id of an earlier release (see daemon/agent/schedule.ts)
+           slot's attempt id of an earlier release (see daemon/agent/schedule.ts). The
+           attempt is recorded under both names while both releases may run: 0.1.0
+           looks only for its own name, and would count the slot a second time
+  ARGV[17] lastAttemptAt of the node's record as the node held it when the attempt
+           began ('' when unknown), for results whose time is an estimate (ARGV[7]);
+           see "Time" below
 
   The streak follows the order attempts were MADE: a result older than the node's last
   recorded attempt (a journal replayed late, a result a fail-over had dropped) is kept
   in the history and counters but changes neither the streak nor its reasons. A result
   made with a newer credential generation than the record's (after a re-registration)
   starts a new streak.
+
+  Time (R8, SPEC §4): a recorded time is never later than Redis TIME — an estimate
+  made by a node whose clock was stepped forward while Redis was away is capped. A
+  clock stepped backward makes an estimate older than the record's last attempt; when
+  nothing was recorded since the attempt began (the stored lastAttemptAt is not newer
+  than the one the node held then, ARGV[17]: attempts the node made during the same
+  outage and replayed before it included), the result was made after everything in the
+  record, so it is taken as in order at the record's last attempt time and its failure
+  counts. An attempt that overlapped a newer recorded one keeps the usual order.
 
   Nothing is written unless the attempt can be applied whole (Redis keeps the writes
   made before a script error). Two cases are answered without a write, for the node to
@@ -43,16 +57,21 @@
   - corrupt: a numeric field (lastAttemptAt, lastSuccessAt, consecutiveFailures,
     attemptsTotal, failuresTotal, generation; the list of repair-record-1.lua) does not
     parse, and the arithmetic below would fail halfway; repair-record-1.lua repairs it
-    from what the node holds.
+    from what the node holds;
+  - damaged: a key the script touches holds a value of the wrong type (every key is
+    checked before the first write); the reply names it (drop-damaged-1.lua removes a
+    damaged key of the node's own, which the node then puts back).
 
   Returns { state, consecutiveFailures, atMs, record[, afresh] }
     state = 1 when this call recorded the attempt, 0 when the attempt id (or ARGV[16])
     was already recorded (a BullMQ retry, a stalled re-run or a journal replay),
-    -1 lost, -2 corrupt (nothing written);
+    -1 lost, -2 corrupt, -3 damaged (nothing written);
     record = the node hash after the call (HGETALL), which the node keeps locally to
     restore it should Redis lose its data; for corrupt, the hash as it is;
     afresh = 1 when the node had been unbound on purpose and this attempt starts its
-    record again (recorded only).
+    record again (recorded only);
+    role = for damaged, which key: 'node', 'history', 'attempts', 'nodes', 'credential'
+    or 'removed'.
 ]]
 local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey, removedKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -62,9 +81,15 @@ local keepEntries, horizon, hardCap = tonumber(ARGV[12]), tonumber(ARGV[13]), to
 local t = redis.call('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local at = nowMs
-if ARGV[7] ~= '' then at = tonumber(ARGV[7]) end
+if ARGV[7] ~= '' then at = math.min(tonumber(ARGV[7]), nowMs) end
 
 -- Checked before the first write of this attempt (see above).
+local checked = { { 1, 'node', 'hash' }, { 2, 'history', 'list' }, { 3, 'attempts', 'zset' },
+  { 4, 'nodes', 'zset' }, { 6, 'credential', 'hash' }, { 7, 'removed', 'set' } }
+for _, c in ipairs(checked) do
+  local kind = redis.call('TYPE', KEYS[c[1]]).ok
+  if kind ~= 'none' and kind ~= c[3] then return { -3, 0, at, {}, 0, c[2] } end
+end
 if ARGV[15] == '1' and redis.call('EXISTS', nodeKey) == 0 and redis.call('SISMEMBER', removedKey, nodeId) == 0 then
   return { -1, 0, at, {} }
 end
@@ -80,7 +105,12 @@ end
 -- The node reports again: it is no longer one that was unbound on purpose, and its
 -- record starts afresh (the node forgets what it held of the old one).
 local afresh = redis.call('SREM', removedKey, nodeId)
+local lastAttemptAt = tonumber(redis.call('HGET', nodeKey, 'lastAttemptAt') or '0')
+if ARGV[7] ~= '' and ARGV[17] ~= '' and at < lastAttemptAt and lastAttemptAt <= tonumber(ARGV[17]) then
+  at = lastAttemptAt
+end
 redis.call('ZADD', attemptsKey, at, attemptId)
+if ARGV[16] ~= '' then redis.call('ZADD', attemptsKey, at, ARGV[16]) end
 redis.call('ZREMRANGEBYSCORE', attemptsKey, '-inf', nowMs - horizon)
 if redis.call('ZCARD', attemptsKey) > hardCap then
   redis.call('ZREMRANGEBYRANK', attemptsKey, 0, -hardCap - 1)
@@ -88,8 +118,7 @@ end
 redis.call('ZADD', nodesKey, 'NX', at, nodeId)
 
 local generation = tonumber(ARGV[11]) or 0
-local currentGeneration = tonumber(redis.call('HGET', credentialKey, 'generation') or '0')
-local lastAttemptAt = tonumber(redis.call('HGET', nodeKey, 'lastAttemptAt') or '0')
+local currentGeneration = tonumber(redis.call('HGET', credentialKey, 'generation') or '0') or 0
 local inOrder = at >= lastAttemptAt
 -- A result obtained with a credential that has since been replaced (re-registration),
 -- or older than the last recorded attempt, is history, not part of the current streak.

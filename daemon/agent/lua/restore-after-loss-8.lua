@@ -32,13 +32,52 @@
           what is left after a loss (or what a leader computed from a half-restored
           project): it is never newer than the verdict. A `register` changes the
           credential, so a verdict it cleared is never put back.
+  ARGV[7] the project's members as the node last saw them (JSON array of [id, first-seen
+          ms]), '' when it holds none: a member whose sidecar is down during the loss is
+          put back too, so the policy still counts it (an unknown member, R5) instead of
+          failing the project on the members that happen to be up. A member unbound on
+          purpose (in KEYS[6]) is not.
 
-  Returns a list of what was restored ('credential', 'node', 'status').
+  Generation order (R5): a credential is put back where none is stored, and over a
+  stored one that is older — a lower generation registered earlier, which is what a
+  node that was down during a re-registration restores if it starts first. Then a
+  status about another generation than the stored credential's is dropped: a verdict
+  applies only to its own registration. A held credential never replaces a newer one.
+
+  Every key is checked for its type before the first write (nothing is written
+  halfway, SPEC §4); a key of the wrong type is answered as {'damaged', <key role>}
+  and nothing is written.
+
+  Returns a list of what was restored ('credential', 'node', 'status', 'members').
 ]]
+local roles = { 'credential', 'node', 'nodes', 'recovery', 'attempts', 'removed', 'status' }
+local wanted = { 'hash', 'hash', 'zset', 'hash', 'zset', 'set', 'hash' }
+for i, role in ipairs(roles) do
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind ~= 'none' and kind ~= wanted[i] then return { 'damaged', role } end
+end
+
 local restored = {}
-if ARGV[2] ~= '' and redis.call('EXISTS', KEYS[1]) == 0 then
-  for field, value in pairs(cjson.decode(ARGV[2])) do redis.call('HSET', KEYS[1], field, tostring(value)) end
-  table.insert(restored, 'credential')
+local heldCredential = nil
+if ARGV[2] ~= '' then heldCredential = cjson.decode(ARGV[2]) end
+if heldCredential then
+  local stored = redis.call('HMGET', KEYS[1], 'generation', 'registeredAt')
+  local storedGeneration, storedAt = tonumber(stored[1] or ''), tonumber(stored[2] or '')
+  local heldGeneration, heldAt = tonumber(heldCredential.generation or ''), tonumber(heldCredential.registeredAt or '')
+  local missing = redis.call('EXISTS', KEYS[1]) == 0
+  -- Newer only when both the generation and the registration time say so: a generation
+  -- count that started again (a register into an empty Redis) is not mistaken for older.
+  local storedOlder = storedGeneration ~= nil and heldGeneration ~= nil and heldGeneration > storedGeneration
+    and (heldAt == nil or storedAt == nil or heldAt > storedAt)
+  if missing or storedOlder then
+    redis.call('DEL', KEYS[1])
+    for field, value in pairs(heldCredential) do redis.call('HSET', KEYS[1], field, tostring(value)) end
+    table.insert(restored, 'credential')
+    local statusGeneration = redis.call('HGET', KEYS[7], 'generation')
+    if storedOlder and statusGeneration and statusGeneration ~= tostring(heldCredential.generation) then
+      redis.call('DEL', KEYS[7])
+    end
+  end
 end
 if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[2]) == 0 and redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 0 then
   for field, value in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[2], field, tostring(value)) end
@@ -47,6 +86,15 @@ if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[2]) == 0 and redis.call('SISMEMBE
   end
   redis.call('ZADD', KEYS[3], 'NX', tonumber(ARGV[4]), ARGV[1])
   table.insert(restored, 'node')
+end
+if ARGV[7] ~= '' then
+  local added = 0
+  for _, pair in ipairs(cjson.decode(ARGV[7])) do
+    if redis.call('SISMEMBER', KEYS[6], pair[1]) == 0 then
+      added = added + redis.call('ZADD', KEYS[3], 'NX', tonumber(pair[2]), pair[1])
+    end
+  end
+  if added > 0 then table.insert(restored, 'members') end
 end
 if ARGV[6] ~= '' then
   local verdict = cjson.decode(ARGV[6])

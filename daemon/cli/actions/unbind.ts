@@ -18,12 +18,18 @@ import { ExitCode, stringFlag, UsageError, type CommandContext } from '../comman
  * the project's view, so a migrated node neither holds a slot nor shows as stale.
  * Stop the node's sidecar first: a running sidecar would bind the node again.
  */
+import { DamagedKeyError, damagedRole } from '../../../shared/redis/damaged-key-error';
+
 export const REMOVE_NODE = new LuaScript({
   file: 'daemon/agent/lua/remove-node-6.lua',
   keys: ['nodes', 'node', 'attempts', 'history', 'removed', 'events'],
   args: ['nodeId', 'historyRetentionS'],
-  // 1 when the node was part of the project.
-  reply: (raw, check) => check.integer(raw) === 1,
+  // 1 when the node was part of the project; the role of a key of the wrong type (nothing written).
+  reply: (raw, check): boolean | { damaged: 'nodes' | 'removed' } => {
+    const role = damagedRole(raw);
+    if (role === 'nodes' || role === 'removed') return { damaged: role };
+    return check.integer(raw) === 1;
+  },
 });
 const HISTORY_RETENTION_S = 30 * 86_400;
 
@@ -59,11 +65,9 @@ export async function run(ctx: CommandContext): Promise<number> {
       );
       return ExitCode.FAILED;
     }
-    const wasMember = await REMOVE_NODE.run(
-      redis,
-      { nodes: keys.nodes, node: keys.node(nodeId), attempts: keys.attempts(nodeId), history: keys.history(nodeId), removed: keys.removed, events: keys.events },
-      { nodeId, historyRetentionS: HISTORY_RETENTION_S },
-    );
+    const removeKeys = { nodes: keys.nodes, node: keys.node(nodeId), attempts: keys.attempts(nodeId), history: keys.history(nodeId), removed: keys.removed, events: keys.events };
+    const wasMember = await REMOVE_NODE.run(redis, removeKeys, { nodeId, historyRetentionS: HISTORY_RETENTION_S });
+    if (typeof wasMember === 'object') throw new DamagedKeyError(wasMember.damaged, removeKeys[wasMember.damaged], REMOVE_NODE.file);
     await removeSchedule(cfg.redis, keys, nodeId).catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not remove the node schedule'));
     if (notBound) {
       ctx.stdout.write(

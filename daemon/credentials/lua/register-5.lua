@@ -24,8 +24,17 @@
   Output: { code, generation, registeredAt, clearedFailed, nodesReset }
     code  1 stored
           0 the stored algorithm is no longer ARGV[5] (concurrent crypto switch): read again
+         -1 a key holds a value of the wrong type (nothing written); generation is then
+            the index of that key in KEYS. Checked before the first write (SPEC §4); a
+            node record of the wrong type is left alone (its node is an unknown member,
+            and its sidecar puts its record back).
 ]]
 local credentialKey, statusKey, nodesKey, recoveryKey, eventsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+
+for i, wanted in ipairs({ 'hash', 'hash', 'zset', 'hash' }) do
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind ~= 'none' and kind ~= wanted then return { -1, i, 0, 0, 0 } end
+end
 
 local stored = redis.call('HGET', credentialKey, 'algorithm')
 if (stored or '') ~= ARGV[5] then
@@ -55,7 +64,7 @@ if redis.call('HGET', statusKey, 'status') == 'failed' then
   -- Every node starts a new streak; its failure history list is kept (R4).
   for _, id in ipairs(redis.call('ZRANGE', nodesKey, 0, -1)) do
     local nodeKey = ARGV[6] .. id
-    if redis.call('EXISTS', nodeKey) == 1 then
+    if redis.call('TYPE', nodeKey).ok == 'hash' then
       redis.call('HSET', nodeKey, 'consecutiveFailures', 0, 'reason', '', 'latestReason', '')
       nodesReset = nodesReset + 1
     end

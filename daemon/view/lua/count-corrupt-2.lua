@@ -12,8 +12,14 @@
   ARGV[1] most digests remembered
   ARGV[2..] fields of the corrupt records found (as in KEYS[1])
 
-  Returns the project's total of corrupt records (counters.corruptRecords).
+  Returns the project's total of corrupt records (counters.corruptRecords); -1
+  (nothing written) when a key holds a value of the wrong type — checked before the
+  first write (SPEC §4).
 ]]
+for i = 1, 2 do
+  local kind = redis.call('TYPE', KEYS[i]).ok
+  if kind ~= 'none' and kind ~= 'hash' then return -1 end
+end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
 end
