@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { BUSY_INTERVAL_MS, heartbeatsWaitMs } from '../support/noise-budget';
 import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
 import { waitFor } from '../support/ports';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
@@ -10,7 +11,12 @@ import { queueName } from '../../daemon/agent/schedule';
  * nodes authenticate on their grid, and neither a restart nor a second replica of a
  * node id creates a second schedule or records an attempt twice.
  */
-jest.setTimeout(120_000);
+jest.setTimeout(240_000);
+
+// The budget's shortest heartbeat: enough slots to see the grid, and each attempt
+// still holds a stalled server's answer (these nodes must never fail).
+const INTERVAL_MS = BUSY_INTERVAL_MS;
+const INTERVAL = `${INTERVAL_MS}ms`;
 
 let redis: Redis;
 let fixture: ProjectFixture;
@@ -44,11 +50,11 @@ async function schedulers(nodeId: string): Promise<number> {
 }
 
 it('authenticates two nodes on schedule, once per slot', async () => {
-  const a = await startSidecar(fixture, { nodeId: 'n1', interval: '2s' });
-  const b = await startSidecar(fixture, { nodeId: 'n2', interval: '2s' });
+  const a = await startSidecar(fixture, { nodeId: 'n1', interval: INTERVAL });
+  const b = await startSidecar(fixture, { nodeId: 'n2', interval: INTERVAL });
   sidecars.push(a, b);
-  // First attempt at once (no previous attempt), then one per 2 s slot.
-  await waitFor('4 attempts of each node', async () => (await recordedAttempts(redis, fixture.keys, 'n1')).length >= 4 && (await recordedAttempts(redis, fixture.keys, 'n2')).length >= 4, 30_000, 200);
+  // First attempt at once (no previous attempt), then one per slot.
+  await waitFor('4 attempts of each node', async () => (await recordedAttempts(redis, fixture.keys, 'n1')).length >= 4 && (await recordedAttempts(redis, fixture.keys, 'n2')).length >= 4, heartbeatsWaitMs(4, INTERVAL_MS), 200);
   for (const id of ['n1', 'n2']) {
     const record = await readNode(redis, fixture.keys, id);
     expect(record?.consecutiveFailures).toBe(0);
@@ -59,7 +65,7 @@ it('authenticates two nodes on schedule, once per slot', async () => {
     const slots = ids.filter((x) => x.startsWith('slot:')).map((x) => Number(x.split(':')[1]));
     expect(slots.length).toBeGreaterThanOrEqual(2);
     // Scheduled attempts sit on one grid: consecutive slots are whole intervals apart.
-    for (let i = 1; i < slots.length; i++) expect(((slots[i] as number) - (slots[i - 1] as number)) % 2000).toBe(0);
+    for (let i = 1; i < slots.length; i++) expect(((slots[i] as number) - (slots[i - 1] as number)) % INTERVAL_MS).toBe(0);
     expect(await schedulers(id)).toBe(1);
   }
   expect(await redis.zrange(fixture.keys.nodes, '0', '-1')).toEqual(expect.arrayContaining(['n1', 'n2']));
@@ -72,11 +78,11 @@ it('authenticates two nodes on schedule, once per slot', async () => {
 it('keeps one schedule across a restart and with two replicas of one node id, recording nothing twice', async () => {
   const first = sidecars.find((s) => s.nodeId === 'n1') as Sidecar;
   expect(await first.stop()).toBe(0);
-  const again = await startSidecar(fixture, { nodeId: 'n1', interval: '2s' });
-  const twin = await startSidecar(fixture, { nodeId: 'n1', interval: '2s' });
+  const again = await startSidecar(fixture, { nodeId: 'n1', interval: INTERVAL });
+  const twin = await startSidecar(fixture, { nodeId: 'n1', interval: INTERVAL });
   sidecars.push(again, twin);
   const before = (await recordedAttempts(redis, fixture.keys, 'n1')).length;
-  await waitFor('5 more attempts of n1', async () => (await recordedAttempts(redis, fixture.keys, 'n1')).length >= before + 5, 30_000, 200);
+  await waitFor('5 more attempts of n1', async () => (await recordedAttempts(redis, fixture.keys, 'n1')).length >= before + 5, heartbeatsWaitMs(5, INTERVAL_MS), 200);
   expect(await schedulers('n1')).toBe(1);
   const record = await readNode(redis, fixture.keys, 'n1');
   const ids = await recordedAttempts(redis, fixture.keys, 'n1');
@@ -87,5 +93,5 @@ it('keeps one schedule across a restart and with two replicas of one node id, re
   // Both replicas work the same queue, so together they make one attempt per slot:
   // the recorded slots of the last 5 intervals are 5 distinct, consecutive slots.
   const lastFive = slots.slice(-5).map((x) => Number(x.split(':')[1]));
-  for (let i = 1; i < lastFive.length; i++) expect((lastFive[i] as number) - (lastFive[i - 1] as number)).toBe(2000);
+  for (let i = 1; i < lastFive.length; i++) expect((lastFive[i] as number) - (lastFive[i - 1] as number)).toBe(INTERVAL_MS);
 });

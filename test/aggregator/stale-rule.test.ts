@@ -59,7 +59,12 @@ it('policy all: one node at the threshold and two stopped sidecars is degraded, 
   // Maintenance window: n2 and n3 stop, and go stale.
   expect(await (sidecars.get('n2') as Sidecar).stop()).toBe(0);
   expect(await (sidecars.get('n3') as Sidecar).stop()).toBe(0);
-  await waitFor('n2 and n3 stale', async () => (await statusOf(n1)).nodes.filter((n) => n.status === 'stale').length === 2, heartbeatsWaitMs(2), 100);
+  // A check that is not there yet throws what it saw, so a timeout says it.
+  await waitFor('n2 and n3 stale', async () => {
+    const view = await statusOf(n1);
+    if (view.nodes.filter((n) => n.id !== 'n1' && n.status === 'stale').length === 2) return true;
+    throw new Error(`leader ${view.leader?.instance ?? 'none'}: ${view.nodes.map((n) => `${n.id} ${n.status} last ${n.lastAttemptAt}`).join(', ')}`);
+  }, heartbeatsWaitMs(2), 100);
 
   // n1 leaves the allow-list and fails every attempt up to the threshold.
   await createAccount(auth.url, auth.token, { account: 'stale', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.2/32', '10.2.0.3/32'] });

@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import type { Page } from 'playwright-core';
 import { byCode } from '../../shared/catalog';
 import { packageRoot } from '../../shared/package-root';
+import { BUSY_INTERVAL_MS } from '../support/noise-budget';
 import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { launchBrowser, testOutputDir, type TestBrowser } from '../support/browser';
 import { runCli } from '../support/cli';
@@ -64,7 +65,8 @@ beforeAll(async () => {
       fixture,
       ['alpha', 'beta'].map((nodeId) => ({
         nodeId,
-        interval: '2s',
+        // The budget's shortest heartbeat: beta's reasons are the allow-list's, never a stalled server's.
+        interval: `${BUSY_INTERVAL_MS}ms`,
         env: { CLOUDAUTH_NODE_IP: IPS[nodeId] as string, CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), CLOUDAUTH_FAILURE_POLICY: 'all' },
       })),
     )),
@@ -151,7 +153,7 @@ it('shows a hostile message from the authorization server as text', async () => 
   // The account allows app name "webroot" only; the server's 30005 message quotes the node's app name.
   await createAccount(auth.url, auth.token, { account: 'hostile', password: PASSWORD, capacity: 5, allowedAppNames: ['webroot'] });
   const hostileFixture = await registerProject({ ...fixture, project: 'hostile', keyPrefix: testPrefix('hostile'), account: 'hostile' });
-  const sidecar = await startSidecar(hostileFixture, { nodeId: 'gamma', interval: '2s', env: { CLOUDAUTH_APP_NAME: HOSTILE } });
+  const sidecar = await startSidecar(hostileFixture, { nodeId: 'gamma', interval: `${BUSY_INTERVAL_MS}ms`, env: { CLOUDAUTH_APP_NAME: HOSTILE } });
   sidecars.push(sidecar);
   const p = await browser.newPage();
   await p.goto(`http://127.0.0.1:${sidecar.port}/`);

@@ -1,12 +1,12 @@
 import type { Cluster } from 'ioredis';
-import { LEADER_ENV } from '../support/noise-budget';
+import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../support/noise-budget';
 import { nodeFigures, printFigures } from '../support/attempt-figures';
 import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
 import { waitFor } from '../support/ports';
 import { gauge, leaders } from '../support/sidecar-metrics';
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { onePerAttempt, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';
@@ -24,10 +24,11 @@ import type { StatusJson } from '../../daemon/view/status-json';
 jest.setTimeout(300_000);
 
 // Leases from the noise budget: a leader stalled for 3 s keeps its lease, so the
-// leadership asserted here changes only where the test changes it. The 1 s heartbeat
-// is what this test is about (attempts made while Redis is away, each recorded once);
-// nothing here asserts a node's freshness (stale), which a stall could upset.
-const INTERVAL_MS = 1000;
+// leadership asserted here changes only where the test changes it. The heartbeat is
+// the budget's shortest (BUSY_INTERVAL_MS): this test is about attempts made while Redis
+// is away, each recorded once, and asserts no node's freshness (stale), which a stall
+// could upset; an attempt still holds a stalled server's answer.
+const INTERVAL_MS = BUSY_INTERVAL_MS;
 const PASSWORD = 'cluster-failover-pw';
 let cluster: TestCluster;
 let redis: Cluster;
@@ -35,7 +36,8 @@ let fixture: ProjectFixture;
 const sidecars: Sidecar[] = [];
 
 async function recordedCounts(): Promise<number[]> {
-  return Promise.all(sidecars.map((s) => redis.zcard(fixture.keys.attempts(s.nodeId))));
+  // One per attempt: a slot is recorded under both of its names (SPEC R2, mixed versions).
+  return Promise.all(sidecars.map(async (s) => onePerAttempt(await redis.zrange(fixture.keys.attempts(s.nodeId), '0', '-1')).length));
 }
 
 beforeAll(async () => {
@@ -55,7 +57,7 @@ beforeAll(async () => {
       fixture,
       ['f1', 'f2', 'f3'].map((id) => ({
         nodeId: id,
-        interval: '1s',
+        interval: `${INTERVAL_MS}ms`,
         env: { CLOUDAUTH_REDIS_CLUSTER_NODES: cluster.nodeList, ...LEADER_ENV },
       })),
     )),
@@ -74,7 +76,7 @@ it('survives SIGKILL of the primary holding the project: its replica takes over,
   const first = sidecars[0] as Sidecar;
   await waitFor('the project to be registered', async () => (JSON.parse((await first.get('/status')).text) as StatusJson).status === 'registered', 40_000, 200);
   await waitFor('one leader', async () => (await leaders(sidecars)).length === 1, 30_000, 200);
-  await waitFor('three attempts per node', async () => (await recordedCounts()).every((n) => n >= 3), 30_000, 200);
+  await waitFor('three attempts per node', async () => (await recordedCounts()).every((n) => n >= 3), heartbeatsWaitMs(3, INTERVAL_MS), 200);
 
   const owner = await cluster.nodeForKey(fixture.keys.status);
   const epochBefore = Number(await redis.get(fixture.keys.epoch));
@@ -94,7 +96,7 @@ it('survives SIGKILL of the primary holding the project: its replica takes over,
   const leaderMs = Date.now() - killedAt;
   // Three more heartbeats per node recorded on the promoted replica.
   const base = await recordedCounts();
-  await waitFor('three more attempts per node', async () => (await recordedCounts()).every((n, i) => n >= (base[i] ?? 0) + 3), 30_000, 200);
+  await waitFor('three more attempts per node', async () => (await recordedCounts()).every((n, i) => n >= (base[i] ?? 0) + 3), heartbeatsWaitMs(3, INTERVAL_MS), 200);
   await waitFor('every journal empty', async () => {
     for (const s of sidecars) if ((await gauge(s, 'fdl_cloudauth_journal_pending')) !== 0) return false;
     return true;

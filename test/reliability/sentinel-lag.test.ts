@@ -1,12 +1,12 @@
 import Redis from 'ioredis';
-import { LEADER_ENV } from '../support/noise-budget';
+import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../support/noise-budget';
 import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
 import { attemptsMade, nodeFigures, printFigures, waitForMoreAttempts } from '../support/attempt-figures';
 import { PausableProxy } from '../support/pausable-proxy';
 import { waitFor } from '../support/ports';
 import { disposeSentinelGroups, startSentinelGroup, type SentinelGroup } from '../support/redis-sentinel';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { recordedAttempts, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 
@@ -22,13 +22,14 @@ import { ProjectKeys } from '../../shared/redis/keys';
  * window and checks: nothing is lost, nothing is counted twice, and the project ends
  * registered.
  */
-jest.setTimeout(90_000);
+jest.setTimeout(300_000);
 
 // Leases from the noise budget: a leader stalled for 3 s keeps its lease, so the
-// leadership asserted here changes only where the test changes it. The 1 s heartbeat
-// is what this test is about (attempts made while Redis is away, each recorded once);
-// nothing here asserts a node's freshness (stale), which a stall could upset.
-const INTERVAL_MS = 1000;
+// leadership asserted here changes only where the test changes it. The heartbeat is
+// the budget's shortest (BUSY_INTERVAL_MS): this test is about attempts made while Redis
+// is away, each recorded once, and asserts no node's freshness (stale), which a stall
+// could upset; an attempt still holds a stalled server's answer.
+const INTERVAL_MS = BUSY_INTERVAL_MS;
 let group: SentinelGroup;
 let redis: Redis;
 let link: PausableProxy;
@@ -59,7 +60,7 @@ beforeAll(async () => {
       fixture,
       ['l1', 'l2', 'l3'].map((id) => ({
         nodeId: id,
-        interval: '1s',
+        interval: `${INTERVAL_MS}ms`,
         env: { CLOUDAUTH_REDIS_SENTINELS: group.sentinelList, CLOUDAUTH_REDIS_SENTINEL_NAME: group.name, ...LEADER_ENV },
       })),
     )),
@@ -79,26 +80,26 @@ afterAll(async () => {
 it('fails over to a lagging replica: the attempts of the unreplicated window are put back, none lost or doubled', async () => {
   await waitFor('the project to be registered', async () => (await redis.hget(fixture.keys.status, 'status')) === 'registered', 30_000, 200);
   await waitFor('three attempts per node', async () => {
-    for (const s of sidecars) if ((await redis.zcard(fixture.keys.attempts(s.nodeId))) < 3) return false;
+    for (const s of sidecars) if ((await recordedAttempts(redis, fixture.keys, s.nodeId)).length < 3) return false;
     return true;
-  }, 20_000, 200);
+  }, heartbeatsWaitMs(3, INTERVAL_MS), 200);
 
   const oldPrimary = await group.primaryServer();
   const direct = new Redis({ port: oldPrimary.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
   direct.on('error', () => undefined);
   const before = new Map<string, Set<string>>();
-  for (const s of sidecars) before.set(s.nodeId, new Set(await direct.zrange(fixture.keys.attempts(s.nodeId), '0', '-1')));
+  for (const s of sidecars) before.set(s.nodeId, new Set(await recordedAttempts(direct, fixture.keys, s.nodeId)));
   // Hold the replication stream: the primary acknowledges what the replica never gets.
   link.pause();
   // The window: every node records attempts on the primary that the replica never gets.
   const window = new Map<string, string[]>();
   await waitFor('two unreplicated attempts per node', async () => {
     for (const s of sidecars) {
-      const now = await direct.zrange(fixture.keys.attempts(s.nodeId), '0', '-1');
+      const now = await recordedAttempts(direct, fixture.keys, s.nodeId);
       window.set(s.nodeId, now.filter((id) => !before.get(s.nodeId)?.has(id)));
     }
     return [...window.values()].every((w) => w.length >= 2);
-  }, 30_000, 200);
+  }, heartbeatsWaitMs(2, INTERVAL_MS), 200);
   direct.disconnect();
   const killedAt = Date.now();
   await oldPrimary.kill();
@@ -109,8 +110,8 @@ it('fails over to a lagging replica: the attempts of the unreplicated window are
     return true;
   }, 30_000, 200);
   // A few heartbeats on the new primary.
-  await waitForMoreAttempts(sidecars, 3);
-  await waitFor('the project registered on the new primary', async () => (await redis.hget(fixture.keys.status, 'status')) === 'registered', 20_000, 200);
+  await waitForMoreAttempts(sidecars, 3, heartbeatsWaitMs(3, INTERVAL_MS));
+  await waitFor('the project registered on the new primary', async () => (await redis.hget(fixture.keys.status, 'status')) === 'registered', heartbeatsWaitMs(1, INTERVAL_MS), 200);
   await Promise.all(sidecars.map((s) => s.stop()));
 
   const figures = await Promise.all(sidecars.map((s) => nodeFigures(redis, fixture.keys, s, INTERVAL_MS)));

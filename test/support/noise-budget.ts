@@ -54,3 +54,12 @@ export function heartbeatsWaitMs(periods: number, intervalMs = HEALTHY_INTERVAL_
  * there only so a process that never comes up fails the test by name.
  */
 export const START_BOUND_MS = 60_000;
+
+/**
+ * The shortest heartbeat a test may use when it needs many attempts and asserts no
+ * freshness (attempts made while Redis fails over, streaks and reasons): the agent
+ * cuts an attempt at 0.8 × interval (its budget), and that budget must still hold the
+ * answer of a server stalled for STALL_MS, plus a second for the attempt itself. A
+ * shorter heartbeat turns a stalled server into CONNECTION_FAILED on a healthy node.
+ */
+export const BUSY_INTERVAL_MS = Math.ceil((STALL_MS + 1000) / 0.8);
