@@ -20,6 +20,9 @@ import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, 
  * it is registered again; a credential the node cannot open is its own local reason.
  * (The catch-up after `unbind` and the repair of a corrupt record are decided in the
  * agent: agent-catch-up.test, result-sink.test, record-attempt.test.)
+ *
+ * The three tests share nothing but the server (each its own account, project and
+ * node), so they run at once (`it.concurrent`): the suite lasts as long as the streak.
  */
 jest.setTimeout(300_000);
 
@@ -54,7 +57,7 @@ async function start(f: ProjectFixture, nodeId: string, interval: string, env?: 
   return s;
 }
 
-it('re-runs the attempt of a worker killed mid-attempt and counts it once', async () => {
+it.concurrent('re-runs the attempt of a worker killed mid-attempt and counts it once', async () => {
   const f = await project('killed', 'acct-killed');
   // The server holds the answer for 4 s, so the sidecar is killed while the call is open.
   await request(auth.url, '/admin/faults', { token: auth.token, body: { mode: 'delay', ms: 4000, nodes: ['k1'] } });
@@ -82,7 +85,7 @@ it('re-runs the attempt of a worker killed mid-attempt and counts it once', asyn
 // fail the project before a success resets it.
 const THRESHOLD = 8;
 
-it('keeps the first reason of a streak, resets on success, fails at the threshold, and stays failed until register', async () => {
+it.concurrent('keeps the first reason of a streak, resets on success, fails at the threshold, and stays failed until register', async () => {
   const f = await project('streak', 'acct-streak');
   // The budget's shortest heartbeat (every failure here is the allow-list's, never a
   // stalled server's), and a threshold of 8: the rule is the same at 12, faster to reach.
@@ -136,7 +139,7 @@ it('keeps the first reason of a streak, resets on success, fails at the threshol
   expect(await recordedAttempts(redis, f.keys, 's1')).toEqual(expect.arrayContaining([expect.stringMatching(/^registered-\d+$/)]));
 });
 
-it('records a credential this node cannot open as CREDENTIAL_UNREADABLE (a local reason naming crypto.keyDir), not as a connection failure', async () => {
+it.concurrent('records a credential this node cannot open as CREDENTIAL_UNREADABLE (a local reason naming crypto.keyDir), not as a connection failure', async () => {
   const f = await project('unreadable', 'acct-unreadable');
   // Another node's key pairs: the stored credential was encrypted for testKeyDir()'s.
   const otherKeys = mkdtempSync(path.join(os.tmpdir(), 'fdl-other-keys-'));
