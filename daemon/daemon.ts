@@ -13,6 +13,7 @@ import { ClusterMetrics } from './aggregator/cluster-metrics';
 import { LeaderElection } from './aggregator/leader-election';
 import { buildStatusJson, type StatusJson } from './view/status-json';
 import { ProjectViewReader } from './view/project-view';
+import { viewPolicy } from './view/view-policy';
 import { SidecarServer } from './http/sidecar-server';
 import { WebConfigSource } from './http/web-config-source';
 import { registerWebConfigMetrics } from './http/web-config-metrics';
@@ -105,7 +106,7 @@ export class Daemon {
       redis: this.redis,
       keys: this.keys,
       log: o.logger,
-      policy: { failurePolicy: config.cluster.failurePolicy, threshold: config.heartbeat.failureThreshold, intervalMs: config.heartbeat.intervalMs },
+      policy: viewPolicy(config),
     });
     this.aggregator = new Aggregator({ redis: this.redis, events: this.events, election: this.election, reader: this.reader, log: o.logger });
     const clusterMetrics = new ClusterMetrics(this.registry, this.aggregator, this.election);

@@ -6,6 +6,7 @@ import type { CachedCredential, LocalState } from './local-state';
 import { parseCredentialOrNull, type ProjectSeen } from './recovery';
 import { attemptIdAliases } from './schedule';
 import { isWrongType } from '../../shared/redis/damaged-key-error';
+import { execAll, hashValue, redisTimeMs, scoredMembers, stringValue } from '../../shared/redis/replies';
 
 /**
  * Whether an attempt is to be made, and with which credential: decided from one read
@@ -24,54 +25,40 @@ export interface BeforeAttempt extends ProjectSeen {
 
 const NO_CREDENTIAL: Plan = { go: false, level: 'warn', why: 'No credential stored for the project: run `fdl-cloudauth register`' };
 
-type Replies = Array<[Error | null, unknown]>;
-
-function redisTime(reply: unknown): number {
-  const [seconds, micros] = reply as [string, string];
-  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-}
-
 /** One round trip: what an attempt needs to know, and what shows a loss of Redis data. */
 export async function readBeforeAttempt(redis: RedisClient, keys: ProjectKeys, nodeId: string, attemptId: string): Promise<BeforeAttempt> {
   const ids = attemptIdAliases(attemptId);
   const batch = redis.multi().hgetall(keys.credential).hgetall(keys.status).time().exists(keys.node(nodeId)).zrange(keys.nodes, '0', '-1', 'WITHSCORES');
   for (const id of ids) batch.zscore(keys.attempts(nodeId), id);
-  const reply = (await batch.exec()) as Replies;
   // A members set or an attempt-id set of the wrong type does not stop the attempt: the
   // recording finds and reports it (SPEC §4). Any other error fails the read, and the
   // attempt is planned from the local state.
-  const failed = reply.findIndex(([error], i) => error !== null && !(i >= 4 && isWrongType(error)));
-  if (failed >= 0) throw reply[failed]?.[0] as Error;
+  const { values, tolerated } = await execAll(batch, (error, i) => i >= 4 && isWrongType(error));
   return {
-    credential: (reply[0]?.[1] ?? {}) as Record<string, string>,
-    status: (reply[1]?.[1] ?? {}) as Record<string, string>,
-    redisNow: redisTime(reply[2]?.[1]),
-    nodeExists: reply[3]?.[1] === 1,
-    members: reply[4]?.[0] ? undefined : membersOf(reply[4]?.[1]),
-    recorded: reply.slice(5).some(([error, score]) => !error && score !== null),
+    credential: hashValue(values[0]),
+    status: hashValue(values[1]),
+    redisNow: redisTimeMs(values[2]),
+    nodeExists: values[3] === 1,
+    members: tolerated.has(4) ? undefined : Object.fromEntries(scoredMembers(values[4])),
+    recorded: values.slice(5).some((score, i) => !tolerated.has(5 + i) && score !== null),
   };
-}
-
-/** ZRANGE … WITHSCORES as id -> score. */
-function membersOf(raw: unknown): Record<string, number> {
-  const flat = Array.isArray(raw) ? (raw as string[]) : [];
-  const members: Record<string, number> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) members[flat[i] as string] = Number(flat[i + 1]);
-  return members;
 }
 
 /** Was the attempt recorded (under any of its names)? */
 export async function isRecorded(redis: RedisClient, keys: ProjectKeys, nodeId: string, attemptId: string): Promise<boolean> {
   const batch = redis.multi();
   for (const id of attemptIdAliases(attemptId)) batch.zscore(keys.attempts(nodeId), id);
-  return ((await batch.exec()) as Replies).some(([, score]) => score !== null);
+  // A command that errs (an attempt-id set of the wrong type) counts as recorded: the
+  // slot timer then leaves the slot to BullMQ, whose recording reports the damage.
+  const { values, tolerated } = await execAll(batch, () => true);
+  return values.some((score, i) => tolerated.has(i) || score !== null);
 }
 
 /** The node's last attempt as Redis holds it, with Redis time (the catch-up rule of R1). */
 export async function readLastAttempt(redis: RedisClient, keys: ProjectKeys, nodeId: string): Promise<{ lastAttemptAt: number | null; lastAttemptId: string | null; redisNow: number }> {
-  const reply = (await redis.multi().hget(keys.node(nodeId), 'lastAttemptAt').hget(keys.node(nodeId), 'lastAttemptId').time().exec()) as Replies;
-  const last = reply[0]?.[1] as string | null;
-  return { lastAttemptAt: last === null ? null : Number(last), lastAttemptId: (reply[1]?.[1] as string | null) ?? null, redisNow: redisTime(reply[2]?.[1]) };
+  const { values } = await execAll(redis.multi().hget(keys.node(nodeId), 'lastAttemptAt').hget(keys.node(nodeId), 'lastAttemptId').time());
+  const last = stringValue(values[0]);
+  return { lastAttemptAt: last === null ? null : Number(last), lastAttemptId: stringValue(values[1]), redisNow: redisTimeMs(values[2]) };
 }
 
 /** The plan from what Redis holds; keeps the credential, the verdict and the clock offset locally. */
@@ -106,9 +93,9 @@ export function planFromLocal(local: LocalState): Plan {
  * moments of the leader writing it, not at its next attempt (R5, restored after a loss).
  */
 export async function noteVerdict(redis: RedisClient, keys: ProjectKeys, local: LocalState): Promise<void> {
-  const reply = (await redis.multi().hgetall(keys.credential).hgetall(keys.status).exec()) as Replies;
-  const credential = parseCredentialOrNull((reply[0]?.[1] ?? {}) as Record<string, string>);
+  const { values } = await execAll(redis.multi().hgetall(keys.credential).hgetall(keys.status));
+  const credential = parseCredentialOrNull(hashValue(values[0]));
   if (!credential) return; // logged by the attempt that reads it
-  const verdict = nextVerdict(local.get().verdict, (reply[1]?.[1] ?? {}) as Record<string, string>, credential);
+  const verdict = nextVerdict(local.get().verdict, hashValue(values[1]), credential);
   local.update({ verdict, projectFailed: verdictApplies(verdict, credential) });
 }

@@ -2,6 +2,7 @@ import type { Clock } from '../../shared/clock';
 import type { Config } from '../../shared/config/compile';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
+import { readRedisTimeMs } from '../../shared/redis/replies';
 import { decryptCredential, readCredential } from '../credentials/credential-store';
 import { fail, pass, type CheckResult } from './check-result';
 
@@ -39,8 +40,7 @@ export async function checkRedisSettings(redis: RedisClient): Promise<CheckResul
 }
 
 export async function checkClock(redis: RedisClient, clock: Clock): Promise<CheckResult> {
-  const [seconds, micros] = await redis.time();
-  const offsetMs = clock.now() - (Number(seconds) * 1000 + Math.floor(Number(micros) / 1000));
+  const offsetMs = clock.now() - (await readRedisTimeMs(redis));
   const shown = `${offsetMs >= 0 ? '+' : ''}${(offsetMs / 1000).toFixed(1)} s`;
   if (Math.abs(offsetMs) <= MAX_CLOCK_OFFSET_MS) return pass('clock', 'clock offset to Redis', `${shown} (within ${MAX_CLOCK_OFFSET_MS / 1000} s)`);
   return fail('clock', 'clock offset to Redis', `this node's clock is ${shown} off Redis time`, 'synchronize the clocks of the node and of Redis (chrony or systemd-timesyncd)');

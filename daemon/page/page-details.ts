@@ -1,5 +1,6 @@
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
+import { execAll, redisTimeMs, scoredMembers, stringList } from '../../shared/redis/replies';
 import { CorruptRecordError, type FailureEntry } from '../../shared/redis/records';
 import type { CorruptRecordLog } from '../view/corrupt-record-log';
 import { parseEntry, readFailures } from '../view/failure-history';
@@ -64,19 +65,12 @@ export async function readTimelines(o: PageDetailsOptions, nodes: readonly strin
     pipeline.zrevrange(o.keys.attempts(id), 0, limit - 1, 'WITHSCORES');
     pipeline.lrange(o.keys.history(id), 0, limit - 1);
   }
-  const results = (await pipeline.exec()) ?? [];
-  const values = results.map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
-  const [seconds, micros] = values[0] as [string, string];
-  const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  const { values } = await execAll(pipeline);
+  const now = redisTimeMs(values[0]);
   const timelines = nodes.map((id, i) => {
-    const flat = (values[1 + 2 * i] ?? []) as string[];
-    const attempts: RecordedAttempt[] = [];
-    for (let k = 0; k + 1 < flat.length; k += 2) attempts.push([flat[k] as string, Number(flat[k + 1])]);
+    const attempts: RecordedAttempt[] = scoredMembers(values[1 + 2 * i]);
     const failures: FailureEntry[] = [];
-    for (const raw of (values[2 + 2 * i] ?? []) as string[]) {
+    for (const raw of stringList(values[2 + 2 * i])) {
       try {
         failures.push(parseEntry(id, raw));
       } catch (error) {

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
+import { execAll, stringList } from '../../shared/redis/replies';
 import { CorruptRecordError, type FailureEntry } from '../../shared/redis/records';
 import type { CorruptRecordLog } from './corrupt-record-log';
 import { UnknownNodeError } from './unknown-node-error';
@@ -49,12 +50,11 @@ export async function readFailures(redis: RedisClient, keys: ProjectKeys, query:
   }
   const pipeline = redis.pipeline();
   for (const id of nodes) pipeline.lrange(keys.history(id), 0, query.limit - 1);
-  const results = ((await pipeline.exec()) ?? []) as Array<[Error | null, unknown]>;
+  const { values } = await execAll(pipeline);
   const entries: FailureEntry[] = [];
-  results.forEach(([error, value], i) => {
-    if (error) throw error;
+  values.forEach((value, i) => {
     const node = nodes[i] as string;
-    for (const raw of value as string[]) {
+    for (const raw of stringList(value)) {
       try {
         entries.push(parseEntry(node, raw));
       } catch (e) {

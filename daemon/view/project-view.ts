@@ -5,6 +5,7 @@ import { CorruptRecordError, PROJECT_STATUSES, parseNodeRecord, type NodeRecord,
 import { computeView, type ClusterSnapshot, type LeaderInfo, type ProjectView, type RecoveryInfo, type StoredStatus, type UnknownMember, type ViewPolicy } from './compute-view';
 import { CorruptRecordLog } from './corrupt-record-log';
 import { isWrongType } from '../../shared/redis/damaged-key-error';
+import { execAll, hashValue, redisTimeMs } from '../../shared/redis/replies';
 
 /**
  * Reads a project's whole cluster in a constant number of round trips, whatever the
@@ -24,8 +25,6 @@ export interface ProjectViewReaderOptions {
   /** Shared with other readers of the same process, so a corrupt record is logged once. */
   corrupt?: CorruptRecordLog;
 }
-
-type PipelineResult = Array<[Error | null, unknown]> | null;
 
 /** The reads before the node hashes in the pipeline (TIME, status, credential, leader, recovery, counters). */
 const FIXED_READS = 6;
@@ -103,24 +102,14 @@ export class ProjectViewReader {
     pipeline.hgetall(keys.recovery);
     pipeline.hget(keys.counters, 'corruptRecords');
     for (const id of ids) pipeline.hgetall(keys.node(id));
-    const results = (await pipeline.exec()) as PipelineResult;
-    if (!results) throw new Error('Redis discarded the read pipeline');
     // A key of the wrong type (SPEC §4) is damage to report, not a failed read: the rest
-    // of the project goes on. Any other error fails the read.
-    const damaged = new Set<number>();
-    const values = results.map(([error, value], i) => {
-      if (!error) return value;
-      if (!isWrongType(error)) throw error;
-      damaged.add(i);
-      return null;
-    });
+    // of the project goes on. Any other error fails the read (and TIME must answer).
+    const { values, tolerated: damaged } = await execAll(pipeline, (error, i) => i > 0 && isWrongType(error));
     const [time, statusHash, credentialFields, leaderValue, recoveryHash, corruptCount, ...nodeHashes] = values;
-    if (damaged.has(0)) throw new Error('Redis TIME failed');
     const roles = ['time', 'status', 'credential', 'leader', 'recovery', 'counters'];
     roles.forEach((role, i) => {
       if (damaged.has(i)) this.corrupt.report(role, keys.project, WRONG_TYPE, new CorruptRecordError(`the ${role} key holds a value of the wrong type`));
     });
-    const [seconds, micros] = time as [string, string];
     const [account, generation] = (credentialFields ?? [null, null]) as [string | null, string | null];
 
     const nodes: NodeRecord[] = [];
@@ -131,7 +120,7 @@ export class ProjectViewReader {
         unknown.push({ id, why: 'unreadable' });
         return;
       }
-      const hash = (nodeHashes[i] ?? {}) as Record<string, string>;
+      const hash = hashValue(nodeHashes[i]);
       try {
         const record = parseNodeRecord(id, hash);
         // A member without a record: Redis lost it while its sidecar was down (R5).
@@ -151,13 +140,13 @@ export class ProjectViewReader {
 
     return {
       project: keys.project,
-      now: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000),
+      now: redisTimeMs(time),
       nodes,
       unknown,
       credential: account !== null ? { account, generation: int(generation) ?? 0 } : null,
-      stored: parseStored((statusHash ?? {}) as Record<string, string>),
+      stored: parseStored(hashValue(statusHash)),
       leader: parseLeaderValue(leaderValue),
-      recovery: parseRecovery((recoveryHash ?? {}) as Record<string, string>),
+      recovery: parseRecovery(hashValue(recoveryHash)),
       corruptRecords,
     };
   }

@@ -14,6 +14,7 @@ import { keyIdLabel } from '../../credentials/node-key-ids';
 import { describeUnable, switchReadiness } from '../../credentials/switch-readiness';
 import { KEY_FILE_NAMES } from '../../../shared/crypto/key-files';
 import { ExitCode, NOT_ECHOED, stringFlag, UsageError, type CommandContext } from '../command';
+import { viewPolicy } from '../../view/view-policy';
 
 /**
  * `fdl-cloudauth crypto switch --to rsa|sm2` (SPEC R9): re-encrypts the stored
@@ -56,7 +57,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const target = keyIdLabel(to, loadPublicKey(cfg.crypto.keyDir, to).keyId);
   loadPrivateKey(cfg.crypto.keyDir, to);
   const force = ctx.values.force === true;
-  const policy = { failurePolicy: cfg.cluster.failurePolicy, threshold: cfg.heartbeat.failureThreshold, intervalMs: cfg.heartbeat.intervalMs };
+  const policy = viewPolicy(cfg);
   const keyFiles = `${KEY_FILE_NAMES[to].private} and ${KEY_FILE_NAMES[to].public}`;
 
   return withCliRedis(cfg.redis, 'crypto-switch', log, async (redis) => {

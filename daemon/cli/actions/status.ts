@@ -4,6 +4,7 @@ import { cliLogger } from '../../credentials/cli-logger';
 import { ProjectViewReader } from '../../view/project-view';
 import { buildStatusJson } from '../../view/status-json';
 import { renderStatus } from '../../view/text-tables';
+import { viewPolicy } from '../../view/view-policy';
 import { ExitCode, type CommandContext } from '../command';
 
 export async function run(ctx: CommandContext): Promise<number> {
@@ -15,7 +16,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       redis,
       keys,
       log,
-      policy: { failurePolicy: cfg.cluster.failurePolicy, threshold: cfg.heartbeat.failureThreshold, intervalMs: cfg.heartbeat.intervalMs },
+      policy: viewPolicy(cfg),
     });
     const view = await reader.read();
     if (ctx.values.json === true) ctx.stdout.write(`${JSON.stringify(buildStatusJson(view), null, 2)}\n`);
