@@ -1,5 +1,5 @@
 import { RegistrationPage } from '../daemon/page/registration-page';
-import { stableOffset } from '../daemon/agent/schedule';
+import { stableOffset } from '../shared/heartbeat-grid';
 import { ProjectViewReader } from '../daemon/view/project-view';
 import { buildStatusJson } from '../daemon/view/status-json';
 import { silentLog } from '../test/support/sidecar-parts';

@@ -15,7 +15,8 @@ import { LocalDisk, retryPeriodMs } from './local-disk';
 import { LocalState, type CachedCredential } from './local-state';
 import { Recovery } from './recovery';
 import { ResultSink } from './result-sink';
-import { slotAttemptId, stableOffset } from './schedule';
+import { stableOffset } from '../../shared/heartbeat-grid';
+import { slotAttemptId } from './schedule';
 
 /**
  * The node agent (SPEC R1-R5, §4), a coordinator of its parts: the heartbeat scheduler

@@ -3,7 +3,8 @@ import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { Clock, Timers } from '../../shared/clock';
-import { queueName, SCHEDULER_ID, slotAtOrBefore, slotAttemptId } from './schedule';
+import { slotAtOrBefore } from '../../shared/heartbeat-grid';
+import { queueName, SCHEDULER_ID, slotAttemptId } from './schedule';
 import { SlotTimer } from './slot-timer';
 import { AttemptAbandoned } from './attempt-runner';
 

@@ -1,32 +1,10 @@
-import { createHash } from 'node:crypto';
-
 /**
- * The heartbeat grid of a node (SPEC R1): attempts at k × interval + offset, where the
- * offset is a stable hash of project and node id, so a project's nodes are spread over
- * the interval and a restart keeps its node on the same grid. BullMQ's job scheduler
- * runs on this grid (`every` + `offset`); the agent's own timer, used while Redis is
- * away, computes the same slots. A scheduled attempt's id is made here from its slot —
- * never read from BullMQ's job id — so the timer and BullMQ name a slot alike, and the
+ * The names of the agent's schedule: its BullMQ queue and job scheduler, and a slot's
+ * attempt id. The id is made from the slot (shared/heartbeat-grid.ts) — never read
+ * from BullMQ's job id — so the agent's timer and BullMQ name a slot alike, and the
  * recording counts it once whoever made it.
  */
 export const SCHEDULER_ID = 'heartbeat';
-
-export function stableOffset(project: string, nodeId: string, intervalMs: number): number {
-  const digest = createHash('sha256').update(`${project}\u0000${nodeId}`).digest();
-  // 1..interval-1: BullMQ treats 0 as "no offset".
-  return 1 + (digest.readUInt32BE(0) % Math.max(1, intervalMs - 1));
-}
-
-/** The first slot strictly after `now`. */
-export function nextSlot(now: number, intervalMs: number, offsetMs: number): number {
-  const slot = slotAtOrBefore(now, intervalMs, offsetMs);
-  return slot <= now ? slot + intervalMs : slot;
-}
-
-/** The last slot at or before `at`: `at` itself when it lies on the grid. */
-export function slotAtOrBefore(at: number, intervalMs: number, offsetMs: number): number {
-  return Math.floor((at - offsetMs) / intervalMs) * intervalMs + offsetMs;
-}
 
 export function slotAttemptId(slot: number): string {
   return `slot:${slot}`;

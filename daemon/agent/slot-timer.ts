@@ -1,5 +1,5 @@
 import type { Clock, Timer, Timers } from '../../shared/clock';
-import { nextSlot } from './schedule';
+import { nextSlot } from '../../shared/heartbeat-grid';
 
 /**
  * The agent's own timer on the node's grid: it fires for each slot a grace after the

@@ -1,4 +1,4 @@
-import { stableOffset } from '../agent/schedule';
+import { stableOffset } from '../../shared/heartbeat-grid';
 import type { FailureEntry } from '../../shared/redis/records';
 
 /**

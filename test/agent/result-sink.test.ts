@@ -7,7 +7,7 @@ import { LocalDisk } from '../../daemon/agent/local-disk';
 import { LocalState } from '../../daemon/agent/local-state';
 import { Recovery } from '../../daemon/agent/recovery';
 import { ResultSink } from '../../daemon/agent/result-sink';
-import { REMOVE_NODE } from '../../daemon/cli/actions/unbind';
+import { REMOVE_NODE } from '../../daemon/credentials/unbind-node';
 import { createLogger } from '../../shared/logger';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord } from '../../shared/redis/records';

@@ -1,34 +1,18 @@
 import { attemptOfJob, catchUpDue, catchUpJobId } from '../../daemon/agent/heartbeat-scheduler';
-import { attemptIdAliases, legacySlotAttemptId, nextSlot, SCHEDULER_ID, slotAtOrBefore, slotAttemptId, slotOfAttemptId, stableOffset } from '../../daemon/agent/schedule';
+import { attemptIdAliases, legacySlotAttemptId, SCHEDULER_ID, slotAttemptId, slotOfAttemptId } from '../../daemon/agent/schedule';
+import { nextSlot, stableOffset } from '../../shared/heartbeat-grid';
 import { SlotTimer } from '../../daemon/agent/slot-timer';
 import { FakeClock } from '../support/fake-clock';
 
 /**
- * The heartbeat's decisions on a fake clock (SPEC R1): the grid, the slot timer on it,
+ * The heartbeat's decisions on a fake clock (SPEC R1): the slot timer on the grid
+ * (its maths: test/shared/heartbeat-grid.test.ts),
  * the attempt id of a slot (the same from the timer and from BullMQ), and the catch-up
  * rule. What BullMQ itself does is pinned in bullmq-contract.test.ts.
  */
 
 const INTERVAL = 60_000;
 const OFFSET = stableOffset('p', 'n1', INTERVAL);
-
-describe('the grid', () => {
-  it('puts a node on a stable offset inside the interval, different nodes apart', () => {
-    expect(OFFSET).toBe(stableOffset('p', 'n1', INTERVAL));
-    expect(OFFSET).toBeGreaterThan(0);
-    expect(OFFSET).toBeLessThan(INTERVAL);
-    const offsets = new Set(['n1', 'n2', 'n3', 'n4'].map((n) => stableOffset('p', n, INTERVAL)));
-    expect(offsets.size).toBe(4);
-  });
-
-  it('gives the next slot strictly after now, and the slot at or before a time', () => {
-    const slot = 10 * INTERVAL + OFFSET;
-    expect(nextSlot(slot - 1, INTERVAL, OFFSET)).toBe(slot);
-    expect(nextSlot(slot, INTERVAL, OFFSET)).toBe(slot + INTERVAL);
-    expect(slotAtOrBefore(slot, INTERVAL, OFFSET)).toBe(slot);
-    expect(slotAtOrBefore(slot + INTERVAL - 1, INTERVAL, OFFSET)).toBe(slot);
-  });
-});
 
 describe('attempt ids', () => {
   it('are made from the slot, and a scheduled job names the slot it was scheduled for', () => {

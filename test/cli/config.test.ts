@@ -1,25 +1,9 @@
-import { spawn } from 'node:child_process';
-import { assertBuilt, CLI_ENTRY, cleanEnv } from '../support/authserver';
-import { track } from '../support/process-registry';
+import { runCli } from '../support/cli';
 
 /**
  * Configuration errors through the real CLI process (`node dist/daemon/cli/main.js`):
  * every invalid key in one message, exit code 2, no secret echoed.
  */
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  assertBuilt();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    track(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe('fdl-cloudauth CLI configuration', () => {
   it('--help lists the authserver command, and authserver --help its flags', async () => {
     const help = await runCli(['--help'], {});

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,8 @@ import { ProjectKeys } from '../../shared/redis/keys';
 import { decryptCredential, readCredential } from '../../daemon/credentials/credential-store';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { writeKeyPairs } from '../support/key-dirs';
-import { track } from '../support/process-registry';
+import { assertBuilt, CLI_ENTRY } from '../support/authserver';
+import { runProcess, type CliRun } from '../support/cli';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 import { waitFor } from '../support/ports';
 
@@ -17,38 +18,28 @@ import { waitFor } from '../support/ports';
  * The credential commands as an operator runs them: real `node dist/daemon/cli/main.js`
  * processes against a real redis-server. `npm run build` must have run (npm test does).
  */
-const CLI = path.join(__dirname, '..', '..', 'dist', 'daemon', 'cli', 'main.js');
+const CLI = CLI_ENTRY;
 
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
+/** Only what the test sets reaches the CLI: no CLOUDAUTH_* (or anything else) of the machine leaks in. */
+function runCli(args: string[], env: Record<string, string>, stdin?: string): Promise<CliRun> {
+  assertBuilt();
+  return runProcess(process.execPath, [CLI, ...args], env, { stdin, minimalEnv: true });
 }
 
-function runCli(args: string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
-  return runCommand(process.execPath, [CLI, ...args], env, stdin);
+/**
+ * The CLI SIGKILLed right after it reported its n-th switched credential, as an OOM
+ * kill or a power cut would (test/support/crash-after-output.js, preloaded).
+ */
+function crashAfterSwitched(n: number): Record<string, string> {
+  return {
+    NODE_OPTIONS: `--require ${path.join(__dirname, '..', 'support', 'crash-after-output.js')}`,
+    FDL_CRASH_AFTER_LINE: '^project \\S+: switched from ',
+    FDL_CRASH_AFTER_COUNT: String(n),
+  };
 }
 
-function runCommand(command: string, args: string[], env: Record<string, string>, stdin?: string): Promise<CliResult> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before these tests (npm test does)`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      // Only what the test sets: no CLOUDAUTH_* of the machine leaks in.
-      env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    track(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    child.stdin.on('error', () => undefined);
-    if (stdin !== undefined) child.stdin.end(stdin);
-    else child.stdin.end();
-  });
+function runCommand(command: string, args: string[], env: Record<string, string>): Promise<CliRun> {
+  return runProcess(command, args, env, { minimalEnv: true });
 }
 
 let redis: TestRedis;
@@ -400,7 +391,7 @@ describe('crypto switch', () => {
     const keyDir = await generatedKeyDir();
     const passwords = await registerProjects(prefix, keyDir, ['p1', 'p2', 'p3', 'p4', 'p5']);
 
-    const crashed = await runCli(['crypto', 'switch', '--to', 'sm2'], envFor(prefix, keyDir, { CLOUDAUTH_TEST_CRASH_AFTER: '2' }));
+    const crashed = await runCli(['crypto', 'switch', '--to', 'sm2'], envFor(prefix, keyDir, crashAfterSwitched(2)));
     expect(crashed.signal).toBe('SIGKILL');
     expect(crashed.stdout).not.toContain('switched 2 credential(s)');
     const mixed = await expectReadable(prefix, keyDir, passwords);
@@ -430,7 +421,7 @@ describe('secrets never reach the output', () => {
     const keys = new ProjectKeys(prefix, 'leaky');
     const outputs: string[] = [];
     const ciphertexts: string[] = [];
-    const record = (r: CliResult) => {
+    const record = (r: CliRun) => {
       expect(r.code).toBe(0);
       outputs.push(r.stdout, r.stderr);
     };

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { byCode, CATALOG } from '../../shared/catalog';
 import { runbookHref, RUNBOOK_URL } from '../../daemon/page/render-error-details';
 import { githubAnchor, headings } from '../support/markdown';
-import { stableOffset } from '../../daemon/agent/schedule';
+import { stableOffset } from '../../shared/heartbeat-grid';
 import { esc } from '../../daemon/page/html';
 import { PageQueryError, parsePageQuery, pageHref } from '../../daemon/page/page-query';
 import { PAGE_HEADERS, PAGE_SCRIPT, PAGE_SCRIPT_HASH } from '../../daemon/page/page-script';

@@ -1,18 +1,37 @@
 import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { assertBuilt, cleanEnv, CLI_ENTRY } from './authserver';
 import { track } from './process-registry';
 
-/** Runs `fdl-cloudauth <args>` from dist/ as a real process, with only the given CLOUDAUTH_* environment. */
+/** What a finished process left: its exit code or signal, and all it wrote. */
 export interface CliRun {
   code: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
 
-export function runCli(args: string[], env: Record<string, string>, stdin?: string, timeoutMs = 30_000): Promise<CliRun> {
-  assertBuilt();
+export interface RunOptions {
+  /** Written to stdin, which is then closed (closed at once when absent). */
+  stdin?: string;
+  /** The process is SIGKILLed and the run rejected past this. */
+  timeoutMs?: number;
+  /**
+   * Nothing of this process's environment but PATH (and HOME, a temp dir) besides
+   * `env`: for tests of what the CLI reads from its environment. Otherwise the
+   * environment is this process's without any CLOUDAUTH_* variable.
+   */
+  minimalEnv?: boolean;
+}
+
+/** Runs a command as a real process, tracked so a failed test still stops it. */
+export function runProcess(command: string, args: string[], env: Record<string, string>, options: RunOptions = {}): Promise<CliRun> {
+  const { stdin, timeoutMs = 30_000, minimalEnv = false } = options;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      env: minimalEnv ? { PATH: process.env.PATH ?? '', HOME: os.tmpdir(), ...env } : cleanEnv(env),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     track(child);
     let stdout = '';
     let stderr = '';
@@ -20,12 +39,24 @@ export function runCli(args: string[], env: Record<string, string>, stdin?: stri
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`fdl-cloudauth ${args.join(' ')} did not finish within ${timeoutMs} ms: ${stdout}${stderr}`));
+      reject(new Error(`${args.join(' ')} did not finish within ${timeoutMs} ms: ${stdout}${stderr}`));
     }, timeoutMs);
-    child.once('exit', (code) => {
+    child.once('error', (error) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      reject(error);
     });
+    // 'close', not 'exit': the run is over when its output is all read.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined);
     child.stdin.end(stdin ?? '');
   });
+}
+
+/** Runs `fdl-cloudauth <args>` from dist/ as a real process. */
+export function runCli(args: string[], env: Record<string, string>, stdin?: string, timeoutMs?: number): Promise<CliRun> {
+  assertBuilt();
+  return runProcess(process.execPath, [CLI_ENTRY, ...args], env, { stdin, timeoutMs });
 }

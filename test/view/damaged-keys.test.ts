@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { REMOVE_NODE } from '../../daemon/cli/actions/unbind';
+import { REMOVE_NODE } from '../../daemon/credentials/unbind-node';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { CorruptRecordLog } from '../../daemon/view/corrupt-record-log';
 import { ProjectViewReader } from '../../daemon/view/project-view';

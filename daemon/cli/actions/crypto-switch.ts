@@ -6,7 +6,7 @@ import { loadPrivateKey, loadPublicKey } from '../../../shared/crypto/key-files'
 import { withCliRedis } from '../cli-redis';
 import { ProjectKeys } from '../../../shared/redis/keys';
 import { CorruptRecordError } from '../../../shared/redis/records';
-import { cliLogger } from '../../credentials/cli-logger';
+import { cliLogger } from '../cli-logger';
 import { CredentialChangedError } from '../../credentials/credential-changed-error';
 import { findCredentialProjects, switchCredential } from '../../credentials/credential-switch';
 import { readCredential } from '../../credentials/credential-store';
@@ -24,11 +24,7 @@ import { viewPolicy } from '../../view/view-policy';
  * interruption finishes the job; credentials already on the target are left alone.
  * A project is not switched while one of its live nodes has not made known that it
  * can open the target key (R9; node-key-ids.ts): `--force` switches anyway, loudly.
- *
- * Test hook: CLOUDAUTH_TEST_CRASH_AFTER=<n> makes the process SIGKILL itself right
- * after the n-th credential was switched, so tests can show a crash loses nothing.
  */
-const CRASH_AFTER_ENV = 'CLOUDAUTH_TEST_CRASH_AFTER';
 
 /** Failures that concern one credential: reported, and the other credentials still switch. */
 function isCredentialFailure(error: unknown): error is Error {
@@ -48,9 +44,6 @@ export async function run(ctx: CommandContext): Promise<number> {
   const to = stringFlag(ctx, 'to');
   if (!to) throw new UsageError('--to rsa|sm2 is required');
   if (!isAlgorithm(to)) throw new UsageError(`--to takes rsa or sm2, got "${to}"`);
-  const crashAfterText = ctx.env[CRASH_AFTER_ENV];
-  const crashAfter = crashAfterText && /^\d+$/.test(crashAfterText) ? Number(crashAfterText) : undefined;
-
   const cfg = ctx.config([]);
   const log = cliLogger(cfg.log.level, 'crypto');
   // Fail before touching anything when this machine lacks the target key pair.
@@ -97,7 +90,6 @@ export async function run(ctx: CommandContext): Promise<number> {
         if (result.outcome === 'switched') {
           log.debug({ project, from: result.from, to, keyId: result.keyId }, 'credential switched');
           ctx.stdout.write(`project ${project}: switched from ${result.from} to ${to} (key id ${result.keyId})\n`);
-          if (crashAfter !== undefined && counts.switched === crashAfter) process.kill(process.pid, 'SIGKILL');
         } else if (result.outcome === 'already') {
           ctx.stdout.write(`project ${project}: already on ${to}\n`);
         } else {

@@ -1,6 +1,6 @@
 import { withCliRedis } from '../cli-redis';
 import { ProjectKeys } from '../../../shared/redis/keys';
-import { cliLogger } from '../../credentials/cli-logger';
+import { cliLogger } from '../cli-logger';
 import { CorruptRecordLog } from '../../view/corrupt-record-log';
 import { readFailures } from '../../view/failure-history';
 import { catalogEntryOf, renderDetails, renderFailures } from '../../view/text-tables';

@@ -11,7 +11,7 @@ import {
   PUBLIC_KEY_MODE,
   writeFileAtomic,
 } from '../../../shared/crypto/key-files';
-import { cliLogger } from '../../credentials/cli-logger';
+import { cliLogger } from '../cli-logger';
 import { ExitCode, NOT_ECHOED, stringFlag, UsageError, type CommandContext } from '../command';
 
 export async function run(ctx: CommandContext): Promise<number> {

@@ -2,7 +2,7 @@ import { plaintextBytes } from '../../../shared/crypto/encoding';
 import { describeRedis } from '../../../shared/redis/connection';
 import { withCliRedis } from '../cli-redis';
 import { ProjectKeys } from '../../../shared/redis/keys';
-import { cliLogger } from '../../credentials/cli-logger';
+import { cliLogger } from '../cli-logger';
 import { PasswordInputError } from '../../credentials/password-input-error';
 import { promptHidden, readFirstLine } from '../../credentials/read-password';
 import { registerCredential } from '../../credentials/register-credential';

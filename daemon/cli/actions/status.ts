@@ -1,6 +1,6 @@
 import { withCliRedis } from '../cli-redis';
 import { ProjectKeys } from '../../../shared/redis/keys';
-import { cliLogger } from '../../credentials/cli-logger';
+import { cliLogger } from '../cli-logger';
 import { ProjectViewReader } from '../../view/project-view';
 import { buildStatusJson } from '../../view/status-json';
 import { renderStatus } from '../../view/text-tables';

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { createLogger, type Logger } from '../../shared/logger';
 
 /**
- * The logger of the credential commands: on stderr, so stdout carries only the
+ * The logger of the CLI commands: on stderr, so stdout carries only the
  * command's answer. Fields only ever name projects, algorithms and key ids.
  */
 export function cliLogger(level: string, command: string): Logger {
