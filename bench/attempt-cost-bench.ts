@@ -11,7 +11,7 @@ import { systemClock } from '../shared/clock';
 import { loadConfig } from '../shared/config/load';
 import { closeRedis, createRedis } from '../shared/redis/connection';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../test/support/authserver';
-import { waitFor } from '../test/support/ports';
+import { waitFor } from '../test/support/wait';
 import { startRedis, testPrefix } from '../test/support/redis-server';
 import { registerProject, testKeyDir } from '../test/support/sidecar';
 import { silentLog } from '../test/support/sidecar-parts';

@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import { packageRoot } from '../shared/package-root';
 import { ProjectKeys } from '../shared/redis/keys';
 import { reason, writeCredential, writeNodeRecord } from '../test/support/node-records';
-import { waitFor } from '../test/support/ports';
+import { waitFor } from '../test/support/wait';
 import { startRedis, testPrefix } from '../test/support/redis-server';
 import { figure, median, type BenchContext, type Figure } from './figure';
 

@@ -9,7 +9,7 @@ import { Codes } from '../shared/catalog';
 import { closeRedis, createRedis } from '../shared/redis/connection';
 import { ProjectKeys } from '../shared/redis/keys';
 import { writeCredential } from '../test/support/node-records';
-import { sleep } from '../test/support/ports';
+import { sleep } from '../test/support/wait';
 import { startRedis, testPrefix } from '../test/support/redis-server';
 import { redisConfig, silentLog } from '../test/support/sidecar-parts';
 import { figure, msSince, percentile, type BenchContext, type Figure } from './figure';

@@ -1,5 +1,5 @@
 import { assertBuilt } from '../test/support/authserver';
-import { sleep } from '../test/support/ports';
+import { sleep } from '../test/support/wait';
 import { startRedis, testPrefix } from '../test/support/redis-server';
 import { CandidateChild } from '../test/support/candidate-child';
 import { figure, max, median, type BenchContext, type Figure } from './figure';

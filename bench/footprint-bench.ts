@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
 import { packageRoot } from '../shared/package-root';
 import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../test/support/authserver';
-import { sleep, waitFor } from '../test/support/ports';
+import { sleep, waitFor } from '../test/support/wait';
 import { track } from '../test/support/process-registry';
 import { startRedis, testPrefix } from '../test/support/redis-server';
 import { readNode, registerProject, startSidecar, testKeyDir } from '../test/support/sidecar';

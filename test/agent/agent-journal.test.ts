@@ -9,7 +9,7 @@ import { ProjectKeys } from '../../shared/redis/keys';
 import { closeAllAgents, startAgent, storeCredential, type AgentUnderTest } from '../support/agent-harness';
 import { FakeClock } from '../support/fake-clock';
 import { HeldAuthClient, OK_ANSWER } from '../support/held-auth-client';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { recordedAttempts } from '../support/sidecar';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 

@@ -2,7 +2,7 @@ import { SCHEDULER_ID, slotAttemptId } from '../../daemon/agent/schedule';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { startAgent, storeCredential, type AgentUnderTest } from '../support/agent-harness';
 import { OK_ANSWER } from '../support/held-auth-client';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { testPrefix } from '../support/redis-server';
 import { useRedisForAgents } from '../support/agent-suite';
 

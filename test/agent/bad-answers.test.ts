@@ -9,7 +9,7 @@ import { classify } from '../../daemon/protocol/classify';
 import { loadConfig } from '../../shared/config/load';
 import { AUTH_TIMEOUT_MS, heartbeatsWaitMs } from '../support/noise-budget';
 import { startHostileServer, type HostileMode, type HostileServer } from '../support/hostile-server';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { readNode, registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';
 import { makeCertificates } from '../support/tls';

@@ -5,7 +5,7 @@ import { attemptOfJob, HeartbeatScheduler, logJobFailure } from '../../daemon/ag
 import { SCHEDULER_ID, slotAttemptId } from '../../daemon/agent/schedule';
 import { systemClock, systemTimers } from '../../shared/clock';
 import { createLogger } from '../../shared/logger';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 
 /**

@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { runCli } from '../support/cli';
 import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS } from '../support/noise-budget';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -9,7 +9,7 @@ import { computeNodeStatus } from '../../daemon/view/compute-view';
 import { queueName } from '../../daemon/agent/schedule';
 import { BUSY_INTERVAL_MS, heartbeatsWaitMs } from '../support/noise-budget';
 import { closeAllAuthServers, createAccount, request, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
-import { sleep, waitFor } from '../support/ports';
+import { sleep, waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 

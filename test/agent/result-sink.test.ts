@@ -11,7 +11,7 @@ import { REMOVE_NODE } from '../../daemon/credentials/unbind-node';
 import { createLogger } from '../../shared/logger';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord } from '../../shared/redis/records';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 
 /**

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { queueName } from '../../daemon/agent/schedule';
 import { closeAllAuthServers, createAccount, request, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 

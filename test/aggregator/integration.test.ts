@@ -8,7 +8,7 @@ import { ProjectViewReader } from '../../daemon/view/project-view';
 import { readFailures } from '../../daemon/view/failure-history';
 import { UnknownNodeError } from '../../daemon/view/unknown-node-error';
 import { testPrefix } from '../support/redis-server';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { startCandidate, DEFAULT_POLICY } from '../support/sidecar-parts';
 import { useRedisWithCandidates } from '../support/candidate-suite';
 import { pushFailure, reason, simulateRegister, writeCredential, writeNodeRecord } from '../support/node-records';

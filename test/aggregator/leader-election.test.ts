@@ -1,7 +1,7 @@
 import { ProjectKeys } from '../../shared/redis/keys';
 import { StatusWriter } from '../../daemon/aggregator/status-writer';
 import { startRedis, testPrefix } from '../support/redis-server';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { PausableProxy } from '../support/pausable-proxy';
 import { startCandidate, type Candidate } from '../support/sidecar-parts';
 import { useRedisWithCandidates } from '../support/candidate-suite';

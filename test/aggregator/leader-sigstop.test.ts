@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { StatusWriter } from '../../daemon/aggregator/status-writer';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { assertBuilt } from '../support/authserver';
 import { CandidateChild, type CandidateMessage } from '../support/candidate-child';
 import { startCandidate, type Candidate } from '../support/sidecar-parts';

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { ClusterMetrics } from '../../daemon/aggregator/cluster-metrics';
 import { startRedis, testPrefix } from '../support/redis-server';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { checkMetrics } from '../support/promtool';
 import { DEFAULT_POLICY, silentLog, startCandidate, type Candidate } from '../support/sidecar-parts';
 import { useRedisWithCandidates } from '../support/candidate-suite';

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { heartbeatsWaitMs, LEADER_ENV } from '../support/noise-budget';
 import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { registerProject, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import type { StatusJson } from '../../daemon/view/status-json';

@@ -1,7 +1,7 @@
 import { BUSY_INTERVAL_MS, LEADER_ENV } from '../support/noise-budget';
 import { summarize, type Notification } from '../support/alertmanager';
 import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { startOnCallChain, type OnCallChain } from '../support/oncall-chain';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LEADER_ENV } from '../support/noise-budget';
 import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { startOnCallChain, type OnCallChain } from '../support/oncall-chain';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';

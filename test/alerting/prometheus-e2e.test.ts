@@ -1,5 +1,5 @@
 import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { configFromShipped, rulesFromShipped, startPrometheus, type PromAlert, type PromRule, type TestPrometheus } from '../support/prometheus';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { heartbeatsWaitMs, LEADER_ENV, LEADER_LEASE_MS, LEADER_RENEW_MS, STALL_MS } from '../support/noise-budget';

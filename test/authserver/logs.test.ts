@@ -1,5 +1,5 @@
 import { testPrefix } from '../support/redis-server';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import {
   authenticate,
   boundNodes,

@@ -12,7 +12,7 @@ import { writeKeyPairs } from '../support/key-dirs';
 import { assertBuilt, CLI_ENTRY } from '../support/authserver';
 import { runProcess, type CliRun } from '../support/cli';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 
 /**
  * The credential commands as an operator runs them: real `node dist/daemon/cli/main.js`

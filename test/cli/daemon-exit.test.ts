@@ -2,7 +2,7 @@ import path from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { registerProject, startSidecar, testKeyDir } from '../support/sidecar';
 

@@ -8,7 +8,7 @@ import { ProjectKeys } from '../../shared/redis/keys';
 import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { runCli } from '../support/cli';
 import { writeNodeRecord } from '../support/node-records';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 import { readNode, startSidecar, testKeyDir } from '../support/sidecar';
 

@@ -13,7 +13,7 @@ import { findCredentialProjects, SWITCH, switchCredential } from '../../daemon/c
 import { REGISTER, registerCredential } from '../../daemon/credentials/register-credential';
 import { readFirstLine } from '../../daemon/credentials/read-password';
 import { writeKeyPairs } from '../support/key-dirs';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 
 /** The credential modules against a real redis-server, without the CLI around them. */

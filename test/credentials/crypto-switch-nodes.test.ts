@@ -4,7 +4,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { runCli } from '../support/cli';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { registerProject, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { KEY_FILE_NAMES, loadPublicKey } from '../../shared/crypto/key-files';

@@ -8,7 +8,7 @@ import { SidecarServer } from '../../daemon/http/sidecar-server';
 import { loadWebConfig, WebConfigError, type WebConfig } from '../../daemon/http/web-config';
 import { createLogger } from '../../shared/logger';
 import { request } from '../support/authserver';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { findPrometheus, startPrometheus, type TestPrometheus } from '../support/prometheus';
 import { holdConnections, trickle, untilClosed } from '../support/slow-client';
 import { writeCertificates, type CertificateFiles } from '../support/tls';

@@ -1,4 +1,4 @@
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { useThreeNodeCluster } from '../support/cluster-suite';
 import { expectNeverTwoLeaders, saysLeader } from '../support/sidecar-metrics';
 import { checkMetrics } from '../support/promtool';

@@ -1,6 +1,6 @@
 import { createAccount } from '../support/authserver';
 import { runCli } from '../support/cli';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { useThreeNodeCluster } from '../support/cluster-suite';
 import { saysLeader } from '../support/sidecar-metrics';
 import type { Sidecar } from '../support/sidecar';

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import { startHangingServer, startHostileServer, type HangingServer, type HostileServer } from '../support/hostile-server';
-import { freePort, waitFor } from '../support/ports';
+import { freePort } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { AUTH_TIMEOUT_MS, STALL_MS } from '../support/noise-budget';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { readNode, registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';

@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { createAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
 import { nodeFigures, printFigures } from '../support/attempt-figures';
 import { HEALTHY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../support/noise-budget';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 import { gauge } from '../support/sidecar-metrics';
 import { recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';

@@ -3,7 +3,7 @@ import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_LEASE_MS, LEADER_RENEW_MS } 
 import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { nodeFigures, printFigures } from '../support/attempt-figures';
 import { PausableProxy } from '../support/pausable-proxy';
-import { sleep, waitFor } from '../support/ports';
+import { sleep, waitFor } from '../support/wait';
 import { expectNeverTwoLeaders, leaders, saysLeader } from '../support/sidecar-metrics';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 import { redisConfig, silentLog } from '../support/sidecar-parts';

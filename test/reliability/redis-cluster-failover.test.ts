@@ -2,7 +2,7 @@ import type { Cluster } from 'ioredis';
 import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../support/noise-budget';
 import { nodeFigures, printFigures } from '../support/attempt-figures';
 import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { gauge, leaders } from '../support/sidecar-metrics';
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';

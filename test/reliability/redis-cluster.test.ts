@@ -2,7 +2,7 @@ import type { Cluster } from 'ioredis';
 import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS, LEADER_ENV } from '../support/noise-budget';
 import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { runCli } from '../support/cli';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';

@@ -3,7 +3,7 @@ import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../support/noise
 import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
 import { attemptsMade, nodeFigures, printFigures, waitForMoreAttempts } from '../support/attempt-figures';
 import { PausableProxy } from '../support/pausable-proxy';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeSentinelGroups, startSentinelGroup, type SentinelGroup } from '../support/redis-sentinel';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { recordedAttempts, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';

@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_LEASE_MS, LEADER_RENEW_MS } from '../support/noise-budget';
 import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
 import { nodeFigures, printFigures, waitForMoreAttempts } from '../support/attempt-figures';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { gauge, leaders } from '../support/sidecar-metrics';
 import { disposeSentinelGroups, startSentinelGroup, type SentinelGroup } from '../support/redis-sentinel';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';

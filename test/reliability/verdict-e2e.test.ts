@@ -6,7 +6,7 @@ import type { StatusJson } from '../../daemon/view/status-json';
 import { createAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
 import { runCli } from '../support/cli';
 import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS, LEADER_ENV } from '../support/noise-budget';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
 import { gauge } from '../support/sidecar-metrics';
 import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';

@@ -5,7 +5,7 @@ import Redis from 'ioredis';
 import { BUSY_INTERVAL_MS, heartbeatsWaitMs } from '../support/noise-budget';
 import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { runCli, type CliRun } from '../support/cli';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { readNode, startSidecar, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { ProjectKeys } from '../../shared/redis/keys';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { cleanEnv, createAccount, request, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { track } from '../support/process-registry';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 import { registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';

@@ -7,7 +7,7 @@ import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';
 import { closeAllAuthServers, createAccount, request, spawnAuthServer } from '../support/authserver';
 import { CaptureProxy } from '../support/capture-proxy';
-import { waitFor } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { disposeSecuredSentinels, startSecuredSentinel } from '../support/redis-sentinel';
 import { disposeAllRedis, startRedis } from '../support/redis-server';
 import { startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';

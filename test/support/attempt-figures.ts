@@ -1,7 +1,7 @@
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { slotOfAttemptId } from '../../daemon/agent/schedule';
-import { waitFor } from './ports';
+import { waitFor } from './wait';
 import { onePerAttempt, type Sidecar } from './sidecar';
 
 /**

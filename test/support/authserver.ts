@@ -10,7 +10,7 @@ import { loadConfig, type Config } from '../../shared/config/load';
 import { packageRoot } from '../../shared/package-root';
 import { createLogger } from '../../shared/logger';
 import { START_BOUND_MS } from './noise-budget';
-import { waitFor } from './ports';
+import { waitFor } from './wait';
 import { track } from './process-registry';
 import { testPrefix } from './redis-server';
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import { packageRoot } from '../../shared/package-root';
 import { track } from './process-registry';
-import { waitFor } from './ports';
+import { waitFor } from './wait';
 
 /**
  * An aggregator candidate (leader election + aggregator, as the daemon wires them)

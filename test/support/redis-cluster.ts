@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import Redis, { Cluster } from 'ioredis';
 import { STALL_MS } from './noise-budget';
-import { freePort, waitFor } from './ports';
+import { freePort } from './ports';
+import { waitFor } from './wait';
 import { startRedis, type RedisServerOptions, type TestRedis } from './redis-server';
 
 /**

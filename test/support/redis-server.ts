@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { CertificateFiles } from './tls';
-import { freePort, sleep, waitForPort } from './ports';
+import { freePort } from './ports';
+import { sleep, waitForPort } from './wait';
 import { track } from './process-registry';
 
 /**

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { waitFor } from './ports';
+import { waitFor } from './wait';
 import { track } from './process-registry';
 
 /**

@@ -1,4 +1,4 @@
-import { sleep } from './ports';
+import { sleep } from './wait';
 import type { Sidecar } from './sidecar';
 
 /**

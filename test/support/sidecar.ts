@@ -9,7 +9,8 @@ import { registerCredential } from '../../daemon/credentials/register-credential
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord, type NodeRecord } from '../../shared/redis/records';
 import { assertBuilt, cleanEnv, CLI_ENTRY, request } from './authserver';
-import { freePort, waitFor } from './ports';
+import { freePort } from './ports';
+import { waitFor } from './wait';
 import { AUTH_TIMEOUT_MS, HEALTHY_INTERVAL_MS, START_BOUND_MS } from './noise-budget';
 import { track } from './process-registry';
 
