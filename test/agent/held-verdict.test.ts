@@ -1,7 +1,7 @@
 import { nextVerdict, verdictApplies, type HeldVerdict } from '../../daemon/agent/held-verdict';
 import type { CachedCredential } from '../../daemon/agent/local-state';
 
-/** Issue 10 §3: which failed verdict a node keeps, to restore it after a loss of Redis data. */
+/** Which failed verdict a node keeps, to restore it after a loss of Redis data. */
 const credential = (generation: number, registeredAt: number): CachedCredential => ({ account: 'a', ciphertext: 'c', algorithm: 'rsa', keyId: 'k', generation, registeredAt });
 const failed = { status: 'failed', since: '100', epoch: '4', failedAt: '100', generation: '2' };
 const held: HeldVerdict = { since: '100', epoch: '4', failedAt: '100', generation: '2', registeredAt: '50' };

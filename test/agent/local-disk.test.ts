@@ -8,7 +8,7 @@ import { LocalState } from '../../daemon/agent/local-state';
 import { createLogger } from '../../shared/logger';
 
 /**
- * Issue 21 in this process: LocalDisk and its two writers (the state file, the journal)
+ * The node's disk as a fault domain, in this process: LocalDisk and its two writers (the state file, the journal)
  * when journal.dir refuses writes. A directory under a path whose parent is a regular
  * file refuses every write (ENOTDIR) and cannot be created, as a read-only or full disk
  * would, without needing root; removing that file is the disk coming back. (Read-only

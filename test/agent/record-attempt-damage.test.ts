@@ -7,16 +7,16 @@ import { parseNodeRecord } from '../../shared/redis/records';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 
 /**
- * Issue 20 at the script level, on a real Redis:
- * §4 every key record-attempt-7.lua and restore-after-loss-8.lua touch is checked before
+ * The recording scripts under damage, clock steps and mixed versions, on a real Redis:
+ * - every key record-attempt-7.lua and restore-after-loss-8.lua touch is checked before
  *    the first write: a key of the wrong type writes nothing (no attempt id without its
  *    streak); one of the node's own is removed and put back from what the node holds;
- * §3 a recorded time is never later than Redis TIME, and a backward clock step does not
+ * - a recorded time is never later than Redis TIME, and a backward clock step does not
  *    drop journaled failures from the streak;
- * §5 a slot is recorded under both names while both releases may run;
- * §2 a restore never brings back an older credential generation than the stored one,
+ * - a slot is recorded under both names while both releases may run;
+ * - a restore never brings back an older credential generation than the stored one,
  *    and puts back a newer one over an older one;
- * §1 a restore puts back the members the node saw, not only itself.
+ * - a restore puts back the members the node saw, not only itself.
  */
 let redis: Redis;
 let keys: ProjectKeys;
@@ -56,7 +56,7 @@ async function twoFailures(): Promise<Held> {
   return { record: b.record, recent: [{ attemptId: 'f1', atMs: a.atMs }, { attemptId: 'f2', atMs: b.atMs }] };
 }
 
-describe('a key of the wrong type (§4)', () => {
+describe('a key of the wrong type', () => {
   it.each([
     ['nodes', () => keys.nodes],
     ['credential', () => keys.credential],
@@ -102,7 +102,7 @@ describe('a key of the wrong type (§4)', () => {
   });
 });
 
-describe('time (§3)', () => {
+describe('time', () => {
   it('caps a journaled time at Redis TIME: a clock stepped a day ahead does not freeze the streak', async () => {
     const held = await twoFailures();
     const reply = await recordAttempt(redis, keys, fail('ahead', (await redisNow()) + DAY), held);
@@ -135,14 +135,14 @@ describe('time (§3)', () => {
   });
 });
 
-it('records a slot under both names while both releases may run (§5)', async () => {
+it('records a slot under both names while both releases may run', async () => {
   await recordAttempt(redis, keys, fail('slot:7200000'));
   expect(await redis.zscore(keys.attempts('n1'), 'slot:7200000')).not.toBeNull();
   expect(await redis.zscore(keys.attempts('n1'), 'repeat:heartbeat:7200000')).not.toBeNull();
   expect(await node()).toMatchObject({ attemptsTotal: 1, consecutiveFailures: 1 });
 });
 
-describe('restore (§1, §2)', () => {
+describe('restore: members and generation order', () => {
   const credential = (generation: number, registeredAt: number) => ({ account: 'a', ciphertext: `x${generation}`, algorithm: 'rsa', keyId: 'k', generation, registeredAt });
   const verdict = (generation: number, registeredAt: number) => ({ since: '5', epoch: '3', failedAt: '5', generation: String(generation), registeredAt: String(registeredAt) });
 

@@ -7,7 +7,7 @@ import { registerProject, startSidecars, testKeyDir, type ProjectFixture, type S
 import type { StatusJson } from '../../daemon/view/status-json';
 
 /**
- * Issue 10, case 1, with real sidecar processes: under policy `all`, one node driven
+ * The stale rule (R6) with real sidecar processes: under policy `all`, one node driven
  * to the threshold while the two other sidecars are stopped (stale) leaves the project
  * `degraded`, never `failed` — a maintenance window on two sidecars must not lock a
  * cluster out. The stale nodes keep their recorded streak, in /status and /metrics.

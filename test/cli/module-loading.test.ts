@@ -13,7 +13,7 @@ import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../supp
 import { readNode, startSidecar, testKeyDir } from '../support/sidecar';
 
 /**
- * Issue 11: the CLI answers fast because each command loads only what it uses. Real
+ * The CLI answers fast because each command loads only what it uses. Real
  * processes of the built CLI, with a preload that lists every module they loaded
  * (test/support/loaded-modules.js). `--help` loads no dependency at all; `status`
  * loads ioredis but nothing of the sidecar's BullMQ, the ciphers, the reference server

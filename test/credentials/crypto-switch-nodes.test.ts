@@ -11,7 +11,7 @@ import { KEY_FILE_NAMES, loadPublicKey } from '../../shared/crypto/key-files';
 import type { StatusJson } from '../../daemon/view/status-json';
 
 /**
- * Issue 10 §7 (R9): each node makes known which key ids it can open, and
+ * SPEC R9: each node makes known which key ids it can open, and
  * `crypto switch` refuses — naming the nodes — to write a ciphertext that a live node
  * could not open; `--force` switches anyway and says so loudly. Real sidecars: n1 has
  * both key pairs, n2 only the RSA pair.

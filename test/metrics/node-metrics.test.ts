@@ -4,7 +4,7 @@ import { CATALOG } from '../../shared/catalog';
 import { checkMetrics } from '../support/promtool';
 
 /**
- * Issue 10 §5: `authentication_failures_total` has a series at 0 for every catalog
+ * `authentication_failures_total` has a series at 0 for every catalog
  * reason from the start, so Prometheus' increase() sees a node's first failure of a
  * reason (an absent series has no earlier sample to increase from).
  */

@@ -7,7 +7,7 @@ import { loadConfig } from '../../shared/config/load';
 import { fuzzSeed, Rng, withCase } from '../support/fuzz';
 
 /**
- * Issue 6 item 5, the agent's side: the answer parser. 12,000 random and mutated raw
+ * The agent's answer parser against hostile input. 12,000 random and mutated raw
  * answers go straight into classify(), and 1,500 random HTTP answers (status,
  * headers, body bytes) go through the real AuthClient over loopback first. Every
  * outcome must be a success with a well-formed license, or a failure whose name is a

@@ -7,7 +7,7 @@ import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server
 import { readNode, registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';
 
 /**
- * Issue 6 item 4: a hostile network between a real sidecar and the authorization
+ * A hostile network between a real sidecar and the authorization
  * server. Four sidecars (one project each, one Redis) talk to: a closed port
  * (connection refused), a server that resets the connection in the middle of the
  * body, one that sends the headers and then stalls, and a raw TCP server that accepts

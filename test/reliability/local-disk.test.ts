@@ -12,7 +12,7 @@ import { recordedAttempts, registerProject, startSidecar, testKeyDir, type Proje
 import { fillDisk, mountable, mountSmallDisk, remount, unmountAll } from '../support/small-disk';
 
 /**
- * Issue 21: the node's own disk (`journal.dir`) as a fault domain, on real sidecars,
+ * The node's own disk (`journal.dir`) as a fault domain, on real sidecars,
  * a real Redis and the reference server as a child process. Removed, read-only or full,
  * the directory never keeps an attempt out of Redis; with Redis away too, attempts are
  * still made on time, held in memory and recorded once Redis returns; the server is

@@ -16,7 +16,7 @@ import type { ProjectView } from '../../daemon/view/compute-view';
 import { closeRedis, createRedis } from '../../shared/redis/connection';
 
 /**
- * Issue 6 item 6: a leader cut off from Redis. A TCP proxy sits between one sidecar
+ * A leader cut off from Redis steps down and loses nothing. A TCP proxy sits between one sidecar
  * and Redis and holds every byte in both directions (the connection stays open,
  * nothing arrives — a partition as the sidecar sees it).
  *

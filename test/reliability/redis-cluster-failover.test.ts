@@ -12,7 +12,7 @@ import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';
 
 /**
- * Issue 13 item 6: Redis Cluster fail-over. Three primaries, each with a replica;
+ * Redis Cluster fail-over loses no attempt. Three primaries, each with a replica;
  * three sidecars reach the cluster through CLOUDAUTH_REDIS_CLUSTER_NODES and
  * authenticate every second. The primary that serves the project's hash-tag slot (so
  * every key of the project) is SIGKILLed mid-heartbeats; its replica is promoted by

@@ -11,7 +11,7 @@ import { registerCredential } from '../../daemon/credentials/register-credential
 import { ProjectKeys } from '../../shared/redis/keys';
 
 /**
- * Issue 6 item 1, the hard case: Sentinel fail-over while the replica lags. The
+ * The hard case of Sentinel fail-over: while the replica lags. The
  * replication stream runs through a proxy that the test holds (as a slow or congested
  * link would), so for a few heartbeats the primary acknowledges attempts that never
  * reach the replica; then the primary is SIGKILLed and the lagging replica promoted.

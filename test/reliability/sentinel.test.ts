@@ -12,7 +12,7 @@ import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';
 
 /**
- * Issue 6 item 1: the project's Redis is a primary + replica watched by three
+ * Sentinel fail-over loses no attempt: the project's Redis is a primary + replica watched by three
  * sentinels; three sidecars reach it through Sentinel (CLOUDAUTH_REDIS_SENTINELS).
  * The primary is SIGKILLed while the nodes authenticate every second. The sentinels
  * promote the replica; meanwhile the agents authenticate from their journals, then

@@ -12,13 +12,13 @@ import { gauge } from '../support/sidecar-metrics';
 import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 
 /**
- * Issue 20 with real sidecars, a real Redis and the reference server as an operator
+ * Nothing unknown fails a project, and no registration is rolled back, with real sidecars, a real Redis and the reference server as an operator
  * meets it: nothing unknown fails a project, and no registration is rolled back.
- * - §1, §4: policy `all`, n1 failing (IP outside the allow-list), n2 healthy. n2's
+ * - unknown members and damaged keys: policy `all`, n1 failing (IP outside the allow-list), n2 healthy. n2's
  *   record damaged, then made a string, then lost with the rest of Redis's data while
  *   n2 is down: the project stays `degraded` throughout (n2 an unknown member), `status`
  *   and `/status` keep working, and n2 records again when it returns.
- * - §2: the project fails at generation 1 while n2 holds that verdict; n2 stops;
+ * - generation order: the project fails at generation 1 while n2 holds that verdict; n2 stops;
  *   `register` makes generation 2; Redis loses its data; n2 starts first and restores
  *   what it holds — then n1 starts and puts back the newer registration, and both
  *   converge on it.
@@ -83,7 +83,7 @@ function held(s: Sidecar): { members: Record<string, number> | null; verdict: un
   return JSON.parse(readFileSync(path.join(s.journalDir, `state-${s.nodeId}.json`), 'utf8')) as ReturnType<typeof held>;
 }
 
-describe('unknown members (§1, §4)', () => {
+describe('unknown members (missing or damaged records)', () => {
   it('a damaged, wrong-type or lost record of a member never fails the project under `all`', async () => {
     const c = await cluster('unk', 'all', '10.20.0.2/32');
     const keys = c.fixture.keys;
@@ -151,7 +151,7 @@ describe('unknown members (§1, §4)', () => {
   });
 });
 
-describe('generation order (§2)', () => {
+describe('generation order', () => {
   it('a node that was down during a re-register restores its older registration first; the newer one wins when its holder starts', async () => {
     const c = await cluster('gen', 'any', '10.30.0.1/32');
     const n1 = await c.start('n1', '10.30.0.1');

@@ -11,7 +11,7 @@ import { silentLog } from '../support/sidecar-parts';
 import { testKeyDir } from '../support/sidecar';
 
 /**
- * Issue 20 §4, for the readers and the other writers: a key of the wrong type is
+ * Damaged keys, for the readers and the other writers: a key of the wrong type is
  * reported (named, counted like a corrupt record) while the rest of the project goes
  * on — the view (`status`, `/status`, the leader) is still read, the damaged node is an
  * unknown member — and no script writes part of what it does.

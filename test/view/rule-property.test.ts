@@ -8,7 +8,7 @@ import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server
 import { silentLog } from '../support/sidecar-parts';
 
 /**
- * Issue 20, property of the rule (SPEC R5, R6): for random projects — a policy, a
+ * The property of the rule (SPEC R5, R6): for random projects — a policy, a
  * threshold, and members that are ok, failing (below or at the threshold), stale,
  * missing (in the nodes set, no record) or unreadable (a reason that is not JSON, a
  * key of the wrong type) — the project is `failed` exactly when the policy's count of

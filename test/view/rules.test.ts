@@ -226,7 +226,7 @@ describe('stale and unattempted nodes under every policy (R5, R6)', () => {
     expect(view(nodes, p).status).toBe(expected);
   });
 
-  it('any: a failing node that goes stale stays visible (issue 10, case 2)', () => {
+  it('any: a failing node that goes stale stays visible', () => {
     const v = view([stale('a', 11), live('b', 0), live('c', 0)], 'any');
     expect(v.status).toBe('degraded');
     expect(v.nodes[0]).toMatchObject({ id: 'a', status: 'stale', consecutiveFailures: 11 });

@@ -4,11 +4,11 @@ import { renderStatus } from '../../daemon/view/text-tables';
 import type { NodeRecord } from '../../shared/redis/records';
 
 /**
- * Issue 20 §1 at the rule level: a member whose record is missing (Redis lost it while
+ * Unknown members at the rule level: a member whose record is missing (Redis lost it while
  * the member's sidecar was down) or unreadable (corrupt, a key of the wrong type) is an
  * unknown member — counted in the policy's denominator, never as failed (SPEC R5).
  * The cases are the ones reproduced with real sidecars: policy `all`, n1 failing at
- * the threshold, n2 lost by a FLUSHALL or damaged by hand. Issue 20 §2: a stored
+ * the threshold, n2 lost by a FLUSHALL or damaged by hand. And a stored
  * `failed` is a verdict about one credential generation.
  */
 const HOUR = 3_600_000;
