@@ -28,8 +28,12 @@ import { startCandidate, type Candidate } from '../support/sidecar-parts';
  *   step waits until Redis no longer returns it. Redis does the expiring; the case picks
  *   the moment. The election is not changed to read lease times instead: that would be
  *   another protocol, not a test of this one.
+ * - A renew that fails is Redis refusing the candidate's commands (the candidate runs as
+ *   a Redis user of its own, whose rights the case takes away): an error reply at once,
+ *   on a connection that stays up. A renew that hangs goes through a proxy that holds
+ *   every byte; the clock is then moved without waiting for it.
  * - The only real waits are for I/O (a published release reaching a candidate, a key
- *   expiring, a connection closing), each bounded with room for a 3 s stall.
+ *   expiring), each bounded with room for a 3 s stall.
  */
 const LEASE = 15_000;
 const RENEW = 5_000;
@@ -37,8 +41,11 @@ const RENEW = 5_000;
 type Who = 'a' | 'b';
 
 type Step =
-  /** Starts a candidate (its first try is awaited); `proxied` puts its commands behind a proxy the case can hang or cut. */
-  | { start: Who; proxied?: true }
+  /**
+   * Starts a candidate (its first try is awaited). Its commands go `via` a proxy the case
+   * can hang, or as a Redis user of its own whose rights the case can take away.
+   */
+  | { start: Who; via?: 'proxy' | 'own-user' }
   /** Moves the clock of one candidate, or of both in turns of a second. */
   | { run: Who | 'both'; ms: number }
   /** The candidate was stopped for `ms`: its clock leaps, and nothing fires until it runs. */
@@ -53,8 +60,8 @@ type Step =
   | { close: Who }
   /** Waits for the candidate to be elected by an event alone: its clock does not move. */
   | { hears: Who }
-  /** The candidate's command connection fails: its commands are refused at once. */
-  | { cut: Who }
+  /** Redis refuses the candidate's commands (its user loses its rights): each fails at once. */
+  | { refuse: Who }
   /** The candidate's command connection holds every byte: its commands hang. */
   | { hang: Who }
   | { check: Want };
@@ -145,9 +152,9 @@ const cases: Case[] = [
   {
     name: 'a leader whose renews fail keeps leading until its local deadline, then steps down; the lease lapses and another takes it',
     steps: [
-      { start: 'a', proxied: true },
+      { start: 'a', via: 'own-user' },
       { start: 'b' },
-      { cut: 'a' },
+      { refuse: 'a' },
       { run: 'a', ms: LEASE - 1 },
       { check: { leaders: { a: 1 }, redis: 'a|1', demoted: { a: [] } } },
       { run: 'a', ms: 1 },
@@ -160,7 +167,7 @@ const cases: Case[] = [
   },
   {
     name: 'a leader whose renew hangs steps down at its deadline while the call is still on its way',
-    steps: [{ start: 'a', proxied: true }, { hang: 'a' }, { run: 'a', ms: LEASE - 1 }, { check: { leaders: { a: 1 }, redis: 'a|1' } }, { run: 'a', ms: 1 }],
+    steps: [{ start: 'a', via: 'proxy' }, { hang: 'a' }, { run: 'a', ms: LEASE - 1 }, { check: { leaders: { a: 1 }, redis: 'a|1' } }, { run: 'a', ms: 1 }],
     want: { leaders: {}, redis: 'a|1', demoted: { a: ['lease-expired'] }, elected: { a: [1] }, states: { a: 'candidate' } },
   },
 ];
@@ -176,6 +183,7 @@ interface Party {
   proxy: PausableProxy | undefined;
   /** Its commands hang: a clock moved over them cannot wait for them. */
   hung: boolean;
+  ownUser: boolean;
   closing?: Promise<void>;
 }
 
@@ -191,7 +199,7 @@ class World {
   }
 
   async play(step: Step): Promise<void> {
-    if ('start' in step) return this.start(step.start, step.proxied === true);
+    if ('start' in step) return this.start(step.start, step.via);
     if ('run' in step) {
       const who: Who[] = step.run === 'both' ? ['a', 'b'] : [step.run];
       // Both in turns of a second, so neither gets ahead of the other by a renew period.
@@ -223,10 +231,8 @@ class World {
       expect(p.clock.now()).toBe(before);
       return;
     }
-    if ('cut' in step) {
-      const p = this.party(step.cut);
-      await p.proxy?.close();
-      await waitFor(`${step.cut}'s connection to close`, () => p.c.redis.status !== 'ready', IO_MS, 5);
+    if ('refuse' in step) {
+      await h.admin.call('ACL', 'SETUSER', this.user(step.refuse), 'resetchannels', '-@all');
       return;
     }
     if ('hang' in step) {
@@ -250,11 +256,17 @@ class World {
     for (const [who, state] of Object.entries(want.states ?? {})) expect({ who, state: this.party(who as Who).c.election.state }).toEqual({ who, state });
   }
 
-  /** Closes the candidates (a hung connection is let go first, so their close can finish) and the proxies. */
+  /** Closes the candidates (a hung connection is let go first, so their close can finish), the proxies and the users. */
   async close(): Promise<void> {
     for (const p of this.parties.values()) p.proxy?.resume();
     await Promise.all([...this.parties.values()].map((p) => this.closeParty(p)));
     for (const p of this.parties.values()) if (p.proxy) await p.proxy.close();
+    for (const [who, p] of this.parties) if (p.ownUser) await h.admin.call('ACL', 'DELUSER', this.user(who));
+  }
+
+  /** The Redis user of a candidate started `via: 'own-user'`: one per case, so cases share nothing. */
+  private user(who: Who): string {
+    return `${this.keys.keyPrefix.replace(/[^\w-]/g, '')}-${who}`;
   }
 
   private closeParty(p: Party): Promise<void> {
@@ -262,15 +274,18 @@ class World {
     return p.closing;
   }
 
-  private async start(who: Who, proxied: boolean): Promise<void> {
+  private async start(who: Who, via: 'proxy' | 'own-user' | undefined): Promise<void> {
     const clock = new FakeClock();
-    const proxy = proxied ? new PausableProxy(h.server.port) : undefined;
+    const proxy = via === 'proxy' ? new PausableProxy(h.server.port) : undefined;
     await proxy?.start();
-    // Only the command connection goes through the proxy: the events still arrive.
-    const c = await startCandidate({ url: proxy?.url ?? h.server.url, subscriberUrl: h.server.url, keys: this.keys, nodeId: who, leaseMs: LEASE, renewMs: RENEW, clock, timers: clock });
-    // A cut connection reports every failed reconnect; the election logs what matters.
-    c.redis.on('error', () => undefined);
-    this.parties.set(who, { c, clock, proxy, hung: false });
+    let url = proxy?.url ?? h.server.url;
+    if (via === 'own-user') {
+      await h.admin.call('ACL', 'SETUSER', this.user(who), 'on', '>election-case', '~*', '&*', '+@all');
+      url = url.replace('redis://', `redis://${this.user(who)}:election-case@`);
+    }
+    // Only the command connection is the case's to disturb: the events still arrive.
+    const c = await startCandidate({ url, subscriberUrl: h.server.url, keys: this.keys, nodeId: who, leaseMs: LEASE, renewMs: RENEW, clock, timers: clock });
+    this.parties.set(who, { c, clock, proxy, hung: false, ownUser: via === 'own-user' });
   }
 
   private async runFor(who: Who, ms: number): Promise<void> {
