@@ -59,8 +59,9 @@ export interface Timer {
 
 /**
  * Timers are injected beside the clock wherever a decision waits (the agent's slot
- * timer, its close grace, the backoff between tries), so tests move time instead of
- * sleeping. Production timers never keep the process alive on their own.
+ * timer, its close grace, the backoff between tries; the leader's renew and watchdog,
+ * the aggregator's debounce and sweep, the reachability probe), so tests move time
+ * instead of sleeping. Production timers never keep the process alive on their own.
  */
 export interface Timers {
   after(ms: number, fn: () => void): Timer;
