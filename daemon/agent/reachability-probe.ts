@@ -10,8 +10,8 @@ import { probeReachability, type ReachabilityResult, type ReachabilityTarget } f
  * protocol/reachability.ts) and exports the answer, so a firewall or proxy change is
  * seen within minutes instead of at the next heartbeat, up to 2 h later. Probes run
  * one after the other (a slow one delays the next instead of piling up), on the
- * injected timers (the system's never keep the process alive). The series appear with the first probe: a sidecar with the probe
- * off (interval 0) exports none of them.
+ * injected timers (the system's never keep the process alive). The series appear with
+ * the first probe: a sidecar with the probe off (interval 0) exports none of them.
  */
 export interface ReachabilityProbeOptions {
   registry: Registry;
