@@ -1,5 +1,6 @@
 import { Registry } from 'prom-client';
 import { ClusterMetrics } from '../daemon/aggregator/cluster-metrics';
+import { monotonicClock } from '../shared/clock';
 import { NodeMetrics } from '../daemon/metrics/node-metrics';
 import { startRedis } from '../test/support/redis-server';
 import { ClusterFixture, PROJECT } from './cluster-fixture';
@@ -117,7 +118,7 @@ async function benchScrape(ctx: BenchContext, fixture: ClusterFixture, nodes: nu
   const sources = { journalPending: () => 0, redisUp: () => true, localStateWritable: () => true };
   const full = new Registry();
   new NodeMetrics(full, PROJECT, 'bench-leader', sources).attemptFinished(true, null, 0.12);
-  const cluster = new ClusterMetrics(full, aggregator, fixture.leader.election);
+  const cluster = new ClusterMetrics(full, aggregator, fixture.leader.election, { clock: monotonicClock });
   // What the sidecar's /metrics serves: the registry, then the cluster series.
   const scrape = async () => (await full.metrics()) + cluster.text();
   const nodeOnly = new Registry();

@@ -11,7 +11,7 @@ import { ProjectKeys } from '../shared/redis/keys';
 import { writeCredential } from '../test/support/node-records';
 import { sleep } from '../test/support/wait';
 import { startRedis, testPrefix } from '../test/support/redis-server';
-import { redisConfig, silentLog } from '../test/support/sidecar-parts';
+import { realTime, redisConfig, silentLog } from '../test/support/sidecar-parts';
 import { figure, msSince, percentile, type BenchContext, type Figure } from './figure';
 
 /**
@@ -32,9 +32,9 @@ export async function benchDetection(ctx: BenchContext): Promise<Figure[]> {
   const subscriber = createRedis(cfg, { purpose: 'subscriber', connectionName: 'bench-leader:events' });
   const node = new Redis(server.url);
   const events = new ChangeEvents({ subscriber, keys, log: silentLog });
-  const election = new LeaderElection({ redis, events, keys, log: silentLog, nodeId: 'bench-leader' });
+  const election = new LeaderElection({ redis, events, keys, log: silentLog, nodeId: 'bench-leader', ...realTime });
   const reader = new ProjectViewReader({ redis, keys, log: silentLog, policy: { failurePolicy: 'any', threshold: 12, intervalMs: INTERVAL_MS } });
-  const aggregator = new Aggregator({ redis, events, election, reader, log: silentLog });
+  const aggregator = new Aggregator({ redis, events, election, reader, log: silentLog, ...realTime });
   const events3 = ctx.quick ? 30 : 300;
   const latencies: number[] = [];
   const pubsub: number[] = [];

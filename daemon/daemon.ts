@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from '../shared/clock';
+import { monotonicClock, systemClock, systemTimers, type Clock } from '../shared/clock';
 import type { Config } from '../shared/config/compile';
 import { closeRedis, createRedis, describeRedis, type RedisClient } from '../shared/redis/connection';
 import { ProjectKeys } from '../shared/redis/keys';
@@ -33,6 +33,7 @@ export type DaemonState = 'INITIALIZED' | 'STARTING' | 'RUNNING' | 'STOPPING' | 
 export interface DaemonOptions {
   config: Config;
   logger: Logger;
+  /** The agent's wall clock; systemClock unless given. */
   clock?: Clock;
 }
 
@@ -83,6 +84,7 @@ export class Daemon {
       decrypt: async (credential) => decryptCredential(credential, config.crypto.keyDir),
       metrics,
       clock: o.clock ?? systemClock,
+      timers: systemTimers,
       logger: o.logger,
     });
     this.probe = new ReachabilityProbe({
@@ -92,6 +94,7 @@ export class Daemon {
       authServer: config.authServer,
       intervalMs: config.probe.intervalMs,
       logger: o.logger,
+      timers: systemTimers,
     });
     this.election = new LeaderElection({
       redis: this.redis,
@@ -101,6 +104,9 @@ export class Daemon {
       nodeId: config.node.id,
       leaseMs: config.leader.leaseMs,
       renewMs: config.leader.renewMs,
+      // The lease's deadline must not move when the wall clock is set.
+      clock: monotonicClock,
+      timers: systemTimers,
     });
     this.reader = new ProjectViewReader({
       redis: this.redis,
@@ -108,8 +114,9 @@ export class Daemon {
       log: o.logger,
       policy: viewPolicy(config),
     });
-    this.aggregator = new Aggregator({ redis: this.redis, events: this.events, election: this.election, reader: this.reader, log: o.logger });
-    const clusterMetrics = new ClusterMetrics(this.registry, this.aggregator, this.election);
+    this.aggregator = new Aggregator({ redis: this.redis, events: this.events, election: this.election, reader: this.reader, log: o.logger, clock: monotonicClock, timers: systemTimers });
+    // The aggregator's clock: it stamps the reads whose age the metrics report.
+    const clusterMetrics = new ClusterMetrics(this.registry, this.aggregator, this.election, { clock: monotonicClock });
     const page = new RegistrationPage({ redis: this.redis, keys: this.keys, intervalMs: config.heartbeat.intervalMs, corrupt: this.reader.corrupt });
     // Read now, so a bad file stops the start; re-read on change while running.
     const webConfig = config.http.webConfigFile ? new WebConfigSource(config.http.webConfigFile, o.logger.child({ part: 'http' })) : undefined;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Gauge, type Registry } from 'prom-client';
+import type { Timer, Timers } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';
 import { probeReachability, type ReachabilityResult, type ReachabilityTarget } from '../protocol/reachability';
 
@@ -8,9 +9,9 @@ import { probeReachability, type ReachabilityResult, type ReachabilityTarget } f
  * the authorization server is reachable (DNS, TCP, TLS through the proxy; see
  * protocol/reachability.ts) and exports the answer, so a firewall or proxy change is
  * seen within minutes instead of at the next heartbeat, up to 2 h later. Probes run
- * one after the other (a slow one delays the next instead of piling up), on an
- * unref'ed timer. The series appear with the first probe: a sidecar with the probe
- * off (interval 0) exports none of them.
+ * one after the other (a slow one delays the next instead of piling up), on the
+ * injected timers (the system's never keep the process alive). The series appear with
+ * the first probe: a sidecar with the probe off (interval 0) exports none of them.
  */
 export interface ReachabilityProbeOptions {
   registry: Registry;
@@ -19,12 +20,14 @@ export interface ReachabilityProbeOptions {
   authServer: { url: string; caFile: string; proxy: string; timeoutMs: number };
   intervalMs: number;
   logger: Logger;
+  /** When the next probe runs (the daemon gives systemTimers). */
+  timers: Timers;
 }
 
 export class ReachabilityProbe {
   private readonly log: Logger;
   private readonly target: ReachabilityTarget;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
   private last: ReachabilityResult | null = null;
@@ -62,13 +65,12 @@ export class ReachabilityProbe {
 
   private schedule(delayMs: number): void {
     if (this.closed) return;
-    this.timer = setTimeout(() => {
+    this.timer = this.o.timers.after(delayMs, () => {
       this.running = this.probeOnce().then(() => undefined).finally(() => {
         this.running = undefined;
         this.schedule(this.o.intervalMs);
       });
-    }, delayMs);
-    this.timer.unref();
+    });
   }
 
   /** One probe, its metrics and — when reachability changed — one log line. */
@@ -88,7 +90,7 @@ export class ReachabilityProbe {
   /** Stops the timer and waits for a probe in flight; idempotent. */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     await this.running;
   }
 }

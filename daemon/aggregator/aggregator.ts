@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { every, type Clock, type Timer, type Timers } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ChangeEvent } from '../../shared/redis/records';
@@ -31,6 +31,10 @@ export interface AggregatorOptions {
   debounceMs?: number;
   /** Safety-net sweep; default min(interval / 4, 30 s). */
   sweepMs?: number;
+  /** Stamps each view's read (its age in the cluster metrics); the daemon gives monotonicClock. */
+  clock: Clock;
+  /** The debounce and the sweep, on the same time as `clock`. */
+  timers: Timers;
 }
 
 export class Aggregator {
@@ -39,11 +43,11 @@ export class Aggregator {
   private readonly log: Logger;
   private readonly writer: StatusWriter;
   private latest: ProjectView | null = null;
-  /** performance.now() when the read of `latest` started. */
+  /** clock.now() when the read of `latest` started. */
   private latestReadAt: number | null = null;
   private rejected = 0;
-  private debounce: NodeJS.Timeout | undefined;
-  private sweep: NodeJS.Timeout | undefined;
+  private debounce: Timer | undefined;
+  private sweep: Timer | undefined;
   private running: Promise<ProjectView | null> | undefined;
   private pending = false;
   private state: 'idle' | 'running' | 'closed' = 'idle';
@@ -82,7 +86,7 @@ export class Aggregator {
     return this.latest;
   }
 
-  /** performance.now() when the read of latestView started; null without a view. */
+  /** The clock's time when the read of latestView started; null without a view. */
   get latestViewReadAt(): number | null {
     return this.latest ? this.latestReadAt : null;
   }
@@ -98,8 +102,7 @@ export class Aggregator {
     this.options.events.on('event', this.onEvent);
     this.options.events.on('resubscribed', this.onResubscribed);
     this.options.election.on('elected', this.onElected);
-    this.sweep = setInterval(() => this.trigger(), this.sweepMs);
-    this.sweep.unref();
+    this.sweep = every(this.options.timers, this.sweepMs, () => this.trigger());
     if (this.options.election.isLeader) void this.refresh();
   }
 
@@ -132,8 +135,8 @@ export class Aggregator {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.state = 'closed';
-      if (this.debounce) clearTimeout(this.debounce);
-      if (this.sweep) clearInterval(this.sweep);
+      this.debounce?.cancel();
+      this.sweep?.cancel();
       this.debounce = undefined;
       this.sweep = undefined;
       this.options.events.off('event', this.onEvent);
@@ -150,11 +153,10 @@ export class Aggregator {
 
   private trigger(): void {
     if (this.state !== 'running' || this.debounce) return;
-    this.debounce = setTimeout(() => {
+    this.debounce = this.options.timers.after(this.debounceMs, () => {
       this.debounce = undefined;
       void this.refresh();
-    }, this.debounceMs);
-    this.debounce.unref();
+    });
   }
 
   private async aggregateOnce(): Promise<ProjectView | null> {
@@ -165,7 +167,7 @@ export class Aggregator {
     }
     // The epoch is taken before the read: the write must prove the lease this view was read under.
     const epoch = election.epoch as number;
-    const readAt = performance.now();
+    const readAt = this.options.clock.now();
     let view: ProjectView;
     try {
       view = await reader.read();

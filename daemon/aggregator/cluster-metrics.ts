@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import type { Clock } from '../../shared/clock';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { NODE_STATUSES, PROJECT_STATUSES } from '../../shared/redis/records';
 import type { ProjectView } from '../view/compute-view';
@@ -25,24 +25,28 @@ import { label, MetricText } from './metric-text';
 export interface ClusterMetricsOptions {
   /** Metric name prefix; default `fdl_cloudauth_`. */
   prefix?: string;
-  /** Monotonic milliseconds, injectable for tests; default performance.now(). */
-  monotonic?: () => number;
+  /**
+   * The aggregator's clock (the daemon gives monotonicClock): it stamped the read of the
+   * view, so the view's age is measured on it; the leader gauge's start-up guard too.
+   */
+  clock: Clock;
 }
 
 export class ClusterMetrics {
   private readonly prefix: string;
   private readonly project: string;
+  private readonly clock: Clock;
   private rendered: { view: ProjectView; text: string } | undefined;
 
   constructor(
     registry: Registry,
     private readonly aggregator: Aggregator,
     private readonly election: LeaderElection,
-    options: ClusterMetricsOptions = {},
+    options: ClusterMetricsOptions,
   ) {
     this.prefix = options.prefix ?? 'fdl_cloudauth_';
     this.project = aggregator.reader.keys.project;
-    const monotonic = options.monotonic ?? ((): number => performance.now());
+    this.clock = options.clock;
     const registers = [registry];
     const project = this.project;
 
@@ -51,7 +55,7 @@ export class ClusterMetrics {
     // that crashed holds the lease until it expires), and a cluster whose followers are
     // scraped before its leader would put NoLeader in pending at every start. A sidecar
     // that wins at once says 1 at once.
-    const candidateSince = monotonic();
+    const candidateSince = this.clock.now();
     const leader: Gauge<string> = new Gauge({
       name: `${this.prefix}leader`,
       help: '1 while this sidecar is the aggregator leader of the project; 0 once it has been a candidate for a whole lease without leading (absent before).',
@@ -60,7 +64,7 @@ export class ClusterMetrics {
       collect: () => {
         leader.reset();
         if (election.isLeader) leader.set({ project, instance: election.instance }, 1);
-        else if (monotonic() - candidateSince >= election.leaseMs) leader.set({ project, instance: election.instance }, 0);
+        else if (this.clock.now() - candidateSince >= election.leaseMs) leader.set({ project, instance: election.instance }, 0);
       },
     });
 
@@ -92,8 +96,8 @@ export class ClusterMetrics {
     if (this.rendered?.view !== view) this.rendered = { view, text: this.renderView(view) };
     const age = new MetricText(this.prefix, { project: this.project });
     age.family('view_age_seconds', 'gauge', "Age of the leader's view the cluster series come from (since its read started).");
-    // On the aggregator's clock (performance.now()), which stamped the read.
-    age.sample('view_age_seconds', {}, Math.max(0, (performance.now() - readAt) / 1000));
+    // On the aggregator's clock, which stamped the read.
+    age.sample('view_age_seconds', {}, Math.max(0, (this.clock.now() - readAt) / 1000));
     return this.rendered.text + age.toString();
   }
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { every, type Clock, type Timer, type Timers } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
@@ -32,6 +32,10 @@ import type { ChangeEvents } from './change-events';
  * A gracefully stopping leader deletes the lease and publishes `leader-released`;
  * candidates try at once on that event, so a hand-over takes one round trip rather
  * than a lease. Otherwise candidates try every renewMs.
+ *
+ * The deadline, the renew period and the watchdog run on the injected clock and timers
+ * (the daemon gives the monotonic clock and the system's timers); the lease's expiry in
+ * Redis runs on Redis's own clock.
  */
 export type ElectionState = 'idle' | 'candidate' | 'leader' | 'closing' | 'closed';
 export type DemotionReason = 'lease-lost' | 'lease-expired' | 'fenced' | 'closed';
@@ -52,8 +56,10 @@ export interface LeaderElectionOptions {
   instance?: string;
   onElected?: (epoch: number) => void;
   onDemoted?: (reason: DemotionReason) => void;
-  /** Monotonic milliseconds; performance.now() unless a test injects another. */
-  monotonic?: () => number;
+  /** Measures the local deadline; must never step back (the daemon gives monotonicClock). */
+  clock: Clock;
+  /** The renew period and the watchdog, on the same time as `clock`. */
+  timers: Timers;
 }
 
 const DEFAULTS = { leaseMs: 15_000, renewMs: 5_000 };
@@ -88,13 +94,14 @@ export class LeaderElection extends EventEmitter {
   readonly leaseMs: number;
   readonly renewMs: number;
   private readonly log: Logger;
-  private readonly monotonic: () => number;
+  private readonly clock: Clock;
+  private readonly timers: Timers;
   private stateValue: ElectionState = 'idle';
   private epochValue: number | null = null;
   private deadline = 0;
   private transitionCount = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
+  private watchdog: Timer | undefined;
   private inFlight: Promise<void> | undefined;
   private tryAgain = false;
   private closing: Promise<void> | undefined;
@@ -127,7 +134,8 @@ export class LeaderElection extends EventEmitter {
     this.leaseMs = leaseMs;
     this.renewMs = renewMs;
     this.instance = options.instance ?? `${options.nodeId}/${os.hostname()}/${process.pid}/${randomBytes(3).toString('hex')}`;
-    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.clock = options.clock;
+    this.timers = options.timers;
     this.log = options.log.child({ part: 'leader-election', instance: this.instance });
   }
 
@@ -137,7 +145,7 @@ export class LeaderElection extends EventEmitter {
 
   /** True while this instance holds the lease and its local deadline has not passed. */
   get isLeader(): boolean {
-    return this.stateValue === 'leader' && this.monotonic() < this.deadline;
+    return this.stateValue === 'leader' && this.clock.now() < this.deadline;
   }
 
   /** The fencing epoch while leader, null otherwise. */
@@ -155,10 +163,19 @@ export class LeaderElection extends EventEmitter {
     this.setState('candidate');
     this.options.events.on('event', this.onEvent);
     this.options.events.on('resubscribed', this.onResubscribed);
-    this.timer = setInterval(() => this.kick(), this.renewMs);
-    this.timer.unref();
+    this.timer = every(this.timers, this.renewMs, () => this.kick());
     this.kick();
-    await this.inFlight;
+    await this.settled();
+  }
+
+  /**
+   * Resolves once no acquire or renew is under way (nor one queued behind it): what
+   * start() and close() wait for, and what a caller that moves the clock waits for
+   * before looking at the state.
+   */
+  async settled(): Promise<void> {
+    // A step logs its own errors.
+    while (this.inFlight) await this.inFlight.catch(() => undefined);
   }
 
   /**
@@ -186,16 +203,12 @@ export class LeaderElection extends EventEmitter {
     const wasLeader = this.stateValue === 'leader';
     const epoch = this.epochValue;
     this.setState('closing');
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.clearWatchdog();
     this.options.events.off('event', this.onEvent);
     this.options.events.off('resubscribed', this.onResubscribed);
-    try {
-      await this.inFlight;
-    } catch {
-      /* the tick logs its own errors */
-    }
+    await this.settled();
     if (wasLeader && epoch !== null) {
       try {
         const released = await this.release(epoch);
@@ -232,7 +245,7 @@ export class LeaderElection extends EventEmitter {
     } catch (error) {
       if (this.stateValue === 'leader') {
         // Keep leading on an error only while the local deadline holds (the watchdog ends it).
-        this.log.warn({ error: (error as Error).message, msLeft: Math.round(this.deadline - this.monotonic()) }, 'Could not renew the leader lease');
+        this.log.warn({ error: (error as Error).message, msLeft: Math.round(this.deadline - this.clock.now()) }, 'Could not renew the leader lease');
       } else {
         this.log.debug({ error: (error as Error).message }, 'Could not try to take the leader lease');
       }
@@ -241,7 +254,7 @@ export class LeaderElection extends EventEmitter {
 
   private async tryAcquire(): Promise<void> {
     const { redis, keys } = this.options;
-    const sentAt = this.monotonic();
+    const sentAt = this.clock.now();
     const taken = await acquireScript.run(redis, { leader: keys.leader, epoch: keys.epoch }, { instance: this.instance, leaseMs: this.leaseMs });
     if (this.stateValue !== 'candidate') {
       // Closed while the call was on its way: give back what we may just have taken.
@@ -265,11 +278,11 @@ export class LeaderElection extends EventEmitter {
   private async renew(): Promise<void> {
     const { redis, keys } = this.options;
     const epoch = this.epochValue;
-    if (this.monotonic() >= this.deadline) {
+    if (this.clock.now() >= this.deadline) {
       this.demote('lease-expired');
       return;
     }
-    const sentAt = this.monotonic();
+    const sentAt = this.clock.now();
     const renewed = await renewScript.run(redis, { leader: keys.leader }, { holder: `${this.instance}|${epoch}`, leaseMs: this.leaseMs });
     if (this.stateValue !== 'leader' || this.epochValue !== epoch) return;
     if (renewed) {
@@ -289,18 +302,14 @@ export class LeaderElection extends EventEmitter {
   /** Fires at the local deadline, even while a renew hangs on a dead connection. */
   private armWatchdog(): void {
     this.clearWatchdog();
-    this.watchdog = setTimeout(
-      () => {
-        if (this.stateValue === 'leader' && this.monotonic() >= this.deadline) this.demote('lease-expired');
-        else if (this.stateValue === 'leader') this.armWatchdog();
-      },
-      Math.max(0, this.deadline - this.monotonic()),
-    );
-    this.watchdog.unref();
+    this.watchdog = this.timers.after(Math.max(0, this.deadline - this.clock.now()), () => {
+      if (this.stateValue === 'leader' && this.clock.now() >= this.deadline) this.demote('lease-expired');
+      else if (this.stateValue === 'leader') this.armWatchdog();
+    });
   }
 
   private clearWatchdog(): void {
-    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog?.cancel();
     this.watchdog = undefined;
   }
 

@@ -7,7 +7,8 @@ import { Registry } from 'prom-client';
 import { ReachabilityProbe } from '../../daemon/agent/reachability-probe';
 import { probeReachability } from '../../daemon/protocol/reachability';
 import { createLogger, type Logger } from '../../shared/logger';
-import { freePort } from '../support/ports';
+import { FakeClock } from '../support/fake-clock';
+import { freePort, waitFor } from '../support/ports';
 import { startConnectProxy, startTlsServer, type Closable } from '../support/probe-servers';
 import { makeCertificates } from '../support/tls';
 
@@ -15,7 +16,7 @@ import { makeCertificates } from '../support/tls';
  * The reachability probe (DNS, TCP, TLS through the proxy, no authentication) against
  * real servers on loopback: reachable, refused, an untrusted certificate, an unknown
  * host, through a CONNECT proxy (with and without credentials, and refusing), and the
- * metrics and log lines of the agent's periodic probe.
+ * metrics and log lines of the agent's periodic probe, whose timer runs on a fake clock.
  */
 jest.setTimeout(30_000);
 
@@ -120,9 +121,9 @@ describe('the agent\'s periodic probe', () => {
     return { lines, logger: createLogger({ destination: stream, level: 'info' }) };
   }
 
-  /** The probe of node n1 in project p1, each step limited to 5 s. */
-  const newProbe = (registry: Registry, logger: Logger, authServer: { url: string; caFile: string; proxy: string }, intervalMs: number) =>
-    new ReachabilityProbe({ registry, project: 'p1', node: 'n1', authServer: { ...authServer, timeoutMs: 5000 }, intervalMs, logger });
+  /** The probe of node n1 in project p1, each step limited to 5 s, its timer on `clock`. */
+  const newProbe = (registry: Registry, logger: Logger, authServer: { url: string; caFile: string; proxy: string }, intervalMs: number, clock = new FakeClock()) =>
+    new ReachabilityProbe({ registry, project: 'p1', node: 'n1', authServer: { ...authServer, timeoutMs: 5000 }, intervalMs, logger, timers: clock });
 
   const series = async (registry: Registry) => (await registry.metrics()).split('\n').filter((l) => /^fdl_cloudauth_(authserver|probe)_/.test(l));
 
@@ -173,14 +174,15 @@ describe('the agent\'s periodic probe', () => {
     const server = await tlsServer();
     const registry = new Registry();
     const { lines, logger } = capture();
-    const probe = newProbe(registry, logger, { url: `https://127.0.0.1:${server.port}`, caFile: ca.caFile, proxy: '' }, 100);
+    const clock = new FakeClock();
+    const probe = newProbe(registry, logger, { url: `https://127.0.0.1:${server.port}`, caFile: ca.caFile, proxy: '' }, 60_000, clock);
     try {
       probe.start();
+      // Fires the probe that is due and waits for it: a probe arms the next one when it has finished.
       const until = async (want: string) => {
-        for (;;) {
-          if ((await series(registry)).includes(want)) return;
-          await new Promise((r) => setTimeout(r, 20));
-        }
+        await clock.advanceToNext();
+        await waitFor('the probe to finish', () => clock.timers === 1, 10_000, 10);
+        expect(await series(registry)).toContain(want);
       };
       await until('fdl_cloudauth_authserver_reachable{project="p1",node="n1"} 1');
       const all = await series(registry);

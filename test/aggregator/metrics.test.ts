@@ -1,11 +1,12 @@
 import Redis from 'ioredis';
 import { Registry } from 'prom-client';
+import { OffsetClock } from '../../shared/clock';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { ClusterMetrics } from '../../daemon/aggregator/cluster-metrics';
 import { startRedis, testPrefix } from '../support/redis-server';
 import { waitFor } from '../support/wait';
 import { checkMetrics } from '../support/promtool';
-import { DEFAULT_POLICY, silentLog, startCandidate, type Candidate } from '../support/sidecar-parts';
+import { DEFAULT_POLICY, realTime, silentLog, startCandidate, type Candidate } from '../support/sidecar-parts';
 import { useRedisWithCandidates } from '../support/candidate-suite';
 import { reason, writeCredential, writeNodeRecord } from '../support/node-records';
 import { CorruptRecordLog } from '../../daemon/view/corrupt-record-log';
@@ -20,16 +21,18 @@ async function redisNow(client: Redis = h.admin): Promise<number> {
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
 
-/** The metrics' own monotonic clock (ms): the leader gauge's start-up guard runs on it. */
-let metricsClock = 0;
-
-/** A candidate with its metrics, scraped as the sidecar's /metrics is: the registry, then the cluster series. */
-async function sidecar(url: string, k: ProjectKeys, nodeId: string): Promise<{ c: Candidate; scrape(): Promise<string> }> {
-  const c = await startCandidate({ url, keys: k, nodeId, withAggregator: true });
+/**
+ * A candidate with its metrics, scraped as the sidecar's /metrics is: the registry, then
+ * the cluster series. The metrics run on the aggregator's clock (which stamps the view's
+ * read) plus an offset the test moves: the leader gauge's start-up guard runs on it.
+ */
+async function sidecar(url: string, k: ProjectKeys, nodeId: string): Promise<{ c: Candidate; metricsClock: OffsetClock; scrape(): Promise<string> }> {
+  const c = await startCandidate({ url, keys: k, nodeId, withAggregator: true, ...realTime });
   h.open.push(c);
   const registry = new Registry();
-  const cluster = new ClusterMetrics(registry, c.aggregator as NonNullable<Candidate['aggregator']>, c.election, { monotonic: () => metricsClock });
-  return { c, scrape: async () => (await registry.metrics()) + cluster.text() };
+  const metricsClock = new OffsetClock(realTime.clock);
+  const cluster = new ClusterMetrics(registry, c.aggregator as NonNullable<Candidate['aggregator']>, c.election, { clock: metricsClock });
+  return { c, metricsClock, scrape: async () => (await registry.metrics()) + cluster.text() };
 }
 
 const CLUSTER_METRICS = [
@@ -110,7 +113,7 @@ describe('cluster metrics', () => {
     for (const metric of CLUSTER_METRICS) expect(series(early, metric)).toEqual([]);
     expect(series(early, 'leader')).toEqual([]);
     // ...and 0 once it has been a candidate for a whole lease.
-    metricsClock += follower.c.election.leaseMs;
+    follower.metricsClock.offsetMs += follower.c.election.leaseMs;
     const other = await follower.scrape();
     for (const metric of CLUSTER_METRICS) expect(series(other, metric)).toEqual([]);
     expect(series(other, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",instance="${follower.c.election.instance}"} 0`]);
@@ -172,7 +175,7 @@ describe('cluster metrics', () => {
       expect(ageOf(during)).toBeGreaterThan(ageOf(fresh));
       // Its lease lapses: it steps down, and the cluster series go with it.
       await waitFor('a to step down', () => !a.c.election.isLeader, 10_000, 20);
-      metricsClock += a.c.election.leaseMs;
+      a.metricsClock.offsetMs += a.c.election.leaseMs;
       const text = await a.scrape();
       for (const metric of CLUSTER_METRICS) expect(series(text, metric)).toEqual([]);
       expect(series(text, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",instance="${a.c.election.instance}"} 0`]);

@@ -6,7 +6,7 @@ import { PausableProxy } from '../support/pausable-proxy';
 import { sleep, waitFor } from '../support/wait';
 import { expectNeverTwoLeaders, leaders, saysLeader } from '../support/sidecar-metrics';
 import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { redisConfig, silentLog } from '../support/sidecar-parts';
+import { realTime, redisConfig, silentLog } from '../support/sidecar-parts';
 import { recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { Aggregator } from '../../daemon/aggregator/aggregator';
 import { ChangeEvents } from '../../daemon/aggregator/change-events';
@@ -161,9 +161,9 @@ it("refuses the old leader's write that arrives after the partition, and counts 
   const events = new ChangeEvents({ subscriber: sub, keys: f.keys, log: silentLog });
   await events.start();
   const demoted: DemotionReason[] = [];
-  const election = new LeaderElection({ redis: cmd, events, keys: f.keys, log: silentLog, nodeId: 'old', leaseMs: LEASE_MS, renewMs: RENEW_MS, onDemoted: (r) => demoted.push(r) });
+  const election = new LeaderElection({ redis: cmd, events, keys: f.keys, log: silentLog, nodeId: 'old', leaseMs: LEASE_MS, renewMs: RENEW_MS, onDemoted: (r) => demoted.push(r), ...realTime });
   const reader = new PartitioningReader({ redis: cmd, keys: f.keys, log: silentLog, policy: { failurePolicy: 'any', threshold: 12, intervalMs: 1000 } });
-  const aggregator = new Aggregator({ redis: cmd, events, election, reader, log: silentLog, debounceMs: 10, sweepMs: 100 });
+  const aggregator = new Aggregator({ redis: cmd, events, election, reader, log: silentLog, debounceMs: 10, sweepMs: 100, ...realTime });
   try {
     aggregator.start();
     await election.start();

@@ -18,6 +18,7 @@ const root = process.env.BENCH_ROOT;
 const { createRedis, closeRedis } = require(root + '/dist/shared/redis/connection.js');
 const { ProjectKeys } = require(root + '/dist/shared/redis/keys.js');
 const { createLogger } = require(root + '/dist/shared/logger.js');
+const { monotonicClock, systemTimers } = require(root + '/dist/shared/clock.js');
 const { ChangeEvents } = require(root + '/dist/daemon/aggregator/change-events.js');
 const { LeaderElection } = require(root + '/dist/daemon/aggregator/leader-election.js');
 const { Aggregator } = require(root + '/dist/daemon/aggregator/aggregator.js');
@@ -35,10 +36,11 @@ const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
   const election = new LeaderElection({ redis, events, keys, log, nodeId: process.env.BENCH_NAME,
     leaseMs: Number(process.env.BENCH_LEASE_MS), renewMs: Number(process.env.BENCH_RENEW_MS),
     onElected: (epoch) => say({ elected: epoch, at: Date.now(), instance: election.instance }),
-    onDemoted: (reason) => say({ demoted: reason, isLeader: election.isLeader }) });
+    onDemoted: (reason) => say({ demoted: reason, isLeader: election.isLeader }),
+    clock: monotonicClock, timers: systemTimers });
   const reader = new ProjectViewReader({ redis, keys, log, policy: { failurePolicy: 'any', threshold: 12, intervalMs: 7200000 } });
   const tuning = process.env.BENCH_SWEEP_MS ? { debounceMs: 10, sweepMs: Number(process.env.BENCH_SWEEP_MS) } : {};
-  const aggregator = new Aggregator({ redis, events, election, reader, log, ...tuning });
+  const aggregator = new Aggregator({ redis, events, election, reader, log, ...tuning, clock: monotonicClock, timers: systemTimers });
   aggregator.start();
   await election.start();
   say({ ready: true, leader: election.isLeader });

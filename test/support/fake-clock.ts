@@ -55,6 +55,20 @@ export class FakeClock implements Clock, Timers {
     await settle();
   }
 
+  /**
+   * Moves `ms` timer by timer and, after each, waits for `settled()`: the work that timer
+   * started on real I/O (a Redis round trip) ends before the clock moves on, as if that
+   * I/O took no time on this clock. Timers overdue after a set() fire first.
+   */
+  async advanceSettled(ms: number, settled: () => Promise<void>): Promise<void> {
+    const end = this.current + ms;
+    for (let next = this.nextDue(); next !== null && next <= end; next = this.nextDue()) {
+      await this.advance(Math.max(0, next - this.current));
+      await settled();
+    }
+    await this.advance(end - this.current);
+  }
+
   /** Moves to the next pending timer and fires it (and any due with it). */
   async advanceToNext(): Promise<void> {
     const next = this.nextDue();

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { monotonicClock, systemTimers, type Clock, type Timers } from '../../shared/clock';
 import { createRedis, closeRedis, type RedisClient } from '../../shared/redis/connection';
 import type { Config } from '../../shared/config/compile';
 import { createLogger } from '../../shared/logger';
@@ -11,6 +12,9 @@ import type { ViewPolicy } from '../../daemon/view/compute-view';
 
 /** The aggregator half of a sidecar, wired as the daemon wires it, for tests. */
 export const silentLog = createLogger({ level: 'silent' });
+
+/** The clock and timers the daemon gives the election and the aggregator. */
+export const realTime: { readonly clock: Clock; readonly timers: Timers } = Object.freeze({ clock: monotonicClock, timers: systemTimers });
 
 export function redisConfig(url: string, keyPrefix: string): Config['redis'] {
   return {
@@ -37,6 +41,10 @@ export interface CandidateOptions {
   policy?: ViewPolicy;
   withAggregator?: boolean;
   sweepMs?: number;
+  /** The election's and the aggregator's clock, as the daemon's monotonicClock unless given (a FakeClock moves it by hand). */
+  clock?: Clock;
+  /** Their timers, on the same time as `clock`: systemTimers unless given. */
+  timers?: Timers;
 }
 
 export interface Candidate {
@@ -65,6 +73,7 @@ export async function startCandidate(options: CandidateOptions): Promise<Candida
   await events.start();
   const elected: number[] = [];
   const demoted: DemotionReason[] = [];
+  const time = { clock: options.clock ?? realTime.clock, timers: options.timers ?? realTime.timers };
   const election = new LeaderElection({
     redis,
     events,
@@ -75,10 +84,11 @@ export async function startCandidate(options: CandidateOptions): Promise<Candida
     renewMs: options.renewMs ?? 200,
     onElected: (epoch) => elected.push(epoch),
     onDemoted: (reason) => demoted.push(reason),
+    ...time,
   });
   const reader = new ProjectViewReader({ redis, keys: options.keys, policy: options.policy ?? DEFAULT_POLICY, log: silentLog });
   const aggregator = options.withAggregator
-    ? new Aggregator({ redis, events, election, reader, log: silentLog, debounceMs: 20, sweepMs: options.sweepMs ?? 200 })
+    ? new Aggregator({ redis, events, election, reader, log: silentLog, debounceMs: 20, sweepMs: options.sweepMs ?? 200, ...time })
     : undefined;
   aggregator?.start();
   await election.start();
