@@ -8,7 +8,8 @@ import { ReachabilityProbe } from '../../daemon/agent/reachability-probe';
 import { probeReachability } from '../../daemon/protocol/reachability';
 import { createLogger, type Logger } from '../../shared/logger';
 import { FakeClock } from '../support/fake-clock';
-import { freePort, waitFor } from '../support/ports';
+import { freePort } from '../support/ports';
+import { waitFor } from '../support/wait';
 import { startConnectProxy, startTlsServer, type Closable } from '../support/probe-servers';
 import { makeCertificates } from '../support/tls';
 

@@ -3,7 +3,7 @@ import type { DemotionReason, ElectionState } from '../../daemon/aggregator/lead
 import type { CandidateHarness } from './candidate-suite';
 import { FakeClock } from './fake-clock';
 import { PausableProxy } from './pausable-proxy';
-import { waitFor } from './ports';
+import { waitFor } from './wait';
 import { testPrefix } from './redis-server';
 import { startCandidate, type Candidate } from './sidecar-parts';
 
