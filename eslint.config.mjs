@@ -18,6 +18,15 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'import-x/no-cycle': 'error',
       'no-console': 'error',
+      // One log field for errors: `err`, serialized by shared/logger.ts (type, message,
+      // code, stack — never a client library's command arguments).
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'CallExpression[callee.property.name=/^(trace|debug|info|warn|error|fatal)$/] > ObjectExpression > Property[key.name=/^(error|errorMessage)$/]',
+          message: 'Log an error under `err` (the Error itself): one field name, serialized by shared/logger.ts.',
+        },
+      ],
     },
   },
   {

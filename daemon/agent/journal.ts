@@ -62,7 +62,7 @@ export class Journal implements LocalWriter {
     try {
       text = readFileSync(this.file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ file: this.file, err: (error as Error).message }, 'Cannot read the journal: its results stay unrecorded until it can be read and the sidecar restarts');
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ file: this.file, err: error }, 'Cannot read the journal: its results stay unrecorded until it can be read and the sidecar restarts');
       return;
     }
     const lines = text.split('\n').filter((l) => l.trim() !== '');

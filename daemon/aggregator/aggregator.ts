@@ -172,7 +172,7 @@ export class Aggregator {
     try {
       view = await reader.read();
     } catch (error) {
-      this.log.warn({ error: (error as Error).message }, 'Could not read the cluster');
+      this.log.warn({ err: error }, 'Could not read the cluster');
       return null;
     }
     this.latest = view;
@@ -185,7 +185,7 @@ export class Aggregator {
     try {
       outcome = await this.writer.writeStatus({ instance: election.instance, epoch, status: view.computedStatus, generation: view.generation });
     } catch (error) {
-      this.log.warn({ error: (error as Error).message }, 'Could not write the project status');
+      this.log.warn({ err: error }, 'Could not write the project status');
       return view;
     }
     switch (outcome) {

@@ -84,7 +84,7 @@ export class ChangeEvents extends EventEmitter {
             }),
           ]);
         } catch (error) {
-          this.log.debug({ error: (error as Error).message }, 'Could not unsubscribe from change events');
+          this.log.debug({ err: error }, 'Could not unsubscribe from change events');
         } finally {
           clearTimeout(timer);
         }

@@ -214,7 +214,7 @@ export class LeaderElection extends EventEmitter {
         const released = await this.release(epoch);
         this.log.info({ epoch, released }, 'Released the leader lease');
       } catch (error) {
-        this.log.warn({ epoch, error }, 'Could not release the leader lease; it expires by itself');
+        this.log.warn({ epoch, err: error }, 'Could not release the leader lease; it expires by itself');
       }
       this.transitionCount += 1;
       this.notifyDemoted('closed');
@@ -245,9 +245,9 @@ export class LeaderElection extends EventEmitter {
     } catch (error) {
       if (this.stateValue === 'leader') {
         // Keep leading on an error only while the local deadline holds (the watchdog ends it).
-        this.log.warn({ error: (error as Error).message, msLeft: Math.round(this.deadline - this.clock.now()) }, 'Could not renew the leader lease');
+        this.log.warn({ err: error, msLeft: Math.round(this.deadline - this.clock.now()) }, 'Could not renew the leader lease');
       } else {
-        this.log.debug({ error: (error as Error).message }, 'Could not try to take the leader lease');
+        this.log.debug({ err: error }, 'Could not try to take the leader lease');
       }
     }
   }
@@ -331,7 +331,7 @@ export class LeaderElection extends EventEmitter {
     try {
       this.options.onDemoted?.(reason);
     } catch (error) {
-      this.log.error({ error }, 'onDemoted callback threw');
+      this.log.error({ err: error }, 'onDemoted callback threw');
     }
   }
 

@@ -56,12 +56,3 @@ export function withStatus(status: number, code: number, message: string): Answe
 export function httpError(status: number, name: string, message: string, context?: AnswerContext): Answer {
   return { kind: 'json', status, body: { code: status, name, message }, context };
 }
-
-/**
- * An error as a log field: name, message and stack only. ioredis errors carry the
- * failed command's arguments (which may include a password hash); they stay out.
- */
-export function errorFields(error: unknown): { name: string; message: string; stack?: string } {
-  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
-  return { name: 'NonError', message: String(error) };
-}

@@ -10,7 +10,7 @@ import { ConfigError, type Config } from '../../shared/config/load';
 import type { Logger } from '../../shared/logger';
 import { closeRedis, connectOrExplain, createRedis, type RedisClient } from '../../shared/redis/connection';
 import { AdminApi } from './admin-api';
-import { business, errorFields, httpError, withStatus, type Answer } from './answer';
+import { business, httpError, withStatus, type Answer } from './answer';
 import { AccountStore } from './account-store';
 import { FaultInjector } from './fault-injector';
 import { ProtocolApi } from './protocol-api';
@@ -116,7 +116,7 @@ export class AuthServer {
       this.redis = createRedis(config.redis, { purpose: 'command', connectionName: 'fdl-cloudauth-authserver', lazyConnect: true });
       this.ownsRedis = true;
       // Errors surface through the failing commands (answered 20002); keep the event quiet.
-      this.redis.on('error', (error: Error) => this.log.debug({ error: errorFields(error) }, 'Redis connection error'));
+      this.redis.on('error', (error: Error) => this.log.debug({ err: error }, 'Redis connection error'));
       await connectOrExplain(this.redis, config.redis);
     }
     const store = new AccountStore(this.redis, config.redis.keyPrefix);
@@ -278,7 +278,7 @@ export class AuthServer {
       path = new URL(req.url ?? '/', 'http://localhost').pathname;
       answer = await this.route(req, path);
     } catch (error) {
-      this.log.error({ error: errorFields(error), method: req.method, path }, 'request handler failed');
+      this.log.error({ err: error, method: req.method, path }, 'request handler failed');
       answer = httpError(500, 'INTERNAL_ERROR', 'internal error of the authorization server; it is logged');
     }
     const status = this.send(req, res, answer);
@@ -343,7 +343,7 @@ export class AuthServer {
       try {
         await closeRedis(this.redis);
       } catch (error) {
-        this.log.warn({ error: errorFields(error) }, 'closing Redis failed');
+        this.log.warn({ err: error }, 'closing Redis failed');
       }
     }
     if (this.state !== 'idle') this.setState('stopped');

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Codes } from '../../shared/catalog';
 import type { Clock } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';
-import { business, errorFields, ok, type Answer, type AnswerContext } from './answer';
+import { business, ok, type Answer, type AnswerContext } from './answer';
 import { CorruptAccountError, type AccountStore, type StoredAccount } from './account-store';
 import type { FaultInjector } from './fault-injector';
 import { checkLicense } from './license-checks';
@@ -84,7 +84,7 @@ export class ProtocolApi {
       return await work();
     } catch (error) {
       if (error instanceof CorruptAccountError) throw error;
-      this.options.logger.warn({ error: errorFields(error) }, 'Redis call failed while answering');
+      this.options.logger.warn({ err: error }, 'Redis call failed while answering');
       throw new StoreUnavailable();
     }
   }

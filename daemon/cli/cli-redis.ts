@@ -14,7 +14,7 @@ export async function withCliRedis<T>(cfg: Config['redis'], command: string, log
   try {
     redis = createRedis(cfg, { purpose: 'cli', lazyConnect: true, connectionName: `fdl-cloudauth-${command}` });
     // connectOrExplain reports a failed connection; without a listener ioredis would also print it raw.
-    redis.on('error', (error: Error) => log.debug({ err: error.message }, 'Redis connection error'));
+    redis.on('error', (error: Error) => log.debug({ err: error }, 'Redis connection error'));
     await connectOrExplain(redis, cfg);
     return await work(redis);
   } catch (error) {

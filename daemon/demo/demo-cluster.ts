@@ -127,7 +127,7 @@ export class DemoCluster {
     if (!this.o.privateRedis) say(`  Redis                 ${describeRedis(config.redis)} (configured), keys under ${this.keyPrefix}:`);
 
     this.redis = createRedis(config.redis, { purpose: 'command', connectionName: 'fdl-cloudauth-demo', lazyConnect: true });
-    this.redis.on('error', (error: Error) => this.o.logger.debug({ err: error.message }, 'Redis connection error'));
+    this.redis.on('error', (error: Error) => this.o.logger.debug({ err: error }, 'Redis connection error'));
     await connectOrExplain(this.redis, config.redis);
 
     this.authServer = await startAuthServer({ config, redis: this.redis, logger: this.o.logger });

@@ -98,7 +98,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       } catch (error) {
         if (!isCredentialFailure(error)) throw error;
         counts.failed += 1;
-        log.debug({ project, to, error: error.name }, 'credential not switched');
+        log.debug({ project, to, err: error }, 'credential not switched');
         ctx.stderr.write(`fdl-cloudauth crypto: project ${project}: not switched, still readable with its old key: ${error.message}\n`);
       }
     }

@@ -36,7 +36,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       keyDir: cfg.crypto.keyDir,
       credential,
       nodeId,
-      warn: (error, what) => log.warn({ err: error.message }, what),
+      warn: (error, what) => log.warn({ err: error }, what),
     });
     if (!result.done) {
       const { outcome } = result;
