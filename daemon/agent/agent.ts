@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { systemTimers, type Clock, type Timers } from '../../shared/clock';
 import type { Config } from '../../shared/config/compile';
+import type { ChangeEvent } from '../../shared/redis/change-events';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import type { NodeMetrics } from '../metrics/node-metrics';
@@ -175,7 +176,14 @@ export class Agent {
     void this.inFlight.track(this.flow.offline(`catchup-local-${randomUUID()}`)).catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'Catch-up attempt failed'));
   }
 
-  /** Keeps the `failed` verdict the leader wrote, to restore it after a loss (the daemon calls this on every status event). */
+  /** The agent's reactions to the project's change events (table in change-events.ts); never rejects, a failure is logged. */
+  async hear(event: ChangeEvent): Promise<void> {
+    // Every node keeps the failed verdict it saw, to restore it should Redis lose it (R5).
+    if (event.type === 'status' && event.status === 'failed') await this.noteVerdict().catch((error: unknown) => this.log.warn({ err: error }, 'Could not read the failed verdict'));
+    if (event.type === 'registered') await this.authenticateNow(`registered-${event.generation}`).catch((error: unknown) => this.log.warn({ err: error }, 'Could not queue the attempt after registration'));
+  }
+
+  /** Keeps the `failed` verdict the leader wrote, to restore it after a loss (on every `failed` status event). */
   async noteVerdict(): Promise<void> {
     await noteVerdict(this.o.redis, this.o.keys, this.local);
   }
