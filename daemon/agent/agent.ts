@@ -67,8 +67,11 @@ export class Agent {
     this.redisErrorLogged = false;
     void this.sync('reconnected');
   };
-  private readonly onRedisDown = () => {
-    this.scheduler.inPlace = false;
+  private readonly onRedisDown = () => this.scheduler.markNotInPlace();
+  /** Redis lost data (Recovery put back what this node holds): the schedule and the published key ids went with it. */
+  private readonly onDataLost = () => {
+    this.flow.keyIdsLost();
+    this.scheduler.markNotInPlace();
   };
 
   constructor(private readonly o: AgentOptions) {
@@ -79,11 +82,11 @@ export class Agent {
     this.inFlight = new InFlight(this.timers);
     this.disk = new LocalDisk(config.journal.dir, this.log, { onError: (op) => o.metrics.localWriteFailed(op), timers: this.timers, retryMs: retryPeriodMs(config.heartbeat.intervalMs) });
     this.local = new LocalState(this.disk, nodeId);
-    const recovery = new Recovery(o.redis, o.keys, nodeId, this.local, this.log);
-    this.sink = new ResultSink({ redis: o.redis, keys: o.keys, nodeId, disk: this.disk, local: this.local, recovery, log: this.log, onRestored: () => this.flow.restored() });
+    const recovery = new Recovery({ redis: o.redis, keys: o.keys, nodeId, local: this.local, log: this.log, onRestored: this.onDataLost });
+    this.sink = new ResultSink({ redis: o.redis, keys: o.keys, nodeId, disk: this.disk, local: this.local, recovery, log: this.log });
     const runner = new AttemptRunner({ config, authClient: o.authClient, decrypt: o.decrypt, metrics: o.metrics, clock: o.clock, timers: this.timers, log: this.log });
     const { redis, keys, clock } = o;
-    this.flow = new AttemptFlow({ config, redis, keys, local: this.local, recovery, runner, sink: this.sink, clock, log: this.log, signal: this.abort.signal, onRestored: () => (this.scheduler.inPlace = false) });
+    this.flow = new AttemptFlow({ config, redis, keys, local: this.local, recovery, runner, sink: this.sink, clock, log: this.log, signal: this.abort.signal });
     const intervalMs = config.heartbeat.intervalMs;
     const offsetMs = stableOffset(config.project, nodeId, intervalMs);
     this.scheduler = new HeartbeatScheduler({ clock, timers: this.timers, nodeId, bullPrefix: o.keys.bullPrefix, connection: o.bullConnection, intervalMs, offsetMs });

@@ -1,9 +1,7 @@
-import { ProjectKeys } from '../../shared/redis/keys';
-import { startAgent, storeCredential, type AgentUnderTest } from '../support/agent-harness';
+import type { ChangeEvent } from '../../shared/redis/change-events';
+import { startCaughtUpAgent } from '../support/agent-harness';
 import { useRedisForAgents } from '../support/agent-suite';
-import { OK_ANSWER } from '../support/held-auth-client';
 import { waitFor } from '../support/ports';
-import { testPrefix } from '../support/redis-server';
 
 /**
  * The agent's own reactions to change events (Agent.hear; the daemon only hands them
@@ -16,15 +14,7 @@ jest.setTimeout(30_000);
 
 const suite = useRedisForAgents();
 
-async function runningAgent(): Promise<{ a: AgentUnderTest; keys: ProjectKeys }> {
-  const keyPrefix = testPrefix('hear');
-  const keys = new ProjectKeys(keyPrefix, 'p');
-  await storeCredential(suite.admin, keys);
-  const a = await startAgent({ redisUrl: suite.url, keyPrefix });
-  a.auth.auto = OK_ANSWER;
-  await waitFor('the catch-up recorded', async () => (await suite.admin.zcard(keys.attempts('n1'))) === 1, 10_000, 20);
-  return { a, keys };
-}
+const runningAgent = () => startCaughtUpAgent(suite, 'hear');
 
 it('authenticates at once on `registered`, once per generation', async () => {
   const { a, keys } = await runningAgent();
@@ -50,15 +40,14 @@ it('reads nothing and queues nothing on the events that are not its own', async 
   const jobsBefore = (await a.queue().getJobs(['wait', 'delayed', 'active', 'completed'])).length;
   a.redis.disconnect();
   // With its connection gone, a read or a job would be a logged failure: there is none.
-  for (const event of [
+  const others: ChangeEvent[] = [
     { type: 'attempt', node: 'n2', attemptId: 'x', ok: true },
     { type: 'node-removed', node: 'n2' },
     { type: 'restored', node: 'n2', restored: ['node'] },
     { type: 'status', status: 'degraded', epoch: 2 },
     { type: 'leader-released', instance: 'n2:h:1:ab', epoch: 2 },
-  ] as const) {
-    await a.agent.hear(event);
-  }
+  ];
+  for (const event of others) await a.agent.hear(event);
   expect(a.logs().filter((line) => line.startsWith('Could not'))).toEqual([]);
   expect((await a.queue().getJobs(['wait', 'delayed', 'active', 'completed'])).length).toBe(jobsBefore);
 });
