@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { Aggregator } from '../daemon/aggregator/aggregator';
-import { ChangeEvents } from '../daemon/aggregator/change-events';
+import { ChangeEvents } from '../shared/redis/change-event-subscriber';
 import { LeaderElection } from '../daemon/aggregator/leader-election';
 import { recordAttempt } from '../daemon/agent/attempt-recorder';
 import type { Outcome } from '../daemon/protocol/classify';

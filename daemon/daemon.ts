@@ -3,12 +3,13 @@ import type { Logger } from 'pino';
 import { monotonicClock, systemClock, systemTimers, type Clock } from '../shared/clock';
 import type { Config } from '../shared/config/compile';
 import { closeRedis, createRedis, describeRedis, type RedisClient } from '../shared/redis/connection';
+import type { ChangeEvent } from '../shared/redis/change-events';
+import { ChangeEvents } from '../shared/redis/change-event-subscriber';
 import { ProjectKeys } from '../shared/redis/keys';
 import { decryptCredential } from './credentials/credential-store';
 import { Agent } from './agent/agent';
 import { ReachabilityProbe } from './agent/reachability-probe';
 import { Aggregator } from './aggregator/aggregator';
-import { ChangeEvents } from './aggregator/change-events';
 import { ClusterMetrics } from './aggregator/cluster-metrics';
 import { LeaderElection } from './aggregator/leader-election';
 import { buildStatusJson, type StatusJson } from './view/status-json';
@@ -166,15 +167,8 @@ export class Daemon {
     if (this.redis.status !== 'ready') this.log.warn({ redis: describeRedis(config.redis) }, 'Redis unreachable at start: authenticating from the local journal until it returns');
     // Not awaited: with Redis away the subscription completes when it returns.
     void this.events.start().catch((error: unknown) => this.log.warn({ err: error }, 'Could not subscribe to change events'));
-    this.events.on('event', (event: { type: string; generation?: number; status?: string }) => {
-      // Every node keeps the failed verdict it saw, to restore it should Redis lose it (R5).
-      if (event.type === 'status' && event.status === 'failed') {
-        void this.agent.noteVerdict().catch((error: unknown) => this.log.warn({ err: error }, 'Could not read the failed verdict'));
-      }
-      if (event.type === 'registered') {
-        void this.agent.authenticateNow(`registered-${event.generation ?? 0}`).catch((error: unknown) => this.log.warn({ err: error }, 'Could not queue the attempt after registration'));
-      }
-    });
+    // The agent's reactions (a held verdict, an attempt after `register`) are its own.
+    this.events.on('event', (event: ChangeEvent) => void this.agent.hear(event));
     await this.agent.start();
     this.probe.start();
     this.aggregator.start();

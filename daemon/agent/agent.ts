@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { systemTimers, type Clock, type Timers } from '../../shared/clock';
 import type { Config } from '../../shared/config/compile';
+import type { ChangeEvent } from '../../shared/redis/change-events';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import type { NodeMetrics } from '../metrics/node-metrics';
@@ -67,8 +68,11 @@ export class Agent {
     this.redisErrorLogged = false;
     void this.sync('reconnected');
   };
-  private readonly onRedisDown = () => {
-    this.scheduler.inPlace = false;
+  private readonly onRedisDown = () => this.scheduler.markNotInPlace();
+  /** Redis lost data (Recovery put back what this node holds): the schedule and the published key ids went with it. */
+  private readonly onDataLost = () => {
+    this.flow.keyIdsLost();
+    this.scheduler.markNotInPlace();
   };
 
   constructor(private readonly o: AgentOptions) {
@@ -79,11 +83,11 @@ export class Agent {
     this.inFlight = new InFlight(this.timers);
     this.disk = new LocalDisk(config.journal.dir, this.log, { onError: (op) => o.metrics.localWriteFailed(op), timers: this.timers, retryMs: retryPeriodMs(config.heartbeat.intervalMs) });
     this.local = new LocalState(this.disk, nodeId);
-    const recovery = new Recovery(o.redis, o.keys, nodeId, this.local, this.log);
-    this.sink = new ResultSink({ redis: o.redis, keys: o.keys, nodeId, disk: this.disk, local: this.local, recovery, log: this.log, onRestored: () => this.flow.restored() });
+    const recovery = new Recovery({ redis: o.redis, keys: o.keys, nodeId, local: this.local, log: this.log, onRestored: this.onDataLost });
+    this.sink = new ResultSink({ redis: o.redis, keys: o.keys, nodeId, disk: this.disk, local: this.local, recovery, log: this.log });
     const runner = new AttemptRunner({ config, authClient: o.authClient, decrypt: o.decrypt, metrics: o.metrics, clock: o.clock, timers: this.timers, log: this.log });
     const { redis, keys, clock } = o;
-    this.flow = new AttemptFlow({ config, redis, keys, local: this.local, recovery, runner, sink: this.sink, clock, log: this.log, signal: this.abort.signal, onRestored: () => (this.scheduler.inPlace = false) });
+    this.flow = new AttemptFlow({ config, redis, keys, local: this.local, recovery, runner, sink: this.sink, clock, log: this.log, signal: this.abort.signal });
     const intervalMs = config.heartbeat.intervalMs;
     const offsetMs = stableOffset(config.project, nodeId, intervalMs);
     this.scheduler = new HeartbeatScheduler({ clock, timers: this.timers, nodeId, bullPrefix: o.keys.bullPrefix, connection: o.bullConnection, intervalMs, offsetMs });
@@ -176,7 +180,14 @@ export class Agent {
     void this.inFlight.track(this.flow.offline(`catchup-local-${randomUUID()}`)).catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'Catch-up attempt failed'));
   }
 
-  /** Keeps the `failed` verdict the leader wrote, to restore it after a loss (the daemon calls this on every status event). */
+  /** The agent's reactions to the project's change events (table in change-events.ts); never rejects, a failure is logged. */
+  async hear(event: ChangeEvent): Promise<void> {
+    // Every node keeps the failed verdict it saw, to restore it should Redis lose it (R5).
+    if (event.type === 'status' && event.status === 'failed') await this.noteVerdict().catch((error: unknown) => this.log.warn({ err: error }, 'Could not read the failed verdict'));
+    if (event.type === 'registered') await this.authenticateNow(`registered-${event.generation}`).catch((error: unknown) => this.log.warn({ err: error }, 'Could not queue the attempt after registration'));
+  }
+
+  /** Keeps the `failed` verdict the leader wrote, to restore it after a loss (on every `failed` status event). */
   async noteVerdict(): Promise<void> {
     await noteVerdict(this.o.redis, this.o.keys, this.local);
   }

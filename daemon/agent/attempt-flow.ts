@@ -5,7 +5,7 @@ import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { openableKeyIds, publishKeyIds } from '../credentials/node-key-ids';
 import type { Outcome } from '../protocol/classify';
-import { planFromLocal, planFromRedis, readBeforeAttempt, type Plan } from './attempt-plan';
+import { planFromLocal, planFromRedis, readBeforeAttempt, rememberRead, type Plan } from './attempt-plan';
 import { AttemptAbandoned, type AttemptRunner } from './attempt-runner';
 import type { CachedCredential, LocalState } from './local-state';
 import { lossSeen, type Recovery } from './recovery';
@@ -36,8 +36,6 @@ export interface AttemptFlowOptions {
   log: Logger;
   /** Aborted at shutdown: a running attempt is abandoned unrecorded. */
   signal: AbortSignal;
-  /** Told when Redis turned out to have lost data (its schedule went with it). */
-  onRestored(): void;
 }
 
 export class AttemptFlow {
@@ -60,15 +58,14 @@ export class AttemptFlow {
     await this.attempt(attemptId, planFromLocal(this.o.local));
   }
 
-  /** The recovery step: puts back what Redis lost of what this node holds. */
+  /** The recovery step: puts back what Redis lost of what this node holds (Recovery tells the agent). */
   async recover(): Promise<void> {
-    if ((await this.o.recovery.restore()).length > 0) this.restored();
+    await this.o.recovery.restore();
   }
 
-  /** Redis lost data: the schedule and the published key ids went with it. */
-  restored(): void {
+  /** Redis lost data: the key ids published went with it, so the next chance publishes them again. */
+  keyIdsLost(): void {
     this.publishedKeyIds = null;
-    this.o.onRestored();
   }
 
   /** Makes known which key ids this node can open (R9); Redis is written only when the answer changed, or `again`. */
@@ -90,7 +87,8 @@ export class AttemptFlow {
         await this.recover();
         before = await readBeforeAttempt(redis, keys, config.node.id, attemptId);
       }
-      return planFromRedis(before, local, this.o.clock.now());
+      rememberRead(before, local, this.o.clock.now());
+      return planFromRedis(before);
     } catch (error) {
       this.o.log.warn({ err: error, attemptId }, 'Redis unreachable before the attempt: using the local state');
       return planFromLocal(local);

@@ -11,8 +11,9 @@ import { execAll, hashValue, redisTimeMs, scoredMembers, stringValue } from '../
 /**
  * Whether an attempt is to be made, and with which credential: decided from one read
  * of Redis (credential, sticky status, was it recorded already, Redis time) when Redis
- * answers, from the local state when it does not. What the read teaches is kept in the
- * local state for the attempts made while Redis is away.
+ * answers, from the local state when it does not. The decisions are pure; what the
+ * read teaches is kept in the local state apart (rememberRead), for the attempts made
+ * while Redis is away.
  */
 
 export type Plan = { go: true; credential: CachedCredential; online: boolean } | { go: false; level: 'debug' | 'info' | 'warn' | 'error'; why: string; detail?: string };
@@ -61,22 +62,40 @@ export async function readLastAttempt(redis: RedisClient, keys: ProjectKeys, nod
   return { lastAttemptAt: last === null ? null : Number(last), lastAttemptId: stringValue(values[1]), redisNow: redisTimeMs(values[2]) };
 }
 
-/** The plan from what Redis holds; keeps the credential, the verdict and the clock offset locally. */
-export function planFromRedis(before: BeforeAttempt, local: LocalState, localNow: number): Plan {
+/** The stored credential and whether the stored status fails it; the parse error of a credential that does not parse. */
+function judge(before: BeforeAttempt): { credential: CachedCredential | null; failed: boolean } | Error {
   let credential: CachedCredential | null;
   try {
     credential = parseCredential(before.credential);
   } catch (error) {
-    return { go: false, level: 'error', why: 'Stored credential does not parse: run `fdl-cloudauth register` again', detail: (error as Error).message };
+    return error as Error;
   }
   // A stored `failed` is a verdict about its own generation only (R5).
   const failed = before.status.status === 'failed' && (!before.status.generation || !credential || before.status.generation === String(credential.generation));
+  return { credential, failed };
+}
+
+/** The plan from what one read of Redis found: a decision only, the local state is rememberRead's. */
+export function planFromRedis(before: BeforeAttempt): Plan {
+  const judged = judge(before);
+  if (judged instanceof Error) return { go: false, level: 'error', why: 'Stored credential does not parse: run `fdl-cloudauth register` again', detail: judged.message };
+  if (before.recorded) return { go: false, level: 'debug', why: 'Attempt already recorded; not repeating it' };
+  if (judged.failed) return { go: false, level: 'info', why: 'Project is marked failed: not authenticating until it is registered again' };
+  if (!judged.credential) return NO_CREDENTIAL;
+  return { go: true, credential: judged.credential, online: true };
+}
+
+/**
+ * Keeps what the read taught for the attempts made while Redis is away: the credential,
+ * whether the project is failed, the verdict (R5), the members and the Redis clock
+ * offset. Nothing from a read whose credential does not parse.
+ */
+export function rememberRead(before: BeforeAttempt, local: LocalState, localNow: number): void {
+  const judged = judge(before);
+  if (judged instanceof Error) return;
+  const { credential, failed } = judged;
   const verdict = nextVerdict(local.get().verdict, before.status, credential);
   local.update({ credential, projectFailed: failed, verdict, members: before.members ?? local.get().members, redisClockOffsetMs: before.redisNow - localNow });
-  if (before.recorded) return { go: false, level: 'debug', why: 'Attempt already recorded; not repeating it' };
-  if (failed) return { go: false, level: 'info', why: 'Project is marked failed: not authenticating until it is registered again' };
-  if (!credential) return NO_CREDENTIAL;
-  return { go: true, credential, online: true };
 }
 
 /** The plan from the local state, while Redis does not answer. */

@@ -84,8 +84,7 @@ export class HeartbeatScheduler {
   private queue: Queue | undefined;
   private worker: Worker | undefined;
   private timer: SlotTimer | undefined;
-  /** The scheduler was put in place since Redis last dropped (GET /readyz). */
-  inPlace = false;
+  private placed = false;
 
   constructor(private readonly o: HeartbeatSchedulerOptions) {}
 
@@ -110,6 +109,16 @@ export class HeartbeatScheduler {
     });
   }
 
+  /** The job scheduler was put in place since Redis last dropped or lost data (GET /readyz). */
+  get inPlace(): boolean {
+    return this.placed;
+  }
+
+  /** Redis dropped, or lost data: the job scheduler may be gone until ensure() puts it back. */
+  markNotInPlace(): void {
+    this.placed = false;
+  }
+
   startTimer(): void {
     this.timer?.start();
   }
@@ -122,7 +131,7 @@ export class HeartbeatScheduler {
     if (!this.queue) return;
     const { intervalMs, offsetMs } = this.o;
     await this.queue.upsertJobScheduler(SCHEDULER_ID, { every: intervalMs, offset: offsetMs }, { name: 'heartbeat', data: {}, opts: jobOptions(2 * intervalMs) });
-    this.inPlace = true;
+    this.placed = true;
   }
 
   /**

@@ -15,6 +15,11 @@ import type { CachedCredential, LocalState } from './local-state';
  * saw — so the project's view returns without a false failure, without a
  * new `register`, and without un-failing a failed project (R5). Only what is missing is
  * written (restore-after-loss-8.lua), so a live project is never overwritten.
+ *
+ * Every restoration goes through restore() — the flow's recovery step, and the one
+ * recording runs when it finds the node's record gone — so this is the one place that
+ * tells the agent Redis lost data (`onRestored`): what went with the data and is not
+ * the node's to write back (its schedule, the key ids it published) is the agent's.
  */
 
 /** What the read before an attempt found in Redis, as far as a loss shows in it. */
@@ -54,20 +59,25 @@ export function lossSeen(seen: ProjectSeen, local: LocalState): boolean {
   return lostCredential || lostRecord || lostMember || lostVerdict;
 }
 
+export interface RecoveryOptions {
+  redis: RedisClient;
+  keys: ProjectKeys;
+  nodeId: string;
+  local: LocalState;
+  log: Logger;
+  /** Told once for each restoration that put something back (what, as restore() returns it). */
+  onRestored(restored: string[]): void;
+}
+
 export class Recovery {
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly keys: ProjectKeys,
-    private readonly nodeId: string,
-    private readonly local: LocalState,
-    private readonly log: Logger,
-  ) {}
+  constructor(private readonly o: RecoveryOptions) {}
 
   /** Puts back what is missing; returns what was restored (empty: nothing was lost). */
   async restore(): Promise<string[]> {
-    const held = this.local.get();
+    const { redis, keys, nodeId, local, log } = this.o;
+    const held = local.get();
     if (!held.credential && !held.nodeRecord && !held.members) return [];
-    const restored = await restoreAfterLoss(this.redis, this.keys, this.nodeId, {
+    const restored = await restoreAfterLoss(redis, keys, nodeId, {
       credential: held.credential,
       record: held.nodeRecord,
       recent: held.recent,
@@ -76,7 +86,8 @@ export class Recovery {
       members: held.members,
     });
     if (restored.length > 0) {
-      this.log.warn({ restored }, 'Redis had lost the project data: restored what this node holds (the failure history before the loss is gone)');
+      log.warn({ restored }, 'Redis had lost the project data: restored what this node holds (the failure history before the loss is gone)');
+      this.o.onRestored(restored);
     }
     return restored;
   }

@@ -30,8 +30,6 @@ export interface ResultSinkOptions {
   local: LocalState;
   recovery: Recovery;
   log: Logger;
-  /** Told when recording found Redis had lost data and put it back. */
-  onRestored(restored: string[]): void;
 }
 
 export class ResultSink {
@@ -126,7 +124,6 @@ export class ResultSink {
   private async record(result: AttemptResult | JournalEntry): Promise<RecordReply> {
     const s = this.o.local.get();
     const reply = await recordAttempt(this.o.redis, this.o.keys, result, { record: s.nodeRecord, recent: s.recent }, () => this.o.recovery.restore());
-    if (reply.restored.length > 0) this.o.onRestored(reply.restored);
     const found = reply.corruptBefore ? this.corrupt.report('node', result.nodeId, JSON.stringify(reply.corruptBefore), new Error('numeric fields that did not parse were repaired from the record this node holds')) : false;
     // Keys of the wrong type (issue 20): removed and put back by recordAttempt, counted here like a corrupt record.
     const damaged = reply.damaged.filter((role) => this.corrupt.report(role, result.nodeId, 'WRONGTYPE', new Error(`the ${role} key held a value of the wrong type: removed, and put back from what this node holds`)));

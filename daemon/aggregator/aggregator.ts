@@ -1,10 +1,10 @@
 import { every, type Clock, type Timer, type Timers } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
-import type { ChangeEvent } from '../../shared/redis/records';
+import { changesStatusInputs, type ChangeEvent } from '../../shared/redis/change-events';
 import type { ProjectView } from '../view/compute-view';
 import type { ProjectViewReader } from '../view/project-view';
-import type { ChangeEvents } from './change-events';
+import type { ChangeEvents } from '../../shared/redis/change-event-subscriber';
 import type { LeaderElection } from './leader-election';
 import { StatusWriter, type WriteOutcome } from './status-writer';
 
@@ -55,7 +55,7 @@ export class Aggregator {
 
   private readonly onEvent = (event: ChangeEvent): void => {
     // Our own status events would only make us read what we just wrote.
-    if (event.type === 'attempt' || event.type === 'registered' || event.type === 'node-removed' || event.type === 'restored') this.trigger();
+    if (changesStatusInputs(event)) this.trigger();
   };
   private readonly onElected = (): void => void this.refresh();
   private readonly onResubscribed = (): void => this.trigger();

@@ -6,8 +6,8 @@ import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { LuaScript } from '../../shared/redis/lua-script';
-import type { ChangeEvent } from '../../shared/redis/records';
-import type { ChangeEvents } from './change-events';
+import type { ChangeEvent } from '../../shared/redis/change-events';
+import type { ChangeEvents } from '../../shared/redis/change-event-subscriber';
 
 /**
  * Leader election of the aggregator, one leader a project, through a Redis lease.

@@ -45,7 +45,8 @@
  * counters (hash): staleWritesRejected (fenced writes refused), corruptRecords (corrupt
  *   records found by any reader, each distinct one once; corrupt-seen remembers them).
  *
- * events (pub/sub channel): JSON ChangeEvent.
+ * events (pub/sub channel): JSON ChangeEvent, its types, publishers and listeners in
+ *   change-events.ts.
  */
 
 export type ProjectStatus = 'registered' | 'degraded' | 'failed' | 'unregistered';
@@ -80,14 +81,6 @@ export interface NodeRecord {
   license: { expiresAt: number | null; capacity: number | null; bound: number | null };
   generation: number;
 }
-
-export type ChangeEvent =
-  | { type: 'attempt'; node: string; attemptId: string; ok: boolean }
-  | { type: 'registered'; generation: number }
-  | { type: 'leader-released'; instance: string; epoch: number }
-  | { type: 'status'; status: ProjectStatus; epoch: number }
-  | { type: 'node-removed'; node: string }
-  | { type: 'restored'; node: string; restored: string[] };
 
 export class CorruptRecordError extends Error {
   readonly code = 'ERR_CORRUPT_RECORD';
@@ -142,15 +135,6 @@ export function parseNodeRecord(id: string, hash: Record<string, string>): NodeR
     },
     generation: intField(hash, 'generation', false) ?? 0,
   };
-}
-
-export function parseChangeEvent(raw: string): ChangeEvent | null {
-  try {
-    const event = JSON.parse(raw) as ChangeEvent;
-    return event && typeof event === 'object' && typeof event.type === 'string' ? event : null;
-  } catch {
-    return null;
-  }
 }
 
 /** R4: history keeps at least this many entries, and at least this long. */

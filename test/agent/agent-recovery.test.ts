@@ -1,9 +1,6 @@
 import { SCHEDULER_ID, slotAttemptId } from '../../daemon/agent/schedule';
-import { ProjectKeys } from '../../shared/redis/keys';
-import { startAgent, storeCredential, type AgentUnderTest } from '../support/agent-harness';
-import { OK_ANSWER } from '../support/held-auth-client';
+import { startCaughtUpAgent } from '../support/agent-harness';
 import { waitFor } from '../support/wait';
-import { testPrefix } from '../support/redis-server';
 import { useRedisForAgents } from '../support/agent-suite';
 
 /**
@@ -11,21 +8,14 @@ import { useRedisForAgents } from '../support/agent-suite';
  * slot timer on a fake clock, Redis and BullMQ real): at the next slot the agent finds
  * the slot neither recorded nor held by BullMQ, puts the schedule back, runs the
  * recovery step — credential, record, failed verdict — and only then authenticates, or
- * refuses to when the project it restored is failed (R5).
+ * refuses to when the project it restored is failed (R5); the recovery step tells the
+ * agent, which is not ready until the next slot has put the schedule back.
  */
 jest.setTimeout(30_000);
 
 const suite = useRedisForAgents();
 
-async function runningAgent(): Promise<{ a: AgentUnderTest; keys: ProjectKeys }> {
-  const keyPrefix = testPrefix('loss');
-  const keys = new ProjectKeys(keyPrefix, 'p');
-  await storeCredential(suite.admin, keys);
-  const a = await startAgent({ redisUrl: suite.url, keyPrefix });
-  a.auth.auto = OK_ANSWER;
-  await waitFor('the catch-up recorded', async () => (await suite.admin.zcard(keys.attempts('n1'))) === 1, 10_000, 20);
-  return { a, keys };
-}
+const runningAgent = () => startCaughtUpAgent(suite, 'loss');
 
 it('after FLUSHALL, restores what the node holds and its schedule at the next slot, then authenticates on it', async () => {
   const { a, keys } = await runningAgent();
@@ -52,4 +42,18 @@ it('puts a failed verdict back after FLUSHALL and refuses to authenticate until 
   await waitFor('the attempt refused', () => a.logs().includes('Project is marked failed: not authenticating until it is registered again'), 10_000, 20);
   expect(await suite.admin.hget(keys.node('n1'), 'attemptsTotal')).toBe('1');
   expect(a.auth.calls).toBe(1);
+});
+
+it('is not ready after a loss found mid-attempt until the next slot puts the schedule back', async () => {
+  const { a, keys } = await runningAgent();
+  expect(a.agent.ready).toBe(true);
+  await suite.admin.flushall();
+  const slot = (a.clock.nextDue() as number) - 30_000;
+  await a.clock.advanceToNext();
+  await waitFor('the slot recorded', async () => (await suite.admin.zscore(keys.attempts('n1'), slotAttemptId(slot))) !== null, 10_000, 20);
+  // The recovery step during the attempt told the agent: BullMQ's schedule may have gone with the data.
+  await waitFor('the agent not ready', () => !a.agent.ready, 10_000, 20);
+  await a.clock.advanceToNext();
+  await waitFor('the agent ready again', () => a.agent.ready, 10_000, 20);
+  expect(await a.queue().getJobScheduler(SCHEDULER_ID)).toBeDefined();
 });

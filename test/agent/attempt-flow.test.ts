@@ -43,11 +43,11 @@ function flow() {
   const local = new LocalState(disk, 'n1');
   // What the node learnt at its last read of Redis: the credential, and Redis' clock 1 s behind.
   local.update({ credential: { account: 'acct', ciphertext: 'c', algorithm: 'rsa', keyId: 'k', generation: 1 }, redisClockOffsetMs: -1000 });
-  const recovery = new Recovery(redis, keys, 'n1', local, log);
-  const sink = new ResultSink({ redis, keys, nodeId: 'n1', disk, local, recovery, log, onRestored: () => undefined });
+  const recovery = new Recovery({ redis, keys, nodeId: 'n1', local, log, onRestored: () => undefined });
+  const sink = new ResultSink({ redis, keys, nodeId: 'n1', disk, local, recovery, log });
   const config = { project: 'p', node: { id: 'n1', ip: '10.0.0.1', domain: 'd', appName: 'a' }, product: { version: '4.1.5' }, heartbeat: { intervalMs: 3_600_000, retries: 0, failureThreshold: 12 }, crypto: { keyDir: dir } };
   const runner = new AttemptRunner({ config: config as AttemptRunnerOptions['config'], authClient: auth.client, decrypt: async () => 'pw', metrics: { attemptFinished: () => undefined }, clock, timers: clock, log });
-  const f = new AttemptFlow({ config: config as unknown as Config, redis, keys, local, recovery, runner, sink, clock, log, signal: new AbortController().signal, onRestored: () => undefined });
+  const f = new AttemptFlow({ config: config as unknown as Config, redis, keys, local, recovery, runner, sink, clock, log, signal: new AbortController().signal });
   return { f, auth, sink, clock, local };
 }
 

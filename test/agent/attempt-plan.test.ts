@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { planFromLocal, planFromRedis, type BeforeAttempt } from '../../daemon/agent/attempt-plan';
+import { planFromLocal, planFromRedis, rememberRead, type BeforeAttempt } from '../../daemon/agent/attempt-plan';
 import { LocalDisk } from '../../daemon/agent/local-disk';
 import { createLogger } from '../../shared/logger';
 import { LocalState } from '../../daemon/agent/local-state';
@@ -9,8 +9,9 @@ import { lossSeen } from '../../daemon/agent/recovery';
 
 /**
  * Whether an attempt is made, decided from what one read of Redis found (or from the
- * local state while Redis is away), and when that read shows a loss of Redis data
- * (FLUSHALL without a disconnect) that the recovery step must repair first.
+ * local state while Redis is away), what that read leaves in the local state (apart
+ * from the decision, which writes nothing), and when that read shows a loss of Redis
+ * data (FLUSHALL without a disconnect) that the recovery step must repair first.
  */
 
 const CREDENTIAL = { account: 'acct', ciphertext: 'c', algorithm: 'rsa', keyId: 'k', generation: '2', registeredAt: '1700000000000' };
@@ -25,26 +26,37 @@ const before = (over: Partial<BeforeAttempt> = {}): BeforeAttempt => ({ credenti
 describe('the plan from Redis', () => {
   it('authenticates with the stored credential, and keeps it and the Redis clock offset for when Redis is away', () => {
     const state = local();
-    expect(planFromRedis(before(), state, 9_000)).toMatchObject({ go: true, online: true, credential: { account: 'acct', generation: 2 } });
+    expect(planFromRedis(before())).toMatchObject({ go: true, online: true, credential: { account: 'acct', generation: 2 } });
+    rememberRead(before(), state, 9_000);
     expect(state.get()).toMatchObject({ credential: { account: 'acct' }, projectFailed: false, redisClockOffsetMs: 1_000 });
   });
 
   it('skips an attempt already recorded (a retry, a replica, a replay)', () => {
-    expect(planFromRedis(before({ recorded: true }), local(), 0)).toMatchObject({ go: false, level: 'debug', why: 'Attempt already recorded; not repeating it' });
+    expect(planFromRedis(before({ recorded: true }))).toMatchObject({ go: false, level: 'debug', why: 'Attempt already recorded; not repeating it' });
   });
 
   it('refuses while the project is failed, and holds the verdict locally (R5)', () => {
     const state = local();
-    expect(planFromRedis(before({ status: FAILED }), state, 0)).toMatchObject({ go: false, level: 'info', why: expect.stringMatching(/^Project is marked failed/) });
+    expect(planFromRedis(before({ status: FAILED }))).toMatchObject({ go: false, level: 'info', why: expect.stringMatching(/^Project is marked failed/) });
+    rememberRead(before({ status: FAILED }), state, 0);
     expect(state.get()).toMatchObject({ projectFailed: true, verdict: { generation: '2', registeredAt: '1700000000000' } });
     // And while Redis is away.
     expect(planFromLocal(state)).toMatchObject({ go: false, why: expect.stringMatching(/^Project was marked failed/) });
   });
 
   it('says what to do when there is no credential, or one that does not parse (its problem, not its values)', () => {
-    expect(planFromRedis(before({ credential: {} }), local(), 0)).toMatchObject({ go: false, level: 'warn', why: expect.stringContaining('fdl-cloudauth register') });
-    const broken = planFromRedis(before({ credential: { ...CREDENTIAL, generation: 'x' } }), local(), 0);
+    expect(planFromRedis(before({ credential: {} }))).toMatchObject({ go: false, level: 'warn', why: expect.stringContaining('fdl-cloudauth register') });
+    const broken = planFromRedis(before({ credential: { ...CREDENTIAL, generation: 'x' } }));
     expect(broken).toMatchObject({ go: false, level: 'error', detail: 'credential field generation is not an integer' });
+  });
+});
+
+describe('what the read leaves in the local state', () => {
+  it('nothing from a read whose credential does not parse', () => {
+    const state = local();
+    const empty = state.get();
+    rememberRead(before({ credential: { ...CREDENTIAL, generation: 'x' }, status: FAILED }), state, 0);
+    expect(state.get()).toEqual(empty);
   });
 });
 
@@ -52,7 +64,7 @@ describe('the plan from the local state', () => {
   it('authenticates offline with the credential last read, and not without one', () => {
     const state = local();
     expect(planFromLocal(state)).toMatchObject({ go: false, level: 'warn' });
-    planFromRedis(before(), state, 0);
+    rememberRead(before(), state, 0);
     expect(planFromLocal(state)).toMatchObject({ go: true, online: false, credential: { account: 'acct' } });
   });
 });
@@ -62,7 +74,7 @@ describe('a loss of Redis data', () => {
     const state = local();
     // Holding nothing yet: nothing can be lost.
     expect(lossSeen({ credential: {}, status: {}, nodeExists: false }, state)).toBe(false);
-    planFromRedis(before({ status: FAILED }), state, 0);
+    rememberRead(before({ status: FAILED }), state, 0);
     state.update({ nodeRecord: { attemptsTotal: '3' } });
     expect(lossSeen({ credential: CREDENTIAL, status: FAILED, nodeExists: true }, state)).toBe(false);
     expect(lossSeen({ credential: {}, status: FAILED, nodeExists: true }, state)).toBe(true);

@@ -49,7 +49,8 @@ async function sink() {
   const disk = new LocalDisk(dir, log);
   const local = new LocalState(disk, 'n1');
   const restored: string[][] = [];
-  const s = new ResultSink({ redis, keys, nodeId: 'n1', disk, local, recovery: new Recovery(redis, keys, 'n1', local, log), log, onRestored: (r) => restored.push(r) });
+  const recovery = new Recovery({ redis, keys, nodeId: 'n1', local, log, onRestored: (r) => restored.push(r) });
+  const s = new ResultSink({ redis, keys, nodeId: 'n1', disk, local, recovery, log });
   return { s, keys, redis, local, restored };
 }
 

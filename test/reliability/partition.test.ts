@@ -9,7 +9,7 @@ import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../supp
 import { realTime, redisConfig, silentLog } from '../support/sidecar-parts';
 import { recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
 import { Aggregator } from '../../daemon/aggregator/aggregator';
-import { ChangeEvents } from '../../daemon/aggregator/change-events';
+import { ChangeEvents } from '../../shared/redis/change-event-subscriber';
 import { LeaderElection, type DemotionReason } from '../../daemon/aggregator/leader-election';
 import { ProjectViewReader } from '../../daemon/view/project-view';
 import type { ProjectView } from '../../daemon/view/compute-view';

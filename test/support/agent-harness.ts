@@ -13,7 +13,9 @@ import { createLogger } from '../../shared/logger';
 import { closeRedis, createRedis, type RedisClient } from '../../shared/redis/connection';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { FakeClock } from './fake-clock';
-import { HeldAuthClient } from './held-auth-client';
+import { HeldAuthClient, OK_ANSWER } from './held-auth-client';
+import { waitFor } from './wait';
+import { testPrefix } from './redis-server';
 
 /**
  * One node agent in this process, as the daemon builds it, on a real Redis and a real
@@ -136,6 +138,21 @@ export async function startAgent(setup: AgentSetup): Promise<AgentUnderTest> {
   open.push(under);
   await under.agent.start();
   return under;
+}
+
+/**
+ * An agent on a stored credential, the server answering OK, once its catch-up attempt
+ * is recorded: where a test of what the agent does next starts. Keys under a fresh
+ * prefix named `name`.
+ */
+export async function startCaughtUpAgent(suite: { url: string; admin: RedisClient }, name: string): Promise<{ a: AgentUnderTest; keys: ProjectKeys }> {
+  const keyPrefix = testPrefix(name);
+  const keys = new ProjectKeys(keyPrefix, 'p');
+  await storeCredential(suite.admin, keys);
+  const a = await startAgent({ redisUrl: suite.url, keyPrefix });
+  a.auth.auto = OK_ANSWER;
+  await waitFor('the catch-up recorded', async () => (await suite.admin.zcard(keys.attempts('n1'))) === 1, 10_000, 20);
+  return { a, keys };
 }
 
 /** Closes every agent the tests started (afterAll). */

@@ -4,7 +4,7 @@ import { createRedis, closeRedis, type RedisClient } from '../../shared/redis/co
 import type { Config } from '../../shared/config/compile';
 import { createLogger } from '../../shared/logger';
 import type { ProjectKeys } from '../../shared/redis/keys';
-import { ChangeEvents } from '../../daemon/aggregator/change-events';
+import { ChangeEvents } from '../../shared/redis/change-event-subscriber';
 import { LeaderElection, type DemotionReason } from '../../daemon/aggregator/leader-election';
 import { Aggregator } from '../../daemon/aggregator/aggregator';
 import { ProjectViewReader } from '../../daemon/view/project-view';

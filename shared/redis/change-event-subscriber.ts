@@ -1,17 +1,20 @@
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../../shared/logger';
-import type { RedisClient } from '../../shared/redis/connection';
-import type { ProjectKeys } from '../../shared/redis/keys';
-import { parseChangeEvent } from '../../shared/redis/records';
+import type { Logger } from '../logger';
+import { parseChangeEvent } from './change-events';
+import type { RedisClient } from './connection';
+import type { ProjectKeys } from './keys';
 
 /**
  * The project's change-event channel, on a connection of its own (a subscribed Redis
- * connection can run no other command). One per sidecar: the leader election and the
- * aggregator both listen here, so a sidecar holds one subscriber connection, not one
- * per part. The connection belongs to the caller; close() only unsubscribes.
+ * connection can run no other command). One per sidecar: the agent, the leader
+ * election and the aggregator all listen here, so a sidecar holds one subscriber
+ * connection, not one per part. The connection belongs to the caller; close() only
+ * unsubscribes.
  *
- * Events: 'event' (ChangeEvent), 'resubscribed' (the connection came back after a
- * loss: events may have been missed, listeners should look at Redis again).
+ * Events: 'event' (a ChangeEvent, checked against the contract in change-events.ts; a
+ * message that does not fit it never reaches a listener), 'resubscribed' (the
+ * connection came back after a loss: events may have been missed, listeners should
+ * look at Redis again).
  */
 export interface ChangeEventsOptions {
   /** A connection created with purpose 'subscriber', used for nothing else. */
@@ -28,12 +31,8 @@ export class ChangeEvents extends EventEmitter {
 
   private readonly onMessage = (channel: string, message: string): void => {
     if (channel !== this.options.keys.events) return;
-    const event = parseChangeEvent(message);
-    if (!event) {
-      this.log.debug({ length: message.length }, 'Ignored a change event that does not parse');
-      return;
-    }
-    this.emit('event', event);
+    const event = parseChangeEvent(message, this.log);
+    if (event) this.emit('event', event);
   };
 
   private readonly onClose = (): void => {
