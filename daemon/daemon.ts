@@ -66,7 +66,7 @@ export class Daemon {
     this.subscriber = createRedis(config.redis, { purpose: 'subscriber', connectionName: `${name}:events`, lazyConnect: true });
     for (const [label, client] of [['command', this.redis], ['bullmq', this.bullConnection], ['subscriber', this.subscriber]] as const) {
       // ioredis emits 'error' on every failed reconnect; a listener keeps them from crashing the process.
-      client.on('error', (error: Error) => this.log.debug({ connection: label, err: error.message }, 'Redis connection error'));
+      client.on('error', (error: Error) => this.log.debug({ connection: label, err: error }, 'Redis connection error'));
     }
     this.authClient = new AuthClient(config.authServer);
     this.events = new ChangeEvents({ subscriber: this.subscriber, keys: this.keys, log: o.logger });

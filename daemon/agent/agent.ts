@@ -121,11 +121,11 @@ export class Agent {
     if (this.state !== 'INITIALIZED') throw new Error(`agent cannot start from state ${this.state}`);
     this.scheduler.start({
       job: (attempt) => this.onJob(attempt),
-      slot: (slot) => void this.inFlight.track(this.onSlot(slot)).catch((error: unknown) => this.log.warn({ err: (error as Error).message, slot }, 'Heartbeat slot failed')),
+      slot: (slot) => void this.inFlight.track(this.onSlot(slot)).catch((error: unknown) => this.log.warn({ err: error, slot }, 'Heartbeat slot failed')),
       error: (source, error) => {
         if (this.redisErrorLogged) return;
         this.redisErrorLogged = true;
-        this.log.warn({ source, err: error.message }, 'BullMQ lost Redis; the local timer covers heartbeats until it returns');
+        this.log.warn({ source, err: error }, 'BullMQ lost Redis; the local timer covers heartbeats until it returns');
       },
       failed: (attempt, error, tries) => logJobFailure(this.log, attempt, error, tries),
     });
@@ -177,7 +177,7 @@ export class Agent {
   private localCatchUpIfDue(): void {
     const s = this.local.get();
     if (!catchUpDue(s.lastAttemptAt, this.o.clock.now() + s.redisClockOffsetMs, this.o.config.heartbeat.intervalMs)) return;
-    void this.inFlight.track(this.flow.offline(`catchup-local-${randomUUID()}`)).catch((error: unknown) => this.log.warn({ err: (error as Error).message }, 'Catch-up attempt failed'));
+    void this.inFlight.track(this.flow.offline(`catchup-local-${randomUUID()}`)).catch((error: unknown) => this.log.warn({ err: error }, 'Catch-up attempt failed'));
   }
 
   /** The agent's reactions to the project's change events (table in change-events.ts); never rejects, a failure is logged. */
@@ -224,7 +224,7 @@ export class Agent {
       await this.scheduler.ensure();
       await this.flow.online(attemptId);
     } catch (error) {
-      this.log.warn({ err: (error as Error).message, slot }, 'Could not check the heartbeat slot');
+      this.log.warn({ err: error, slot }, 'Could not check the heartbeat slot');
     }
   }
 

@@ -61,10 +61,10 @@ export function catchUpJobId(lastAttemptId: string | null): string {
 
 /**
  * Every failed try of a job is logged: a job failing in silence is how a node stops
- * counting unnoticed (issue 21). One abandoned by shutdown is expected and runs again.
+ * counting unnoticed. One abandoned by shutdown is expected and runs again.
  */
 export function logJobFailure(log: Logger, { attemptId }: ScheduledAttempt, error: Error, tries: { made: number; allowed: number }): void {
-  const fields = { attemptId, err: error.message, tries: tries.made, allowed: tries.allowed };
+  const fields = { attemptId, err: error, tries: tries.made, allowed: tries.allowed };
   if (error instanceof AttemptAbandoned) return void log.info(fields, 'Heartbeat job left for BullMQ to run again after the restart');
   log.warn(fields, tries.made < tries.allowed ? 'Heartbeat job failed; BullMQ tries it again under the same attempt id' : 'Heartbeat job failed and has no tries left: the slot counts as missed');
 }

@@ -96,7 +96,7 @@ it('authenticates on every slot through a Redis outage and an agent restart, the
   const ids = await recordedAttempts(admin, keys, 'n1');
   const times = await Promise.all(ids.map(async (id) => Number(await admin.zscore(keys.attempts('n1'), id))));
   // Each once, in the order made, at the time estimated when it was made — capped at
-  // Redis TIME (issue 20 §3): the fake clock ran hours ahead of Redis, so the estimates
+  // Redis TIME (a recorded time is never in Redis's future): the fake clock ran hours ahead of Redis, so the estimates
   // of the later slots lie in Redis's future and are recorded at the replay's time.
   expect(ids.slice(1)).toEqual(entries.map((e) => e.attemptId));
   times.slice(1).forEach((t, i) => expect(t).toBe(Math.min(entries[i]?.atMs as number, t)));
@@ -136,7 +136,7 @@ it('records Redis time (R8), live and from the journal, whatever the node clock 
   for (const t of times) expect(Math.abs(t - now)).toBeLessThan(60_000);
 });
 
-it('journal.dir refusing writes (issue 21): recorded in Redis all the same; with Redis away too, every slot is attempted once and held in memory, and a stop says they are lost', async () => {
+it('journal.dir refusing writes: recorded in Redis all the same; with Redis away too, every slot is attempted once and held in memory, and a stop says they are lost', async () => {
   const keyPrefix = testPrefix('nodisk');
   const keys = new ProjectKeys(keyPrefix, 'p');
   await storeCredential(admin, keys);

@@ -11,7 +11,7 @@ import { readNode, registerProject, startSidecar, testKeyDir, type ProjectFixtur
 import type { StatusJson } from '../../daemon/view/status-json';
 
 /**
- * Issue 10 §3: a `failed` project stays failed when Redis loses its data — restarted
+ * A `failed` project stays failed when Redis loses its data — restarted
  * without persistence, or FLUSHALL with the connections still open: every node keeps
  * the verdict it saw and puts it back, and no node authenticates, until `register`.
  * (data-loss.test.ts: a project that is not failed comes back whole.)

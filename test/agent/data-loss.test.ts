@@ -8,7 +8,7 @@ import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, 
 import type { StatusJson } from '../../daemon/view/status-json';
 
 /**
- * Issue 6 §3: Redis loses its data — restarted without persistence, or FLUSHALL with
+ * Nothing is lost when Redis loses its data — restarted without persistence, or FLUSHALL with
  * the connections still open. The nodes put back what they hold (the encrypted
  * credential, their latest record) and restore their schedules, so the project comes
  * back without a false failure and without a new `register`; `status` says plainly

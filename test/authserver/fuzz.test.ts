@@ -6,7 +6,7 @@ import { fuzzSeed, Rng } from '../support/fuzz';
 import { disposeAllRedis, startRedis } from '../support/redis-server';
 
 /**
- * Issue 6 item 5, SPEC §4, the server's side: thousands of random and mutated
+ * The server against hostile input (SPEC §4): thousands of random and mutated
  * requests to the reference server — every route, random methods, paths, content
  * types, with and without the admin token, bodies that are mutated valid requests,
  * random JSON, random bytes, cut-off JSON or over 16 KiB — plus raw bytes that are not

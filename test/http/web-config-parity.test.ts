@@ -19,7 +19,7 @@ import { writeCertificates, type CertificateFiles } from '../support/tls';
  * the result exporter-toolkit gives: refused at start (with the reason it names), or
  * what a client sees (an HTTP status, a negotiated cipher, or a failed connection).
  * Each case runs the sidecar's real HTTP(S) server on loopback with a real client.
- * A refusal counts only with exporter-toolkit's reason. Before issue 22, 24 of these 63
+ * A refusal counts only with exporter-toolkit's reason. Before the parity work (0.2.0), 24 of these 63
  * cases behaved as exporter-toolkit does; `PARITY_DETAILS=1` prints every case's result.
  */
 jest.setTimeout(120_000);

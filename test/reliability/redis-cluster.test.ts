@@ -11,7 +11,7 @@ import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';
 
 /**
- * Issue 6 item 2, SPEC §10: the project on a three-primary Redis Cluster. Three sidecar
+ * SPEC §10: the project on a three-primary Redis Cluster. Three sidecar
  * processes connect with CLOUDAUTH_REDIS_CLUSTER_NODES; the aggregator's core story
  * (a node leaves the allow-list, degrades with 30003, fails at the threshold, register
  * clears it) runs as on one Redis, and `status --json` reads the cluster. Every key of
