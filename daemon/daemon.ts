@@ -64,7 +64,11 @@ export class Daemon {
     this.redis = createRedis(config.redis, { purpose: 'command', connectionName: name, lazyConnect: true });
     this.bullConnection = createRedis(config.redis, { purpose: 'bullmq', connectionName: `${name}:bull`, lazyConnect: true });
     this.subscriber = createRedis(config.redis, { purpose: 'subscriber', connectionName: `${name}:events`, lazyConnect: true });
-    for (const [label, client] of [['command', this.redis], ['bullmq', this.bullConnection], ['subscriber', this.subscriber]] as const) {
+    for (const [label, client] of [
+      ['command', this.redis],
+      ['bullmq', this.bullConnection],
+      ['subscriber', this.subscriber],
+    ] as const) {
       // ioredis emits 'error' on every failed reconnect; a listener keeps them from crashing the process.
       client.on('error', (error: Error) => this.log.debug({ connection: label, err: error }, 'Redis connection error'));
     }
@@ -115,7 +119,15 @@ export class Daemon {
       log: o.logger,
       policy: viewPolicy(config),
     });
-    this.aggregator = new Aggregator({ redis: this.redis, events: this.events, election: this.election, reader: this.reader, log: o.logger, clock: monotonicClock, timers: systemTimers });
+    this.aggregator = new Aggregator({
+      redis: this.redis,
+      events: this.events,
+      election: this.election,
+      reader: this.reader,
+      log: o.logger,
+      clock: monotonicClock,
+      timers: systemTimers,
+    });
     // The aggregator's clock: it stamps the reads whose age the metrics report.
     const clusterMetrics = new ClusterMetrics(this.registry, this.aggregator, this.election, { clock: monotonicClock });
     const page = new RegistrationPage({ redis: this.redis, keys: this.keys, intervalMs: config.heartbeat.intervalMs, corrupt: this.reader.corrupt });
@@ -154,7 +166,13 @@ export class Daemon {
     this.setState('STARTING');
     const { config } = this.o;
     this.log.info(
-      { project: config.project, node: config.node.id, redis: describeRedis(config.redis), authServer: this.authClient.url, intervalMs: config.heartbeat.intervalMs },
+      {
+        project: config.project,
+        node: config.node.id,
+        redis: describeRedis(config.redis),
+        authServer: this.authClient.url,
+        intervalMs: config.heartbeat.intervalMs,
+      },
       'Starting sidecar',
     );
     await this.http.start();
@@ -164,7 +182,8 @@ export class Daemon {
         Promise.race([c.connect().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]),
       ),
     );
-    if (this.redis.status !== 'ready') this.log.warn({ redis: describeRedis(config.redis) }, 'Redis unreachable at start: authenticating from the local journal until it returns');
+    if (this.redis.status !== 'ready')
+      this.log.warn({ redis: describeRedis(config.redis) }, 'Redis unreachable at start: authenticating from the local journal until it returns');
     // Not awaited: with Redis away the subscription completes when it returns.
     void this.events.start().catch((error: unknown) => this.log.warn({ err: error }, 'Could not subscribe to change events'));
     // The agent's reactions (a held verdict, an attempt after `register`) are its own.

@@ -191,7 +191,8 @@ const ENTRIES: CatalogEntry[] = [
     transient: false,
     steps: {
       check: 'On the node, run `fdl-cloudauth doctor`: the private key of the stored credential must be in crypto.keyDir (mode 0600, readable by the sidecar).',
-      change: 'Copy the key pair the credential was encrypted for into crypto.keyDir (after `crypto switch`, the new algorithm\'s pair), or `fdl-cloudauth register` again with keys every node holds.',
+      change:
+        "Copy the key pair the credential was encrypted for into crypto.keyDir (after `crypto switch`, the new algorithm's pair), or `fdl-cloudauth register` again with keys every node holds.",
       contact: 'Ask whoever ran `fdl-cloudauth register` or `crypto switch` which key pair they used; FanRuan cannot help, nothing reached the server.',
     },
   },

@@ -6,18 +6,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
  * every field that can hold a secret is listed here and censored, at the top level
  * and one level down (pino's wildcard covers exactly one level).
  */
-const SECRET_FIELDS = [
-  'password',
-  'sentinelPassword',
-  'passwords',
-  'ciphertext',
-  'adminToken',
-  'token',
-  'authorization',
-  'privateKey',
-  'secret',
-  'credential',
-];
+const SECRET_FIELDS = ['password', 'sentinelPassword', 'passwords', 'ciphertext', 'adminToken', 'token', 'authorization', 'privateKey', 'secret', 'credential'];
 
 export const REDACT_PATHS: string[] = [
   ...SECRET_FIELDS,

@@ -1,22 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { systemTimers, type Clock, type Timers } from '../../shared/clock';
-import type { Config } from '../../shared/config/compile';
+import { systemTimers, type Timers } from '../../shared/clock';
 import type { ChangeEvent } from '../../shared/redis/change-events';
-import type { RedisClient } from '../../shared/redis/connection';
-import type { ProjectKeys } from '../../shared/redis/keys';
-import type { NodeMetrics } from '../metrics/node-metrics';
-import type { AuthClient } from '../protocol/auth-client';
-import { AttemptFlow } from './attempt-flow';
+import type { AttemptFlow } from './attempt-flow';
+import { buildAgentParts, type AgentPartsOptions } from './agent-parts';
 import { isRecorded, noteVerdict, readLastAttempt } from './attempt-plan';
-import { AttemptRunner } from './attempt-runner';
-import { catchUpDue, HeartbeatScheduler, logJobFailure, type ScheduledAttempt } from './heartbeat-scheduler';
+import { catchUpDue, logJobFailure, type HeartbeatScheduler, type ScheduledAttempt } from './heartbeat-scheduler';
 import { boundedStep, InFlight, withTimeout } from './in-flight';
-import { LocalDisk, retryPeriodMs } from './local-disk';
-import { LocalState, type CachedCredential } from './local-state';
-import { Recovery } from './recovery';
-import { ResultSink } from './result-sink';
-import { stableOffset } from '../../shared/heartbeat-grid';
+import type { LocalState } from './local-state';
+import type { LocalDisk } from './local-disk';
+import type { ResultSink } from './result-sink';
 import { slotAttemptId } from './schedule';
 
 /**
@@ -29,18 +22,7 @@ import { slotAttemptId } from './schedule';
 
 export type AgentState = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED';
 
-export interface AgentOptions {
-  config: Config;
-  keys: ProjectKeys;
-  /** Fail-fast command connection (enableOfflineQueue off). */
-  redis: RedisClient;
-  /** Connection for BullMQ (maxRetriesPerRequest null). */
-  bullConnection: RedisClient;
-  authClient: AuthClient;
-  /** Opens the stored credential with this node's private key. */
-  decrypt(credential: CachedCredential): Promise<string>;
-  metrics: NodeMetrics;
-  clock: Clock;
+export interface AgentOptions extends AgentPartsOptions {
   /** Timers on the same time as `clock` (default: the system's). */
   timers?: Timers;
   logger: Logger;
@@ -76,22 +58,15 @@ export class Agent {
   };
 
   constructor(private readonly o: AgentOptions) {
-    const { config } = o;
-    const nodeId = config.node.id;
-    this.log = o.logger.child({ part: 'agent', node: nodeId });
+    this.log = o.logger.child({ part: 'agent', node: o.config.node.id });
     this.timers = o.timers ?? systemTimers;
     this.inFlight = new InFlight(this.timers);
-    this.disk = new LocalDisk(config.journal.dir, this.log, { onError: (op) => o.metrics.localWriteFailed(op), timers: this.timers, retryMs: retryPeriodMs(config.heartbeat.intervalMs) });
-    this.local = new LocalState(this.disk, nodeId);
-    const recovery = new Recovery({ redis: o.redis, keys: o.keys, nodeId, local: this.local, log: this.log, onRestored: this.onDataLost });
-    this.sink = new ResultSink({ redis: o.redis, keys: o.keys, nodeId, disk: this.disk, local: this.local, recovery, log: this.log });
-    const runner = new AttemptRunner({ config, authClient: o.authClient, decrypt: o.decrypt, metrics: o.metrics, clock: o.clock, timers: this.timers, log: this.log });
-    const { redis, keys, clock } = o;
-    this.flow = new AttemptFlow({ config, redis, keys, local: this.local, recovery, runner, sink: this.sink, clock, log: this.log, signal: this.abort.signal });
-    const intervalMs = config.heartbeat.intervalMs;
-    const offsetMs = stableOffset(config.project, nodeId, intervalMs);
-    this.scheduler = new HeartbeatScheduler({ clock, timers: this.timers, nodeId, bullPrefix: o.keys.bullPrefix, connection: o.bullConnection, intervalMs, offsetMs });
-    this.log.info({ intervalMs, offsetMs }, 'Heartbeat grid');
+    const parts = buildAgentParts(o, this.log, this.timers, { onDataLost: this.onDataLost, signal: this.abort.signal });
+    this.disk = parts.disk;
+    this.local = parts.local;
+    this.sink = parts.sink;
+    this.flow = parts.flow;
+    this.scheduler = parts.scheduler;
   }
 
   get journalPending(): number {
@@ -177,14 +152,20 @@ export class Agent {
   private localCatchUpIfDue(): void {
     const s = this.local.get();
     if (!catchUpDue(s.lastAttemptAt, this.o.clock.now() + s.redisClockOffsetMs, this.o.config.heartbeat.intervalMs)) return;
-    void this.inFlight.track(this.flow.offline(`catchup-local-${randomUUID()}`)).catch((error: unknown) => this.log.warn({ err: error }, 'Catch-up attempt failed'));
+    void this.inFlight
+      .track(this.flow.offline(`catchup-local-${randomUUID()}`))
+      .catch((error: unknown) => this.log.warn({ err: error }, 'Catch-up attempt failed'));
   }
 
   /** The agent's reactions to the project's change events (table in change-events.ts); never rejects, a failure is logged. */
   async hear(event: ChangeEvent): Promise<void> {
     // Every node keeps the failed verdict it saw, to restore it should Redis lose it (R5).
-    if (event.type === 'status' && event.status === 'failed') await this.noteVerdict().catch((error: unknown) => this.log.warn({ err: error }, 'Could not read the failed verdict'));
-    if (event.type === 'registered') await this.authenticateNow(`registered-${event.generation}`).catch((error: unknown) => this.log.warn({ err: error }, 'Could not queue the attempt after registration'));
+    if (event.type === 'status' && event.status === 'failed')
+      await this.noteVerdict().catch((error: unknown) => this.log.warn({ err: error }, 'Could not read the failed verdict'));
+    if (event.type === 'registered')
+      await this.authenticateNow(`registered-${event.generation}`).catch((error: unknown) =>
+        this.log.warn({ err: error }, 'Could not queue the attempt after registration'),
+      );
   }
 
   /** Keeps the `failed` verdict the leader wrote, to restore it after a loss (on every `failed` status event). */

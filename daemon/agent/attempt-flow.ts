@@ -127,7 +127,8 @@ export class AttemptFlow {
     logOutcome(log, attemptId, outcome, written);
     // Best effort, never throws: the attempt's time and, for a slot, the slot (the timer must not repeat a slot BullMQ attempted).
     local.update({ lastAttemptAt: estimate, lastSlot: Math.max(slotOfAttemptId(attemptId) ?? 0, s.lastSlot ?? 0) || null });
-    if (written.where === 'redis') await this.publishKeyIds().catch((error: unknown) => log.warn({ err: error }, 'Could not publish the key ids this node can open'));
+    if (written.where === 'redis')
+      await this.publishKeyIds().catch((error: unknown) => log.warn({ err: error }, 'Could not publish the key ids this node can open'));
   }
 
   private async write(result: AttemptResult, estimate: number, online: boolean): Promise<Written> {

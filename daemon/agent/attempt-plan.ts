@@ -16,7 +16,9 @@ import { execAll, hashValue, redisTimeMs, scoredMembers, stringValue } from '../
  * while Redis is away.
  */
 
-export type Plan = { go: true; credential: CachedCredential; online: boolean } | { go: false; level: 'debug' | 'info' | 'warn' | 'error'; why: string; detail?: string };
+export type Plan =
+  | { go: true; credential: CachedCredential; online: boolean }
+  | { go: false; level: 'debug' | 'info' | 'warn' | 'error'; why: string; detail?: string };
 
 export interface BeforeAttempt extends ProjectSeen {
   /** The attempt id (under any of its names) is recorded already. */
@@ -56,7 +58,11 @@ export async function isRecorded(redis: RedisClient, keys: ProjectKeys, nodeId: 
 }
 
 /** The node's last attempt as Redis holds it, with Redis time (the catch-up rule of R1). */
-export async function readLastAttempt(redis: RedisClient, keys: ProjectKeys, nodeId: string): Promise<{ lastAttemptAt: number | null; lastAttemptId: string | null; redisNow: number }> {
+export async function readLastAttempt(
+  redis: RedisClient,
+  keys: ProjectKeys,
+  nodeId: string,
+): Promise<{ lastAttemptAt: number | null; lastAttemptId: string | null; redisNow: number }> {
   const { values } = await execAll(redis.multi().hget(keys.node(nodeId), 'lastAttemptAt').hget(keys.node(nodeId), 'lastAttemptId').time());
   const last = stringValue(values[0]);
   return { lastAttemptAt: last === null ? null : Number(last), lastAttemptId: stringValue(values[1]), redisNow: redisTimeMs(values[2]) };
@@ -78,7 +84,8 @@ function judge(before: BeforeAttempt): { credential: CachedCredential | null; fa
 /** The plan from what one read of Redis found: a decision only, the local state is rememberRead's. */
 export function planFromRedis(before: BeforeAttempt): Plan {
   const judged = judge(before);
-  if (judged instanceof Error) return { go: false, level: 'error', why: 'Stored credential does not parse: run `fdl-cloudauth register` again', detail: judged.message };
+  if (judged instanceof Error)
+    return { go: false, level: 'error', why: 'Stored credential does not parse: run `fdl-cloudauth register` again', detail: judged.message };
   if (before.recorded) return { go: false, level: 'debug', why: 'Attempt already recorded; not repeating it' };
   if (judged.failed) return { go: false, level: 'info', why: 'Project is marked failed: not authenticating until it is registered again' };
   if (!judged.credential) return NO_CREDENTIAL;

@@ -134,7 +134,8 @@ export async function recordAttempt(
   keys: ProjectKeys,
   result: AttemptResult,
   held: Held = { record: null, recent: [] },
-  recover: () => Promise<string[]> = () => restoreAfterLoss(redis, keys, result.nodeId, { ...held, credential: null, verdict: null, firstSeenAt: Number(held.record?.lastAttemptAt ?? 0) }),
+  recover: () => Promise<string[]> = () =>
+    restoreAfterLoss(redis, keys, result.nodeId, { ...held, credential: null, verdict: null, firstSeenAt: Number(held.record?.lastAttemptAt ?? 0) }),
 ): Promise<RecordReply> {
   let restored: string[] = [];
   let corruptBefore: Record<string, string> | null = null;
@@ -144,7 +145,16 @@ export async function recordAttempt(
   for (let round = 0; ; round += 1) {
     const reply = await runRecord(redis, keys, result, held.record);
     if (reply.state === 'recorded' || reply.state === 'duplicate') {
-      return { recorded: reply.state === 'recorded', consecutiveFailures: reply.consecutiveFailures, atMs: reply.atMs, record: reply.record, corruptBefore, restored, afresh: reply.afresh, damaged };
+      return {
+        recorded: reply.state === 'recorded',
+        consecutiveFailures: reply.consecutiveFailures,
+        atMs: reply.atMs,
+        record: reply.record,
+        corruptBefore,
+        restored,
+        afresh: reply.afresh,
+        damaged,
+      };
     }
     if (reply.state === 'damaged') {
       const role = reply.role ?? '';
@@ -163,7 +173,12 @@ export async function recordAttempt(
 }
 
 /** Repairs the numbers of the node's record that do not parse; the record as it was, or null when nothing was broken. */
-export async function repairRecord(redis: RedisClient, keys: ProjectKeys, nodeId: string, heldRecord: Record<string, string> | null): Promise<Record<string, string> | null> {
+export async function repairRecord(
+  redis: RedisClient,
+  keys: ProjectKeys,
+  nodeId: string,
+  heldRecord: Record<string, string> | null,
+): Promise<Record<string, string> | null> {
   const before = await REPAIR.run(redis, { node: keys.node(nodeId) }, { heldRecord: heldRecord ? JSON.stringify(heldRecord) : '' });
   return Object.keys(before).length > 0 ? before : null;
 }

@@ -52,7 +52,9 @@ export async function authenticate(
     const body = { ...request, sentAt: new Date().toISOString() };
     const answered = classify(await client.post('/v1/authenticate', body, trySignal));
     const outcome =
-      budget.aborted && !answered.ok ? { ...answered, message: `${answered.message} (the attempt's ${Math.round(policy.budgetMs / 1000)} s budget ran out)` } : answered;
+      budget.aborted && !answered.ok
+        ? { ...answered, message: `${answered.message} (the attempt's ${Math.round(policy.budgetMs / 1000)} s budget ran out)` }
+        : answered;
     if (outcome.ok || !outcome.transient || tries > policy.retries || signal?.aborted || budget.aborted) return { outcome, tries };
     // Jitter spreads the retries of a cluster that failed together.
     const backoff = policy.backoffMs * 2 ** (tries - 1) * (0.75 + Math.random() * 0.5);

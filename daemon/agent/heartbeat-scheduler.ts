@@ -66,7 +66,12 @@ export function catchUpJobId(lastAttemptId: string | null): string {
 export function logJobFailure(log: Logger, { attemptId }: ScheduledAttempt, error: Error, tries: { made: number; allowed: number }): void {
   const fields = { attemptId, err: error, tries: tries.made, allowed: tries.allowed };
   if (error instanceof AttemptAbandoned) return void log.info(fields, 'Heartbeat job left for BullMQ to run again after the restart');
-  log.warn(fields, tries.made < tries.allowed ? 'Heartbeat job failed; BullMQ tries it again under the same attempt id' : 'Heartbeat job failed and has no tries left: the slot counts as missed');
+  log.warn(
+    fields,
+    tries.made < tries.allowed
+      ? 'Heartbeat job failed; BullMQ tries it again under the same attempt id'
+      : 'Heartbeat job failed and has no tries left: the slot counts as missed',
+  );
 }
 
 export interface HeartbeatHandlers {
@@ -130,7 +135,11 @@ export class HeartbeatScheduler {
   async ensure(): Promise<void> {
     if (!this.queue) return;
     const { intervalMs, offsetMs } = this.o;
-    await this.queue.upsertJobScheduler(SCHEDULER_ID, { every: intervalMs, offset: offsetMs }, { name: 'heartbeat', data: {}, opts: jobOptions(2 * intervalMs) });
+    await this.queue.upsertJobScheduler(
+      SCHEDULER_ID,
+      { every: intervalMs, offset: offsetMs },
+      { name: 'heartbeat', data: {}, opts: jobOptions(2 * intervalMs) },
+    );
     this.placed = true;
   }
 

@@ -62,7 +62,8 @@ export class Journal implements LocalWriter {
     try {
       text = readFileSync(this.file, 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error({ file: this.file, err: error }, 'Cannot read the journal: its results stay unrecorded until it can be read and the sidecar restarts');
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.log.error({ file: this.file, err: error }, 'Cannot read the journal: its results stay unrecorded until it can be read and the sidecar restarts');
       return;
     }
     const lines = text.split('\n').filter((l) => l.trim() !== '');
@@ -112,7 +113,10 @@ export class Journal implements LocalWriter {
     if (written) return;
     this.inSync = false;
     this.unsavedCount += 1;
-    this.log.warn({ attemptId: entry.attemptId, held: this.unsavedCount }, 'Journal not written: the result is held in memory until Redis or the disk returns (a restart now loses it)');
+    this.log.warn(
+      { attemptId: entry.attemptId, held: this.unsavedCount },
+      'Journal not written: the result is held in memory until Redis or the disk returns (a restart now loses it)',
+    );
     if (this.entries.length <= HELD_MAX) return;
     const dropped = this.entries.shift();
     this.unsavedCount = Math.min(this.unsavedCount, this.entries.length);

@@ -45,14 +45,27 @@ export interface LocalStateData {
   recent: JournalEntry[];
 }
 
-const EMPTY: LocalStateData = { credential: null, projectFailed: false, verdict: null, redisClockOffsetMs: 0, lastAttemptAt: null, lastSlot: null, nodeRecord: null, members: null, recent: [] };
+const EMPTY: LocalStateData = {
+  credential: null,
+  projectFailed: false,
+  verdict: null,
+  redisClockOffsetMs: 0,
+  lastAttemptAt: null,
+  lastSlot: null,
+  nodeRecord: null,
+  members: null,
+  recent: [],
+};
 
 export class LocalState implements LocalWriter {
   private readonly file: string;
   private data: LocalStateData;
   private unsaved = false;
 
-  constructor(private readonly disk: LocalDisk, nodeId: string) {
+  constructor(
+    private readonly disk: LocalDisk,
+    nodeId: string,
+  ) {
     this.file = path.join(disk.dir, `state-${nodeId}.json`);
     this.data = { ...EMPTY };
     try {

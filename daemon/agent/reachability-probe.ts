@@ -45,9 +45,24 @@ export class ReachabilityProbe {
     };
     const registers = [o.registry];
     const labelNames = ['project', 'node'] as const;
-    this.reachable = new Gauge({ name: 'fdl_cloudauth_authserver_reachable', help: '1 when the last probe reached the authorization server (DNS, TCP, TLS), 0 otherwise.', labelNames, registers });
-    this.duration = new Gauge({ name: 'fdl_cloudauth_probe_duration_seconds', help: 'Duration of the last reachability probe of the authorization server.', labelNames, registers });
-    this.expiry = new Gauge({ name: 'fdl_cloudauth_authserver_tls_expiry_timestamp_seconds', help: "notAfter of the authorization server's TLS certificate, as the last successful probe saw it.", labelNames, registers });
+    this.reachable = new Gauge({
+      name: 'fdl_cloudauth_authserver_reachable',
+      help: '1 when the last probe reached the authorization server (DNS, TCP, TLS), 0 otherwise.',
+      labelNames,
+      registers,
+    });
+    this.duration = new Gauge({
+      name: 'fdl_cloudauth_probe_duration_seconds',
+      help: 'Duration of the last reachability probe of the authorization server.',
+      labelNames,
+      registers,
+    });
+    this.expiry = new Gauge({
+      name: 'fdl_cloudauth_authserver_tls_expiry_timestamp_seconds',
+      help: "notAfter of the authorization server's TLS certificate, as the last successful probe saw it.",
+      labelNames,
+      registers,
+    });
   }
 
   /** The last result; null before the first probe. */
@@ -66,10 +81,12 @@ export class ReachabilityProbe {
   private schedule(delayMs: number): void {
     if (this.closed) return;
     this.timer = this.o.timers.after(delayMs, () => {
-      this.running = this.probeOnce().then(() => undefined).finally(() => {
-        this.running = undefined;
-        this.schedule(this.o.intervalMs);
-      });
+      this.running = this.probeOnce()
+        .then(() => undefined)
+        .finally(() => {
+          this.running = undefined;
+          this.schedule(this.o.intervalMs);
+        });
     });
   }
 

@@ -37,7 +37,10 @@ export interface ProjectSeen {
  * started again, after a register into an empty Redis, is not taken for older).
  * The same rule as restore-after-loss-8.lua.
  */
-export function isNewerCredential(held: Pick<CachedCredential, 'generation' | 'registeredAt'>, stored: Pick<CachedCredential, 'generation' | 'registeredAt'>): boolean {
+export function isNewerCredential(
+  held: Pick<CachedCredential, 'generation' | 'registeredAt'>,
+  stored: Pick<CachedCredential, 'generation' | 'registeredAt'>,
+): boolean {
   if (!(held.generation > stored.generation)) return false;
   return !held.registeredAt || !stored.registeredAt || held.registeredAt > stored.registeredAt;
 }
@@ -52,7 +55,8 @@ export function isNewerCredential(held: Pick<CachedCredential, 'generation' | 'r
 export function lossSeen(seen: ProjectSeen, local: LocalState): boolean {
   const held = local.get();
   const stored = parseCredentialOrNull(seen.credential);
-  const lostCredential = held.credential !== null && (Object.keys(seen.credential).length === 0 || (stored !== null && isNewerCredential(held.credential, stored)));
+  const lostCredential =
+    held.credential !== null && (Object.keys(seen.credential).length === 0 || (stored !== null && isNewerCredential(held.credential, stored)));
   const lostRecord = !seen.nodeExists && held.nodeRecord !== null;
   const lostMember = seen.members !== undefined && Object.keys(held.members ?? {}).some((id) => !(id in (seen.members ?? {})));
   const lostVerdict = seen.status.status !== 'failed' && verdictApplies(held.verdict, stored);

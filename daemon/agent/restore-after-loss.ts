@@ -67,19 +67,15 @@ export async function restoreAfterLoss(
     status: keys.status,
     events: keys.events,
   };
-  const reply = await RESTORE.run(
-    redis,
-    keyNames,
-    {
-      nodeId,
-      credentialJson: held.credential ? JSON.stringify(held.credential) : '',
-      recordJson: held.record ? JSON.stringify(held.record) : '',
-      firstSeenAt: held.firstSeenAt,
-      heldIds: heldIds(held),
-      verdictJson: held.verdict ? JSON.stringify(held.verdict) : '',
-      membersJson: held.members && Object.keys(held.members).length > 0 ? JSON.stringify(Object.entries(held.members)) : '',
-    },
-  );
+  const reply = await RESTORE.run(redis, keyNames, {
+    nodeId,
+    credentialJson: held.credential ? JSON.stringify(held.credential) : '',
+    recordJson: held.record ? JSON.stringify(held.record) : '',
+    firstSeenAt: held.firstSeenAt,
+    heldIds: heldIds(held),
+    verdictJson: held.verdict ? JSON.stringify(held.verdict) : '',
+    membersJson: held.members && Object.keys(held.members).length > 0 ? JSON.stringify(Object.entries(held.members)) : '',
+  });
   if ('damaged' in reply) throw new DamagedKeyError(reply.damaged, keyNames[reply.damaged], RESTORE.file);
   return reply.restored;
 }

@@ -53,7 +53,10 @@ export class ResultSink {
   /** At stop: results neither Redis nor the journal took are lost with the process; says so. */
   reportUnsavedAtStop(): void {
     if (this.unsaved === 0) return;
-    this.o.log.error({ lost: this.unsaved, dir: this.o.disk.dir }, 'Stopping with results held only in memory (neither Redis nor the journal took them): they are lost');
+    this.o.log.error(
+      { lost: this.unsaved, dir: this.o.disk.dir },
+      'Stopping with results held only in memory (neither Redis nor the journal took them): they are lost',
+    );
   }
 
   /** The attempt was journaled and waits for its replay (under any of its names). */
@@ -124,9 +127,23 @@ export class ResultSink {
   private async record(result: AttemptResult | JournalEntry): Promise<RecordReply> {
     const s = this.o.local.get();
     const reply = await recordAttempt(this.o.redis, this.o.keys, result, { record: s.nodeRecord, recent: s.recent }, () => this.o.recovery.restore());
-    const found = reply.corruptBefore ? this.corrupt.report('node', result.nodeId, JSON.stringify(reply.corruptBefore), new Error('numeric fields that did not parse were repaired from the record this node holds')) : false;
+    const found = reply.corruptBefore
+      ? this.corrupt.report(
+          'node',
+          result.nodeId,
+          JSON.stringify(reply.corruptBefore),
+          new Error('numeric fields that did not parse were repaired from the record this node holds'),
+        )
+      : false;
     // Keys of the wrong type (SPEC §4): removed and put back by recordAttempt, counted here like a corrupt record.
-    const damaged = reply.damaged.filter((role) => this.corrupt.report(role, result.nodeId, 'WRONGTYPE', new Error(`the ${role} key held a value of the wrong type: removed, and put back from what this node holds`)));
+    const damaged = reply.damaged.filter((role) =>
+      this.corrupt.report(
+        role,
+        result.nodeId,
+        'WRONGTYPE',
+        new Error(`the ${role} key held a value of the wrong type: removed, and put back from what this node holds`),
+      ),
+    );
     if (found || damaged.length > 0) {
       await this.corrupt.flush(this.o.redis, this.o.keys).catch((error: unknown) => this.o.log.warn({ err: error }, 'Could not count a corrupt record'));
     }

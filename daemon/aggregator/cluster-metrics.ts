@@ -113,13 +113,21 @@ export class ClusterMetrics {
     m.family('node_status', 'gauge', 'Node status: 1 for the current status, 0 for the others.');
     for (const n of nodes) for (const [status, text] of statusLabels) m.rendered('node_status', `${n.label},${text}`, status === n.node.status ? 1 : 0);
 
-    m.family('node_consecutive_failures', 'gauge', 'Consecutive failed authentications of the node (0 after a success); a stale node keeps its last recorded streak.');
+    m.family(
+      'node_consecutive_failures',
+      'gauge',
+      'Consecutive failed authentications of the node (0 after a success); a stale node keeps its last recorded streak.',
+    );
     for (const n of nodes) m.rendered('node_consecutive_failures', n.label, n.node.consecutiveFailures);
 
     m.family('node_failure_reason', 'gauge', "Reason of the first failure of the node's current streak: 1 while the streak lasts.");
     for (const { node, label: nodeLabel } of nodes) {
       if (node.consecutiveFailures > 0 && node.reason) {
-        m.rendered('node_failure_reason', `${nodeLabel},${label('code', node.reason.code === null ? '' : String(node.reason.code))},${label('reason', node.reason.name)}`, 1);
+        m.rendered(
+          'node_failure_reason',
+          `${nodeLabel},${label('code', node.reason.code === null ? '' : String(node.reason.code))},${label('reason', node.reason.name)}`,
+          1,
+        );
       }
     }
 
@@ -134,7 +142,11 @@ export class ClusterMetrics {
 
     // The whole window from a first failure to lockout, so that an alert can size its
     // margin to it: a site with threshold 3 at 2 h has only 6 h in all.
-    m.family('lockout_window_seconds', 'gauge', 'Time from a first failure to Registration Failed when every attempt fails: heartbeat.failureThreshold x heartbeat.interval.');
+    m.family(
+      'lockout_window_seconds',
+      'gauge',
+      'Time from a first failure to Registration Failed when every attempt fails: heartbeat.failureThreshold x heartbeat.interval.',
+    );
     m.sample('lockout_window_seconds', {}, (view.threshold * view.intervalMs) / 1000);
 
     m.family('license_expiry_timestamp_seconds', 'gauge', 'License expiry as the last successful authentication reported it.');

@@ -47,7 +47,10 @@ export type UnbindResult = { readonly status: 'unbound' | 'not-bound'; readonly 
 /** A stored account that cannot be read: a server-side problem, never the client's. */
 export class CorruptAccountError extends Error {
   readonly code = 'ERR_CORRUPT_ACCOUNT';
-  constructor(readonly account: string, readonly field: string) {
+  constructor(
+    readonly account: string,
+    readonly field: string,
+  ) {
     super(`stored account has an unreadable field ${field}`);
     this.name = 'CorruptAccountError';
   }
@@ -182,7 +185,11 @@ export class AccountStore {
   }
 
   async unbind(account: string, project: string, nodeId: string, nowMs: number): Promise<UnbindResult> {
-    const reply = await UNBIND.run(this.redis, { bindings: this.keys(account).bindings }, { node: nodeKey(project, nodeId), nowMs, releaseAfterMs: RELEASE_AFTER_MS });
+    const reply = await UNBIND.run(
+      this.redis,
+      { bindings: this.keys(account).bindings },
+      { node: nodeKey(project, nodeId), nowMs, releaseAfterMs: RELEASE_AFTER_MS },
+    );
     return { status: reply[0] === 0 ? 'unbound' : 'not-bound', bound: reply[1] };
   }
 

@@ -27,13 +27,20 @@ export class AdminApi {
 
   async saveAccount(body: unknown): Promise<Answer> {
     const parsed = parseAccountRequest(body);
-    const account = typeof body === 'object' && body !== null && typeof (body as { account?: unknown }).account === 'string' ? (body as { account: string }).account.slice(0, 64) : undefined;
+    const account =
+      typeof body === 'object' && body !== null && typeof (body as { account?: unknown }).account === 'string'
+        ? (body as { account: string }).account.slice(0, 64)
+        : undefined;
     if (!parsed.ok) return business(Codes.PARAM_INPUT_ERROR, parsed.problems.join('; '), undefined, { account });
     const { password, ...settings } = parsed.value;
     const passwordHash = await hashPassword(password);
     const created = await this.options.store.save({ ...settings, passwordHash }, this.options.clock.now());
     this.options.logger.info({ account: settings.account, created, capacity: settings.capacity, status: settings.status }, 'account saved');
-    return ok(created ? 'account created' : 'account replaced; bindings kept', { ...(await this.view(settings.account)), created }, { account: settings.account });
+    return ok(
+      created ? 'account created' : 'account replaced; bindings kept',
+      { ...(await this.view(settings.account)), created },
+      { account: settings.account },
+    );
   }
 
   private async view(account: string): Promise<Record<string, unknown> | undefined> {

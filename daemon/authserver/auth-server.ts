@@ -147,7 +147,10 @@ export class AuthServer {
       }
       // Unparseable HTTP: answer 400 when the socket still takes it; never crash.
       this.log.debug({ errCode: error.code }, 'client sent unparseable HTTP');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 70\r\n\r\n{"code":10000,"name":"JSON_PARSER_ERROR","message":"unparseable HTTP"}');
+      if (socket.writable)
+        socket.end(
+          'HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: 70\r\n\r\n{"code":10000,"name":"JSON_PARSER_ERROR","message":"unparseable HTTP"}',
+        );
       else socket.destroy();
     });
     this.server = server;
@@ -242,7 +245,10 @@ export class AuthServer {
       const blockedMs = this.adminFailures.blockedForMs(source);
       if (blockedMs > 0) {
         const seconds = Math.ceil(blockedMs / 1000);
-        return { ...httpError(429, 'TOO_MANY_REQUESTS', `too many wrong admin tokens from this address: try again in ${seconds} s`), headers: { 'retry-after': String(seconds) } } as Answer;
+        return {
+          ...httpError(429, 'TOO_MANY_REQUESTS', `too many wrong admin tokens from this address: try again in ${seconds} s`),
+          headers: { 'retry-after': String(seconds) },
+        } as Answer;
       }
       if (!this.authorized(req)) {
         this.adminFailures.recordFailure(source);
@@ -285,7 +291,17 @@ export class AuthServer {
     const ms = Math.round((performance.now() - started) * 10) / 10;
     const code = answer.kind === 'json' ? answer.body.code : undefined;
     this.log.info(
-      { method: req.method, path, status, code, ms, account: answer.context?.account, nodeId: answer.context?.nodeId, requestId: answer.context?.requestId, fault: answer.kind === 'json' ? undefined : answer.kind },
+      {
+        method: req.method,
+        path,
+        status,
+        code,
+        ms,
+        account: answer.context?.account,
+        nodeId: answer.context?.nodeId,
+        requestId: answer.context?.requestId,
+        fault: answer.kind === 'json' ? undefined : answer.kind,
+      },
       'request answered',
     );
   }

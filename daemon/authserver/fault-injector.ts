@@ -41,7 +41,8 @@ export function parseFaultRequest(body: unknown): Parsed<Omit<Fault, 'id'>> {
   if (!mode) problems.push(`mode must be one of ${FAULT_MODES.join(', ')}`);
   let ms = 0;
   if (b.ms !== undefined) {
-    if (typeof b.ms !== 'number' || !Number.isInteger(b.ms) || b.ms < 0 || b.ms > MAX_DELAY_MS) problems.push(`ms must be a whole number from 0 to ${MAX_DELAY_MS}`);
+    if (typeof b.ms !== 'number' || !Number.isInteger(b.ms) || b.ms < 0 || b.ms > MAX_DELAY_MS)
+      problems.push(`ms must be a whole number from 0 to ${MAX_DELAY_MS}`);
     else ms = b.ms;
   } else if (mode === 'delay') problems.push('ms is required for mode "delay"');
   let rate = 1;

@@ -35,7 +35,8 @@ export class VerifiedPasswordCache {
     this.ttlMs = options.ttlMs ?? 60_000;
     this.maxEntries = options.maxEntries ?? 10_000;
     if (!(this.ttlMs >= 0)) throw new RangeError(`ttlMs must be at least 0, got ${this.ttlMs}`);
-    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new RangeError(`maxEntries must be a whole number of at least 1, got ${this.maxEntries}`);
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1)
+      throw new RangeError(`maxEntries must be a whole number of at least 1, got ${this.maxEntries}`);
     this.now = options.now ?? (() => performance.now());
   }
 

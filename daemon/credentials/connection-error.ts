@@ -6,5 +6,7 @@ export function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as NodeJS.ErrnoException).code;
   if (code && ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code)) return true;
-  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequestError|Reached the max retries|Command timed out/i.test(`${error.name} ${error.message}`);
+  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequestError|Reached the max retries|Command timed out/i.test(
+    `${error.name} ${error.message}`,
+  );
 }

@@ -55,7 +55,11 @@ export async function switchCredential(redis: RedisClient, keys: ProjectKeys, to
     if (target.decrypt(targetPrivate.text, ciphertext) !== password) {
       throw new DecryptError(`the ${to} round-trip check failed for project ${keys.project}: nothing was changed`);
     }
-    const result = await SWITCH.run(redis, { credential: keys.credential }, { readCiphertext: cred.ciphertext, ciphertext, algorithm: to, keyId: targetPublic.keyId });
+    const result = await SWITCH.run(
+      redis,
+      { credential: keys.credential },
+      { readCiphertext: cred.ciphertext, ciphertext, algorithm: to, keyId: targetPublic.keyId },
+    );
     if (result === 1) return { outcome: 'switched', from: cred.algorithm, keyId: targetPublic.keyId, generation: cred.generation };
     if (result === -1) return { outcome: 'missing' };
     // 0: a register or another switch wrote meanwhile; read the new credential and decide again.

@@ -21,9 +21,16 @@ export const REGISTER = new LuaScript({
   keys: REGISTER_KEYS,
   args: ['account', 'ciphertext', 'algorithm', 'keyId', 'expectedAlgorithm', 'nodePrefix'],
   reply(raw, check) {
-    const [code, generation, registeredAt, clearedFailed, nodesReset] = check.list(raw, 5).map((v) => check.integer(v)) as [number, number, number, number, number];
+    const [code, generation, registeredAt, clearedFailed, nodesReset] = check.list(raw, 5).map((v) => check.integer(v)) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     // -1: the key at KEYS[generation] has the wrong type (nothing written).
-    if (code === -1) return { stored: false, damaged: REGISTER_KEYS[generation - 1] ?? check.fail('a key index'), generation, registeredAt, clearedFailed: false, nodesReset };
+    if (code === -1)
+      return { stored: false, damaged: REGISTER_KEYS[generation - 1] ?? check.fail('a key index'), generation, registeredAt, clearedFailed: false, nodesReset };
     return { stored: code === 1, damaged: null, generation, registeredAt, clearedFailed: clearedFailed === 1, nodesReset };
   },
 });
@@ -58,7 +65,14 @@ export async function registerCredential(redis: RedisClient, keys: ProjectKeys, 
     const publicKey = loadPublicKey(input.keyDir, algorithm);
     const ciphertext = cipherFor(algorithm).encrypt(publicKey.text, input.password);
     const registerKeys = { credential: keys.credential, status: keys.status, nodes: keys.nodes, recovery: keys.recovery, events: keys.events };
-    const reply = await REGISTER.run(redis, registerKeys, { account: input.account, ciphertext, algorithm, keyId: publicKey.keyId, expectedAlgorithm: stored ?? '', nodePrefix: keys.node('') });
+    const reply = await REGISTER.run(redis, registerKeys, {
+      account: input.account,
+      ciphertext,
+      algorithm,
+      keyId: publicKey.keyId,
+      expectedAlgorithm: stored ?? '',
+      nodePrefix: keys.node(''),
+    });
     if (reply.damaged) throw new DamagedKeyError(reply.damaged, registerKeys[reply.damaged], REGISTER.file);
     if (reply.stored) {
       const { generation, registeredAt, clearedFailed, nodesReset } = reply;

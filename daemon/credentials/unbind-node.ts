@@ -62,7 +62,14 @@ export async function unbindNode(o: UnbindOptions): Promise<UnbindResult> {
   const notBound = !outcome.ok && outcome.code === Codes.DO_NOT_NEED_DEACTIVATE;
   if (!outcome.ok && !notBound) return { done: false, outcome };
   const { keys, nodeId } = o;
-  const removeKeys = { nodes: keys.nodes, node: keys.node(nodeId), attempts: keys.attempts(nodeId), history: keys.history(nodeId), removed: keys.removed, events: keys.events };
+  const removeKeys = {
+    nodes: keys.nodes,
+    node: keys.node(nodeId),
+    attempts: keys.attempts(nodeId),
+    history: keys.history(nodeId),
+    removed: keys.removed,
+    events: keys.events,
+  };
   const wasMember = await REMOVE_NODE.run(o.redis, removeKeys, { nodeId, historyRetentionS: HISTORY_RETENTION_S });
   if (typeof wasMember === 'object') throw new DamagedKeyError(wasMember.damaged, removeKeys[wasMember.damaged], REMOVE_NODE.file);
   await removeSchedule(o.redisConfig, keys, nodeId).catch((error: unknown) => o.warn(error as Error, 'could not remove the node schedule'));

@@ -145,7 +145,9 @@ export class DemoCluster {
     }
     this.keys = new ProjectKeys(this.keyPrefix, DEMO_PROJECT);
     const registered = await this.register();
-    say(`  project               ${DEMO_PROJECT}: registered with account ${DEMO_ACCOUNT} (password encrypted with ${registered.algorithm}, key id ${registered.keyId})`);
+    say(
+      `  project               ${DEMO_PROJECT}: registered with account ${DEMO_ACCOUNT} (password encrypted with ${registered.algorithm}, key id ${registered.keyId})`,
+    );
     this.reader = new ProjectViewReader({
       redis: this.redis,
       keys: this.keys,
@@ -175,7 +177,8 @@ export class DemoCluster {
 
   private sidecarEnv(config: Config): Record<string, string> {
     const { timing } = this.o;
-    const hosts = (list: ReadonlyArray<{ host: string; port: number }>) => list.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`).join(',');
+    const hosts = (list: ReadonlyArray<{ host: string; port: number }>) =>
+      list.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`).join(',');
     return {
       CLOUDAUTH_PROJECT: DEMO_PROJECT,
       CLOUDAUTH_NODE_DOMAIN: 'fdl-demo.example.com',
@@ -216,7 +219,8 @@ export class DemoCluster {
       signal: AbortSignal.timeout(10_000),
     });
     const answer = (await res.json().catch(() => undefined)) as { code?: number; message?: string } | undefined;
-    if (answer?.code !== 0) throw new DemoError(`the authorization server refused the demo account (HTTP ${res.status}, code ${answer?.code}): ${answer?.message ?? ''}`);
+    if (answer?.code !== 0)
+      throw new DemoError(`the authorization server refused the demo account (HTTP ${res.status}, code ${answer?.code}): ${answer?.message ?? ''}`);
   }
 
   /** What `fdl-cloudauth register --account demo-account --password-stdin` does. */

@@ -40,7 +40,22 @@ export class PrivateRedis {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.port = await freePort();
     const log = openSync(path.join(this.dir, 'redis-server.log'), 'a');
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no', '--logfile', ''];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.dir,
+      '--daemonize',
+      'no',
+      '--logfile',
+      '',
+    ];
     let child: ChildProcess;
     try {
       child = spawn('redis-server', args, { stdio: ['ignore', log, log], detached: true });
@@ -50,9 +65,13 @@ export class PrivateRedis {
     this.child = child;
     const failed = new Promise<never>((_, reject) => {
       child.once('error', (error: NodeJS.ErrnoException) =>
-        reject(new DemoError(error.code === 'ENOENT' ? `redis-server is not installed: ${REDIS_INSTALL_HINT}` : `could not start redis-server: ${error.message}`)),
+        reject(
+          new DemoError(error.code === 'ENOENT' ? `redis-server is not installed: ${REDIS_INSTALL_HINT}` : `could not start redis-server: ${error.message}`),
+        ),
       );
-      child.once('exit', (code) => reject(new DemoError(`redis-server exited at start (code ${code}); its log was ${path.join(this.dir, 'redis-server.log')}`)));
+      child.once('exit', (code) =>
+        reject(new DemoError(`redis-server exited at start (code ${code}); its log was ${path.join(this.dir, 'redis-server.log')}`)),
+      );
     });
     failed.catch(() => undefined);
     await Promise.race([this.waitForPing(), failed]);

@@ -115,7 +115,12 @@ export class SidecarProcess {
   /** The last lines of the sidecar's log (JSON lines; the logger redacts secrets). */
   logTail(lines: number): string {
     try {
-      return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `  ${l}`).join('\n');
+      return readFileSync(this.logFile, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .slice(-lines)
+        .map((l) => `  ${l}`)
+        .join('\n');
     } catch {
       return '  (no log)';
     }

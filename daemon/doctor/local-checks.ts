@@ -15,11 +15,19 @@ export function checkKeys(cfg: Config): CheckResult[] {
   let mode: number;
   try {
     const stats = lstatSync(dir);
-    if (!stats.isDirectory()) return [fail('keys-dir', title, `${dir} is not a directory`, `set crypto.keyDir (CLOUDAUTH_KEY_DIR) to the directory holding the key files`)];
+    if (!stats.isDirectory())
+      return [fail('keys-dir', title, `${dir} is not a directory`, `set crypto.keyDir (CLOUDAUTH_KEY_DIR) to the directory holding the key files`)];
     mode = stats.mode & 0o777;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    return [fail('keys-dir', title, `${dir} cannot be read (${code})`, `create it with the key files (\`fdl-cloudauth keys generate --dir ${dir}\` once per project, then copy to every node), or set crypto.keyDir`)];
+    return [
+      fail(
+        'keys-dir',
+        title,
+        `${dir} cannot be read (${code})`,
+        `create it with the key files (\`fdl-cloudauth keys generate --dir ${dir}\` once per project, then copy to every node), or set crypto.keyDir`,
+      ),
+    ];
   }
   const octal = mode.toString(8).padStart(4, '0');
   const results: CheckResult[] = [];
@@ -30,7 +38,14 @@ export function checkKeys(cfg: Config): CheckResult[] {
     const key = loadPrivateKey(dir, algorithm);
     results.push(pass('keys-private', `${algorithm} private key`, `${key.file}, mode 0600 or stricter, key id ${key.keyId}`));
   } catch (error) {
-    results.push(fail('keys-private', `${algorithm} private key`, (error as Error).message, 'fix the key file as the message says; the same key files must be on every node'));
+    results.push(
+      fail(
+        'keys-private',
+        `${algorithm} private key`,
+        (error as Error).message,
+        'fix the key file as the message says; the same key files must be on every node',
+      ),
+    );
   }
   return results;
 }
@@ -72,7 +87,13 @@ export function checkJournalDir(cfg: Config): CheckResult {
   let existing = dir;
   while (!existsSync(existing) && path.dirname(existing) !== existing) existing = path.dirname(existing);
   try {
-    if (!lstatSync(existing).isDirectory()) return fail('journal-dir', title, `${existing} is not a directory`, 'set journal.dir (CLOUDAUTH_JOURNAL_DIR) to a directory, or a path the daemon can create');
+    if (!lstatSync(existing).isDirectory())
+      return fail(
+        'journal-dir',
+        title,
+        `${existing} is not a directory`,
+        'set journal.dir (CLOUDAUTH_JOURNAL_DIR) to a directory, or a path the daemon can create',
+      );
     if (existing === dir) {
       const probe = path.join(dir, `.doctor-probe-${process.pid}`);
       try {

@@ -10,7 +10,7 @@ import { fail, pass, type CheckResult } from './check-result';
  */
 
 const FIX: Record<ProbeStep, string> = {
-  dns: 'check the host name in authServer.url and this node\'s DNS resolver (or the proxy\'s host name)',
+  dns: "check the host name in authServer.url and this node's DNS resolver (or the proxy's host name)",
   tcp: 'open the firewall from this node to the server (or the proxy), port 443 for https',
   proxy: 'check authServer.proxy (CLOUDAUTH_AUTH_PROXY): its address, its credentials, and that it allows CONNECT to the server',
   tls: 'set authServer.caFile to the CA that signed the server certificate (a TLS-inspecting proxy has its own), or fix the node clock if the certificate looks expired',
@@ -43,7 +43,14 @@ export async function checkAuthServer(cfg: Config): Promise<CheckResult[]> {
   try {
     ca = cfg.authServer.caFile ? readFileSync(cfg.authServer.caFile) : undefined;
   } catch (error) {
-    return [fail('authserver-ca', 'authorization server CA file', `${cfg.authServer.caFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'fix authServer.caFile (CLOUDAUTH_AUTH_CA_FILE)')];
+    return [
+      fail(
+        'authserver-ca',
+        'authorization server CA file',
+        `${cfg.authServer.caFile} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        'fix authServer.caFile (CLOUDAUTH_AUTH_CA_FILE)',
+      ),
+    ];
   }
   const result = await probeReachability({ url: cfg.authServer.url, ca, proxy: cfg.authServer.proxy, timeoutMs: cfg.authServer.timeoutMs });
   return stepLines('authserver', 'authorization server', url, Boolean(cfg.authServer.proxy), result, true);
@@ -60,5 +67,11 @@ export async function checkManagementCenter(cfg: Config, managementUrl: string):
   const result = await probeReachability({ url: managementUrl, ca, proxy: cfg.authServer.proxy, timeoutMs: cfg.authServer.timeoutMs });
   const title = `management center ${new URL(managementUrl).host} (optional)`;
   if (result.reachable) return pass('management-center', title, `${result.detail} (${result.via})`, false);
-  return fail('management-center', title, `${STEP_TITLE[result.failedStep ?? 'tcp']}: ${result.detail} (${result.via})`, 'only needed to manage the account in a browser from this network; open it like the authorization server if you need it', false);
+  return fail(
+    'management-center',
+    title,
+    `${STEP_TITLE[result.failedStep ?? 'tcp']}: ${result.detail} (${result.via})`,
+    'only needed to manage the account in a browser from this network; open it like the authorization server if you need it',
+    false,
+  );
 }

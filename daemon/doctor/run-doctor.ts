@@ -29,7 +29,12 @@ function loadForDoctor(o: DoctorOptions): { cfg: Config | null; result: CheckRes
     return { cfg, result: pass('config', title, `valid for the daemon: project ${cfg.project}, node ${cfg.node.id}`) };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const result = fail('config', title, error.problems.join('; '), 'correct the keys named (configuration file or CLOUDAUTH_* variables; see docs/configuration.md)');
+    const result = fail(
+      'config',
+      title,
+      error.problems.join('; '),
+      'correct the keys named (configuration file or CLOUDAUTH_* variables; see docs/configuration.md)',
+    );
     // Keep checking what the valid part allows (a missing product.version does not stop the Redis checks).
     try {
       return { cfg: o.loadConfig([]), result };

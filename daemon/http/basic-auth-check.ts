@@ -94,7 +94,8 @@ export class BasicAuthCheck {
       // Even a remembered right password waits for the key's next slot: answering it at
       // once would let a guesser test passwords against the memory at network speed.
       const last = this.lastBlockedCheck.get(key);
-      if (last !== undefined && this.now() - last < this.limits.blockedCheckEveryMs) return { kind: 'throttled', retryAfterMs: this.limits.blockedCheckEveryMs };
+      if (last !== undefined && this.now() - last < this.limits.blockedCheckEveryMs)
+        return { kind: 'throttled', retryAfterMs: this.limits.blockedCheckEveryMs };
       this.lastBlockedCheck.set(key, this.now());
       if (this.lastBlockedCheck.size > 10_000) this.lastBlockedCheck.delete(this.lastBlockedCheck.keys().next().value as string);
     } else {

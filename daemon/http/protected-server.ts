@@ -107,7 +107,12 @@ export class Gate {
   }
 }
 
-function createTlsServer(o: ProtectedServerOptions, provider: WebConfigProvider, handler: http.RequestListener, creation: http.ServerOptions): https.Server | undefined {
+function createTlsServer(
+  o: ProtectedServerOptions,
+  provider: WebConfigProvider,
+  handler: http.RequestListener,
+  creation: http.ServerOptions,
+): https.Server | undefined {
   const first = provider.current();
   if (!first.tls) return undefined;
   const server = https.createServer(

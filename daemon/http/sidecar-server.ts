@@ -96,7 +96,12 @@ export class SidecarServer<S = unknown> {
           return;
         case '/readyz': {
           const r = this.o.readiness();
-          this.send(res, r.ready ? 200 : 503, 'application/json', JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks, ...(r.problems?.length ? { problems: r.problems } : {}) }));
+          this.send(
+            res,
+            r.ready ? 200 : 503,
+            'application/json',
+            JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks, ...(r.problems?.length ? { problems: r.problems } : {}) }),
+          );
           return;
         }
         case '/status':

@@ -67,12 +67,17 @@ export class WebConfigSource {
     try {
       next = loadWebConfig(this.file);
       if (Boolean(next.tls) !== Boolean(this.config.tls)) {
-        throw new WebConfigError(this.file, [`tls_server_config ${next.tls ? 'added' : 'removed'} while running: TLS is switched on or off only at start, so restart the sidecar`]);
+        throw new WebConfigError(this.file, [
+          `tls_server_config ${next.tls ? 'added' : 'removed'} while running: TLS is switched on or off only at start, so restart the sidecar`,
+        ]);
       }
     } catch (error) {
       this.failedSignature = signature;
       const problems = error instanceof WebConfigError ? error.problems : [(error as Error).message];
-      this.log.error({ file: this.file, problems, fix: 'correct the file; the last good web configuration stays in force meanwhile' }, 'web configuration reload failed');
+      this.log.error(
+        { file: this.file, problems, fix: 'correct the file; the last good web configuration stays in force meanwhile' },
+        'web configuration reload failed',
+      );
       return this.config;
     }
     this.config = next;
@@ -80,7 +85,10 @@ export class WebConfigSource {
     this.failedSignature = undefined;
     this.lastSuccessMs = Date.now();
     this.generationCount += 1;
-    this.log.info({ file: this.file, tls: Boolean(next.tls), basicAuthUsers: next.basicAuthUsers.size, generation: this.generationCount }, 'web configuration reloaded');
+    this.log.info(
+      { file: this.file, tls: Boolean(next.tls), basicAuthUsers: next.basicAuthUsers.size, generation: this.generationCount },
+      'web configuration reloaded',
+    );
     return next;
   }
 }

@@ -192,7 +192,9 @@ function readTls(doc: Record<string, unknown>, reader: Reader, http2: boolean): 
     else problems.push(`tls_server_config.client_auth_type: invalid ClientAuth "${auth.slice(0, 64)}" (use one of ${CLIENT_AUTH_TYPES.join(', ')})`);
   }
   if (clientCa !== undefined && clientAuth === 'NoClientCert' && auth === undefined) {
-    problems.push("tls_server_config: client CA's have been configured without a Client Auth Policy: set client_auth_type (RequireAndVerifyClientCert to require verified client certificates)");
+    problems.push(
+      "tls_server_config: client CA's have been configured without a Client Auth Policy: set client_auth_type (RequireAndVerifyClientCert to require verified client certificates)",
+    );
   }
 
   const minVersion = tlsVersion(problems, 'tls_server_config.min_version', doc.min_version, 'TLSv1.2');
@@ -204,13 +206,16 @@ function readTls(doc: Record<string, unknown>, reader: Reader, http2: boolean): 
   if (suites && suites.length > 0) {
     const openssl: string[] = [];
     for (const suite of suites) {
-      if (!(suite in GO_CIPHER_SUITES)) problems.push(`tls_server_config.cipher_suites: unknown cipher ${suite.slice(0, 80)} (use the names of Go's tls.CipherSuites())`);
+      if (!(suite in GO_CIPHER_SUITES))
+        problems.push(`tls_server_config.cipher_suites: unknown cipher ${suite.slice(0, 80)} (use the names of Go's tls.CipherSuites())`);
       else if (GO_CIPHER_SUITES[suite]) openssl.push(GO_CIPHER_SUITES[suite]);
     }
     // Only TLS 1.3 suites listed: Go then has no TLS 1.2 suite either.
     ciphers = openssl.length > 0 ? openssl.join(':') : undefined;
     if (http2 && versionRank(minVersion) < versionRank('TLSv1.3') && !suites.some((s) => HTTP2_REQUIRED_CIPHERS.includes(s))) {
-      problems.push(`tls_server_config.cipher_suites is missing an HTTP/2-required cipher (${HTTP2_REQUIRED_CIPHERS.join(' or ')}): add one, or set http_server_config.http2: false`);
+      problems.push(
+        `tls_server_config.cipher_suites is missing an HTTP/2-required cipher (${HTTP2_REQUIRED_CIPHERS.join(' or ')}): add one, or set http_server_config.http2: false`,
+      );
     }
   }
   const prefer = doc.prefer_server_cipher_suites ?? true;
@@ -277,9 +282,13 @@ function readHttp(problems: string[], doc: unknown): WebConfig['http'] {
     else {
       for (const [name, value] of Object.entries(doc.headers)) {
         const allowed = CONFIGURABLE_HEADERS[name];
-        if (!allowed) problems.push(`http_server_config.headers: HTTP header "${name.slice(0, 64)}" can not be configured (only ${Object.keys(CONFIGURABLE_HEADERS).join(', ')})`);
+        if (!allowed)
+          problems.push(
+            `http_server_config.headers: HTTP header "${name.slice(0, 64)}" can not be configured (only ${Object.keys(CONFIGURABLE_HEADERS).join(', ')})`,
+          );
         else if (typeof value !== 'string' && typeof value !== 'number') problems.push(`http_server_config.headers.${name} must be a string`);
-        else if (allowed.length > 0 && !allowed.includes(String(value))) problems.push(`http_server_config.headers: invalid value for ${name}: expected one of ${allowed.join(', ')}`);
+        else if (allowed.length > 0 && !allowed.includes(String(value)))
+          problems.push(`http_server_config.headers: invalid value for ${name}: expected one of ${allowed.join(', ')}`);
         else if (String(value) !== '') headers[name] = String(value);
       }
     }
@@ -312,7 +321,8 @@ function readUsers(problems: string[], doc: unknown): Map<string, string> {
   for (const [user, hash] of Object.entries(doc)) {
     if (!user || user.includes(':')) problems.push(`basic_auth_users: user name "${user.slice(0, 64)}" must be non-empty and without ":"`);
     // The value is never repeated: it should be a hash, but it may be a password.
-    else if (typeof hash !== 'string' || !BCRYPT.test(hash)) problems.push(`basic_auth_users.${user} is not a bcrypt hash ($2a$/$2b$/$2y$): make one with \`htpasswd -nBC 10 ${user}\``);
+    else if (typeof hash !== 'string' || !BCRYPT.test(hash))
+      problems.push(`basic_auth_users.${user} is not a bcrypt hash ($2a$/$2b$/$2y$): make one with \`htpasswd -nBC 10 ${user}\``);
     else users.set(user, hash);
   }
   return users;

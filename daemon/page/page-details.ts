@@ -84,6 +84,12 @@ export async function readTimelines(o: PageDetailsOptions, nodes: readonly strin
 }
 
 export async function readPageDetails(o: PageDetailsOptions, status: StatusJson, query: PageQuery): Promise<PageDetails> {
-  const [failures, { now, timelines }] = await Promise.all([readFailurePage(o, query), readTimelines(o, status.nodes.map((n) => n.id))]);
+  const [failures, { now, timelines }] = await Promise.all([
+    readFailurePage(o, query),
+    readTimelines(
+      o,
+      status.nodes.map((n) => n.id),
+    ),
+  ]);
   return { now, intervalMs: o.intervalMs, failures, timelines };
 }

@@ -27,7 +27,8 @@ export function parsePageQuery(search: URLSearchParams): PageQuery {
   let pageNumber = 1;
   if (page !== null && page !== '') {
     pageNumber = /^\d{1,3}$/.test(page) ? Number(page) : 0;
-    if (pageNumber < 1 || pageNumber > MAX_PAGE) problems.push(`page must be a whole number from 1 to ${MAX_PAGE} (older failures: fdl-cloudauth failures --node ID)`);
+    if (pageNumber < 1 || pageNumber > MAX_PAGE)
+      problems.push(`page must be a whole number from 1 to ${MAX_PAGE} (older failures: fdl-cloudauth failures --node ID)`);
   }
   if (problems.length > 0) throw new PageQueryError(problems.join('; '));
   return { node: node === null || node === '' ? null : node, page: pageNumber };

@@ -42,7 +42,14 @@ export class RegistrationPage {
       return { code: 400, html: renderProblemPage('Bad page address', error.message, this.o.intervalMs) };
     }
     if ('error' in settled) {
-      return { code: 503, html: renderProblemPage('Status unavailable', 'Redis is unreachable from this sidecar; the page refreshes by itself once it returns. /readyz says more.', this.o.intervalMs) };
+      return {
+        code: 503,
+        html: renderProblemPage(
+          'Status unavailable',
+          'Redis is unreachable from this sidecar; the page refreshes by itself once it returns. /readyz says more.',
+          this.o.intervalMs,
+        ),
+      };
     }
     try {
       return { code: 200, html: renderPage(settled.value, await readPageDetails(this.o, settled.value, query)) };

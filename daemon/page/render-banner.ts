@@ -32,13 +32,16 @@ function lockout(status: StatusJson): string {
 
 function license(status: StatusJson, now: number): string {
   const { expiresAt, capacity, bound } = status.license;
-  const expiry = expiresAt === null ? 'expiry unknown' : `expires <time datetime="${esc(expiresAt)}">${esc(utc(expiresAt))}</time> (${esc(relative(expiresAt, now))})`;
+  const expiry =
+    expiresAt === null ? 'expiry unknown' : `expires <time datetime="${esc(expiresAt)}">${esc(utc(expiresAt))}</time> (${esc(relative(expiresAt, now))})`;
   const slots = capacity === null ? 'slots unknown' : `${esc(bound ?? '?')} of ${esc(capacity)} slots bound`;
   return `License ${expiry}, ${slots}`;
 }
 
 export function renderBanner(status: StatusJson, now: number): string {
-  const leader = status.leader ? `${esc(status.leader.instance)} (epoch ${esc(status.leader.epoch)})` : '<strong>none</strong> — no aggregator leads this project';
+  const leader = status.leader
+    ? `${esc(status.leader.instance)} (epoch ${esc(status.leader.epoch)})`
+    : '<strong>none</strong> — no aggregator leads this project';
   const recovery = status.recovery ? `<p class="note">${esc(status.recovery.lost)}</p>` : '';
   const unknown = status.unknownMembers.length > 0 ? `<p class="note" id="unknown-members">${esc(unknownMembersText(status.unknownMembers))}</p>` : '';
   return (

@@ -34,7 +34,10 @@ export function reasonLink(reason: ShownReason | null, text?: string): string {
 
 /** The runbook section of a catalog entry: its heading is "30003 LICENSE_IP_ERROR", or the bare name. */
 export function runbookHref(entry: ShownReason): string {
-  return `${RUNBOOK_URL}#${reasonLabel(entry).toLowerCase().replace(/[^a-z0-9_ -]/g, '').replace(/ /g, '-')}`;
+  return `${RUNBOOK_URL}#${reasonLabel(entry)
+    .toLowerCase()
+    .replace(/[^a-z0-9_ -]/g, '')
+    .replace(/ /g, '-')}`;
 }
 
 export function renderErrorDetails(reasons: readonly ShownReason[]): string {

@@ -52,7 +52,10 @@ export function renderPage(status: StatusJson, details: PageDetails): string {
     renderNodes(status.nodes, details.now) +
     renderErrorDetails(shownReasons(status, details)) +
     renderTimelines(details.timelines, details.intervalMs) +
-    renderHistory(details.failures, status.nodes.map((n) => n.id)) +
+    renderHistory(
+      details.failures,
+      status.nodes.map((n) => n.id),
+    ) +
     `<footer>Read from Redis at <time datetime="${esc(new Date(details.now).toISOString())}">${esc(utc(details.now))}</time>; ` +
     'refreshes by itself. The same data as <a href="/status">/status</a> (JSON) and <code>fdl-cloudauth status</code>; metrics at <a href="/metrics">/metrics</a>.</footer>';
   return shell(`${status.status} — ${status.project} — fdl-cloudauth`, refreshMs(details.intervalMs), main);

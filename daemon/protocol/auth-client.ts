@@ -62,7 +62,13 @@ export class AuthClient {
     const timeouts = { headersTimeout: cfg.timeoutMs, bodyTimeout: cfg.timeoutMs, connectTimeout: cfg.timeoutMs };
     this.dispatcher = cfg.proxy
       ? new ProxyAgent({ uri: cfg.proxy, requestTls: tls, ...timeouts })
-      : new Agent({ connect: { ...tls, timeout: cfg.timeoutMs }, headersTimeout: cfg.timeoutMs, bodyTimeout: cfg.timeoutMs, connections: 4, keepAliveTimeout: 10_000 });
+      : new Agent({
+          connect: { ...tls, timeout: cfg.timeoutMs },
+          headersTimeout: cfg.timeoutMs,
+          bodyTimeout: cfg.timeoutMs,
+          connections: 4,
+          keepAliveTimeout: 10_000,
+        });
   }
 
   /** The server's URL for logs: without any user name or password written into it. */

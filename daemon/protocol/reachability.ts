@@ -122,7 +122,8 @@ function tunnel(socket: net.Socket, target: string, authorization: string | null
       socket.off('data', onData);
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
       if (status === '200') resolve();
-      else if (status === '407') reject(new StepError('proxy', 'the proxy wants credentials (HTTP 407): put them in authServer.proxy (http://user:password@host:port)'));
+      else if (status === '407')
+        reject(new StepError('proxy', 'the proxy wants credentials (HTTP 407): put them in authServer.proxy (http://user:password@host:port)'));
       else reject(new StepError('proxy', `the proxy refused to connect to ${target} (HTTP ${status ?? 'answer not understood'})`));
     };
     socket.on('data', onData);
@@ -168,7 +169,9 @@ export async function probeReachability(target: ReachabilityTarget): Promise<Rea
         socket = await handshake({ socket, host: proxy.hostname, servername: net.isIP(proxy.hostname) ? undefined : proxy.hostname }, target.timeoutMs);
         sockets.push(socket);
       }
-      const credentials = proxy.username ? `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}` : null;
+      const credentials = proxy.username
+        ? `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`
+        : null;
       await tunnel(socket, `${server.hostname}:${defaultPort(server)}`, credentials, target.timeoutMs);
     }
     if (server.protocol !== 'https:') return finish(null, 'reachable (plain HTTP: no TLS to check)', null);

@@ -219,12 +219,16 @@ export function unattemptedFailsAt(now: number, policy: ViewPolicy): number {
  * node of the project at its worst case. 0 when failed, null when nothing is
  * registered. `unknownFailsAt` are the instants of the unknown members.
  */
-export function computeLockoutSeconds(nodes: readonly NodeView[], policy: FailurePolicy, status: ProjectStatus, now: number, unknownFailsAt: readonly number[] = []): number | null {
+export function computeLockoutSeconds(
+  nodes: readonly NodeView[],
+  policy: FailurePolicy,
+  status: ProjectStatus,
+  now: number,
+  unknownFailsAt: readonly number[] = [],
+): number | null {
   if (status === 'failed') return 0;
   if (status === 'unregistered') return null;
-  const instants = [...nodes.map((n) => n.failsAt), ...unknownFailsAt]
-    .filter((t): t is number => t !== null)
-    .sort((a, b) => a - b);
+  const instants = [...nodes.map((n) => n.failsAt), ...unknownFailsAt].filter((t): t is number => t !== null).sort((a, b) => a - b);
   if (instants.length === 0) return null;
   const needed = failedNodesNeeded(policy, instants.length);
   const at = instants[Math.min(needed, instants.length) - 1] as number;
@@ -266,7 +270,9 @@ export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): Proj
       };
     });
   const known = new Set(nodes.map((n) => n.id));
-  const unknownMembers = [...new Map((snapshot.unknown ?? []).filter((u) => !known.has(u.id)).map((u) => [u.id, u])).values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const unknownMembers = [...new Map((snapshot.unknown ?? []).filter((u) => !known.has(u.id)).map((u) => [u.id, u])).values()].sort((a, b) =>
+    a.id < b.id ? -1 : a.id > b.id ? 1 : 0,
+  );
   const computedStatus = computeProjectStatus(nodes, policy.failurePolicy, registered, unknownMembers.length);
   // Sticky: a stored `failed` wins over anything the nodes say until register clears it.
   const status: ProjectStatus = registered && projectFailed ? 'failed' : computedStatus;
@@ -276,7 +282,13 @@ export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): Proj
     status,
     computedStatus,
     stored: snapshot.stored,
-    lockoutSeconds: computeLockoutSeconds(nodes, policy.failurePolicy, status, snapshot.now, unknownMembers.map(() => unattemptedFailsAt(snapshot.now, policy))),
+    lockoutSeconds: computeLockoutSeconds(
+      nodes,
+      policy.failurePolicy,
+      status,
+      snapshot.now,
+      unknownMembers.map(() => unattemptedFailsAt(snapshot.now, policy)),
+    ),
     policy: policy.failurePolicy,
     threshold: policy.threshold,
     intervalMs: policy.intervalMs,

@@ -67,7 +67,11 @@ export class CorruptRecordLog {
     this.pending = [];
     try {
       const total = await COUNT.run(redis, { seen: keys.corruptSeen, counters: keys.counters }, { mostRemembered: MAX_REMEMBERED_IN_REDIS }, fields);
-      if (total === null) this.log.warn({ keys: [keys.corruptSeen, keys.counters] }, 'Could not count corrupt records: a key of the count holds a value of the wrong type (delete it)');
+      if (total === null)
+        this.log.warn(
+          { keys: [keys.corruptSeen, keys.counters] },
+          'Could not count corrupt records: a key of the count holds a value of the wrong type (delete it)',
+        );
       return total;
     } catch (error) {
       this.pending = [...fields, ...this.pending];

@@ -2,7 +2,16 @@ import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { CorruptRecordError, PROJECT_STATUSES, parseNodeRecord, type NodeRecord, type ProjectStatus } from '../../shared/redis/records';
-import { computeView, type ClusterSnapshot, type LeaderInfo, type ProjectView, type RecoveryInfo, type StoredStatus, type UnknownMember, type ViewPolicy } from './compute-view';
+import {
+  computeView,
+  type ClusterSnapshot,
+  type LeaderInfo,
+  type ProjectView,
+  type RecoveryInfo,
+  type StoredStatus,
+  type UnknownMember,
+  type ViewPolicy,
+} from './compute-view';
 import { CorruptRecordLog } from './corrupt-record-log';
 import { isWrongType } from '../../shared/redis/damaged-key-error';
 import { execAll, hashValue, redisTimeMs } from '../../shared/redis/replies';

@@ -143,7 +143,9 @@ function redisTlsChecks(r: Config['redis']): string[] {
     );
   }
   if (r.sentinels.length === 0 && (r.sentinelTls || r.sentinelUsername || r.sentinelPassword)) {
-    problems.push(`${where('redis.sentinelTls')}, sentinelUsername, sentinelPassword: apply only with redis.sentinels (CLOUDAUTH_REDIS_SENTINELS): set the Sentinels or remove these`);
+    problems.push(
+      `${where('redis.sentinelTls')}, sentinelUsername, sentinelPassword: apply only with redis.sentinels (CLOUDAUTH_REDIS_SENTINELS): set the Sentinels or remove these`,
+    );
   }
   return problems;
 }
@@ -157,7 +159,8 @@ function crossChecks(c: Config, require: Requirement[]): string[] {
   }
   if (needs.has('daemon')) {
     if (!c.product.version) problems.push(`${where('product.version')}: is required by the daemon: set the FDL product version, e.g. 4.1.5`);
-    if (!c.authServer.url) problems.push(`${where('authServer.url')}: is required by the daemon: set the authorization server URL, e.g. https://register.fanruan.com`);
+    if (!c.authServer.url)
+      problems.push(`${where('authServer.url')}: is required by the daemon: set the authorization server URL, e.g. https://register.fanruan.com`);
     if (!c.node.id) problems.push(`${where('node.id')}: is required by the daemon: set this node's id`);
   }
   if (needs.has('authserver')) {

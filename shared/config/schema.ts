@@ -88,9 +88,12 @@ export const schema = {
   },
   node: {
     id: {
-      doc: 'This node\'s identity on the authorization server (not its hardware).',
+      doc: "This node's identity on the authorization server (not its hardware).",
       format: 'name-or-empty',
-      default: os.hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64),
+      default: os
+        .hostname()
+        .replace(/[^A-Za-z0-9._-]/g, '-')
+        .slice(0, 64),
       env: 'CLOUDAUTH_NODE_ID',
     },
     ip: {
@@ -153,7 +156,7 @@ export const schema = {
       env: 'CLOUDAUTH_REDIS_SENTINEL_USERNAME',
     },
     sentinelPassword: {
-      doc: 'Password the Sentinels require (their requirepass); the primary\'s own password comes from redis.url.',
+      doc: "Password the Sentinels require (their requirepass); the primary's own password comes from redis.url.",
       format: String,
       default: '',
       env: 'CLOUDAUTH_REDIS_SENTINEL_PASSWORD',

@@ -73,7 +73,10 @@ export class Sm2Cipher implements Cipher {
   }
 
   keyId(publicKey: string): string {
-    return createHash('sha256').update(Buffer.from(parsePublic(publicKey), 'hex')).digest('hex').slice(0, 16);
+    return createHash('sha256')
+      .update(Buffer.from(parsePublic(publicKey), 'hex'))
+      .digest('hex')
+      .slice(0, 16);
   }
 
   publicKeyOf(privateKey: string): string {

@@ -8,7 +8,10 @@ import net from 'node:net';
  */
 
 function bare(hostname: string): string {
-  return hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
+  return hostname
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
+    .replace(/\.$/, '');
 }
 
 /** Whether `hostname` (as in URL.hostname) names this machine's loopback interface. */

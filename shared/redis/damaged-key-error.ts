@@ -13,7 +13,9 @@ export class DamagedKeyError extends Error {
     readonly key: string,
     script: string,
   ) {
-    super(`the ${role} key ${key} holds a value of the wrong type, so ${script} wrote nothing: delete it (redis-cli DEL ${key}); the nodes put back what they hold`);
+    super(
+      `the ${role} key ${key} holds a value of the wrong type, so ${script} wrote nothing: delete it (redis-cli DEL ${key}); the nodes put back what they hold`,
+    );
     this.name = 'DamagedKeyError';
   }
 }

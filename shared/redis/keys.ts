@@ -7,7 +7,10 @@
 export class ProjectKeys {
   readonly base: string;
 
-  constructor(readonly keyPrefix: string, readonly project: string) {
+  constructor(
+    readonly keyPrefix: string,
+    readonly project: string,
+  ) {
     if (!project) throw new Error('a project name is required for its Redis keys');
     if (/[{}:\s]/.test(project)) throw new Error(`project name "${project}" may not contain braces, colons or spaces`);
     this.base = `${keyPrefix}:{${project}}`;

@@ -143,11 +143,13 @@ function headerProblems(lua: string, definition: LuaScriptDefinition<string, str
   const problems: string[] = [];
   const expectRange = (found: Set<number>, count: number, what: string) => {
     const wanted = Array.from({ length: count }, (_, i) => i + 1);
-    if (found.size !== count || wanted.some((i) => !found.has(i))) problems.push(`its header lists ${what} ${[...found].sort((a, b) => a - b).join(',') || 'none'}, the wrapper names ${count}`);
+    if (found.size !== count || wanted.some((i) => !found.has(i)))
+      problems.push(`its header lists ${what} ${[...found].sort((a, b) => a - b).join(',') || 'none'}, the wrapper names ${count}`);
   };
   expectRange(keyIndexes, definition.keys.length, 'KEYS');
   expectRange(argIndexes, definition.args.length, 'ARGV');
-  if (definition.variadic && variadicFrom !== definition.args.length + 1) problems.push(`its header must list ARGV[${definition.args.length + 1}..] for the values after the named ones`);
+  if (definition.variadic && variadicFrom !== definition.args.length + 1)
+    problems.push(`its header must list ARGV[${definition.args.length + 1}..] for the values after the named ones`);
   if (!definition.variadic && variadicFrom !== undefined) problems.push('its header lists variadic ARGV the wrapper does not pass');
   return problems;
 }

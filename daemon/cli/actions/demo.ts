@@ -114,7 +114,11 @@ export async function run(ctx: CommandContext): Promise<number> {
       say('');
       await story.run();
       completed = true;
-      say(durationMs ? `The story is complete; the cluster keeps running until --duration ends.` : 'The story is complete; the cluster keeps running. Press Ctrl-C to stop.');
+      say(
+        durationMs
+          ? `The story is complete; the cluster keeps running until --duration ends.`
+          : 'The story is complete; the cluster keeps running. Press Ctrl-C to stop.',
+      );
       await story.idle();
     }
   } catch (error) {

@@ -2,15 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ALGORITHMS } from '../../../shared/crypto/cipher';
 import { cipherFor } from '../../../shared/crypto/ciphers';
-import {
-  ensureKeyDir,
-  keyFilePath,
-  loadPrivateKey,
-  loadPublicKey,
-  PRIVATE_KEY_MODE,
-  PUBLIC_KEY_MODE,
-  writeFileAtomic,
-} from '../../../shared/crypto/key-files';
+import { ensureKeyDir, keyFilePath, loadPrivateKey, loadPublicKey, PRIVATE_KEY_MODE, PUBLIC_KEY_MODE, writeFileAtomic } from '../../../shared/crypto/key-files';
 import { cliLogger } from '../cli-logger';
 import { ExitCode, NOT_ECHOED, stringFlag, UsageError, type CommandContext } from '../command';
 
@@ -43,13 +35,13 @@ export async function run(ctx: CommandContext): Promise<number> {
     const privateKey = loadPrivateKey(dir, algorithm);
     const publicKey = loadPublicKey(dir, algorithm);
     if (privateKey.keyId !== publicKey.keyId) {
-      ctx.stderr.write(`fdl-cloudauth keys: ${privateKey.file} and ${publicKey.file} do not match after writing (another keys generate ran at the same time?): run the command again\n`);
+      ctx.stderr.write(
+        `fdl-cloudauth keys: ${privateKey.file} and ${publicKey.file} do not match after writing (another keys generate ran at the same time?): run the command again\n`,
+      );
       return ExitCode.FAILED;
     }
     log.debug({ algorithm, keyId: publicKey.keyId, dir }, 'key pair written');
-    ctx.stdout.write(
-      `${algorithm}: wrote ${privateKey.file} (mode 0600) and ${publicKey.file} (mode 0644), key id ${publicKey.keyId}\n`,
-    );
+    ctx.stdout.write(`${algorithm}: wrote ${privateKey.file} (mode 0600) and ${publicKey.file} (mode 0644), key id ${publicKey.keyId}\n`);
   }
   if (existing.length > 0) {
     ctx.stdout.write('replaced the previous keys: copy the new key files to every node and run `fdl-cloudauth register` again\n');

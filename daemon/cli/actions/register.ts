@@ -54,9 +54,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       `registered project ${cfg.project}: account ${account}, algorithm ${result.algorithm}, key id ${result.keyId}, generation ${result.generation}\n`,
     );
     if (result.clearedFailed) {
-      ctx.stdout.write(
-        `the project was failed: it is unregistered until its nodes authenticate, and ${result.nodesReset} node streak(s) were reset\n`,
-      );
+      ctx.stdout.write(`the project was failed: it is unregistered until its nodes authenticate, and ${result.nodesReset} node streak(s) were reset\n`);
     }
     return ExitCode.OK;
   });

@@ -2,7 +2,7 @@ import { lazyRun, type Command } from '../command';
 
 export const registerCommand: Command = {
   name: 'register',
-  summary: "register or re-register the project: store the account and its encrypted password",
+  summary: 'register or re-register the project: store the account and its encrypted password',
   help: `Usage: fdl-cloudauth register --account NAME [--password-stdin]
 
 Encrypts the password with the public key of the project's algorithm (crypto.algorithm,
