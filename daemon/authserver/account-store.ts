@@ -1,5 +1,6 @@
 import type { RedisClient } from '../../shared/redis/connection';
 import { LuaScript, type ReplyCheck } from '../../shared/redis/lua-script';
+import { execAll } from '../../shared/redis/replies';
 
 /**
  * The reference server's state in Redis, so a restart loses nothing:
@@ -119,9 +120,8 @@ export class AccountStore {
     if (account.allowedVersions !== null) fields.allowedVersions = account.allowedVersions;
     // DEL + HSET in one transaction: an allow-list left out of the new settings must
     // not survive from the old ones, and no reader may see the account half-written.
-    const results = await this.redis.multi().exists(key).del(key).hset(key, fields).exec();
-    const existed = results?.[0]?.[1];
-    return existed === 0;
+    const { values } = await execAll(this.redis.multi().exists(key).del(key).hset(key, fields));
+    return values[0] === 0;
   }
 
   async get(account: string): Promise<StoredAccount | undefined> {

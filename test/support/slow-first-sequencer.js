@@ -38,7 +38,7 @@ const ESTIMATED_SECONDS = {
   'test/credentials/crypto-switch-nodes.test.ts': 16,
   'test/alerting/oncall-probe-e2e.test.ts': 15,
   'test/protocol/fuzz-classify.test.ts': 13,
-  'test/cli/demo.test.ts': 13,
+  'test/demo/demo.test.ts': 13,
   'test/authserver/fuzz.test.ts': 11,
   'test/http/sidecar-web-config.test.ts': 9,
   'test/security/secured-probes.test.ts': 9,
