@@ -12,11 +12,12 @@ one core (\`npm run test:one-core\`, the stand-in for a loaded CI machine).
 
 | | before (issue 19) | after |
 |---|---|---|
-| \`.ci/run\`, fresh clone, 2 cores | failed 2 of 3 runs on a quiet machine (cluster-e2e, hostile-network, prometheus-e2e: healthy nodes with \`CONNECTION_FAILED\` or \`stale\`) | passed on a quiet machine in 525 s (jest 304 s, 4 workers, 733 tests); passed beside three other engineers' suites (load average 9–16) in 615 s (jest 312 s); the two runs that failed there each found a flake, fixed at its cause (below) |
-| \`taskset -c 0 npm test\`, fresh clone | 6 suites, 8 tests failed (392 s) | jest 593 s beside the same other work, 2 tests failed (bad-answers, demo), both fixed at their cause (below) |
-| jest workers | 4 | 5: a quiet 4-worker run kept the load average under 3 (the suites wait on heartbeats, leases and Prometheus, not on the CPU) |
-| sum of suite times | 459 s | 1,080 s (quiet, 4 workers): the heartbeats follow the budget now (8 s for healthy nodes, 5 s at the shortest) |
-| slowest suites | benchmark smoke test 56 s, agent failures 41 s, browser 28 s | agent failures 101 s (now its three tests at once, 78 s), benchmark smoke test 73 s, cluster-verdict-e2e 56 s, browser 53 s, local-disk 51 s |
+| \`.ci/run\`, fresh clone, 2 cores | failed 2 of 3 runs on a quiet machine (cluster-e2e, hostile-network, prometheus-e2e: healthy nodes with \`CONNECTION_FAILED\` or \`stale\`) | 6 workers, type check and lint beside jest: 346 s in all, jest 192 s (782 tests). With 5 workers and other engineers' suites running beside it (load average 5–11): 7 runs, 6 passed, jest 234–315 s; the one failure (local-disk: the test's \`rm -rf\` raced the sidecar's state write) was fixed at its cause |
+| \`npm test\` alone, 2 cores | about 5½ min (jest 304 s after the type check, the linter and the build) | about 3½ min: build (7 s), then jest (192 s) with the type check and the linter (about 30 s of CPU) beside it |
+| \`taskset -c 0 npm test\`, fresh clone | 6 suites, 8 tests failed (392 s) | 5 workers: 3 runs in a row passed, jest 301–306 s (782 tests) |
+| jest workers | 4 | 6: suites wait on heartbeats, leases and Prometheus, not on the CPU; five workers pinned to one core still held the budget |
+| sum of suite times | 459 s | about 1,100 s: the heartbeats follow the budget now (8 s for healthy nodes, 5 s at the shortest) |
+| slowest suites | benchmark smoke test 56 s, agent failures 41 s, browser 28 s | agent failures 80–100 s (its three tests at once), benchmark smoke test 60–95 s, browser 53–83 s, cluster-verdict-e2e 56 s, local-disk 48–51 s |
 
 What changed: the reference server runs in its own process in every suite that runs
 sidecars (it ran inside the busy jest worker, whose stalls timed healthy nodes out);
@@ -29,5 +30,7 @@ Flakes found by loaded runs and fixed at their cause: a 1–2 s heartbeat cut an
 at 0.8–1.6 s (the attempt's budget), so a server stalled for a second failed a healthy
 node — the shortest heartbeat is now 5 s; an in-process hostile server stalled past a
 300 ms timeout turned its reset into a timeout; the demo's 2 s request timeout and 3 s
-lease at \`--pace fast\`; a test's \`rm -rf\` of journal.dir raced the sidecar's writes.
+lease at \`--pace fast\`; a test's \`rm -rf\` of journal.dir raced the sidecar's writes
+(rmSync's \`maxRetries\` repeats only the last rmdir: the test now removes the tree again
+until it is gone).
 `;
