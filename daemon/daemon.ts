@@ -127,6 +127,8 @@ export class Daemon {
       log: o.logger,
       clock: monotonicClock,
       timers: systemTimers,
+      // This node's recovery runs before any status is written (R5: a loss the leader sees first).
+      recover: () => this.agent.recover(),
     });
     // The aggregator's clock: it stamps the reads whose age the metrics report.
     const clusterMetrics = new ClusterMetrics(this.registry, this.aggregator, this.election, { clock: monotonicClock });

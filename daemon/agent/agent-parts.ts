@@ -55,7 +55,7 @@ export function buildAgentParts(o: AgentPartsOptions, log: Logger, timers: Timer
   const disk = new LocalDisk(config.journal.dir, log, { onError: (op) => o.metrics.localWriteFailed(op), timers, retryMs: retryPeriodMs(intervalMs) });
   const local = new LocalState(disk, nodeId);
   const recovery = new Recovery({ redis, keys, nodeId, local, log, onRestored: hooks.onDataLost });
-  const sink = new ResultSink({ redis, keys, nodeId, disk, local, recovery, log });
+  const sink = new ResultSink({ redis, keys, nodeId, disk, local, recovery, log, onLost: (why, count) => o.metrics.resultsLost(why, count) });
   const runner = new AttemptRunner({ config, authClient: o.authClient, decrypt: o.decrypt, metrics: o.metrics, clock, timers, log });
   const flow = new AttemptFlow({ config, redis, keys, local, recovery, runner, sink, clock, log, signal: hooks.signal });
   const offsetMs = stableOffset(config.project, nodeId, intervalMs);

@@ -163,9 +163,14 @@ export class Agent {
     if (event.type === 'status' && event.status === 'failed')
       await this.noteVerdict().catch((error: unknown) => this.log.warn({ err: error }, 'Could not read the failed verdict'));
     if (event.type === 'registered')
-      await this.authenticateNow(`registered-${event.generation}`).catch((error: unknown) =>
+      await this.authenticateNow(`registered-${event.registration}`).catch((error: unknown) =>
         this.log.warn({ err: error }, 'Could not queue the attempt after registration'),
       );
+  }
+
+  /** The recovery step, for the leader before it writes a status (what was put back; empty when nothing was lost). */
+  recover(): Promise<string[]> {
+    return this.flow.recover();
   }
 
   /** Keeps the `failed` verdict the leader wrote, to restore it after a loss (on every `failed` status event). */

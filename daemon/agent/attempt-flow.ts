@@ -59,8 +59,8 @@ export class AttemptFlow {
   }
 
   /** The recovery step: puts back what Redis lost of what this node holds (Recovery tells the agent). */
-  async recover(): Promise<void> {
-    await this.o.recovery.restore();
+  recover(): Promise<string[]> {
+    return this.o.recovery.restore();
   }
 
   /** Redis lost data: the key ids published went with it, so the next chance publishes them again. */
@@ -122,7 +122,7 @@ export class AttemptFlow {
     }
     const s = local.get();
     const estimate = this.o.clock.now() + s.redisClockOffsetMs;
-    const result = { nodeId: this.o.config.node.id, attemptId, outcome, generation: credential.generation, madeAfter };
+    const result = { nodeId: this.o.config.node.id, attemptId, outcome, generation: credential.generation, registration: credential.registration, madeAfter };
     const written = await this.write(result, estimate, online);
     logOutcome(log, attemptId, outcome, written);
     // Best effort, never throws: the attempt's time and, for a slot, the slot (the timer must not repeat a slot BullMQ attempted).

@@ -6,6 +6,7 @@ import type { CachedCredential, LocalState } from './local-state';
 import { parseCredentialOrNull, type ProjectSeen } from './recovery';
 import { attemptIdAliases } from './schedule';
 import { isWrongType } from '../../shared/redis/damaged-key-error';
+import { registrationOf } from '../../shared/redis/registration';
 import { execAll, hashValue, redisTimeMs, scoredMembers, stringValue } from '../../shared/redis/replies';
 
 /**
@@ -31,19 +32,27 @@ const NO_CREDENTIAL: Plan = { go: false, level: 'warn', why: 'No credential stor
 /** One round trip: what an attempt needs to know, and what shows a loss of Redis data. */
 export async function readBeforeAttempt(redis: RedisClient, keys: ProjectKeys, nodeId: string, attemptId: string): Promise<BeforeAttempt> {
   const ids = attemptIdAliases(attemptId);
-  const batch = redis.multi().hgetall(keys.credential).hgetall(keys.status).time().exists(keys.node(nodeId)).zrange(keys.nodes, '0', '-1', 'WITHSCORES');
+  const batch = redis
+    .multi()
+    .hgetall(keys.credential)
+    .hgetall(keys.status)
+    .time()
+    .exists(keys.node(nodeId))
+    .exists(keys.attempts(nodeId))
+    .zrange(keys.nodes, '0', '-1', 'WITHSCORES');
   for (const id of ids) batch.zscore(keys.attempts(nodeId), id);
   // A members set or an attempt-id set of the wrong type does not stop the attempt: the
   // recording finds and reports it (SPEC §4). Any other error fails the read, and the
   // attempt is planned from the local state.
-  const { values, tolerated } = await execAll(batch, (error, i) => i >= 4 && isWrongType(error));
+  const { values, tolerated } = await execAll(batch, (error, i) => i >= 5 && isWrongType(error));
   return {
     credential: hashValue(values[0]),
     status: hashValue(values[1]),
     redisNow: redisTimeMs(values[2]),
     nodeExists: values[3] === 1,
-    members: tolerated.has(4) ? undefined : Object.fromEntries(scoredMembers(values[4])),
-    recorded: values.slice(5).some((score, i) => !tolerated.has(5 + i) && score !== null),
+    attemptIdsExist: values[4] === 1,
+    members: tolerated.has(5) ? undefined : Object.fromEntries(scoredMembers(values[5])),
+    recorded: values.slice(6).some((score, i) => !tolerated.has(6 + i) && score !== null),
   };
 }
 
@@ -68,6 +77,12 @@ export async function readLastAttempt(
   return { lastAttemptAt: last === null ? null : Number(last), lastAttemptId: stringValue(values[1]), redisNow: redisTimeMs(values[2]) };
 }
 
+/** The status hash is about this registration (one written before 0.2.0 names none, and counts for any). */
+function statusAbout(status: Record<string, string>, registration: string): boolean {
+  if (!status.registration && !status.generation) return true;
+  return registrationOf(status.registration, status.generation) === registration;
+}
+
 /** The stored credential and whether the stored status fails it; the parse error of a credential that does not parse. */
 function judge(before: BeforeAttempt): { credential: CachedCredential | null; failed: boolean } | Error {
   let credential: CachedCredential | null;
@@ -76,8 +91,8 @@ function judge(before: BeforeAttempt): { credential: CachedCredential | null; fa
   } catch (error) {
     return error as Error;
   }
-  // A stored `failed` is a verdict about its own generation only (R5).
-  const failed = before.status.status === 'failed' && (!before.status.generation || !credential || before.status.generation === String(credential.generation));
+  // A stored `failed` is a verdict about its own registration only (R5).
+  const failed = before.status.status === 'failed' && (!credential || statusAbout(before.status, credential.registration));
   return { credential, failed };
 }
 

@@ -4,7 +4,6 @@ import type { ProjectKeys } from '../../shared/redis/keys';
 import { HISTORY_MIN_AGE_MS, HISTORY_MIN_ENTRIES } from '../../shared/redis/records';
 import { DamagedKeyError } from '../../shared/redis/damaged-key-error';
 import type { Outcome } from '../protocol/classify';
-import { restoreAfterLoss, type Held } from './restore-after-loss';
 import { attemptIdAliases } from './schedule';
 
 /**
@@ -12,12 +11,13 @@ import { attemptIdAliases } from './schedule';
  * records. Used for live attempts and for journal replays alike, so both are
  * idempotent on the attempt id in the same way. The recording never restores: when it
  * finds the node's record lost or broken it writes nothing and says so, and
- * recordAttempt runs the recovery step (restore-after-loss-8.lua, repair-record-1.lua)
- * before recording again — off the hot path, which carries no copy of the record.
+ * recordAttempt runs the step its caller gives (`recover`: the agent's Recovery, the
+ * one owner of restorations) or repairs the record (repair-record-1.lua) before
+ * recording again — off the hot path, which carries no copy of the record.
  */
 
 type Recording = {
-  state: 'recorded' | 'duplicate' | 'lost' | 'corrupt' | 'damaged';
+  state: 'recorded' | 'duplicate' | 'lost' | 'corrupt' | 'damaged' | 'expired';
   consecutiveFailures: number;
   atMs: number;
   record: Record<string, string>;
@@ -25,7 +25,7 @@ type Recording = {
   /** For damaged: which key. */
   role: string | null;
 };
-const STATES = { 1: 'recorded', 0: 'duplicate', [-1]: 'lost', [-2]: 'corrupt', [-3]: 'damaged' } as const;
+const STATES = { 1: 'recorded', 0: 'duplicate', [-1]: 'lost', [-2]: 'corrupt', [-3]: 'damaged', [-4]: 'expired' } as const;
 
 /** The keys of the node's own that a damaged value is removed from (and put back by the node), with their type. */
 const OWN_KEYS: Record<string, { type: string; key: (keys: ProjectKeys, nodeId: string) => string }> = {
@@ -56,11 +56,12 @@ const RECORD = new LuaScript({
     'holdsRecord',
     'otherAttemptId',
     'madeAfter',
+    'registration',
   ],
   reply(raw, check): Recording {
     const [state, streak, atMs, record, afresh, role] = check.list(raw, 4);
     const code = check.integer(state);
-    if (!(code in STATES)) check.fail('a state of 1, 0, -1, -2 or -3');
+    if (!(code in STATES)) check.fail('a state of 1, 0, -1, -2, -3 or -4');
     return {
       state: STATES[code as keyof typeof STATES],
       consecutiveFailures: check.integer(streak),
@@ -71,6 +72,17 @@ const RECORD = new LuaScript({
     };
   },
 });
+
+/**
+ * The recording script refused a result again after the recovery or repair step: a
+ * fault of the data or the code, not Redis being away. The result stays in the journal.
+ */
+export class RecordingRefusedError extends Error {
+  constructor(attemptId: string, state: string) {
+    super(`recording ${attemptId} was refused (${state}) after the recovery step`);
+    this.name = 'RecordingRefusedError';
+  }
+}
 
 /** The type the damaged key had. */
 const DROP_DAMAGED = new LuaScript({
@@ -87,16 +99,16 @@ const REPAIR = new LuaScript({
   reply: (raw, check) => check.fields(raw),
 });
 
-export type { Held } from './restore-after-loss';
-
 const HISTORY_HARD_CAP = 10_000;
 
 export interface AttemptResult {
   nodeId: string;
   attemptId: string;
   outcome: Outcome;
-  /** Credential generation used for the attempt. */
+  /** Credential generation used for the attempt (for people). */
   generation: number;
+  /** Identity of the registration whose credential the attempt used (shared/redis/registration.ts); absent in a result journaled by 0.2.0. */
+  registration?: string;
   /** ms estimate of when the attempt was made; omitted for live attempts (Redis TIME is used). */
   atMs?: number;
   /**
@@ -109,6 +121,11 @@ export interface AttemptResult {
 
 export interface RecordReply {
   recorded: boolean;
+  /**
+   * Older than the idempotency horizon (30 days): not recorded, since its id could not
+   * be kept to stop a second count. The caller names it as lost.
+   */
+  expired: boolean;
   consecutiveFailures: number;
   atMs: number;
   /** The node's record after the call, field by field. */
@@ -124,18 +141,18 @@ export interface RecordReply {
 }
 
 /**
- * Records a result. When the script finds the record lost (Redis lost its data) the
- * recovery step runs first — `recover`, by default putting back the record `held` —
- * and when it finds a number that does not parse, the record is repaired from `held`;
- * then the result is recorded. Nothing is ever written halfway.
+ * Records a result. When the script finds the record or the credential lost (Redis
+ * lost its data) the recovery step runs first — `recover`, the agent's Recovery — and
+ * when it finds a number that does not parse, the record is repaired from the record
+ * the node holds (`heldRecord`); then the result is recorded. Nothing is ever written
+ * halfway.
  */
 export async function recordAttempt(
   redis: RedisClient,
   keys: ProjectKeys,
   result: AttemptResult,
-  held: Held = { record: null, recent: [] },
-  recover: () => Promise<string[]> = () =>
-    restoreAfterLoss(redis, keys, result.nodeId, { ...held, credential: null, verdict: null, firstSeenAt: Number(held.record?.lastAttemptAt ?? 0) }),
+  heldRecord: Record<string, string> | null,
+  recover: () => Promise<string[]>,
 ): Promise<RecordReply> {
   let restored: string[] = [];
   let corruptBefore: Record<string, string> | null = null;
@@ -143,10 +160,11 @@ export async function recordAttempt(
   // At most one step of each kind (a damaged key removed, a recovery, a repair): a
   // second refusal is a fault to report, not to loop on.
   for (let round = 0; ; round += 1) {
-    const reply = await runRecord(redis, keys, result, held.record);
-    if (reply.state === 'recorded' || reply.state === 'duplicate') {
+    const reply = await runRecord(redis, keys, result, heldRecord);
+    if (reply.state === 'recorded' || reply.state === 'duplicate' || reply.state === 'expired') {
       return {
         recorded: reply.state === 'recorded',
+        expired: reply.state === 'expired',
         consecutiveFailures: reply.consecutiveFailures,
         atMs: reply.atMs,
         record: reply.record,
@@ -166,9 +184,9 @@ export async function recordAttempt(
       damaged.push(role);
       continue;
     }
-    if (round >= 3) throw new Error(`recording ${result.attemptId} was refused (${reply.state}) after the recovery step`);
+    if (round >= 3) throw new RecordingRefusedError(result.attemptId, reply.state);
     if (reply.state === 'lost') restored = [...restored, ...(await recover())];
-    else corruptBefore = await repairRecord(redis, keys, result.nodeId, held.record);
+    else corruptBefore = (await repairRecord(redis, keys, result.nodeId, heldRecord)) ?? corruptBefore;
   }
 }
 
@@ -215,6 +233,7 @@ function runRecord(redis: RedisClient, keys: ProjectKeys, result: AttemptResult,
       holdsRecord: heldRecord !== null ? '1' : '',
       otherAttemptId: attemptIdAliases(result.attemptId)[1] ?? '',
       madeAfter: result.madeAfter ?? '',
+      registration: result.registration ?? '',
     },
   );
 }

@@ -1,11 +1,13 @@
+import { registrationOf } from '../../shared/redis/registration';
 import type { CachedCredential } from './local-state';
 
 /**
  * The last `failed` verdict a node saw, kept in its local state so that a loss of
  * Redis data cannot un-fail a project (R5): the node puts it back with the rest of
- * what it holds (restore-after-loss-8.lua). A verdict is about one registration — the
- * credential's generation and registeredAt — and a `register` (new credential) makes
- * it void, which is how re-registration clears it on the nodes too.
+ * what it holds (restore-after-loss-8.lua). A verdict is about one registration — its
+ * identity, never a generation number, which an emptied Redis numbers from 1 again —
+ * and a `register` (a new identity) makes it void, which is how re-registration
+ * clears it on the nodes too.
  *
  * Fields are strings, as they are in the status hash, so Lua compares them as written.
  */
@@ -15,32 +17,40 @@ export interface HeldVerdict {
   failedAt: string;
   generation: string;
   registeredAt: string;
+  /** The registration's identity; absent in a verdict held by 0.2.0 (then generation and registeredAt name it). */
+  registration?: string;
 }
+
+type Identity = Pick<CachedCredential, 'generation' | 'registeredAt' | 'registration'>;
 
 function registeredAtOf(credential: Pick<CachedCredential, 'registeredAt'>): string {
   return credential.registeredAt ? String(credential.registeredAt) : '';
 }
 
-/** True when the verdict is about this credential (the same registration). */
-export function verdictApplies(verdict: HeldVerdict | null, credential: Pick<CachedCredential, 'generation' | 'registeredAt'> | null): verdict is HeldVerdict {
-  return verdict !== null && credential !== null && verdict.generation === String(credential.generation) && verdict.registeredAt === registeredAtOf(credential);
+/** True when the verdict is about this credential's registration. */
+export function verdictApplies(verdict: HeldVerdict | null, credential: Identity | null): verdict is HeldVerdict {
+  if (verdict === null || credential === null) return false;
+  if (registrationOf(verdict.registration, verdict.generation) !== credential.registration) return false;
+  // A verdict held by 0.2.0 names its registration by generation and time together.
+  return Boolean(verdict.registration) || verdict.registeredAt === registeredAtOf(credential);
 }
 
 /**
  * What the node holds after reading the status hash with the credential: a `failed`
- * status about this credential becomes the held verdict; a verdict about this
- * credential is kept whatever the hash says now (a hash that is not `failed` for the
- * same registration is what a data loss leaves behind); a new credential voids it.
+ * status about this registration becomes the held verdict; a verdict about it is kept
+ * whatever the hash says now (a hash that is not `failed` for the same registration is
+ * what a data loss leaves behind); a new registration voids it.
  */
-export function nextVerdict(held: HeldVerdict | null, status: Record<string, string>, credential: CachedCredential | null): HeldVerdict | null {
+export function nextVerdict(held: HeldVerdict | null, status: Record<string, string>, credential: Identity | null): HeldVerdict | null {
   if (!credential) return held;
-  if (status.status === 'failed' && status.generation === String(credential.generation)) {
+  if (status.status === 'failed' && registrationOf(status.registration, status.generation) === credential.registration) {
     return {
       since: status.since ?? '',
       epoch: status.epoch ?? '',
       failedAt: status.failedAt ?? status.since ?? '',
-      generation: status.generation,
+      generation: status.generation ?? String(credential.generation),
       registeredAt: registeredAtOf(credential),
+      registration: credential.registration,
     };
   }
   return verdictApplies(held, credential) ? held : null;

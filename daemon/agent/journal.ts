@@ -31,6 +31,8 @@ export interface JournalEntry {
   attemptId: string;
   outcome: Outcome;
   generation: number;
+  /** Identity of the registration the attempt used; absent in lines journaled by 0.2.0 (its generation names it). */
+  registration?: string;
   /** Estimated Redis time of the attempt (local clock + last known Redis offset). */
   atMs: number;
   /** lastAttemptAt of the node's record as the node held it when the attempt began (record-attempt-7.lua, "Time"). */
@@ -51,6 +53,8 @@ export class Journal implements LocalWriter {
     private readonly disk: LocalDisk,
     nodeId: string,
     private readonly log: Logger,
+    /** Told of a result dropped for good (HELD_MAX), for the lost-results counter. */
+    private readonly onDropped: () => void = () => undefined,
   ) {
     this.file = path.join(disk.dir, `journal-${nodeId}.jsonl`);
     this.load();
@@ -120,7 +124,8 @@ export class Journal implements LocalWriter {
     if (this.entries.length <= HELD_MAX) return;
     const dropped = this.entries.shift();
     this.unsavedCount = Math.min(this.unsavedCount, this.entries.length);
-    this.log.error({ attemptId: dropped?.attemptId, heldMax: HELD_MAX }, 'Too many results held in memory: dropped the oldest, it will never be recorded');
+    this.log.error({ attemptId: dropped?.attemptId, heldMax: HELD_MAX }, 'Too many results held in memory: dropped the oldest, it is lost and will never be recorded');
+    this.onDropped();
   }
 
   flush(): void {

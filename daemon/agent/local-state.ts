@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../../shared/fs-atomic';
+import type { StoredCredential } from '../credentials/credential-store';
+import { registrationOf } from '../../shared/redis/registration';
 import type { HeldVerdict } from './held-verdict';
 import type { JournalEntry } from './journal';
 import type { LocalDisk, LocalWriter } from './local-disk';
@@ -14,13 +16,20 @@ import type { LocalDisk, LocalWriter } from './local-disk';
  * the process lives: the file is written after it, best effort (a disk that refuses the
  * write is reported by LocalDisk, and the whole file is written again on its retry).
  */
-export interface CachedCredential {
-  account: string;
-  ciphertext: string;
-  algorithm: 'rsa' | 'sm2';
-  keyId: string;
-  generation: number;
-  registeredAt?: number;
+/** The stored credential as this node last read it (still encrypted). */
+export type CachedCredential = StoredCredential;
+
+/** A credential held by 0.2.0 has no identity fields: it is known by its generation (shared/redis/registration.ts). */
+function heldCredential(raw: Partial<StoredCredential> | null | undefined): CachedCredential | null {
+  if (!raw || typeof raw !== 'object' || typeof raw.ciphertext !== 'string') return null;
+  const registeredAt = typeof raw.registeredAt === 'number' ? raw.registeredAt : 0;
+  return {
+    ...(raw as StoredCredential),
+    registeredAt,
+    registration: registrationOf(raw.registration, raw.generation),
+    revision: raw.revision ?? '',
+    revisedAt: typeof raw.revisedAt === 'number' ? raw.revisedAt : registeredAt,
+  };
 }
 
 export interface LocalStateData {
@@ -69,7 +78,8 @@ export class LocalState implements LocalWriter {
     this.file = path.join(disk.dir, `state-${nodeId}.json`);
     this.data = { ...EMPTY };
     try {
-      this.data = { ...EMPTY, ...(JSON.parse(readFileSync(this.file, 'utf8')) as Partial<LocalStateData>) };
+      const read = JSON.parse(readFileSync(this.file, 'utf8')) as Partial<LocalStateData>;
+      this.data = { ...EMPTY, ...read, credential: heldCredential(read.credential) };
     } catch {
       // Missing, unreadable or damaged: it only costs the cache; Redis is the source of truth.
       this.data = { ...EMPTY };

@@ -3,7 +3,10 @@ import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import type { Outcome } from '../protocol/classify';
 import { CorruptRecordLog } from '../view/corrupt-record-log';
-import { recordAttempt, type AttemptResult, type RecordReply } from './attempt-recorder';
+import type { LostWhy } from '../metrics/node-metrics';
+import { recordAttempt, RecordingRefusedError, type AttemptResult, type RecordReply } from './attempt-recorder';
+import { LuaReplyError } from '../../shared/redis/lua-script';
+import { DamagedKeyError } from '../../shared/redis/damaged-key-error';
 import { Journal, type JournalEntry } from './journal';
 import type { LocalDisk } from './local-disk';
 import type { LocalState } from './local-state';
@@ -30,6 +33,22 @@ export interface ResultSinkOptions {
   local: LocalState;
   recovery: Recovery;
   log: Logger;
+  /** Told of answered attempts that will never be recorded (each also named in a log line). */
+  onLost?(why: LostWhy, count: number): void;
+}
+
+/**
+ * Why a write to Redis failed, for the log: Redis away (the connection, or a server
+ * that does not take writes now) is the usual case and heals by itself; a refusal of
+ * the data (a damaged key of the project's, a recording refused after recovery, a
+ * script's own error) needs someone to look. Either way the result stays in the
+ * journal, so nothing is lost while it is fixed.
+ */
+export function redisAway(error: unknown): boolean {
+  if (error instanceof RecordingRefusedError || error instanceof DamagedKeyError || error instanceof LuaReplyError) return false;
+  const message = error instanceof Error ? error.message : String(error);
+  // A script error names the script ('user_script', 'ERR Error running script'); those are not Redis being away.
+  return !/user_script|Error running script|script:/i.test(message);
 }
 
 export class ResultSink {
@@ -37,7 +56,7 @@ export class ResultSink {
   private readonly corrupt: CorruptRecordLog;
 
   constructor(private readonly o: ResultSinkOptions) {
-    this.journal = new Journal(o.disk, o.nodeId, o.log);
+    this.journal = new Journal(o.disk, o.nodeId, o.log, () => o.onLost?.('held_max', 1));
     this.corrupt = new CorruptRecordLog(o.log);
   }
 
@@ -76,7 +95,12 @@ export class ResultSink {
       this.remember({ ...result, atMs: reply.atMs }, reply);
       return { where: 'redis', reply };
     } catch (error) {
-      this.o.log.warn({ err: error, attemptId: result.attemptId }, 'Redis went away before the result was recorded: journaling it');
+      if (redisAway(error)) this.o.log.warn({ err: error, attemptId: result.attemptId }, 'Redis went away before the result was recorded: journaling it');
+      else
+        this.o.log.error(
+          { err: error, attemptId: result.attemptId },
+          'Redis refused to record the result (the data or a script, not the connection): journaling it until it is fixed',
+        );
       this.toJournal({ ...result, atMs: estimatedAt });
       return { where: 'journal' };
     }
@@ -92,6 +116,7 @@ export class ResultSink {
     if (this.journal.pending === 0) return;
     const replayed = await this.journal.replay(async (entry) => {
       const reply = await this.record(entry);
+      if (reply.expired) return this.expired(entry);
       this.remember(entry, reply);
     });
     this.o.log.info({ replayed }, 'Replayed journal into Redis');
@@ -111,9 +136,14 @@ export class ResultSink {
       return;
     }
     let restored = 0;
+    const expired = new Set<string>();
     for (const entry of this.o.local.get().recent) {
-      if ((await this.record(entry)).recorded) restored += 1;
+      const reply = await this.record(entry);
+      if (reply.recorded) restored += 1;
+      // Recorded long ago and past the horizon of the ids that guard it: never again.
+      if (reply.expired) expired.add(entry.attemptId);
     }
+    if (expired.size > 0) this.o.local.update({ recent: this.o.local.get().recent.filter((e) => !expired.has(e.attemptId)) });
     if (restored > 0) {
       this.o.log.warn({ restored }, 'Redis had lost results it acknowledged (fail-over to a replica behind the primary?): recorded them again');
     }
@@ -126,7 +156,7 @@ export class ResultSink {
    */
   private async record(result: AttemptResult | JournalEntry): Promise<RecordReply> {
     const s = this.o.local.get();
-    const reply = await recordAttempt(this.o.redis, this.o.keys, result, { record: s.nodeRecord, recent: s.recent }, () => this.o.recovery.restore());
+    const reply = await recordAttempt(this.o.redis, this.o.keys, result, s.nodeRecord, () => this.o.recovery.restore());
     const found = reply.corruptBefore
       ? this.corrupt.report(
           'node',
@@ -148,6 +178,15 @@ export class ResultSink {
       await this.corrupt.flush(this.o.redis, this.o.keys).catch((error: unknown) => this.o.log.warn({ err: error }, 'Could not count a corrupt record'));
     }
     return reply;
+  }
+
+  /** A journaled result older than the idempotency horizon: never recorded, and said so (SPEC: nothing lost silently). */
+  private expired(entry: JournalEntry): void {
+    this.o.log.error(
+      { attemptId: entry.attemptId, at: new Date(entry.atMs).toISOString() },
+      'A journaled result is older than the 30-day idempotency horizon: it is lost, not recorded (it could not be guarded against a second count)',
+    );
+    this.o.onLost?.('expired', 1);
   }
 
   /** Remembers a result Redis accepted, for replayRecent and recovery; a record started afresh (after `unbind`) forgets the old one's. */

@@ -35,6 +35,13 @@ export interface AggregatorOptions {
   clock: Clock;
   /** The debounce and the sweep, on the same time as `clock`. */
   timers: Timers;
+  /**
+   * The recovery step of this sidecar's own node (the agent's Recovery): run before any
+   * status is written, so a loss of Redis data the leader notices first (at its sweep,
+   * after FLUSHALL with connections open) is repaired before a verdict — a failed
+   * project stays failed (R5). Resolves with what it put back (empty: nothing).
+   */
+  recover?: () => Promise<string[]>;
 }
 
 export class Aggregator {
@@ -183,7 +190,20 @@ export class Aggregator {
 
     let outcome: WriteOutcome;
     try {
-      outcome = await this.writer.writeStatus({ instance: election.instance, epoch, status: view.computedStatus, generation: view.generation });
+      // A loss of data shows here as a status to change: put back what this node holds first, then read again.
+      const restored = (await this.options.recover?.()) ?? [];
+      if (restored.length > 0) {
+        this.log.warn({ restored }, 'Redis had lost project data: restored before writing the project status; reading again');
+        this.pending = true;
+        return view;
+      }
+      outcome = await this.writer.writeStatus({
+        instance: election.instance,
+        epoch,
+        status: view.computedStatus,
+        generation: view.generation,
+        registration: view.registration ?? '',
+      });
     } catch (error) {
       this.log.warn({ err: error }, 'Could not write the project status');
       return view;
@@ -201,6 +221,9 @@ export class Aggregator {
       case 'stale-view':
         // register ran between the read and the write: read again.
         this.pending = true;
+        break;
+      case 'no-credential':
+        // Not registered, or lost and not put back (this node held no credential): nothing to write a status about.
         break;
       case 'sticky-failed':
       case 'unchanged':

@@ -9,14 +9,21 @@ import type { ProjectStatus } from '../../shared/redis/records';
  * that epoch is refused and counted in the project's counters hash
  * (`staleWritesRejected`).
  */
-export type WriteOutcome = 'written' | 'unchanged' | 'sticky-failed' | 'stale-view' | 'fenced';
+export type WriteOutcome = 'written' | 'unchanged' | 'sticky-failed' | 'stale-view' | 'no-credential' | 'fenced';
 
-const OUTCOMES: Record<string, WriteOutcome> = { '1': 'written', '0': 'unchanged', '2': 'sticky-failed', '3': 'stale-view', '-1': 'fenced' };
+const OUTCOMES: Record<string, WriteOutcome> = {
+  '1': 'written',
+  '0': 'unchanged',
+  '2': 'sticky-failed',
+  '3': 'stale-view',
+  '4': 'no-credential',
+  '-1': 'fenced',
+};
 
 const writeStatusScript = new LuaScript({
   file: 'daemon/aggregator/lua/write-status-5.lua',
   keys: ['leader', 'status', 'counters', 'events', 'credential'],
-  args: ['instance', 'epoch', 'status', 'generation'],
+  args: ['instance', 'epoch', 'status', 'generation', 'registration'],
   reply(raw, check): WriteOutcome {
     return OUTCOMES[String(check.integer(raw))] ?? check.fail(`one of ${Object.keys(OUTCOMES).join(', ')}`);
   },
@@ -26,8 +33,10 @@ export interface StatusWrite {
   instance: string;
   epoch: number;
   status: ProjectStatus;
-  /** Credential generation the status was computed from. */
+  /** Credential generation the status was computed from (for people). */
   generation: number;
+  /** The registration the status was computed from ('' without a credential: then refused). */
+  registration: string;
 }
 
 export class StatusWriter {
@@ -41,7 +50,7 @@ export class StatusWriter {
     return writeStatusScript.run(
       this.redis,
       { leader: k.leader, status: k.status, counters: k.counters, events: k.events, credential: k.credential },
-      { instance: write.instance, epoch: write.epoch, status: write.status, generation: write.generation },
+      { instance: write.instance, epoch: write.epoch, status: write.status, generation: write.generation, registration: write.registration },
     );
   }
 

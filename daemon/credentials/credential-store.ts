@@ -5,6 +5,7 @@ import { loadPrivateKey } from '../../shared/crypto/key-files';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { CorruptRecordError } from '../../shared/redis/records';
+import { registrationOf } from '../../shared/redis/registration';
 
 /**
  * Reading and decrypting the project's stored credential (the `credential` hash of
@@ -19,16 +20,22 @@ export interface StoredCredential {
   readonly algorithm: Algorithm;
   /** Fingerprint of the public key the ciphertext was made with. */
   readonly keyId: string;
-  /** +1 per `register`; unchanged by `crypto switch`. */
+  /** +1 per `register`, for people; unchanged by `crypto switch`. May start again at 1 in an emptied Redis. */
   readonly generation: number;
   /** ms (Redis time) of the registration. */
   readonly registeredAt: number;
+  /** The registration's identity, never repeated (shared/redis/registration.ts). */
+  readonly registration: string;
+  /** The ciphertext's identity: new at every `register` and `crypto switch` ('' before 0.3.0). */
+  readonly revision: string;
+  /** ms (Redis time) of the revision: orders two ciphertexts of one registration. */
+  readonly revisedAt: number;
 }
 
 /** Parses the hash as HGETALL returns it: null when empty, CorruptRecordError when it does not parse. */
 export function parseCredential(hash: Record<string, string>): StoredCredential | null {
   if (Object.keys(hash).length === 0) return null;
-  const { account, ciphertext, algorithm, keyId, generation, registeredAt } = hash;
+  const { account, ciphertext, algorithm, keyId, generation, registeredAt, revisedAt } = hash;
   if (!account) throw new CorruptRecordError('credential field account is missing');
   if (!ciphertext) throw new CorruptRecordError('credential field ciphertext is missing');
   if (!isAlgorithm(algorithm)) throw new CorruptRecordError('credential field algorithm is not rsa or sm2');
@@ -37,13 +44,18 @@ export function parseCredential(hash: Record<string, string>): StoredCredential 
   if (registeredAt !== undefined && registeredAt !== '' && !/^\d+$/.test(registeredAt)) {
     throw new CorruptRecordError('credential field registeredAt is not an integer');
   }
+  if (revisedAt !== undefined && revisedAt !== '' && !/^\d+$/.test(revisedAt)) throw new CorruptRecordError('credential field revisedAt is not an integer');
+  const registeredMs = registeredAt ? Number(registeredAt) : 0;
   return {
     account,
     ciphertext,
     algorithm,
     keyId,
     generation: Number(generation),
-    registeredAt: registeredAt ? Number(registeredAt) : 0,
+    registeredAt: registeredMs,
+    registration: registrationOf(hash.registration, generation),
+    revision: hash.revision ?? '',
+    revisedAt: revisedAt ? Number(revisedAt) : registeredMs,
   };
 }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
 import type { Algorithm } from '../../shared/crypto/cipher';
 import { cipherFor } from '../../shared/crypto/ciphers';
@@ -22,7 +23,7 @@ import { decryptCredential, readCredential } from './credential-store';
 export const SWITCH = new LuaScript({
   file: 'daemon/credentials/lua/switch-credential-1.lua',
   keys: ['credential'],
-  args: ['readCiphertext', 'ciphertext', 'algorithm', 'keyId'],
+  args: ['readCiphertext', 'ciphertext', 'algorithm', 'keyId', 'random'],
   reply: (raw, check) => check.integer(raw),
 });
 const ATTEMPTS = 3;
@@ -58,7 +59,7 @@ export async function switchCredential(redis: RedisClient, keys: ProjectKeys, to
     const result = await SWITCH.run(
       redis,
       { credential: keys.credential },
-      { readCiphertext: cred.ciphertext, ciphertext, algorithm: to, keyId: targetPublic.keyId },
+      { readCiphertext: cred.ciphertext, ciphertext, algorithm: to, keyId: targetPublic.keyId, random: randomBytes(8).toString('hex') },
     );
     if (result === 1) return { outcome: 'switched', from: cred.algorithm, keyId: targetPublic.keyId, generation: cred.generation };
     if (result === -1) return { outcome: 'missing' };

@@ -6,6 +6,7 @@ import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { LuaScript } from '../../shared/redis/lua-script';
 import { DamagedKeyError, isWrongType } from '../../shared/redis/damaged-key-error';
+import { randomBytes } from 'node:crypto';
 import { CredentialChangedError } from './credential-changed-error';
 
 /**
@@ -19,19 +20,23 @@ const REGISTER_KEYS = ['credential', 'status', 'nodes', 'recovery', 'events'] as
 export const REGISTER = new LuaScript({
   file: 'daemon/credentials/lua/register-5.lua',
   keys: REGISTER_KEYS,
-  args: ['account', 'ciphertext', 'algorithm', 'keyId', 'expectedAlgorithm', 'nodePrefix'],
+  args: ['account', 'ciphertext', 'algorithm', 'keyId', 'expectedAlgorithm', 'nodePrefix', 'random'],
   reply(raw, check) {
-    const [code, generation, registeredAt, clearedFailed, nodesReset] = check.list(raw, 5).map((v) => check.integer(v)) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const list = check.list(raw, 6);
+    const [code, generation, registeredAt, clearedFailed, nodesReset] = list.slice(0, 5).map((v) => check.integer(v)) as [number, number, number, number, number];
+    const registration = typeof list[5] === 'string' ? list[5] : check.fail('a registration identity');
     // -1: the key at KEYS[generation] has the wrong type (nothing written).
     if (code === -1)
-      return { stored: false, damaged: REGISTER_KEYS[generation - 1] ?? check.fail('a key index'), generation, registeredAt, clearedFailed: false, nodesReset };
-    return { stored: code === 1, damaged: null, generation, registeredAt, clearedFailed: clearedFailed === 1, nodesReset };
+      return {
+        stored: false,
+        damaged: REGISTER_KEYS[generation - 1] ?? check.fail('a key index'),
+        generation,
+        registeredAt,
+        clearedFailed: false,
+        nodesReset,
+        registration,
+      };
+    return { stored: code === 1, damaged: null, generation, registeredAt, clearedFailed: clearedFailed === 1, nodesReset, registration };
   },
 });
 const ATTEMPTS = 3;
@@ -50,6 +55,8 @@ export interface RegisterResult {
   readonly keyId: string;
   readonly generation: number;
   readonly registeredAt: number;
+  /** The registration's identity (SPEC R5): Redis TIME and random bytes, never repeated. */
+  readonly registration: string;
   /** The project was `failed` and is now `unregistered` until its nodes authenticate. */
   readonly clearedFailed: boolean;
   /** Node records whose streak was reset (only when the project was failed). */
@@ -72,11 +79,12 @@ export async function registerCredential(redis: RedisClient, keys: ProjectKeys, 
       keyId: publicKey.keyId,
       expectedAlgorithm: stored ?? '',
       nodePrefix: keys.node(''),
+      random: randomBytes(8).toString('hex'),
     });
     if (reply.damaged) throw new DamagedKeyError(reply.damaged, registerKeys[reply.damaged], REGISTER.file);
     if (reply.stored) {
-      const { generation, registeredAt, clearedFailed, nodesReset } = reply;
-      return { algorithm, keyId: publicKey.keyId, generation, registeredAt, clearedFailed, nodesReset };
+      const { generation, registeredAt, clearedFailed, nodesReset, registration } = reply;
+      return { algorithm, keyId: publicKey.keyId, generation, registeredAt, clearedFailed, nodesReset, registration };
     }
     // A crypto switch changed the algorithm between our read and our write: encrypt again.
   }

@@ -8,6 +8,10 @@ import { LOCAL_WRITE_OPS, type LocalWriteOp } from '../agent/local-disk';
  * series come from the leader only, see daemon/aggregator). Values that describe
  * the present (journal backlog, Redis reachability) are read at scrape time.
  */
+/** Why an answered attempt was never recorded: the `why` label of `fdl_cloudauth_results_lost_total`. */
+export const LOST_WHY = ['expired', 'held_max'] as const;
+export type LostWhy = (typeof LOST_WHY)[number];
+
 export interface NodeMetricsSources {
   journalPending(): number;
   redisUp(): boolean;
@@ -20,6 +24,7 @@ export class NodeMetrics {
   private readonly failures: Counter<'project' | 'node' | 'reason'>;
   private readonly duration: Histogram<'project' | 'node'>;
   private readonly localWriteErrors: Counter<'project' | 'node' | 'op'>;
+  private readonly lost: Counter<'project' | 'node' | 'why'>;
   private readonly labels: { project: string; node: string };
 
   constructor(registry: Registry, project: string, node: string, sources: NodeMetricsSources) {
@@ -77,6 +82,12 @@ export class NodeMetrics {
       labelNames: ['project', 'node', 'op'],
       registers: [registry],
     });
+    this.lost = new Counter({
+      name: 'fdl_cloudauth_results_lost_total',
+      help: 'Answered attempts this node could not get recorded, by why: expired (older than the 30-day idempotency horizon when Redis took it back), held_max (more results held in memory than the bound while Redis and journal.dir were both away).',
+      labelNames: ['project', 'node', 'why'],
+      registers: [registry],
+    });
     new Gauge({
       name: 'fdl_cloudauth_build_info',
       help: 'Version of the fdl-cloudauth sidecar; always 1.',
@@ -88,6 +99,12 @@ export class NodeMetrics {
     this.attempts.inc(labels, 0);
     for (const entry of CATALOG) this.failures.inc({ ...labels, reason: entry.name }, 0);
     for (const op of LOCAL_WRITE_OPS) this.localWriteErrors.inc({ ...labels, op }, 0);
+    for (const why of LOST_WHY) this.lost.inc({ ...labels, why }, 0);
+  }
+
+  /** Answered attempts that will never be recorded (`fdl_cloudauth_results_lost_total`); each is named in a log line too. */
+  resultsLost(why: LostWhy, count = 1): void {
+    this.lost.inc({ ...this.labels, why }, count);
   }
 
   localWriteFailed(op: LocalWriteOp): void {

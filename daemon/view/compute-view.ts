@@ -52,6 +52,8 @@ export interface StoredStatus {
   epoch: number | null;
   failedAt: number | null;
   generation: number | null;
+  /** The registration the status is about; null for a status written before 0.2.0 (about any). */
+  registration: string | null;
 }
 
 export interface LeaderInfo {
@@ -76,7 +78,7 @@ export interface ClusterSnapshot {
   /** Members whose record is missing or unreadable (R5): counted, never as failed. */
   unknown?: UnknownMember[];
   /** The credential's public part: never the ciphertext. Null when not registered. */
-  credential: { account: string; generation: number } | null;
+  credential: { account: string; generation: number; registration: string } | null;
   stored: StoredStatus | null;
   leader: LeaderInfo | null;
   /** Set when nodes restored the project after Redis lost its data. */
@@ -125,8 +127,10 @@ export interface ProjectView {
   license: LicenseView;
   leader: LeaderInfo | null;
   account: string | null;
-  /** Credential generation the view was computed from (0 without a credential). */
+  /** Credential generation the view was computed from (0 without a credential), for people. */
   generation: number;
+  /** The registration the view was computed from (null without a credential): what a status written from it is about. */
+  registration: string | null;
   nodes: NodeView[];
   /** Members whose record is missing or unreadable, sorted by id. */
   unknownMembers: UnknownMember[];
@@ -149,15 +153,16 @@ export interface NodeStatusContext {
   /** The stored project status is failed: nodes stopped authenticating on purpose. */
   projectFailed: boolean;
   /**
-   * The credential's generation: a node whose record is of an older one has not yet
-   * authenticated under the current registration, whatever its old streak said.
+   * The current registration's identity: a node whose record is of another one has not
+   * yet authenticated under it, whatever its old streak said (never a generation
+   * number: an emptied Redis numbers them from 1 again).
    */
-  generation?: number;
+  registration?: string;
 }
 
 export function computeNodeStatus(record: NodeRecord, ctx: NodeStatusContext): NodeStatus {
   if (!ctx.registered || record.lastAttemptAt === null) return 'unregistered';
-  if (ctx.generation !== undefined && record.generation < ctx.generation) return 'unregistered';
+  if (ctx.registration !== undefined && record.registration !== ctx.registration) return 'unregistered';
   if (record.consecutiveFailures >= ctx.policy.threshold) return 'failed';
   if (!ctx.projectFailed && isStale(record.lastAttemptAt, ctx.now, ctx.policy.intervalMs)) return 'stale';
   return record.consecutiveFailures > 0 ? 'degraded' : 'ok';
@@ -245,15 +250,15 @@ export function latestLicense(records: readonly NodeRecord[]): LicenseView {
   return best ? { ...best.license } : { expiresAt: null, capacity: null, bound: null };
 }
 
-/** The stored status is a `failed` verdict about this credential (a held verdict applies only to its own generation). */
-export function storedFailed(stored: StoredStatus | null, generation: number | undefined): boolean {
-  return stored?.status === 'failed' && (stored.generation === null || generation === undefined || stored.generation === generation);
+/** The stored status is a `failed` verdict about this registration (a verdict applies only to its own registration). */
+export function storedFailed(stored: StoredStatus | null, registration: string | undefined): boolean {
+  return stored?.status === 'failed' && (stored.registration === null || registration === undefined || stored.registration === registration);
 }
 
 export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): ProjectView {
   const registered = snapshot.credential !== null;
-  const projectFailed = storedFailed(snapshot.stored, snapshot.credential?.generation);
-  const ctx: NodeStatusContext = { now: snapshot.now, policy, registered, projectFailed, generation: snapshot.credential?.generation };
+  const projectFailed = storedFailed(snapshot.stored, snapshot.credential?.registration);
+  const ctx: NodeStatusContext = { now: snapshot.now, policy, registered, projectFailed, registration: snapshot.credential?.registration };
   const nodes: NodeView[] = [...snapshot.nodes]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((record) => {
@@ -296,6 +301,7 @@ export function computeView(snapshot: ClusterSnapshot, policy: ViewPolicy): Proj
     leader: snapshot.leader,
     account: snapshot.credential?.account ?? null,
     generation: snapshot.credential?.generation ?? 0,
+    registration: snapshot.credential?.registration ?? null,
     nodes,
     unknownMembers,
     recovery: snapshot.recovery ?? null,

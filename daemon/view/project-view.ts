@@ -1,6 +1,7 @@
 import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
+import { registrationOf } from '../../shared/redis/registration';
 import { CorruptRecordError, PROJECT_STATUSES, parseNodeRecord, type NodeRecord, type ProjectStatus } from '../../shared/redis/records';
 import {
   computeView,
@@ -56,7 +57,10 @@ export function parseLeaderValue(raw: unknown): LeaderInfo | null {
 function parseStored(hash: Record<string, string>): StoredStatus | null {
   if (Object.keys(hash).length === 0) return null;
   const status = PROJECT_STATUSES.includes(hash.status as ProjectStatus) ? (hash.status as ProjectStatus) : null;
-  return { status, since: int(hash.since), epoch: int(hash.epoch), failedAt: int(hash.failedAt), generation: int(hash.generation) };
+  const generation = int(hash.generation);
+  // Written before 0.2.0 with neither field: about no registration in particular.
+  const registration = hash.registration || generation !== null ? registrationOf(hash.registration, generation) : null;
+  return { status, since: int(hash.since), epoch: int(hash.epoch), failedAt: int(hash.failedAt), generation, registration };
 }
 
 function parseRecovery(hash: Record<string, string>): RecoveryInfo | null {
@@ -106,7 +110,7 @@ export class ProjectViewReader {
     pipeline.time();
     pipeline.hgetall(keys.status);
     // Only the public fields: the ciphertext never leaves Redis on this path.
-    pipeline.hmget(keys.credential, 'account', 'generation');
+    pipeline.hmget(keys.credential, 'account', 'generation', 'registration');
     pipeline.get(keys.leader);
     pipeline.hgetall(keys.recovery);
     pipeline.hget(keys.counters, 'corruptRecords');
@@ -119,7 +123,7 @@ export class ProjectViewReader {
     roles.forEach((role, i) => {
       if (damaged.has(i)) this.corrupt.report(role, keys.project, WRONG_TYPE, new CorruptRecordError(`the ${role} key holds a value of the wrong type`));
     });
-    const [account, generation] = (credentialFields ?? [null, null]) as [string | null, string | null];
+    const [account, generation, registration] = (credentialFields ?? [null, null, null]) as [string | null, string | null, string | null];
 
     const nodes: NodeRecord[] = [];
     const unknown: UnknownMember[] = [];
@@ -152,7 +156,7 @@ export class ProjectViewReader {
       now: redisTimeMs(time),
       nodes,
       unknown,
-      credential: account !== null ? { account, generation: int(generation) ?? 0 } : null,
+      credential: account !== null ? { account, generation: int(generation) ?? 0, registration: registrationOf(registration, generation) } : null,
       stored: parseStored(hashValue(statusHash)),
       leader: parseLeaderValue(leaderValue),
       recovery: parseRecovery(hashValue(recoveryHash)),

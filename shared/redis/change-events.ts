@@ -27,7 +27,7 @@ import { PROJECT_STATUSES, type ProjectStatus } from './records';
 
 export type ChangeEvent =
   | { type: 'attempt'; node: string; attemptId: string; ok: boolean }
-  | { type: 'registered'; generation: number }
+  | { type: 'registered'; generation: number; registration: string }
   | { type: 'node-removed'; node: string }
   | { type: 'restored'; node: string; restored: string[] }
   | { type: 'status'; status: ProjectStatus; epoch: number }
@@ -46,7 +46,7 @@ const projectStatus: Check = (value) => PROJECT_STATUSES.includes(value as Proje
 /** Each type's fields and how to check them; the mapped type makes a new event (or field) without a check a compile error. */
 const FIELDS: { [T in ChangeEventType]: Record<Exclude<keyof Extract<ChangeEvent, { type: T }>, 'type'>, Check> } = {
   attempt: { node: text, attemptId: text, ok: flag },
-  registered: { generation: integer },
+  registered: { generation: integer, registration: text },
   'node-removed': { node: text },
   restored: { node: text, restored: texts },
   status: { status: projectStatus, epoch: integer },

@@ -15,6 +15,9 @@ import type { RedisClient } from './connection';
  * for keys the script can only name from data it reads (register resets each node's
  * record): those keys share the project's hash tag, so they live in the same slot.
  *
+ * Every script starts with shared/redis/lua/prelude.lua: the integer check, Redis time
+ * in ms and the registration identity are written once, not once a script.
+ *
  * The file name ends with the number of keys it takes (`record-attempt-7.lua`); the
  * constructor checks that the file's header lists exactly the KEYS and ARGV the
  * definition names, so a script and its wrapper cannot drift apart unnoticed. Called
@@ -86,6 +89,15 @@ export class ReplyCheck {
   }
 }
 
+const PRELUDE_FILE = 'shared/redis/lua/prelude.lua';
+let preludeText: string | undefined;
+
+/** shared/redis/lua/prelude.lua: functions every script uses (read once). */
+function prelude(): string {
+  preludeText ??= readFileSync(path.join(packageRoot(), PRELUDE_FILE), 'utf8');
+  return preludeText;
+}
+
 /** Every script defined in this process, for the contract test that loads them all. */
 const defined: LuaScript<string, string, unknown>[] = [];
 
@@ -100,10 +112,12 @@ export class LuaScript<K extends string, A extends string, R> {
 
   constructor(readonly definition: LuaScriptDefinition<K, A, R>) {
     const { file } = definition;
-    this.lua = readFileSync(path.join(packageRoot(), file), 'utf8');
+    const text = readFileSync(path.join(packageRoot(), file), 'utf8');
+    // The prelude's rules (integers, Redis time, registration identity) come first, so every script applies them alike.
+    this.lua = `${prelude()}\n${text}`;
     this.sha = createHash('sha1').update(this.lua).digest('hex');
     this.check = new ReplyCheck(file);
-    const problems = headerProblems(this.lua, definition);
+    const problems = headerProblems(text, definition);
     const match = /-(\d+)\.lua$/.exec(file);
     if (!match) problems.push('its file name must end with -<number of keys>.lua');
     else if (Number(match[1]) !== definition.keys.length) problems.push(`its file name says ${match[1]} keys, the wrapper names ${definition.keys.length}`);

@@ -16,7 +16,9 @@
  *   licenseExpiresAt     ms, from the last success
  *   licenseCapacity      from the last success
  *   licenseBound         from the last success
- *   generation           credential generation the attempt used (see credential)
+ *   generation           credential generation the streak's attempts used (for people)
+ *   registration         identity of the registration the streak belongs to (R5,
+ *                        shared/redis/registration.ts; absent before 0.3.0: 'g<generation>')
  *
  * node:<id>:history (list, newest first): JSON FailureEntry, capped (R4: 1,000 entries
  *   or 30 days, whichever keeps more).
@@ -29,11 +31,14 @@
  *
  * credential (hash), written by `register` and `crypto switch`:
  *   account, ciphertext, algorithm ('rsa'|'sm2'), keyId, generation (integer,
- *   +1 per register), registeredAt (ms).
+ *   +1 per register, for people), registeredAt (ms), registration (the identity no
+ *   later register repeats), revision (the ciphertext's identity: new at every
+ *   register and crypto switch), revisedAt (ms of the revision).
  *
  * status (hash), written by the leader through fenced Lua (and cleared by register):
  *   status ('registered'|'degraded'|'failed'|'unregistered'), since (ms), epoch,
- *   failedAt (ms, while failed), generation (credential generation the status is about).
+ *   failedAt (ms, while failed), generation and registration (the registration the
+ *   status is about).
  *
  * recovery (hash), written by restore-after-loss Lua when Redis lost its data and the
  *   nodes put back what they hold: at (ms, first restoration), node:<id> (what that
@@ -48,6 +53,8 @@
  * events (pub/sub channel): JSON ChangeEvent, its types, publishers and listeners in
  *   change-events.ts.
  */
+
+import { registrationOf } from './registration';
 
 export type ProjectStatus = 'registered' | 'degraded' | 'failed' | 'unregistered';
 export type NodeStatus = 'ok' | 'degraded' | 'failed' | 'stale' | 'unregistered';
@@ -80,6 +87,8 @@ export interface NodeRecord {
   failuresTotal: number;
   license: { expiresAt: number | null; capacity: number | null; bound: number | null };
   generation: number;
+  /** The registration the streak belongs to (shared/redis/registration.ts). */
+  registration: string;
 }
 
 export class CorruptRecordError extends Error {
@@ -134,6 +143,7 @@ export function parseNodeRecord(id: string, hash: Record<string, string>): NodeR
       bound: intField(hash, 'licenseBound', false),
     },
     generation: intField(hash, 'generation', false) ?? 0,
+    registration: registrationOf(hash.registration, intField(hash, 'generation', false) ?? 0),
   };
 }
 

@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
-import { recordAttempt, type AttemptResult } from '../../daemon/agent/attempt-recorder';
-import { restoreAfterLoss, type Held } from '../../daemon/agent/restore-after-loss';
+import type { AttemptResult } from '../../daemon/agent/attempt-recorder';
+import { recordDirect } from '../support/record-direct';
+import { restoreHeld, type Held } from '../../daemon/agent/recovery';
 import { DamagedKeyError } from '../../shared/redis/damaged-key-error';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord } from '../../shared/redis/records';
@@ -51,8 +52,8 @@ const redisNow = async () => {
 
 /** Two failures recorded, and what the node holds of them. */
 async function twoFailures(): Promise<Held> {
-  const a = await recordAttempt(redis, keys, fail('f1'));
-  const b = await recordAttempt(redis, keys, fail('f2'), { record: a.record, recent: [{ attemptId: 'f1', atMs: a.atMs }] });
+  const a = await recordDirect(redis, keys, fail('f1'));
+  const b = await recordDirect(redis, keys, fail('f2'), { record: a.record, recent: [{ attemptId: 'f1', atMs: a.atMs }] });
   return { record: b.record, recent: [{ attemptId: 'f1', atMs: a.atMs }, { attemptId: 'f2', atMs: b.atMs }] };
 }
 
@@ -66,7 +67,7 @@ describe('a key of the wrong type', () => {
     const before = await redis.hgetall(keys.node('n1'));
     await redis.del(key());
     await redis.set(key(), 'junk');
-    const error = await recordAttempt(redis, keys, fail('f3'), held).catch((e: unknown) => e);
+    const error = await recordDirect(redis, keys, fail('f3'), held).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DamagedKeyError);
     expect(error).toMatchObject({ code: 'ERR_DAMAGED_KEY', role, key: key() });
     expect((error as Error).message).toContain(`redis-cli DEL ${key()}`);
@@ -84,7 +85,7 @@ describe('a key of the wrong type', () => {
     const held = await twoFailures();
     await redis.del(key());
     await redis.set(key(), 'junk');
-    const reply = await recordAttempt(redis, keys, fail('f3'), held);
+    const reply = await recordDirect(redis, keys, fail('f3'), held);
     expect(reply).toMatchObject({ recorded: true, damaged: [role], consecutiveFailures: 3 });
     expect(await node()).toMatchObject({ consecutiveFailures: 3, lastAttemptId: 'f3' });
     expect(await redis.type(key())).not.toBe('string');
@@ -95,7 +96,7 @@ describe('a key of the wrong type', () => {
     const credential = await redis.hgetall(keys.credential);
     await redis.flushall();
     await redis.set(keys.status, 'junk');
-    const error = await restoreAfterLoss(redis, keys, 'n1', { ...held, credential, verdict: null, firstSeenAt: 1 }).catch((e: unknown) => e);
+    const error = await restoreHeld(redis, keys, 'n1', { ...held, credential, verdict: null, firstSeenAt: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DamagedKeyError);
     expect(error).toMatchObject({ role: 'status', key: keys.status });
     expect(await redis.exists(keys.credential, keys.node('n1'), keys.nodes, keys.recovery)).toBe(0);
@@ -105,10 +106,10 @@ describe('a key of the wrong type', () => {
 describe('time', () => {
   it('caps a journaled time at Redis TIME: a clock stepped a day ahead does not freeze the streak', async () => {
     const held = await twoFailures();
-    const reply = await recordAttempt(redis, keys, fail('ahead', (await redisNow()) + DAY), held);
+    const reply = await recordDirect(redis, keys, fail('ahead', (await redisNow()) + DAY), held);
     expect(reply.atMs).toBeLessThanOrEqual(await redisNow());
     // The next live attempt is in order and counts.
-    const live = await recordAttempt(redis, keys, fail('live'), { record: reply.record, recent: [] });
+    const live = await recordDirect(redis, keys, fail('live'), { record: reply.record, recent: [] });
     expect(live.consecutiveFailures).toBe(4);
     expect(await node()).toMatchObject({ consecutiveFailures: 4, lastAttemptId: 'live' });
   });
@@ -118,9 +119,9 @@ describe('time', () => {
     const madeAfter = Number(held.record?.lastAttemptAt);
     const behind = (await redisNow()) - DAY;
     // Two attempts made during one outage, after the record the node held, dated a day back.
-    const first = await recordAttempt(redis, keys, { ...fail('behind-1', behind), madeAfter }, held);
+    const first = await recordDirect(redis, keys, { ...fail('behind-1', behind), madeAfter }, held);
     expect(first.consecutiveFailures).toBe(3);
-    const second = await recordAttempt(redis, keys, { ...fail('behind-2', behind + 1000), madeAfter }, { record: first.record, recent: [] });
+    const second = await recordDirect(redis, keys, { ...fail('behind-2', behind + 1000), madeAfter }, { record: first.record, recent: [] });
     expect(second.consecutiveFailures).toBe(4);
     expect(await node()).toMatchObject({ consecutiveFailures: 4, lastAttemptId: 'behind-2' });
   });
@@ -130,13 +131,13 @@ describe('time', () => {
     // Begun before f2 was recorded (the node then held only f1's record), dated before f2.
     const madeAfter = Number(held.record?.lastAttemptAt) - 1;
     const success = { ...fail('overlap', Number(held.record?.lastAttemptAt) - 1), madeAfter, outcome: { ok: true as const, license: { expiresAt: null, capacity: 5, bound: 1 } } };
-    expect((await recordAttempt(redis, keys, success, held)).consecutiveFailures).toBe(2);
+    expect((await recordDirect(redis, keys, success, held)).consecutiveFailures).toBe(2);
     expect(await node()).toMatchObject({ consecutiveFailures: 2, lastAttemptId: 'f2' });
   });
 });
 
 it('records a slot under both names while both releases may run', async () => {
-  await recordAttempt(redis, keys, fail('slot:7200000'));
+  await recordDirect(redis, keys, fail('slot:7200000'));
   expect(await redis.zscore(keys.attempts('n1'), 'slot:7200000')).not.toBeNull();
   expect(await redis.zscore(keys.attempts('n1'), 'repeat:heartbeat:7200000')).not.toBeNull();
   expect(await node()).toMatchObject({ attemptsTotal: 1, consecutiveFailures: 1 });
@@ -149,7 +150,7 @@ describe('restore: members and generation order', () => {
   it('puts a newer credential over an older one and drops the verdict about the older one', async () => {
     // A node down during the re-registration started first and restored generation 1 with its verdict.
     await redis.hset(keys.status, { status: 'failed', since: '5', epoch: '3', failedAt: '5', generation: '1' });
-    const restored = await restoreAfterLoss(redis, keys, 'n2', { record: null, recent: [], credential: credential(2, 200), verdict: null, firstSeenAt: 1 });
+    const restored = await restoreHeld(redis, keys, 'n2', { record: null, recent: [], credential: credential(2, 200), verdict: null, firstSeenAt: 1 });
     expect(restored).toContain('credential');
     expect(await redis.hmget(keys.credential, 'generation', 'registeredAt', 'ciphertext')).toEqual(['2', '200', 'x2']);
     expect(await redis.exists(keys.status)).toBe(0);
@@ -157,7 +158,7 @@ describe('restore: members and generation order', () => {
 
   it('never brings back an older credential, nor a verdict about it', async () => {
     await redis.hset(keys.credential, { generation: '2', registeredAt: '200', ciphertext: 'x2' });
-    const restored = await restoreAfterLoss(redis, keys, 'n2', { record: null, recent: [], credential: credential(1, 100), verdict: verdict(1, 100), firstSeenAt: 1 });
+    const restored = await restoreHeld(redis, keys, 'n2', { record: null, recent: [], credential: credential(1, 100), verdict: verdict(1, 100), firstSeenAt: 1 });
     expect(restored).toEqual([]);
     expect(await redis.hmget(keys.credential, 'generation', 'ciphertext')).toEqual(['2', 'x2']);
     expect(await redis.exists(keys.status)).toBe(0);
@@ -166,13 +167,13 @@ describe('restore: members and generation order', () => {
   it('does not take a generation count that started again for an older registration', async () => {
     // register into an empty Redis counts from 1 again; a node holding generation 3 from before is older.
     await redis.hset(keys.credential, { generation: '1', registeredAt: '900', ciphertext: 'new' });
-    expect(await restoreAfterLoss(redis, keys, 'n2', { record: null, recent: [], credential: credential(3, 100), verdict: null, firstSeenAt: 1 })).toEqual([]);
+    expect(await restoreHeld(redis, keys, 'n2', { record: null, recent: [], credential: credential(3, 100), verdict: null, firstSeenAt: 1 })).toEqual([]);
     expect(await redis.hget(keys.credential, 'ciphertext')).toBe('new');
   });
 
   it('puts back the members the node saw, except one unbound on purpose', async () => {
     await redis.sadd(keys.removed, 'n3');
-    const restored = await restoreAfterLoss(redis, keys, 'n1', { record: null, recent: [], credential: null, verdict: null, firstSeenAt: 1, members: { n1: 10, n2: 20, n3: 30 } });
+    const restored = await restoreHeld(redis, keys, 'n1', { record: null, recent: [], credential: null, verdict: null, firstSeenAt: 1, members: { n1: 10, n2: 20, n3: 30 } });
     expect(restored).toEqual(['members']);
     expect(await redis.zrange(keys.nodes, '0', '-1', 'WITHSCORES')).toEqual(['n1', '10', 'n2', '20']);
   });

@@ -21,6 +21,7 @@ import '../../daemon/view/corrupt-record-log';
  */
 
 const ROOT = packageRoot();
+const PRELUDE = 'shared/redis/lua/prelude.lua';
 
 function luaFiles(dir: string): string[] {
   return readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
@@ -29,7 +30,14 @@ function luaFiles(dir: string): string[] {
 }
 
 describe('Lua scripts and their wrappers', () => {
-  const files = [...luaFiles('daemon'), ...luaFiles('shared')].sort();
+  // The prelude is no script of its own: every script starts with it (lua-script.ts).
+  const files = [...luaFiles('daemon'), ...luaFiles('shared')].filter((f) => f !== PRELUDE).sort();
+
+  it('the prelude touches no key: it only defines functions the scripts call', () => {
+    const prelude = readFileSync(path.join(ROOT, PRELUDE), 'utf8');
+    expect(prelude).not.toMatch(/KEYS\[|ARGV\[/);
+    expect(definedScripts().every((s) => s.lua.startsWith(prelude))).toBe(true);
+  });
 
   it('every script file has exactly one typed wrapper', () => {
     // Scripts the other tests here make under .tmp are not the product's.

@@ -6,7 +6,7 @@
   KEYS[3] recorded attempt ids    <prefix>:{project}:node:<id>:attempts (zset id -> ms)
   KEYS[4] project's nodes         <prefix>:{project}:nodes (zset id -> first seen ms)
   KEYS[5] events channel          <prefix>:{project}:events
-  KEYS[6] credential hash         <prefix>:{project}:credential (read: current generation)
+  KEYS[6] credential hash         <prefix>:{project}:credential (read: current registration)
   KEYS[7] removed nodes (set)     <prefix>:{project}:removed (unbound on purpose)
 
   ARGV[1]  node id
@@ -20,7 +20,7 @@
   ARGV[8]  license expiry ms ('' if unknown)
   ARGV[9]  license capacity ('' if unknown)
   ARGV[10] license bound ('' if unknown)
-  ARGV[11] credential generation the attempt used
+  ARGV[11] credential generation the attempt used (shown to people; kept on the record)
   ARGV[12] history: entries always kept (1000)
   ARGV[13] history and idempotency horizon in ms (30 days)
   ARGV[14] history hard cap (entries)
@@ -32,12 +32,18 @@
   ARGV[17] lastAttemptAt of the node's record as the node held it when the attempt
            began ('' when unknown), for results whose time is an estimate (ARGV[7]);
            see "Time" below
+  ARGV[18] registration identity of the credential the attempt used ('' for a result
+           journaled by 0.2.0: its generation, ARGV[11], names it)
 
   The streak follows the order attempts were MADE: a result older than the node's last
   recorded attempt (a journal replayed late, a result a fail-over had dropped) is kept
-  in the history and counters but changes neither the streak nor its reasons. A result
-  made with a newer credential generation than the record's (after a re-registration)
-  starts a new streak.
+  in the history and counters but changes neither the streak nor its reasons.
+
+  Registration (R5): only a result made with the credential of the current registration
+  (the same identity, not merely a generation as high: a `register` into an emptied
+  Redis numbers generations from 1 again) touches the streak; the first such result on
+  a record of another registration starts a new streak. A result of another
+  registration is history only.
 
   Time (R8, SPEC §4): a recorded time is never later than Redis TIME — an estimate
   made by a node whose clock was stepped forward while Redis was away is capped. A
@@ -49,23 +55,28 @@
   counts. An attempt that overlapped a newer recorded one keeps the usual order.
 
   Nothing is written unless the attempt can be applied whole (Redis keeps the writes
-  made before a script error). Two cases are answered without a write, for the node to
-  recover and call again (daemon/agent/result-sink.ts):
-  - lost: the record is missing although the node holds one and was not unbound on
-    purpose — Redis lost its data since; restore-after-loss-8.lua puts it back first,
-    so the streak goes on instead of starting again at 1;
-  - corrupt: a numeric field (lastAttemptAt, lastSuccessAt, consecutiveFailures,
-    attemptsTotal, failuresTotal, generation; the list of repair-record-1.lua) does not
-    parse, and the arithmetic below would fail halfway; repair-record-1.lua repairs it
-    from what the node holds;
+  made before a script error). These cases are answered without a write, for the node
+  to recover and call again (daemon/agent/result-sink.ts):
+  - lost: the credential is missing, or the record is missing although the node holds
+    one and was not unbound on purpose — Redis lost its data since;
+    restore-after-loss-8.lua puts them back first, so the streak goes on instead of
+    starting again at 1;
+  - corrupt: a number field (the list of repair-record-1.lua) is not an integer as
+    HINCRBY takes it ('2.0' and '1e3' are not), or a reason field is not a reason, and
+    the arithmetic below would fail halfway; repair-record-1.lua repairs it from what
+    the node holds;
+  - expired: the attempt is older than the idempotency horizon (ARGV[13]): its id
+    would be trimmed as soon as written, so a second replay would count it again. It
+    is not recorded; the node names it as lost (a log line and a counter);
   - damaged: a key the script touches holds a value of the wrong type (every key is
     checked before the first write); the reply names it (drop-damaged-1.lua removes a
     damaged key of the node's own, which the node then puts back).
 
   Returns { state, consecutiveFailures, atMs, record[, afresh] }
     state = 1 when this call recorded the attempt, 0 when the attempt id (or ARGV[16])
-    was already recorded (a BullMQ retry, a stalled re-run or a journal replay),
-    -1 lost, -2 corrupt, -3 damaged (nothing written);
+    was already recorded (a BullMQ retry, a stalled re-run or a journal replay; the
+    record's lastAttemptId counts as recorded too, should the id set be gone),
+    -1 lost, -2 corrupt, -3 damaged, -4 expired (nothing written);
     record = the node hash after the call (HGETALL), which the node keeps locally to
     restore it should Redis lose its data; for corrupt, the hash as it is;
     afresh = 1 when the node had been unbound on purpose and this attempt starts its
@@ -78,8 +89,7 @@ local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey, 
 local nodeId, attemptId, ok = ARGV[1], ARGV[2], ARGV[3] == '1'
 local keepEntries, horizon, hardCap = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 
-local t = redis.call('TIME')
-local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nowMs = redisNowMs()
 local at = nowMs
 if ARGV[7] ~= '' then at = math.min(tonumber(ARGV[7]), nowMs) end
 
@@ -90,25 +100,40 @@ for _, c in ipairs(checked) do
   local kind = redis.call('TYPE', KEYS[c[1]]).ok
   if kind ~= 'none' and kind ~= c[3] then return { -3, 0, at, {}, 0, c[2] } end
 end
+if redis.call('EXISTS', credentialKey) == 0 then return { -1, 0, at, {} } end
 if ARGV[15] == '1' and redis.call('EXISTS', nodeKey) == 0 and redis.call('SISMEMBER', removedKey, nodeId) == 0 then
   return { -1, 0, at, {} }
 end
-for _, field in ipairs({ 'lastAttemptAt', 'lastSuccessAt', 'consecutiveFailures', 'attemptsTotal', 'failuresTotal', 'generation' }) do
+-- The same list as repair-record-1.lua.
+for _, field in ipairs({ 'lastAttemptAt', 'lastSuccessAt', 'consecutiveFailures', 'attemptsTotal', 'failuresTotal', 'generation',
+  'licenseExpiresAt', 'licenseCapacity', 'licenseBound' }) do
   local value = redis.call('HGET', nodeKey, field)
-  if value and tonumber(value) == nil then return { -2, 0, at, redis.call('HGETALL', nodeKey) } end
+  if value and not isInteger(value) then return { -2, 0, at, redis.call('HGETALL', nodeKey) } end
+end
+for _, field in ipairs({ 'reason', 'latestReason' }) do
+  local value = redis.call('HGET', nodeKey, field)
+  if value and value ~= '' then
+    local okDecode, decoded = pcall(cjson.decode, value)
+    if not okDecode or type(decoded) ~= 'table' or type(decoded.name) ~= 'string' or type(decoded.at) ~= 'number' then
+      return { -2, 0, at, redis.call('HGETALL', nodeKey) }
+    end
+  end
 end
 
-if redis.call('ZSCORE', attemptsKey, attemptId) or (ARGV[16] ~= '' and redis.call('ZSCORE', attemptsKey, ARGV[16])) then
-  local cf = tonumber(redis.call('HGET', nodeKey, 'consecutiveFailures') or '0')
+if redis.call('ZSCORE', attemptsKey, attemptId) or (ARGV[16] ~= '' and redis.call('ZSCORE', attemptsKey, ARGV[16]))
+    or redis.call('HGET', nodeKey, 'lastAttemptId') == attemptId then
+  local cf = integerOr(redis.call('HGET', nodeKey, 'consecutiveFailures'), 0)
   return { 0, cf, at, redis.call('HGETALL', nodeKey) }
 end
--- The node reports again: it is no longer one that was unbound on purpose, and its
--- record starts afresh (the node forgets what it held of the old one).
-local afresh = redis.call('SREM', removedKey, nodeId)
-local lastAttemptAt = tonumber(redis.call('HGET', nodeKey, 'lastAttemptAt') or '0')
+local lastAttemptAt = integerOr(redis.call('HGET', nodeKey, 'lastAttemptAt'), 0)
 if ARGV[7] ~= '' and ARGV[17] ~= '' and at < lastAttemptAt and lastAttemptAt <= tonumber(ARGV[17]) then
   at = lastAttemptAt
 end
+if at < nowMs - horizon then return { -4, 0, at, redis.call('HGETALL', nodeKey) } end
+
+-- The node reports again: it is no longer one that was unbound on purpose, and its
+-- record starts afresh (the node forgets what it held of the old one).
+local afresh = redis.call('SREM', removedKey, nodeId)
 redis.call('ZADD', attemptsKey, at, attemptId)
 if ARGV[16] ~= '' then redis.call('ZADD', attemptsKey, at, ARGV[16]) end
 redis.call('ZREMRANGEBYSCORE', attemptsKey, '-inf', nowMs - horizon)
@@ -117,17 +142,23 @@ if redis.call('ZCARD', attemptsKey) > hardCap then
 end
 redis.call('ZADD', nodesKey, 'NX', at, nodeId)
 
-local generation = tonumber(ARGV[11]) or 0
-local currentGeneration = tonumber(redis.call('HGET', credentialKey, 'generation') or '0') or 0
+local credential = redis.call('HMGET', credentialKey, 'registration', 'generation')
+local currentRegistration = registrationOf(credential[1], credential[2])
+local attemptRegistration = registrationOf(ARGV[18], ARGV[11])
+local held = redis.call('HMGET', nodeKey, 'registration', 'generation')
+local recordRegistration = registrationOf(held[1], held[2])
 local inOrder = at >= lastAttemptAt
--- A result obtained with a credential that has since been replaced (re-registration),
--- or older than the last recorded attempt, is history, not part of the current streak.
-local countsForStreak = generation >= currentGeneration and inOrder
+-- A result obtained under another registration than the current one, or older than
+-- the last recorded attempt, is history, not part of the current streak.
+local countsForStreak = attemptRegistration == currentRegistration and inOrder
 if inOrder then
   redis.call('HSET', nodeKey, 'lastAttemptAt', at, 'lastAttemptId', attemptId)
 end
-if countsForStreak and generation > (tonumber(redis.call('HGET', nodeKey, 'generation') or '0') or 0) then
+if countsForStreak and recordRegistration ~= currentRegistration then
   redis.call('HSET', nodeKey, 'consecutiveFailures', 0, 'reason', '', 'latestReason', '')
+end
+if countsForStreak then
+  redis.call('HSET', nodeKey, 'registration', currentRegistration, 'generation', ARGV[11])
 end
 redis.call('HINCRBY', nodeKey, 'attemptsTotal', 1)
 if redis.call('HEXISTS', nodeKey, 'consecutiveFailures') == 0 then
@@ -138,9 +169,9 @@ local cf = tonumber(redis.call('HGET', nodeKey, 'consecutiveFailures'))
 if ok then
   if countsForStreak then
     cf = 0
-    redis.call('HSET', nodeKey, 'consecutiveFailures', 0, 'reason', '', 'latestReason', '', 'generation', generation)
+    redis.call('HSET', nodeKey, 'consecutiveFailures', 0, 'reason', '', 'latestReason', '')
   end
-  local lastSuccessAt = tonumber(redis.call('HGET', nodeKey, 'lastSuccessAt') or '0')
+  local lastSuccessAt = integerOr(redis.call('HGET', nodeKey, 'lastSuccessAt'), 0)
   if at >= lastSuccessAt then
     redis.call('HSET', nodeKey, 'lastSuccessAt', at)
     if ARGV[8] ~= '' then redis.call('HSET', nodeKey, 'licenseExpiresAt', ARGV[8]) end
@@ -155,7 +186,7 @@ else
   if countsForStreak then
     if cf == 0 then redis.call('HSET', nodeKey, 'reason', reason) end
     cf = cf + 1
-    redis.call('HSET', nodeKey, 'consecutiveFailures', cf, 'latestReason', reason, 'generation', generation)
+    redis.call('HSET', nodeKey, 'consecutiveFailures', cf, 'latestReason', reason)
   end
   redis.call('LPUSH', historyKey,
     cjson.encode({ node = nodeId, code = code, name = ARGV[5], message = ARGV[6], at = at, attemptId = attemptId }))

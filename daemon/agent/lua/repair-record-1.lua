@@ -1,9 +1,11 @@
 --[[
-  Repairs a node record whose numbers do not parse (a field edited by hand, a bad
-  write from elsewhere), so that record-attempt-7.lua can apply attempts to it again.
-  A broken field takes the value the node holds for it, or is dropped when the node
-  does not know it either (its default applies: nothing unknown adds to a streak).
-  Only broken fields are written; a record that parses is left alone.
+  Repairs a node record whose numbers or reasons do not parse (a field edited by hand,
+  a bad write from elsewhere), so that record-attempt-7.lua can apply attempts to it
+  again. A number counts only when it is an integer as HINCRBY takes it ('2.0' and
+  '1e3' are not: the prelude's isInteger). A broken field takes the value the node
+  holds for it when that value is sound, or is dropped when the node does not know it
+  either (its default applies: nothing unknown adds to a streak). Only broken fields
+  are written; a record that parses is left alone.
 
   KEYS[1] node record hash        <prefix>:{project}:node:<id>
 
@@ -12,11 +14,23 @@
   Returns the record as it was before the repair (HGETALL), for the node to count as a
   corrupt record; empty when nothing was broken.
 ]]
+local function soundReason(value)
+  if value == '' then return true end
+  local okDecode, decoded = pcall(cjson.decode, value)
+  return okDecode and type(decoded) == 'table' and type(decoded.name) == 'string' and type(decoded.at) == 'number'
+end
+
 local broken = {}
--- The numeric fields record-attempt-7.lua does arithmetic on: the same list as there.
-for _, field in ipairs({ 'lastAttemptAt', 'lastSuccessAt', 'consecutiveFailures', 'attemptsTotal', 'failuresTotal', 'generation' }) do
+-- The fields record-attempt-7.lua checks: the same lists as there.
+local numbers = { 'lastAttemptAt', 'lastSuccessAt', 'consecutiveFailures', 'attemptsTotal', 'failuresTotal', 'generation',
+  'licenseExpiresAt', 'licenseCapacity', 'licenseBound' }
+for _, field in ipairs(numbers) do
   local value = redis.call('HGET', KEYS[1], field)
-  if value and tonumber(value) == nil then table.insert(broken, field) end
+  if value and not isInteger(value) then table.insert(broken, { field, isInteger }) end
+end
+for _, field in ipairs({ 'reason', 'latestReason' }) do
+  local value = redis.call('HGET', KEYS[1], field)
+  if value and not soundReason(value) then table.insert(broken, { field, soundReason }) end
 end
 if #broken == 0 then return {} end
 local before = redis.call('HGETALL', KEYS[1])
@@ -25,11 +39,14 @@ if ARGV[1] ~= '' then
   local okHeld, decoded = pcall(cjson.decode, ARGV[1])
   if okHeld and type(decoded) == 'table' then held = decoded end
 end
-for _, field in ipairs(broken) do
+for _, entry in ipairs(broken) do
+  local field, sound = entry[1], entry[2]
   local known = held and held[field]
-  if type(known) == 'number' then known = string.format('%.0f', known) end
-  if type(known) == 'string' and tonumber(known) ~= nil then
+  if type(known) == 'number' and known == math.floor(known) then known = string.format('%.0f', known) end
+  if type(known) == 'string' and sound(known) then
     redis.call('HSET', KEYS[1], field, known)
+  elseif field == 'reason' or field == 'latestReason' then
+    redis.call('HSET', KEYS[1], field, '')
   else
     redis.call('HDEL', KEYS[1], field)
   end

@@ -23,10 +23,14 @@
   ARGV[3] node record as JSON object of fields, '' when the node holds none
   ARGV[4] the node's first-seen score for the nodes set
   ARGV[5] the ids and times of the results the record holds (JSON array of [id, ms]),
-          put back with it so that re-recording them counts nothing twice
+          put back with it so that re-recording them counts nothing twice; put back
+          too, up to the record's lastAttemptAt, when the record is there but its id
+          set is gone (deleted on its own: the replay at the next reconnect would count
+          the newest results again)
   ARGV[6] the failed verdict the node holds, '' when none: JSON object of strings
-          {since, epoch, failedAt, generation, registeredAt}. Put back when the stored
-          credential is the one it was about (same generation and registeredAt) and
+          {since, epoch, failedAt, generation, registeredAt, registration}. Put back
+          when the stored credential is of the registration it was about (the same
+          identity; a verdict held by 0.2.0: the same generation and registeredAt) and
           the stored status is not `failed`. Within one registration `failed` is
           sticky, so a status about that credential that is not `failed` can only be
           what is left after a loss (or what a leader computed from a half-restored
@@ -38,17 +42,24 @@
           failing the project on the members that happen to be up. A member unbound on
           purpose (in KEYS[6]) is not.
 
-  Generation order (R5): a credential is put back where none is stored, and over a
-  stored one that is older — a lower generation registered earlier, which is what a
-  node that was down during a re-registration restores if it starts first. Then a
-  status about another generation than the stored credential's is dropped: a verdict
-  applies only to its own registration. A held credential never replaces a newer one.
+  Credential order (R5, R9): a credential is put back where none is stored, and over a
+  stored one that is older — of another registration made earlier (what a node that
+  was down during a re-registration restores if it starts first), or of the same
+  registration with an older ciphertext revision (what a node that was down during a
+  `crypto switch` restores). A generation number never decides: an emptied Redis
+  numbers them from 1 again. Then a status about another registration than the stored
+  credential's is dropped: a verdict applies only to its own registration. A held
+  credential never replaces a newer one.
+
+  Numbers the node holds that are not integers (the prelude's isInteger) are not put
+  back: record-attempt-7.lua would refuse the record they made.
 
   Every key is checked for its type before the first write (nothing is written
   halfway, SPEC §4); a key of the wrong type is answered as {'damaged', <key role>}
   and nothing is written.
 
-  Returns a list of what was restored ('credential', 'node', 'status', 'members').
+  Returns a list of what was restored ('credential', 'node', 'attempt-ids', 'status',
+  'members').
 ]]
 local roles = { 'credential', 'node', 'nodes', 'recovery', 'attempts', 'removed', 'status' }
 local wanted = { 'hash', 'hash', 'zset', 'hash', 'zset', 'set', 'hash' }
@@ -57,35 +68,74 @@ for i, role in ipairs(roles) do
   if kind ~= 'none' and kind ~= wanted[i] then return { 'damaged', role } end
 end
 
+local function text(value)
+  if value == nil or value == cjson.null then return nil end
+  if type(value) == 'number' then return string.format('%.0f', value) end
+  return tostring(value)
+end
+-- Identity and order of a credential, stored or held (fields as strings).
+local function identity(fields)
+  local registeredAt = integerOr(fields.registeredAt, nil)
+  return {
+    registration = registrationOf(fields.registration, fields.generation),
+    registeredAt = registeredAt,
+    revisedAt = integerOr(fields.revisedAt, registeredAt or 0),
+    generation = integerOr(fields.generation, 0),
+  }
+end
+local function newer(held, stored)
+  if held.registration ~= stored.registration then
+    if held.registeredAt and stored.registeredAt then return held.registeredAt > stored.registeredAt end
+    return held.generation > stored.generation
+  end
+  return held.revisedAt > stored.revisedAt
+end
+
 local restored = {}
-local heldCredential = nil
-if ARGV[2] ~= '' then heldCredential = cjson.decode(ARGV[2]) end
-if heldCredential then
-  local stored = redis.call('HMGET', KEYS[1], 'generation', 'registeredAt')
-  local storedGeneration, storedAt = tonumber(stored[1] or ''), tonumber(stored[2] or '')
-  local heldGeneration, heldAt = tonumber(heldCredential.generation or ''), tonumber(heldCredential.registeredAt or '')
+if ARGV[2] ~= '' then
+  local heldFields = {}
+  for field, value in pairs(cjson.decode(ARGV[2])) do heldFields[field] = text(value) end
+  local stored = redis.call('HMGET', KEYS[1], 'registration', 'generation', 'registeredAt', 'revisedAt')
+  local storedId = identity({ registration = stored[1], generation = stored[2], registeredAt = stored[3], revisedAt = stored[4] })
+  local heldId = identity(heldFields)
   local missing = redis.call('EXISTS', KEYS[1]) == 0
-  -- Newer only when both the generation and the registration time say so: a generation
-  -- count that started again (a register into an empty Redis) is not mistaken for older.
-  local storedOlder = storedGeneration ~= nil and heldGeneration ~= nil and heldGeneration > storedGeneration
-    and (heldAt == nil or storedAt == nil or heldAt > storedAt)
+  local storedOlder = not missing and newer(heldId, storedId)
   if missing or storedOlder then
     redis.call('DEL', KEYS[1])
-    for field, value in pairs(heldCredential) do redis.call('HSET', KEYS[1], field, tostring(value)) end
+    for field, value in pairs(heldFields) do
+      if value ~= '' then redis.call('HSET', KEYS[1], field, value) end
+    end
+    redis.call('HSET', KEYS[1], 'registration', heldId.registration)
     table.insert(restored, 'credential')
-    local statusGeneration = redis.call('HGET', KEYS[7], 'generation')
-    if storedOlder and statusGeneration and statusGeneration ~= tostring(heldCredential.generation) then
+    local status = redis.call('HMGET', KEYS[7], 'registration', 'generation')
+    if storedOlder and (status[1] or status[2]) and registrationOf(status[1], status[2]) ~= heldId.registration then
       redis.call('DEL', KEYS[7])
     end
   end
 end
-if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[2]) == 0 and redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 0 then
-  for field, value in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[2], field, tostring(value)) end
-  if ARGV[5] ~= '' then
-    for _, pair in ipairs(cjson.decode(ARGV[5])) do redis.call('ZADD', KEYS[5], 'NX', tonumber(pair[2]), pair[1]) end
+local numbers = { lastAttemptAt = true, lastSuccessAt = true, consecutiveFailures = true, attemptsTotal = true, failuresTotal = true,
+  generation = true, licenseExpiresAt = true, licenseCapacity = true, licenseBound = true }
+local function putIds(upTo)
+  if ARGV[5] == '' then return end
+  for _, pair in ipairs(cjson.decode(ARGV[5])) do
+    local at = tonumber(pair[2])
+    if at and (upTo == nil or at <= upTo) then redis.call('ZADD', KEYS[5], 'NX', at, pair[1]) end
   end
+end
+if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[2]) == 0 and redis.call('SISMEMBER', KEYS[6], ARGV[1]) == 0 then
+  for field, value in pairs(cjson.decode(ARGV[3])) do
+    local v = text(value)
+    if v ~= nil and (not numbers[field] or isInteger(v)) then redis.call('HSET', KEYS[2], field, v) end
+  end
+  putIds(nil)
   redis.call('ZADD', KEYS[3], 'NX', tonumber(ARGV[4]), ARGV[1])
   table.insert(restored, 'node')
+elseif ARGV[5] ~= '' and redis.call('EXISTS', KEYS[5]) == 0 and redis.call('EXISTS', KEYS[2]) == 1 then
+  local last = integerOr(redis.call('HGET', KEYS[2], 'lastAttemptAt'), nil)
+  if last then
+    putIds(last)
+    if redis.call('EXISTS', KEYS[5]) == 1 then table.insert(restored, 'attempt-ids') end
+  end
 end
 if ARGV[7] ~= '' then
   local added = 0
@@ -98,19 +148,22 @@ if ARGV[7] ~= '' then
 end
 if ARGV[6] ~= '' then
   local verdict = cjson.decode(ARGV[6])
-  local credential = redis.call('HMGET', KEYS[1], 'generation', 'registeredAt')
-  if credential[1] == verdict.generation and (credential[2] or '') == verdict.registeredAt
-      and redis.call('HGET', KEYS[7], 'status') ~= 'failed' then
+  local credential = redis.call('HMGET', KEYS[1], 'registration', 'generation', 'registeredAt')
+  local about = registrationOf(text(verdict.registration), text(verdict.generation))
+  local sameRegistration = credential[2] ~= nil and registrationOf(credential[1], credential[2]) == about
+  -- A verdict held by 0.2.0 names its registration by generation and time together.
+  if sameRegistration and (verdict.registration == nil or verdict.registration == '') then
+    sameRegistration = (credential[3] or '') == text(verdict.registeredAt)
+  end
+  if sameRegistration and redis.call('HGET', KEYS[7], 'status') ~= 'failed' then
     redis.call('DEL', KEYS[7])
-    redis.call('HSET', KEYS[7], 'status', 'failed', 'since', verdict.since, 'epoch', verdict.epoch,
-      'failedAt', verdict.failedAt, 'generation', verdict.generation)
+    redis.call('HSET', KEYS[7], 'status', 'failed', 'since', text(verdict.since) or '', 'epoch', text(verdict.epoch) or '',
+      'failedAt', text(verdict.failedAt) or '', 'generation', text(verdict.generation) or '', 'registration', about)
     table.insert(restored, 'status')
   end
 end
 if #restored > 0 then
-  local t = redis.call('TIME')
-  local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('HSETNX', KEYS[4], 'at', nowMs)
+  redis.call('HSETNX', KEYS[4], 'at', redisNowMs())
   redis.call('HSET', KEYS[4], 'node:' .. ARGV[1], table.concat(restored, ','))
   redis.call('PUBLISH', KEYS[8], cjson.encode({ type = 'restored', node = ARGV[1], restored = restored }))
 end

@@ -20,8 +20,14 @@
     ARGV[6] prefix of the node hashes ('<base>:node:'); node ids are appended (the
             only key not in KEYS: which nodes exist is read here; every node hash
             shares the project's hash tag, so it lives in the same slot)
+    ARGV[7] random hex from the caller: with Redis TIME it makes the registration's
+            identity (SPEC R5), which no later `register` repeats, even into an empty
+            or a different Redis where the generation number starts again at 1
 
-  Output: { code, generation, registeredAt, clearedFailed, nodesReset }
+  The credential's revision (the identity of its ciphertext, which `crypto switch`
+  changes) starts as the registration's identity; revisedAt orders revisions.
+
+  Output: { code, generation, registeredAt, clearedFailed, nodesReset, registration }
     code  1 stored
           0 the stored algorithm is no longer ARGV[5] (concurrent crypto switch): read again
          -1 a key holds a value of the wrong type (nothing written); generation is then
@@ -33,32 +39,38 @@ local credentialKey, statusKey, nodesKey, recoveryKey, eventsKey = KEYS[1], KEYS
 
 for i, wanted in ipairs({ 'hash', 'hash', 'zset', 'hash' }) do
   local kind = redis.call('TYPE', KEYS[i]).ok
-  if kind ~= 'none' and kind ~= wanted then return { -1, i, 0, 0, 0 } end
+  if kind ~= 'none' and kind ~= wanted then return { -1, i, 0, 0, 0, '' } end
 end
 
 local stored = redis.call('HGET', credentialKey, 'algorithm')
 if (stored or '') ~= ARGV[5] then
-  return { 0, 0, 0, 0, 0 }
+  return { 0, 0, 0, 0, 0, '' }
 end
 
 -- R8: times come from Redis, not from the machine that runs the CLI.
 local now = redis.call('TIME')
 local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local registration = string.format('r%d.%06d-%s', tonumber(now[1]), tonumber(now[2]), ARGV[7])
 
-local generation = (tonumber(redis.call('HGET', credentialKey, 'generation')) or 0) + 1
+-- For people; a generation that is not an integer (edited by hand) starts the count again.
+local generation = integerOr(redis.call('HGET', credentialKey, 'generation'), 0) + 1
+redis.call('DEL', credentialKey)
 redis.call('HSET', credentialKey,
   'account', ARGV[1],
   'ciphertext', ARGV[2],
   'algorithm', ARGV[3],
   'keyId', ARGV[4],
   'generation', generation,
-  'registeredAt', nowMs)
+  'registeredAt', nowMs,
+  'registration', registration,
+  'revision', registration,
+  'revisedAt', nowMs)
 
 local clearedFailed, nodesReset = 0, 0
 if redis.call('HGET', statusKey, 'status') == 'failed' then
   -- R5: failed is sticky and only a registration clears it. The leader recomputes the
   -- status from the nodes once they authenticate with the new credential.
-  redis.call('HSET', statusKey, 'status', 'unregistered', 'since', nowMs, 'generation', generation)
+  redis.call('HSET', statusKey, 'status', 'unregistered', 'since', nowMs, 'generation', generation, 'registration', registration)
   redis.call('HDEL', statusKey, 'failedAt')
   clearedFailed = 1
   -- Every node starts a new streak; its failure history list is kept (R4).
@@ -72,5 +84,5 @@ if redis.call('HGET', statusKey, 'status') == 'failed' then
 end
 
 redis.call('DEL', recoveryKey)
-redis.call('PUBLISH', eventsKey, '{"type":"registered","generation":' .. generation .. '}')
-return { 1, generation, nowMs, clearedFailed, nodesReset }
+redis.call('PUBLISH', eventsKey, cjson.encode({ type = 'registered', generation = generation, registration = registration }))
+return { 1, generation, nowMs, clearedFailed, nodesReset, registration }

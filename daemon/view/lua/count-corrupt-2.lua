@@ -25,7 +25,7 @@ if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[1]) then
 end
 for i = 2, #ARGV do
   if redis.call('HSETNX', KEYS[1], ARGV[i], '1') == 1 then
-    redis.call('HINCRBY', KEYS[2], 'corruptRecords', 1)
+    incrementCounter(KEYS[2], 'corruptRecords')
   end
 end
-return tonumber(redis.call('HGET', KEYS[2], 'corruptRecords') or '0')
+return integerOr(redis.call('HGET', KEYS[2], 'corruptRecords'), 0)
