@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Outcome } from '../protocol/classify';
@@ -48,6 +48,8 @@ export class Journal implements LocalWriter {
   private inSync = true;
   /** Results appended while the file could not be written: a restart now loses them. */
   private unsavedCount = 0;
+  /** The file's size as this process last read or wrote it. */
+  private bytesOnDisk = 0;
 
   constructor(
     private readonly disk: LocalDisk,
@@ -70,6 +72,7 @@ export class Journal implements LocalWriter {
         this.log.error({ file: this.file, err: error }, 'Cannot read the journal: its results stay unrecorded until it can be read and the sidecar restarts');
       return;
     }
+    this.bytesOnDisk = Buffer.byteLength(text);
     const lines = text.split('\n').filter((l) => l.trim() !== '');
     for (const line of lines) {
       try {
@@ -113,7 +116,7 @@ export class Journal implements LocalWriter {
   /** Appends (fsync'ed) when the disk takes it; holds the result in memory otherwise. Never throws. */
   append(entry: JournalEntry): void {
     this.entries.push(entry);
-    const written = this.inSync ? this.disk.write('journal', () => appendLine(this.file, `${JSON.stringify(entry)}\n`)) : this.rewrite();
+    const written = this.inSync ? this.disk.write('journal', () => this.appendOrRewrite(entry)) : this.rewrite();
     if (written) return;
     this.inSync = false;
     this.unsavedCount += 1;
@@ -130,6 +133,28 @@ export class Journal implements LocalWriter {
 
   flush(): void {
     if (!this.inSync) this.rewrite();
+  }
+
+  /**
+   * Appends the line when the file is the one this process wrote (its size as written);
+   * otherwise — removed, truncated, replaced — writes every entry held, so an append
+   * never leaves a file that holds only the newest result.
+   */
+  private appendOrRewrite(entry: JournalEntry): void {
+    const line = `${JSON.stringify(entry)}\n`;
+    if (fileSize(this.file) === this.bytesOnDisk) {
+      appendLine(this.file, line);
+      this.bytesOnDisk += Buffer.byteLength(line);
+      return;
+    }
+    this.log.warn({ file: this.file }, 'The journal file is not the one this process wrote (removed or changed): writing every held result again');
+    this.writeAll();
+  }
+
+  private writeAll(): void {
+    const text = this.entries.map((e) => `${JSON.stringify(e)}\n`).join('');
+    writeFileAtomic(this.file, text, 0o600);
+    this.bytesOnDisk = Buffer.byteLength(text);
   }
 
   lost(): void {
@@ -170,10 +195,19 @@ export class Journal implements LocalWriter {
 
   /** Writes the file with exactly the entries held; true when it went through. */
   private rewrite(): boolean {
-    const ok = this.disk.write('journal', () => writeFileAtomic(this.file, this.entries.map((e) => `${JSON.stringify(e)}\n`).join(''), 0o600));
+    const ok = this.disk.write('journal', () => this.writeAll());
     this.inSync = ok;
     if (ok) this.unsavedCount = 0;
     return ok;
+  }
+}
+
+/** The file's size; 0 when it is not there (an append then creates it, right when nothing else was held). */
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
   }
 }
 

@@ -95,7 +95,7 @@ export class LocalDisk {
 
   /**
    * Runs one local write; true when it went through. A missing directory is created
-   * again and the write tried once more. Never throws: the caller keeps what it could
+   * again and every writer writes back all it holds (the caller's write included). Never throws: the caller keeps what it could
    * not write and is asked to flush it on the next retry().
    */
   write(op: LocalWriteOp, fn: () => void): boolean {
@@ -104,7 +104,11 @@ export class LocalDisk {
         fn();
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || existsSync(this.dir) || !this.ensureDir(op)) throw error;
-        fn();
+        // The directory came back empty: an append would leave a file with only its own
+        // line. Every writer writes all it holds instead (the caller's new data with it,
+        // since callers change memory before they write).
+        for (const writer of this.writers) writer.flush();
+        if (this.writers.some((w) => w.held)) throw error;
       }
     } catch (error) {
       this.failed(op, error);

@@ -18,10 +18,10 @@ const runningAgent = () => startCaughtUpAgent(suite, 'hear');
 
 it('authenticates at once on `registered`, once per generation', async () => {
   const { a, keys } = await runningAgent();
-  await a.agent.hear({ type: 'registered', generation: 4 });
-  await a.agent.hear({ type: 'registered', generation: 4 });
-  await waitFor('the attempt after registration recorded', async () => (await suite.admin.zscore(keys.attempts('n1'), 'registered-4')) !== null, 10_000, 20);
-  expect(await a.queue().getJob('registered-4')).toBeDefined();
+  await a.agent.hear({ type: 'registered', generation: 4, registration: 'r4' });
+  await a.agent.hear({ type: 'registered', generation: 4, registration: 'r4' });
+  await waitFor('the attempt after registration recorded', async () => (await suite.admin.zscore(keys.attempts('n1'), 'registered-r4')) !== null, 10_000, 20);
+  expect(await a.queue().getJob('registered-r4')).toBeDefined();
   expect(a.auth.calls).toBe(2);
 });
 

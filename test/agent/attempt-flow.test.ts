@@ -14,6 +14,7 @@ import { ProjectKeys } from '../../shared/redis/keys';
 import { FakeClock, settle } from '../support/fake-clock';
 import { HeldAuthClient, OK_ANSWER } from '../support/held-auth-client';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { cachedCredential } from '../support/cached-credential';
 
 /**
  * One attempt from plan to result, on a fake clock: a slot BullMQ's job is still
@@ -42,7 +43,7 @@ function flow() {
   const disk = new LocalDisk(dir, log);
   const local = new LocalState(disk, 'n1');
   // What the node learnt at its last read of Redis: the credential, and Redis' clock 1 s behind.
-  local.update({ credential: { account: 'acct', ciphertext: 'c', algorithm: 'rsa', keyId: 'k', generation: 1 }, redisClockOffsetMs: -1000 });
+  local.update({ credential: cachedCredential({ generation: 1 }), redisClockOffsetMs: -1000 });
   const recovery = new Recovery({ redis, keys, nodeId: 'n1', local, log, onRestored: () => undefined });
   const sink = new ResultSink({ redis, keys, nodeId: 'n1', disk, local, recovery, log });
   const config = { project: 'p', node: { id: 'n1', ip: '10.0.0.1', domain: 'd', appName: 'a' }, product: { version: '4.1.5' }, heartbeat: { intervalMs: 3_600_000, retries: 0, failureThreshold: 12 }, crypto: { keyDir: dir } };

@@ -5,6 +5,7 @@ import type { Outcome } from '../../daemon/protocol/classify';
 import { createLogger } from '../../shared/logger';
 import { FakeClock, settle } from '../support/fake-clock';
 import { HeldAuthClient, IP_REFUSED, OK_ANSWER, UNAVAILABLE } from '../support/held-auth-client';
+import { cachedCredential } from '../support/cached-credential';
 
 /**
  * The attempt runner on a fake clock (SPEC R2): credential to classified outcome, the
@@ -13,7 +14,7 @@ import { HeldAuthClient, IP_REFUSED, OK_ANSWER, UNAVAILABLE } from '../support/h
  * node cannot open; shutdown).
  */
 
-const CREDENTIAL: CachedCredential = { account: 'acct', ciphertext: 'c', algorithm: 'rsa', keyId: 'k', generation: 3 };
+const CREDENTIAL: CachedCredential = cachedCredential({ generation: 3 });
 const HOUR = 3_600_000;
 
 function runner(intervalMs: number, decrypt: AttemptRunnerOptions['decrypt'] = async () => 'pässword') {

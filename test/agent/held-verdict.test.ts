@@ -1,8 +1,9 @@
 import { nextVerdict, verdictApplies, type HeldVerdict } from '../../daemon/agent/held-verdict';
 import type { CachedCredential } from '../../daemon/agent/local-state';
+import { cachedCredential } from '../support/cached-credential';
 
 /** Which failed verdict a node keeps, to restore it after a loss of Redis data. */
-const credential = (generation: number, registeredAt: number): CachedCredential => ({ account: 'a', ciphertext: 'c', algorithm: 'rsa', keyId: 'k', generation, registeredAt });
+const credential = (generation: number, registeredAt: number): CachedCredential => cachedCredential({ generation, registeredAt });
 const failed = { status: 'failed', since: '100', epoch: '4', failedAt: '100', generation: '2' };
 const held: HeldVerdict = { since: '100', epoch: '4', failedAt: '100', generation: '2', registeredAt: '50' };
 

@@ -6,6 +6,7 @@ import { HELD_MAX, Journal, type JournalEntry } from '../../daemon/agent/journal
 import { describeDiskProblem, LocalDisk, type LocalWriteOp } from '../../daemon/agent/local-disk';
 import { LocalState } from '../../daemon/agent/local-state';
 import { createLogger } from '../../shared/logger';
+import { cachedCredential } from '../support/cached-credential';
 
 /**
  * The node's disk as a fault domain, in this process: LocalDisk and its two writers (the state file, the journal)
@@ -41,7 +42,7 @@ function entry(n: number): JournalEntry {
   return { nodeId: 'n1', attemptId: `slot:${n}`, outcome: { ok: true }, generation: 1, atMs: 1_000 * n } as JournalEntry;
 }
 
-const CREDENTIAL = { account: 'acct', ciphertext: 'c', algorithm: 'rsa' as const, keyId: 'k', generation: 1 };
+const CREDENTIAL = cachedCredential({ generation: 1 });
 
 it('a directory that refuses writes: nothing throws, everything is kept in memory, counted by op, and written back once the disk returns', () => {
   const { log, lines } = logged();

@@ -6,6 +6,8 @@ import { DamagedKeyError } from '../../shared/redis/damaged-key-error';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord } from '../../shared/redis/records';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { cachedCredential } from '../support/cached-credential';
+import { parseCredential } from '../../daemon/credentials/credential-store';
 
 /**
  * The recording scripts under damage, clock steps and mixed versions, on a real Redis:
@@ -51,7 +53,7 @@ const redisNow = async () => {
 };
 
 /** Two failures recorded, and what the node holds of them. */
-async function twoFailures(): Promise<Held> {
+async function twoFailures(): Promise<Pick<Held, 'record' | 'recent'>> {
   const a = await recordDirect(redis, keys, fail('f1'));
   const b = await recordDirect(redis, keys, fail('f2'), { record: a.record, recent: [{ attemptId: 'f1', atMs: a.atMs }] });
   return { record: b.record, recent: [{ attemptId: 'f1', atMs: a.atMs }, { attemptId: 'f2', atMs: b.atMs }] };
@@ -93,7 +95,7 @@ describe('a key of the wrong type', () => {
 
   it('restore-after-loss writes nothing when a key it touches is damaged', async () => {
     const held = await twoFailures();
-    const credential = await redis.hgetall(keys.credential);
+    const credential = parseCredential(await redis.hgetall(keys.credential));
     await redis.flushall();
     await redis.set(keys.status, 'junk');
     const error = await restoreHeld(redis, keys, 'n1', { ...held, credential, verdict: null, firstSeenAt: 1 }).catch((e: unknown) => e);
@@ -144,7 +146,7 @@ it('records a slot under both names while both releases may run', async () => {
 });
 
 describe('restore: members and generation order', () => {
-  const credential = (generation: number, registeredAt: number) => ({ account: 'a', ciphertext: `x${generation}`, algorithm: 'rsa', keyId: 'k', generation, registeredAt });
+  const credential = (generation: number, registeredAt: number) => cachedCredential({ ciphertext: `x${generation}`, generation, registeredAt });
   const verdict = (generation: number, registeredAt: number) => ({ since: '5', epoch: '3', failedAt: '5', generation: String(generation), registeredAt: String(registeredAt) });
 
   it('puts a newer credential over an older one and drops the verdict about the older one', async () => {

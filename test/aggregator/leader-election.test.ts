@@ -123,12 +123,13 @@ describe('leader election', () => {
     await waitFor('x to lead', () => c.election.isLeader);
     const writer = new StatusWriter(h.admin, k);
     const epoch = c.election.epoch as number;
-    expect(await writer.writeStatus({ instance: c.election.instance, epoch: epoch - 1, status: 'registered', generation: 0 })).toBe('fenced');
-    expect(await writer.writeStatus({ instance: 'someone-else', epoch, status: 'registered', generation: 0 })).toBe('fenced');
+    await h.admin.hset(k.credential, { account: 'a', generation: '1' });
+    expect(await writer.writeStatus({ instance: c.election.instance, epoch: epoch - 1, status: 'registered', generation: 1, registration: 'g1' })).toBe('fenced');
+    expect(await writer.writeStatus({ instance: 'someone-else', epoch, status: 'registered', generation: 1, registration: 'g1' })).toBe('fenced');
     expect(await writer.staleWritesRejected()).toBe(2);
     expect(await h.admin.exists(k.status)).toBe(0);
-    expect(await writer.writeStatus({ instance: c.election.instance, epoch, status: 'registered', generation: 0 })).toBe('written');
-    expect(await writer.writeStatus({ instance: c.election.instance, epoch, status: 'registered', generation: 0 })).toBe('unchanged');
+    expect(await writer.writeStatus({ instance: c.election.instance, epoch, status: 'registered', generation: 1, registration: 'g1' })).toBe('written');
+    expect(await writer.writeStatus({ instance: c.election.instance, epoch, status: 'registered', generation: 1, registration: 'g1' })).toBe('unchanged');
     expect(await h.admin.hget(k.status, 'epoch')).toBe(String(epoch));
   });
 

@@ -149,7 +149,7 @@ describe('register script', () => {
     const reply = await REGISTER.run(
       redis,
       { credential: keys.credential, status: keys.status, nodes: keys.nodes, recovery: keys.recovery, events: keys.events },
-      { account: 'b', ciphertext: 'new', algorithm: 'rsa', keyId: 'k2', expectedAlgorithm: 'rsa', nodePrefix: keys.node('') },
+      { account: 'b', ciphertext: 'new', algorithm: 'rsa', keyId: 'k2', expectedAlgorithm: 'rsa', nodePrefix: keys.node(''), random: '00' },
     );
     expect(reply.stored).toBe(false);
     expect(await redis.hget(keys.credential, 'ciphertext')).toBe('old');
@@ -183,7 +183,7 @@ describe('crypto switch step', () => {
 
   it('compare-and-set refuses a stale ciphertext and a missing credential', async () => {
     const keys = new ProjectKeys(testPrefix('cas'), 'p');
-    const run = (readCiphertext: string, ciphertext: string, algorithm: string, keyId: string) => SWITCH.run(redis, { credential: keys.credential }, { readCiphertext, ciphertext, algorithm, keyId });
+    const run = (readCiphertext: string, ciphertext: string, algorithm: string, keyId: string) => SWITCH.run(redis, { credential: keys.credential }, { readCiphertext, ciphertext, algorithm, keyId, random: '00' });
     expect(await run('x', 'y', 'sm2', 'k')).toBe(-1);
     await redis.hset(keys.credential, { account: 'a', ciphertext: 'current', algorithm: 'rsa', keyId: 'k1', generation: '1' });
     expect(await run('stale', 'new', 'sm2', 'k2')).toBe(0);

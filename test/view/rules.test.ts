@@ -31,12 +31,13 @@ function node(id: string, cf: number, lastAttemptAgoMs: number | null, extra: Pa
     failuresTotal: cf,
     license: { expiresAt: null, capacity: null, bound: null },
     generation: 1,
+    registration: 'g1',
     ...extra,
   };
 }
 
 function snapshot(nodes: NodeRecord[], extra: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
-  return { project: 'p', now: NOW, nodes, credential: { account: 'acme', generation: 1 }, stored: null, leader: null, ...extra };
+  return { project: 'p', now: NOW, nodes, credential: { account: 'acme', generation: 1, registration: 'g1' }, stored: null, leader: null, ...extra };
 }
 
 function view(nodes: NodeRecord[], p: FailurePolicy = 'any', extra: Partial<ClusterSnapshot> = {}) {
@@ -102,14 +103,14 @@ describe('project status by policy (R5)', () => {
   });
 
   it('a stored failed wins over a healthy cluster (sticky) while computedStatus says what the nodes say', () => {
-    const v = view([node('a', 0, 1000)], 'any', { stored: { status: 'failed', since: NOW - HOUR, epoch: 3, failedAt: NOW - HOUR, generation: 1 } });
+    const v = view([node('a', 0, 1000)], 'any', { stored: { status: 'failed', since: NOW - HOUR, epoch: 3, failedAt: NOW - HOUR, generation: 1, registration: 'g1' } });
     expect(v.status).toBe('failed');
     expect(v.computedStatus).toBe('registered');
     expect(v.lockoutSeconds).toBe(0);
   });
 
   it('while the project is failed, silent nodes are not stale (they stopped on purpose)', () => {
-    const v = view([node('a', 3, 5 * HOUR)], 'any', { stored: { status: 'failed', since: 0, epoch: 1, failedAt: 0, generation: 1 } });
+    const v = view([node('a', 3, 5 * HOUR)], 'any', { stored: { status: 'failed', since: 0, epoch: 1, failedAt: 0, generation: 1, registration: 'g1' } });
     expect(v.nodes[0]?.status).toBe('degraded');
   });
 });

@@ -30,12 +30,13 @@ function record(id: string, consecutiveFailures: number, extra: Partial<NodeReco
     failuresTotal: consecutiveFailures,
     license: { expiresAt: null, capacity: null, bound: null },
     generation: 1,
+    registration: 'g1',
     ...extra,
   };
 }
 
 function view(nodes: NodeRecord[], unknown: UnknownMember[], failurePolicy: FailurePolicy, extra: Partial<ClusterSnapshot> = {}) {
-  const snapshot: ClusterSnapshot = { project: 'p', now: NOW, nodes, credential: { account: 'acme', generation: 1 }, stored: null, leader: null, ...extra };
+  const snapshot: ClusterSnapshot = { project: 'p', now: NOW, nodes, credential: { account: 'acme', generation: 1, registration: 'g1' }, stored: null, leader: null, ...extra };
   // Spread, not a literal field: the same test runs on a reader that knows no unknown members.
   return computeView({ ...snapshot, ...{ unknown } }, { failurePolicy, threshold: THRESHOLD, intervalMs: 2 * HOUR });
 }
@@ -85,8 +86,8 @@ describe('unknown members (R5)', () => {
 
 describe('a stored verdict applies only to its own generation (R5)', () => {
   it('a `failed` about generation 1 does not fail a project registered again as generation 2', () => {
-    const stored = { status: 'failed' as const, since: NOW - HOUR, epoch: 3, failedAt: NOW - HOUR, generation: 1 };
-    const v = view([record('n1', 0, { generation: 2 })], [], 'any', { credential: { account: 'acme', generation: 2 }, stored });
+    const stored = { status: 'failed' as const, since: NOW - HOUR, epoch: 3, failedAt: NOW - HOUR, generation: 1, registration: 'g1' };
+    const v = view([record('n1', 0, { generation: 2, registration: 'g2' })], [], 'any', { credential: { account: 'acme', generation: 2, registration: 'g2' }, stored });
     expect(v.status).toBe('registered');
     expect(view([record('n1', 0)], [], 'any', { stored }).status).toBe('failed');
   });
