@@ -92,7 +92,8 @@ export class ResultSink {
     try {
       if (this.journal.pending > 0) await this.replay();
       const reply = await this.record(result);
-      this.remember({ ...result, atMs: reply.atMs }, reply);
+      if (reply.expired) this.expired({ ...result, atMs: reply.atMs });
+      else this.remember({ ...result, atMs: reply.atMs }, reply);
       return { where: 'redis', reply };
     } catch (error) {
       if (redisAway(error)) this.o.log.warn({ err: error, attemptId: result.attemptId }, 'Redis went away before the result was recorded: journaling it');

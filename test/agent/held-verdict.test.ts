@@ -9,7 +9,7 @@ const held: HeldVerdict = { since: '100', epoch: '4', failedAt: '100', generatio
 
 describe('held failed verdict', () => {
   it('is taken from a failed status about the current credential', () => {
-    expect(nextVerdict(null, failed, credential(2, 50))).toEqual(held);
+    expect(nextVerdict(null, failed, credential(2, 50))).toEqual({ ...held, registration: 'g2' });
   });
 
   it('is not taken from a failed status about another generation', () => {

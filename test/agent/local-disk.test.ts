@@ -90,7 +90,7 @@ it('holds at most HELD_MAX results while the journal cannot be written, dropping
   for (let n = 1; n <= HELD_MAX + 2; n++) journal.append(entry(n));
   expect(journal.pending).toBe(HELD_MAX);
   expect(journal.snapshot()[0]?.attemptId).toBe('slot:3');
-  expect(lines.filter((l) => l.msg === 'Too many results held in memory: dropped the oldest, it will never be recorded').map((l) => l.attemptId)).toEqual(['slot:1', 'slot:2']);
+  expect(lines.filter((l) => l.msg === 'Too many results held in memory: dropped the oldest, it is lost and will never be recorded').map((l) => l.attemptId)).toEqual(['slot:1', 'slot:2']);
 });
 
 it('a removed directory is created again (0700) by the next write, and what the process held is written back, counted once as a failed state write', () => {

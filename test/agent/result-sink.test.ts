@@ -8,6 +8,7 @@ import { LocalState } from '../../daemon/agent/local-state';
 import { Recovery } from '../../daemon/agent/recovery';
 import { ResultSink } from '../../daemon/agent/result-sink';
 import { REMOVE_NODE } from '../../daemon/credentials/unbind-node';
+import { parseCredential } from '../../daemon/credentials/credential-store';
 import { createLogger } from '../../shared/logger';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord } from '../../shared/redis/records';
@@ -48,6 +49,9 @@ async function sink() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fdl-sink-'));
   const disk = new LocalDisk(dir, log);
   const local = new LocalState(disk, 'n1');
+  // Registered, and the node read the credential before its attempts (as the flow does).
+  await admin.hset(keys.credential, { account: 'acct', ciphertext: 'c', algorithm: 'rsa', keyId: 'k', generation: '1', registeredAt: '1' });
+  local.update({ credential: parseCredential(await admin.hgetall(keys.credential)) });
   const restored: string[][] = [];
   const recovery = new Recovery({ redis, keys, nodeId: 'n1', local, log, onRestored: (r) => restored.push(r) });
   const s = new ResultSink({ redis, keys, nodeId: 'n1', disk, local, recovery, log });
@@ -109,10 +113,10 @@ it('puts back a record Redis lost without a disconnect (FLUSHALL) before applyin
   await s.write(fail('f2'), 0);
   await admin.flushall();
   await s.write(fail('f3'), 0);
-  expect(restored).toEqual([['node']]);
+  expect(restored).toEqual([['credential', 'node']]);
   // The streak goes on (not 1), f1 and f2 are known again (a replay of them counts nothing).
   expect(await node(keys)).toMatchObject({ consecutiveFailures: 3, attemptsTotal: 3 });
-  expect(await admin.hget(keys.recovery, 'node:n1')).toBe('node');
+  expect(await admin.hget(keys.recovery, 'node:n1')).toBe('credential,node');
   expect((await s.write(fail('f2'), 0)).where === 'redis' && (await node(keys))?.attemptsTotal).toBe(3);
 });
 

@@ -52,7 +52,11 @@ describe('credential store', () => {
       keyId: loadPublicKey(dir, 'sm2').keyId,
       generation: 1,
       registeredAt: result.registeredAt,
+      registration: result.registration,
+      revision: result.registration,
+      revisedAt: result.registeredAt,
     });
+    expect(result.registration).toMatch(/^r\d+\.\d{6}-[0-9a-f]{16}$/);
     expect(cred && decryptCredential(cred, dir)).toBe('pw-1');
   });
 
@@ -135,7 +139,7 @@ describe('register script', () => {
       const result = await registerCredential(redis, keys, { account: 'a', password: 'pw', keyDir: dir, defaultAlgorithm: 'rsa' });
       expect(result).toMatchObject({ algorithm: 'rsa', generation: 1, clearedFailed: false, nodesReset: 0 });
       await waitFor('the registered event', () => messages.length > 0, 5000);
-      expect(messages).toEqual(['{"type":"registered","generation":1}']);
+      expect(messages.map((m) => JSON.parse(m) as unknown)).toEqual([{ type: 'registered', generation: 1, registration: result.registration }]);
     } finally {
       subscriber.disconnect();
     }
@@ -189,7 +193,17 @@ describe('crypto switch step', () => {
     expect(await run('stale', 'new', 'sm2', 'k2')).toBe(0);
     expect(await redis.hgetall(keys.credential)).toMatchObject({ ciphertext: 'current', algorithm: 'rsa', keyId: 'k1' });
     expect(await run('current', 'new', 'sm2', 'k2')).toBe(1);
-    expect(await redis.hgetall(keys.credential)).toEqual({ account: 'a', ciphertext: 'new', algorithm: 'sm2', keyId: 'k2', generation: '1' });
+    // A new revision of the same registration (a credential from before 0.3.0 gets its identity by generation).
+    expect(await redis.hgetall(keys.credential)).toEqual({
+      account: 'a',
+      ciphertext: 'new',
+      algorithm: 'sm2',
+      keyId: 'k2',
+      generation: '1',
+      registration: 'g1',
+      revision: expect.stringMatching(/^v\d+\.\d{6}-00$/) as string,
+      revisedAt: expect.stringMatching(/^\d+$/) as string,
+    });
   });
 
   it('finds the projects of one key prefix only', async () => {

@@ -13,7 +13,7 @@ import { createLogger } from '../../shared/logger';
 /** One of each, written as its publisher writes it. */
 const PUBLISHED: Record<ChangeEvent['type'], string> = {
   attempt: '{"type":"attempt","node":"n1","attemptId":"slot:1700000000000","ok":false}',
-  registered: '{"type":"registered","generation":3}',
+  registered: '{"type":"registered","generation":3,"registration":"r1765000000.000001-0a1b2c3d4e5f6a7b"}',
   'node-removed': '{"type":"node-removed","node":"n2"}',
   restored: '{"type":"restored","node":"n1","restored":["credential","node"]}',
   status: '{"type":"status","status":"failed","epoch":7}',
@@ -66,8 +66,9 @@ describe('refused', () => {
     ['attempt without attemptId', { type: 'attempt', node: 'n1', ok: true }, ['attemptId']],
     ['attempt whose ok is not a boolean', { type: 'attempt', node: 'n1', attemptId: 'a', ok: 1 }, ['ok']],
     ['attempt with an empty node', { type: 'attempt', node: '', attemptId: 'a', ok: true }, ['node']],
-    ['registered whose generation is text', { type: 'registered', generation: '3' }, ['generation']],
-    ['registered whose generation is not an integer', { type: 'registered', generation: 1.5 }, ['generation']],
+    ['registered whose generation is text', { type: 'registered', generation: '3', registration: 'r1' }, ['generation']],
+    ['registered whose generation is not an integer', { type: 'registered', generation: 1.5, registration: 'r1' }, ['generation']],
+    ['registered without its registration identity', { type: 'registered', generation: 3 }, ['registration']],
     ['node-removed without node', { type: 'node-removed' }, ['node']],
     ['restored whose list is not of strings', { type: 'restored', node: 'n1', restored: ['node', 2] }, ['restored']],
     ['restored whose list is an object (cjson encodes an empty table so)', { type: 'restored', node: 'n1', restored: {} }, ['restored']],

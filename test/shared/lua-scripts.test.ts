@@ -6,6 +6,7 @@ import { packageRoot } from '../../shared/package-root';
 import { disposeAllRedis, startRedis, type TestRedis } from '../support/redis-server';
 // Every module that defines a script, so definedScripts() holds them all.
 import '../../daemon/agent/attempt-recorder';
+import '../../daemon/agent/recovery';
 import '../../daemon/authserver/account-store';
 import '../../daemon/aggregator/leader-election';
 import '../../daemon/aggregator/status-writer';
