@@ -125,8 +125,7 @@ export class Agent {
         await this.flow.recover();
         // Redis may have lost them, or the key files changed while it was away.
         await this.flow.publishKeyIds(true);
-        await this.sink.replayRecent();
-        await this.sink.replay();
+        await this.sink.resync();
         await this.scheduler.ensure();
         await this.catchUpIfDue();
         this.log.info({ why }, 'Synchronised with Redis');

@@ -127,7 +127,10 @@ export class Journal implements LocalWriter {
     if (this.entries.length <= HELD_MAX) return;
     const dropped = this.entries.shift();
     this.unsavedCount = Math.min(this.unsavedCount, this.entries.length);
-    this.log.error({ attemptId: dropped?.attemptId, heldMax: HELD_MAX }, 'Too many results held in memory: dropped the oldest, it is lost and will never be recorded');
+    this.log.error(
+      { attemptId: dropped?.attemptId, heldMax: HELD_MAX },
+      'Too many results held in memory: dropped the oldest, it is lost and will never be recorded',
+    );
     this.onDropped();
   }
 
@@ -162,16 +165,29 @@ export class Journal implements LocalWriter {
   }
 
   /**
+   * Drops one entry (recorded in Redis by its own write, not by a replay) and writes the
+   * file without it, best effort: a line left behind is replayed later, which the
+   * attempt id makes harmless.
+   */
+  drop(entry: JournalEntry): void {
+    const before = this.entries.length;
+    this.entries = this.entries.filter((e) => e !== entry);
+    if (this.entries.length === before) return;
+    this.unsavedCount = Math.min(this.unsavedCount, this.entries.length);
+    this.rewrite();
+  }
+
+  /**
    * Replays every entry in order through `record`; entries are dropped from the file
    * only after all of them were recorded. Returns the number replayed. Throws what
    * `record` throws (Redis went away again); the journal is then left as it was.
    * One replay at a time: a call while one runs waits for it, then replays what is
    * left (entries appended meanwhile included).
    */
-  async replay(record: (entry: JournalEntry) => Promise<void>): Promise<number> {
+  async replay(record: (entry: JournalEntry) => Promise<void>, skip?: JournalEntry): Promise<number> {
     // Checked and set with no await between, so two waiters cannot both start.
     while (this.replaying) await this.replaying.catch(() => undefined);
-    const run = this.replayOnce(record);
+    const run = this.replayOnce(record, skip);
     this.replaying = run;
     try {
       return await run;
@@ -181,8 +197,9 @@ export class Journal implements LocalWriter {
     }
   }
 
-  private async replayOnce(record: (entry: JournalEntry) => Promise<void>): Promise<number> {
-    const batch = [...this.entries];
+  private async replayOnce(record: (entry: JournalEntry) => Promise<void>, skip?: JournalEntry): Promise<number> {
+    const batch = this.entries.filter((e) => e !== skip);
+    if (batch.length === 0) return 0;
     for (const entry of batch) await record(entry);
     // Drop exactly what was replayed: entries appended meanwhile stay for the next one.
     const replayed = new Set(batch);

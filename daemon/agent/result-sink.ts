@@ -89,11 +89,18 @@ export class ResultSink {
    * retry (a second call to the server for the same slot).
    */
   async write(result: AttemptResult, estimatedAt: number): Promise<Written> {
+    // Written ahead to the journal (when the disk takes writes): a crash from here until
+    // the node has noted the recording finds the result in the journal at its start and
+    // records it then — again, harmlessly, or for the first time if Redis lost it
+    // meanwhile. Dropped once the node holds the record that reflects it.
+    const ahead: JournalEntry | null = this.o.disk.writable ? { ...result, atMs: estimatedAt } : null;
+    if (ahead) this.journal.append(ahead);
     try {
-      if (this.journal.pending > 0) await this.replay();
+      if (this.journal.pending > (ahead ? 1 : 0)) await this.replay(ahead ?? undefined);
       const reply = await this.record(result);
       if (reply.expired) this.expired({ ...result, atMs: reply.atMs });
       else this.remember({ ...result, atMs: reply.atMs }, reply);
+      if (ahead) this.journal.drop(ahead);
       return { where: 'redis', reply };
     } catch (error) {
       if (redisAway(error)) this.o.log.warn({ err: error, attemptId: result.attemptId }, 'Redis went away before the result was recorded: journaling it');
@@ -102,7 +109,7 @@ export class ResultSink {
           { err: error, attemptId: result.attemptId },
           'Redis refused to record the result (the data or a script, not the connection): journaling it until it is fixed',
         );
-      this.toJournal({ ...result, atMs: estimatedAt });
+      if (!ahead || !this.journal.has(ahead.attemptId)) this.toJournal({ ...result, atMs: estimatedAt });
       return { where: 'journal' };
     }
   }
@@ -112,15 +119,21 @@ export class ResultSink {
     this.journal.append(entry);
   }
 
-  /** Replays the journal into Redis, oldest first; throws (journal kept) when Redis goes away again. */
-  async replay(): Promise<void> {
+  /** Replays the journal into Redis, oldest first (but `skip`, a result being written now); throws (journal kept) when Redis goes away again. */
+  async replay(skip?: JournalEntry): Promise<void> {
     if (this.journal.pending === 0) return;
     const replayed = await this.journal.replay(async (entry) => {
       const reply = await this.record(entry);
       if (reply.expired) return this.expired(entry);
       this.remember(entry, reply);
-    });
-    this.o.log.info({ replayed }, 'Replayed journal into Redis');
+    }, skip);
+    if (replayed > 0) this.o.log.info({ replayed }, 'Replayed journal into Redis');
+  }
+
+  /** After Redis answers again (the agent's sync, after the recovery step): the recent results re-recorded, then the journal replayed. */
+  async resync(): Promise<void> {
+    await this.replayRecent();
+    await this.replay();
   }
 
   /**
@@ -138,13 +151,19 @@ export class ResultSink {
     }
     let restored = 0;
     const expired = new Set<string>();
+    let latest: RecordReply | null = null;
     for (const entry of this.o.local.get().recent) {
       const reply = await this.record(entry);
+      if (!reply.expired) latest = reply;
       if (reply.recorded) restored += 1;
       // Recorded long ago and past the horizon of the ids that guard it: never again.
       if (reply.expired) expired.add(entry.attemptId);
     }
-    if (expired.size > 0) this.o.local.update({ recent: this.o.local.get().recent.filter((e) => !expired.has(e.attemptId)) });
+    // The record as Redis holds it now: what a restart or a crash since the last note may have left the node without.
+    this.o.local.update({
+      ...(latest ? { nodeRecord: latest.record } : {}),
+      recent: this.o.local.get().recent.filter((e) => !expired.has(e.attemptId)),
+    });
     if (restored > 0) {
       this.o.log.warn({ restored }, 'Redis had lost results it acknowledged (fail-over to a replica behind the primary?): recorded them again');
     }

@@ -23,7 +23,13 @@ export const REGISTER = new LuaScript({
   args: ['account', 'ciphertext', 'algorithm', 'keyId', 'expectedAlgorithm', 'nodePrefix', 'random'],
   reply(raw, check) {
     const list = check.list(raw, 6);
-    const [code, generation, registeredAt, clearedFailed, nodesReset] = list.slice(0, 5).map((v) => check.integer(v)) as [number, number, number, number, number];
+    const [code, generation, registeredAt, clearedFailed, nodesReset] = list.slice(0, 5).map((v) => check.integer(v)) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const registration = typeof list[5] === 'string' ? list[5] : check.fail('a registration identity');
     // -1: the key at KEYS[generation] has the wrong type (nothing written).
     if (code === -1)
