@@ -138,5 +138,6 @@ export async function noteVerdict(redis: RedisClient, keys: ProjectKeys, local: 
   const credential = parseCredentialOrNull(hashValue(values[0]));
   if (!credential) return; // logged by the attempt that reads it
   const verdict = nextVerdict(local.get().verdict, hashValue(values[1]), credential);
-  local.update({ verdict, projectFailed: verdictApplies(verdict, credential) });
+  // The credential the verdict is about is kept with it: a restore puts the verdict back only beside its own registration.
+  local.update({ credential, verdict, projectFailed: verdictApplies(verdict, credential) });
 }

@@ -4,6 +4,7 @@ import type { ProjectKeys } from '../../shared/redis/keys';
 import { HISTORY_MIN_AGE_MS, HISTORY_MIN_ENTRIES } from '../../shared/redis/records';
 import { DamagedKeyError } from '../../shared/redis/damaged-key-error';
 import type { Outcome } from '../protocol/classify';
+import { dropDamagedKey } from './recovery';
 import { attemptIdAliases } from './schedule';
 
 /**
@@ -28,7 +29,7 @@ type Recording = {
 const STATES = { 1: 'recorded', 0: 'duplicate', [-1]: 'lost', [-2]: 'corrupt', [-3]: 'damaged', [-4]: 'expired' } as const;
 
 /** The keys of the node's own that a damaged value is removed from (and put back by the node), with their type. */
-const OWN_KEYS: Record<string, { type: string; key: (keys: ProjectKeys, nodeId: string) => string }> = {
+const OWN_KEYS: Record<string, { type: 'hash' | 'list' | 'zset'; key: (keys: ProjectKeys, nodeId: string) => string }> = {
   node: { type: 'hash', key: (keys, id) => keys.node(id) },
   history: { type: 'list', key: (keys, id) => keys.history(id) },
   attempts: { type: 'zset', key: (keys, id) => keys.attempts(id) },
@@ -84,13 +85,7 @@ export class RecordingRefusedError extends Error {
   }
 }
 
-/** The type the damaged key had. */
-const DROP_DAMAGED = new LuaScript({
-  file: 'daemon/agent/lua/drop-damaged-1.lua',
-  keys: ['key'],
-  args: ['type'],
-  reply: (raw, check) => (typeof raw === 'string' ? raw : check.fail('a type name')),
-});
+
 
 const REPAIR = new LuaScript({
   file: 'daemon/agent/lua/repair-record-1.lua',
@@ -180,8 +175,10 @@ export async function recordAttempt(
       const key = own ? own.key(keys, result.nodeId) : (PROJECT_KEYS[role]?.(keys) ?? role);
       // A project key is not this node's to remove: named, and the result goes to the journal.
       if (!own || damaged.includes(role)) throw new DamagedKeyError(role, key, RECORD.file);
-      await DROP_DAMAGED.run(redis, { key }, { type: own.type });
+      await dropDamagedKey(redis, key, own.type);
       damaged.push(role);
+      // What the removed key held is put back from what the node holds (its record, the ids it reflects) before recording.
+      restored = [...restored, ...(await recover())];
       continue;
     }
     if (round >= 3) throw new RecordingRefusedError(result.attemptId, reply.state);

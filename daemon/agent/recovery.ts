@@ -90,6 +90,22 @@ const RESTORE = new LuaScript({
   },
 });
 
+/** The type the damaged key had. */
+const DROP_DAMAGED = new LuaScript({
+  file: 'daemon/agent/lua/drop-damaged-1.lua',
+  keys: ['key'],
+  args: ['type'],
+  reply: (raw, check) => (typeof raw === 'string' ? raw : check.fail('a type name')),
+});
+
+/** Removes a key of the node's own that holds a value of the wrong type (the node then puts back what it holds); the type it had. */
+export function dropDamagedKey(redis: RedisClient, key: string, type: 'hash' | 'list' | 'zset'): Promise<string> {
+  return DROP_DAMAGED.run(redis, { key }, { type });
+}
+
+/** Keys of the node's own the restore checks, with their type: a damaged one is removed and put back. */
+const OWN_RESTORE_KEYS: Partial<Record<RestoreKey, 'hash' | 'zset'>> = { node: 'hash', attempts: 'zset' };
+
 /** The project's members as a node last saw them: node id -> first-seen ms (the nodes set's score). */
 export type Members = Record<string, number>;
 
@@ -158,14 +174,32 @@ export class Recovery {
     const { redis, keys, nodeId, local, log } = this.o;
     const held = local.get();
     if (!held.credential && !held.nodeRecord && !held.members) return [];
-    const restored = await restoreHeld(redis, keys, nodeId, {
+    const what: Held = {
       credential: held.credential,
       record: held.nodeRecord,
       recent: held.recent,
       firstSeenAt: Number(held.nodeRecord?.lastAttemptAt ?? 0),
       verdict: verdictApplies(held.verdict, held.credential) ? held.verdict : null,
       members: held.members,
-    });
+    };
+    let restored: string[];
+    try {
+      restored = await restoreHeld(redis, keys, nodeId, what);
+    } catch (error) {
+      // A key of the node's own of the wrong type (SPEC §4): removed, then put back with the rest; a project key is named and left.
+      const type = error instanceof DamagedKeyError ? OWN_RESTORE_KEYS[error.role as RestoreKey] : undefined;
+      if (!(error instanceof DamagedKeyError) || !type) throw error;
+      log.warn({ key: error.key, role: error.role }, 'A key of this node held a value of the wrong type: removed, and put back from what this node holds');
+      await dropDamagedKey(redis, error.key, type);
+      restored = await restoreHeld(redis, keys, nodeId, what);
+    }
+    if (restored.includes('superseded')) {
+      log.error(
+        { credentialRegisteredAt: held.credential?.registeredAt },
+        'The stored credential is gone and Redis last had a later registration than the one this node holds: not restoring the older one; run `fdl-cloudauth register`',
+      );
+      restored = restored.filter((r) => r !== 'superseded');
+    }
     if (restored.length > 0) {
       log.warn({ restored }, 'Redis had lost the project data: restored what this node holds (the failure history before the loss is gone)');
       this.o.onRestored(restored);

@@ -211,8 +211,12 @@ export class ResultSink {
 
   /** Remembers a result Redis accepted, for replayRecent and recovery; a record started afresh (after `unbind`) forgets the old one's. */
   private remember(entry: JournalEntry, reply: RecordReply): void {
-    const before = reply.afresh ? [] : this.o.local.get().recent.filter((e) => e.attemptId !== entry.attemptId);
-    this.o.local.update({ nodeRecord: reply.record, recent: [...before, entry].slice(-RECENT_RESULTS) });
+    const held = this.o.local.get();
+    const before = reply.afresh ? [] : held.recent.filter((e) => e.attemptId !== entry.attemptId);
+    // The node is a member of the project from its first recorded result: held with the members, so a
+    // members set lost or deleted on its own is put back with this node in it (R5: no member goes unseen).
+    const members = held.members?.[this.o.nodeId] !== undefined ? held.members : { ...held.members, [this.o.nodeId]: reply.atMs };
+    this.o.local.update({ nodeRecord: reply.record, recent: [...before, entry].slice(-RECENT_RESULTS), members });
   }
 }
 

@@ -134,9 +134,10 @@ it.concurrent('keeps the first reason of a streak, resets on success, fails at t
 
   // Re-registration clears it and makes the node authenticate at once.
   await createAccount(auth.url, auth.token, { account: 'acct-streak', password: PASSWORD, capacity: 10 });
-  await registerCredential(redis, f.keys, { account: 'acct-streak', password: PASSWORD, keyDir: f.keyDir, defaultAlgorithm: 'rsa' });
+  const { registration } = await registerCredential(redis, f.keys, { account: 'acct-streak', password: PASSWORD, keyDir: f.keyDir, defaultAlgorithm: 'rsa' });
   await waitFor('a success after re-registration', async () => (await readNode(redis, f.keys, 's1'))?.consecutiveFailures === 0 && ((await readNode(redis, f.keys, 's1'))?.attemptsTotal ?? 0) > (frozen ?? 0), heartbeatsWaitMs(1, BUSY_INTERVAL_MS), 100);
-  expect(await recordedAttempts(redis, f.keys, 's1')).toEqual(expect.arrayContaining([expect.stringMatching(/^registered-\d+$/)]));
+  // The attempt is named for the registration's identity (its '.' made '_', as every job id).
+  expect(await recordedAttempts(redis, f.keys, 's1')).toEqual(expect.arrayContaining([`registered-${registration.replace('.', '_')}`]));
 });
 
 it.concurrent('records a credential this node cannot open as CREDENTIAL_UNREADABLE (a local reason naming crypto.keyDir), not as a connection failure', async () => {

@@ -43,6 +43,7 @@ export const SPEC_METRICS: readonly SpecMetric[] = Object.freeze([
   { name: 'fdl_cloudauth_authserver_tls_expiry_timestamp_seconds', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_local_state_writable', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_local_state_write_errors_total', type: 'counter', labels: ['project', 'node', 'op'], nodeLevel: true },
+  { name: 'fdl_cloudauth_results_lost_total', type: 'counter', labels: ['project', 'node', 'why'], nodeLevel: true },
 ] satisfies SpecMetric[]);
 
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];

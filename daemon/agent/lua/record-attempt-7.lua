@@ -120,8 +120,11 @@ for _, field in ipairs({ 'reason', 'latestReason' }) do
   end
 end
 
-if redis.call('ZSCORE', attemptsKey, attemptId) or (ARGV[16] ~= '' and redis.call('ZSCORE', attemptsKey, ARGV[16]))
-    or redis.call('HGET', nodeKey, 'lastAttemptId') == attemptId then
+-- An id counts as recorded only beside the record that counted it: ids left behind by a
+-- record removed on its own (a damaged key dropped, a DEL) count nothing any more.
+local recordExists = redis.call('EXISTS', nodeKey) == 1
+if recordExists and (redis.call('ZSCORE', attemptsKey, attemptId) or (ARGV[16] ~= '' and redis.call('ZSCORE', attemptsKey, ARGV[16]))
+    or redis.call('HGET', nodeKey, 'lastAttemptId') == attemptId) then
   local cf = integerOr(redis.call('HGET', nodeKey, 'consecutiveFailures'), 0)
   return { 0, cf, at, redis.call('HGETALL', nodeKey) }
 end

@@ -51,6 +51,10 @@
   credential's is dropped: a verdict applies only to its own registration. A held
   credential never replaces a newer one.
 
+  A credential is not put back where none is stored when the status hash names a later
+  registration than the held one (register ran, then the credential key was deleted on
+  its own): the reply then includes 'superseded', and the project waits for `register`.
+
   Numbers the node holds that are not integers (the prelude's isInteger) are not put
   back: record-attempt-7.lua would refuse the record they made.
 
@@ -100,7 +104,18 @@ if ARGV[2] ~= '' then
   local heldId = identity(heldFields)
   local missing = redis.call('EXISTS', KEYS[1]) == 0
   local storedOlder = not missing and newer(heldId, storedId)
-  if missing or storedOlder then
+  -- A credential deleted on its own while the status names a later registration than
+  -- the held one: that registration is what Redis last had, and the held credential
+  -- is older. It is not put back (the project waits for `register`), and said so.
+  local superseded = false
+  if missing then
+    local status = redis.call('HMGET', KEYS[7], 'registration', 'since')
+    local since = integerOr(status[2], nil)
+    superseded = status[1] ~= nil and status[1] ~= heldId.registration and since ~= nil and heldId.registeredAt ~= nil and since > heldId.registeredAt
+  end
+  if superseded then
+    table.insert(restored, 'superseded')
+  elseif missing or storedOlder then
     redis.call('DEL', KEYS[1])
     for field, value in pairs(heldFields) do
       if value ~= '' then redis.call('HSET', KEYS[1], field, value) end
@@ -131,11 +146,10 @@ if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[2]) == 0 and redis.call('SISMEMBE
   redis.call('ZADD', KEYS[3], 'NX', tonumber(ARGV[4]), ARGV[1])
   table.insert(restored, 'node')
 elseif ARGV[5] ~= '' and redis.call('EXISTS', KEYS[5]) == 0 and redis.call('EXISTS', KEYS[2]) == 1 then
-  local last = integerOr(redis.call('HGET', KEYS[2], 'lastAttemptAt'), nil)
-  if last then
-    putIds(last)
-    if redis.call('EXISTS', KEYS[5]) == 1 then table.insert(restored, 'attempt-ids') end
-  end
+  -- Up to the record's last attempt (a record rolled back by a fail-over keeps the newer
+  -- results out, to be recorded again); every held id when that time is itself damaged.
+  putIds(integerOr(redis.call('HGET', KEYS[2], 'lastAttemptAt'), nil))
+  if redis.call('EXISTS', KEYS[5]) == 1 then table.insert(restored, 'attempt-ids') end
 end
 if ARGV[7] ~= '' then
   local added = 0
