@@ -85,8 +85,6 @@ export class RecordingRefusedError extends Error {
   }
 }
 
-
-
 const REPAIR = new LuaScript({
   file: 'daemon/agent/lua/repair-record-1.lua',
   keys: ['node'],

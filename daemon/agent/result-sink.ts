@@ -125,7 +125,8 @@ export class ResultSink {
     const replayed = await this.journal.replay(async (entry) => {
       const reply = await this.record(entry);
       if (reply.expired) return this.expired(entry);
-      this.remember(entry, reply);
+      // Kept with the time Redis recorded (an estimate ahead of Redis is capped): the ids put back after a loss go up to the record's time.
+      this.remember({ ...entry, atMs: reply.atMs }, reply);
     }, skip);
     if (replayed > 0) this.o.log.info({ replayed }, 'Replayed journal into Redis');
   }

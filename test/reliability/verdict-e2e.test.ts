@@ -124,7 +124,8 @@ describe('unknown members (missing or damaged records)', () => {
       return type === 'hash' && (await recordedAttempts(admin, keys, 'n2')).length > attemptsBefore && (await gauge(back, 'fdl_cloudauth_journal_pending')) === 0;
     }, WAIT, 200);
     await waitFor('n2 known again', async () => (await c.status()).unknownMembers.length === 0, WAIT, 200);
-    expect(back.output()).toContain('Skipped a Redis record that does not parse');
+    // Its recovery step, at start, finds the string before any read of the record does.
+    expect(back.output()).toContain('A key of this node held a value of the wrong type: removed, and put back from what this node holds');
 
     // Redis loses its data while n2 is down: n1 puts back the membership it holds.
     await back.stop();

@@ -123,8 +123,11 @@ end
 -- An id counts as recorded only beside the record that counted it: ids left behind by a
 -- record removed on its own (a damaged key dropped, a DEL) count nothing any more.
 local recordExists = redis.call('EXISTS', nodeKey) == 1
-if recordExists and (redis.call('ZSCORE', attemptsKey, attemptId) or (ARGV[16] ~= '' and redis.call('ZSCORE', attemptsKey, ARGV[16]))
-    or redis.call('HGET', nodeKey, 'lastAttemptId') == attemptId) then
+local inSet = redis.call('ZSCORE', attemptsKey, attemptId) or (ARGV[16] ~= '' and redis.call('ZSCORE', attemptsKey, ARGV[16]))
+if recordExists and (inSet or redis.call('HGET', nodeKey, 'lastAttemptId') == attemptId) then
+  -- Known by the record's last attempt only (its id set was lost): the id goes back into the set,
+  -- so that it is still known once a newer attempt is the last.
+  if not inSet then redis.call('ZADD', attemptsKey, integerOr(redis.call('HGET', nodeKey, 'lastAttemptAt'), at), attemptId) end
   local cf = integerOr(redis.call('HGET', nodeKey, 'consecutiveFailures'), 0)
   return { 0, cf, at, redis.call('HGETALL', nodeKey) }
 end

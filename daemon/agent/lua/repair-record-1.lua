@@ -39,9 +39,16 @@ if ARGV[1] ~= '' then
   local okHeld, decoded = pcall(cjson.decode, ARGV[1])
   if okHeld and type(decoded) == 'table' then held = decoded end
 end
+-- The held copy is of this record's last attempt, or older (a crash between the write
+-- and the node's note of it): a streak is then better read from the record itself
+-- where it tells: a last attempt that was a success leaves no streak.
+local current = held ~= nil and held.lastAttemptId == redis.call('HGET', KEYS[1], 'lastAttemptId')
+local lastAttemptAt = integerOr(redis.call('HGET', KEYS[1], 'lastAttemptAt'), nil)
+local lastSuccessAt = integerOr(redis.call('HGET', KEYS[1], 'lastSuccessAt'), nil)
 for _, entry in ipairs(broken) do
   local field, sound = entry[1], entry[2]
   local known = held and held[field]
+  if field == 'consecutiveFailures' and not current and lastAttemptAt and lastSuccessAt and lastSuccessAt >= lastAttemptAt then known = '0' end
   if type(known) == 'number' and known == math.floor(known) then known = string.format('%.0f', known) end
   if type(known) == 'string' and sound(known) then
     redis.call('HSET', KEYS[1], field, known)

@@ -142,6 +142,9 @@ if ARGV[3] ~= '' and redis.call('EXISTS', KEYS[2]) == 0 and redis.call('SISMEMBE
     local v = text(value)
     if v ~= nil and (not numbers[field] or isInteger(v)) then redis.call('HSET', KEYS[2], field, v) end
   end
+  -- The ids beside the record are exactly those it reflects: ids left by the record that
+  -- was lost would make results it did not count look recorded.
+  redis.call('DEL', KEYS[5])
   putIds(nil)
   redis.call('ZADD', KEYS[3], 'NX', tonumber(ARGV[4]), ARGV[1])
   table.insert(restored, 'node')

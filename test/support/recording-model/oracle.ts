@@ -61,12 +61,15 @@ export function modelStreak(attempts: readonly Answered[], registration: string)
   return streak;
 }
 
-/** The longest run of failures under `registration` at any time: whether a `failed` verdict about it could ever be right. */
+/**
+ * The longest run of failures under `registration` at any time: whether a `failed` verdict about it could
+ * ever be right. A success that died with its process may never have been recorded: it breaks no run.
+ */
 function longestRun(attempts: readonly Answered[], registration: string): number {
   let run = 0;
   let longest = 0;
   for (const a of attempts) {
-    if (a.registration !== registration) continue;
+    if (a.registration !== registration || (a.ok && a.atRisk)) continue;
     run = a.ok ? 0 : run + 1;
     longest = Math.max(longest, run);
   }
@@ -173,8 +176,7 @@ export async function checkSettled(world: RecordingWorld, model: ModelState): Pr
     const latest = stored.registration === world.registrations[world.registrations.length - 1];
     if (latest && actual !== expected && !repaired)
       throw new InvariantError('a streak that is not the model streak of the current registration', { node: node.id, actual, expected, status: seen?.status ?? null });
-    if (expected >= MODEL_POLICY.threshold) mustFail = true;
-    if (!latest && actual >= MODEL_POLICY.threshold) mustFail = true;
+    if (latest ? expected >= MODEL_POLICY.threshold : actual >= MODEL_POLICY.threshold) mustFail = true;
   }
   if ((view.status === 'failed') !== mustFail)
     throw new InvariantError(mustFail ? 'a project the rules fail is not failed' : 'a failed project the rules do not fail', {

@@ -193,6 +193,8 @@ export class ModelNode {
   async attempt(attemptId: string, answer: Outcome): Promise<void> {
     if (this.down) return;
     this.answer = answer;
+    // Attempts are a heartbeat apart: the node's clock moves on (Redis' does not: an estimate ahead of it is capped).
+    this.clock.set(this.clock.now() + MODEL_POLICY.intervalMs);
     this.underWay = attemptId;
     await (this.reachable ? this.flow.online(attemptId) : this.flow.offline(attemptId)).catch(() => undefined);
     this.underWay = null;
