@@ -1,15 +1,15 @@
 #!/usr/bin/env node
-// `npm run check:model -- --runs N [--steps K] [--seed S] [--path P]`: the recording model
+// `npm run check:model -- --runs N [--steps K] [--seed S] [--path P] [--replay R]`: the recording model
 // (test/agent/recording-model.test.ts) beyond npm test's fixed budget of 200 sequences:
 // more sequences, longer ones, or the replay of a failure (fast-check prints its seed and
-// path; with both, the same shrunk sequence runs again). jest does not type-check, so the
+// path, and the sequence's replayPath: with all three, the same shrunk sequence runs again). jest does not type-check, so the
 // type check runs first, as in npm test.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
-const usage = 'usage: npm run check:model -- [--runs N] [--steps K] [--seed S] [--path P]';
-const options = { runs: '2000', steps: '40', seed: '', path: '' };
+const usage = 'usage: npm run check:model -- [--runs N] [--steps K] [--seed S] [--path P] [--replay R]';
+const options = { runs: '2000', steps: '40', seed: '', path: '', replay: '' };
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i += 2) {
   const name = (args[i] ?? '').replace(/^--/, '');
@@ -38,6 +38,7 @@ const env = {
   MODEL_STEPS: options.steps,
   MODEL_SEED: options.seed,
   MODEL_PATH: options.path,
+  MODEL_REPLAY: options.replay,
   MODEL_TIMEOUT_MS: String(timeoutMs),
 };
 const run = spawnSync(bin('jest'), ['test/agent/recording-model.test.ts', '--runInBand'], { cwd: root, env, stdio: 'inherit' });

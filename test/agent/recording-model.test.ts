@@ -19,12 +19,15 @@ import { disposeAllRedis, startRedis, type TestRedis } from '../support/redis-se
  * it with the seed and path that replay it.
  *
  * Budget: MODEL_RUNS sequences (CI: 200) of up to MODEL_STEPS commands (40);
- * `npm run check:model -- --runs N [--seed S] [--path P]` explores further or replays.
+ * `npm run check:model -- --runs N [--seed S] [--path P] [--replay R]` explores further, or
+ * replays a failure from the seed, path and replayPath fast-check printed.
  */
 const RUNS = Number(process.env.MODEL_RUNS ?? 200);
 const STEPS = Number(process.env.MODEL_STEPS ?? 40);
 const SEED = process.env.MODEL_SEED ? Number(process.env.MODEL_SEED) : undefined;
 const PATH = process.env.MODEL_PATH || undefined;
+/** fc.commands' replayPath (printed beside a counterexample): with the seed and path, the shrunk sequence itself. */
+const REPLAY = process.env.MODEL_REPLAY || undefined;
 const NODES = ['n1', 'n2'] as const;
 
 jest.setTimeout(Number(process.env.MODEL_TIMEOUT_MS ?? 240_000));
@@ -47,7 +50,7 @@ it('holds the recording invariants under random fault sequences', async () => {
   let steps = 0;
   const started = Date.now();
   await fc.assert(
-    fc.asyncProperty(fc.commands(commandArbitraries(NODES), { maxCommands: STEPS, size: 'max' }), async (commands) => {
+    fc.asyncProperty(fc.commands(commandArbitraries(NODES), { maxCommands: STEPS, size: 'max', replayPath: REPLAY }), async (commands) => {
       const world = new RecordingWorld(server, NODES, keyDir);
       try {
         await world.start();
@@ -65,5 +68,6 @@ it('holds the recording invariants under random fault sequences', async () => {
   );
   // The figures of this run, for docs/reliability.md and the check:model script.
   process.stdout.write(`recording model: ${sequences} sequences, ${steps} commands, ${Math.round((Date.now() - started) / 1000)} s\n`);
-  expect(sequences).toBeGreaterThanOrEqual(RUNS);
+  // A replay runs the one sequence its path names; a search runs the whole budget.
+  expect(sequences).toBeGreaterThanOrEqual(PATH ? 1 : RUNS);
 });

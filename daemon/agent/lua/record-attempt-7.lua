@@ -39,11 +39,12 @@
   recorded attempt (a journal replayed late, a result a fail-over had dropped) is kept
   in the history and counters but changes neither the streak nor its reasons.
 
-  Registration (R5): only a result made with the credential of the current registration
-  (the same identity, not merely a generation as high: a `register` into an emptied
-  Redis numbers generations from 1 again) touches the streak; the first such result on
-  a record of another registration starts a new streak. A result of another
-  registration is history only.
+  Registration (R5): registrations are told apart by identity, never by generation (a
+  `register` into an emptied Redis numbers generations from 1 again). A result made
+  with the credential of the current registration touches the streak, and the first
+  such result on a record of another registration starts a new streak; a result of the
+  registration the record still belongs to goes on with that registration's streak;
+  any other result is history only.
 
   Time (R8, SPEC §4): a recorded time is never later than Redis TIME — an estimate
   made by a node whose clock was stepped forward while Redis was away is capped. A
@@ -154,17 +155,20 @@ local attemptRegistration = registrationOf(ARGV[18], ARGV[11])
 local held = redis.call('HMGET', nodeKey, 'registration', 'generation')
 local recordRegistration = registrationOf(held[1], held[2])
 local inOrder = at >= lastAttemptAt
--- A result obtained under another registration than the current one, or older than
--- the last recorded attempt, is history, not part of the current streak.
-local countsForStreak = attemptRegistration == currentRegistration and inOrder
+-- The record's streak is that of its registration's attempts, in the order they were
+-- made: a result of the current registration counts (and starts the streak afresh on a
+-- record of another); one of the registration the record still belongs to goes on with
+-- that streak (which the view counts only while it is current); any other, or one older
+-- than the last recorded attempt, is history only.
+local countsForStreak = inOrder and (attemptRegistration == currentRegistration or attemptRegistration == recordRegistration)
 if inOrder then
   redis.call('HSET', nodeKey, 'lastAttemptAt', at, 'lastAttemptId', attemptId)
 end
-if countsForStreak and recordRegistration ~= currentRegistration then
+if countsForStreak and recordRegistration ~= attemptRegistration then
   redis.call('HSET', nodeKey, 'consecutiveFailures', 0, 'reason', '', 'latestReason', '')
 end
 if countsForStreak then
-  redis.call('HSET', nodeKey, 'registration', currentRegistration, 'generation', ARGV[11])
+  redis.call('HSET', nodeKey, 'registration', attemptRegistration, 'generation', ARGV[11])
 end
 redis.call('HINCRBY', nodeKey, 'attemptsTotal', 1)
 if redis.call('HEXISTS', nodeKey, 'consecutiveFailures') == 0 then
