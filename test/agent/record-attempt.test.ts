@@ -68,13 +68,18 @@ it('keeps a late, older result out of the streak (journal replayed after a newer
   expect((await redis.lrange(keys.history('n1'), '0', '-1')).some((h) => h.includes('old-fail'))).toBe(true);
 });
 
-it('starts a new streak with a newer credential generation, and ignores results of an older one', async () => {
+it('starts a new streak under a new registration; a late result of the old one goes on with the old streak only while the record is the old one', async () => {
   for (const id of ['f1', 'f2', 'f3']) await recordDirect(redis, keys, fail(id));
+  // register ran: the current registration is another (here one known by its generation, as 0.2.0 wrote it).
   await redis.hset(keys.credential, 'generation', '2');
+  // Made with the old credential before the node read the new one: the old registration's streak (4), which the view does not count.
   await recordDirect(redis, keys, fail('old-gen', undefined, 1));
-  expect((await node())?.consecutiveFailures).toBe(3);
+  expect(await node()).toMatchObject({ consecutiveFailures: 4, registration: 'g1' });
   await recordDirect(redis, keys, fail('new-gen', undefined, 2));
-  expect(await node()).toMatchObject({ consecutiveFailures: 1, generation: 2, reason: { attemptId: 'new-gen' } });
+  expect(await node()).toMatchObject({ consecutiveFailures: 1, generation: 2, registration: 'g2', reason: { attemptId: 'new-gen' } });
+  // Once the record is the new registration's, a late result of the old one is history only.
+  await recordDirect(redis, keys, fail('late-old', undefined, 1));
+  expect(await node()).toMatchObject({ consecutiveFailures: 1, registration: 'g2', failuresTotal: 6 });
 });
 
 it('puts back a lost record with its ids before applying the attempt, unless the node was unbound', async () => {
