@@ -1,10 +1,11 @@
+import fc from 'fast-check';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AuthClient, type RawAnswer } from '../../daemon/protocol/auth-client';
 import { classify, type Outcome } from '../../daemon/protocol/classify';
 import { byName, CATALOG, CONNECTION_FAILED, INCORRECT_LICENSE_FORMAT, KNOWN_CODES } from '../../shared/catalog';
 import { loadConfig } from '../../shared/config/load';
-import { fuzzSeed, Rng, withCase } from '../support/fuzz';
+import { fuzzParameters, fuzzSeed, mutationOf, nastyJson, nastyString } from '../support/fuzz';
 
 /**
  * The agent's answer parser against hostile input. 12,000 random and mutated raw
@@ -13,6 +14,10 @@ import { fuzzSeed, Rng, withCase } from '../support/fuzz';
  * outcome must be a success with a well-formed license, or a failure whose name is a
  * catalog name (CONNECTION_FAILED and INCORRECT_LICENSE_FORMAT included) with a code
  * that agrees with it and a clean, short message. Nothing may throw.
+ *
+ * Both are fast-check properties: a failure is shrunk to a small answer and printed with
+ * its seed; `FUZZ_SEED=<seed> npx jest test/protocol/fuzz-classify.test.ts` replays it
+ * (test/support/fuzz.ts).
  */
 // CPU-bound (13,500 cases): about 10 s alone, many times that beside three other suites on one core.
 jest.setTimeout(240_000);
@@ -56,37 +61,54 @@ const NETWORK_DETAILS = [
   'TLS certificate not trusted (SELF_SIGNED_CERT_IN_CHAIN); set authServer.caFile to the CA that signed the server certificate',
 ];
 
-function randomRaw(rng: Rng): RawAnswer {
-  const status = rng.pick([200, 200, 200, 201, 204, 301, 400, 401, 404, 413, 429, 500, 502, 503, 504, rng.int(100, 599), rng.int(-5, 1000)]);
-  switch (rng.pick(['answer', 'answer', 'answer', 'answer', 'unparseable', 'too-large', 'network'])) {
-    case 'unparseable':
-      return { kind: 'unparseable', status, detail: rng.pick(['empty body', 'body is not JSON']) };
-    case 'too-large':
-      return { kind: 'too-large', status };
-    case 'network':
-      return { kind: 'network', detail: rng.pick(NETWORK_DETAILS), timeout: rng.chance(0.5), tls: rng.chance(0.2) };
-    default: {
-      const base = rng.pick([VALID_OK, VALID_FAIL, { code: rng.pick([...KNOWN_CODES, 49999, -1, 0]), message: rng.string() }]);
-      const body = rng.chance(0.15) ? rng.json(4) : rng.mutate(base);
-      return { kind: 'answer', status, body };
-    }
-  }
+/** `true` one time in `n`. */
+const oneIn = (n: number): fc.Arbitrary<boolean> => fc.oneof({ weight: n - 1, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+
+/** A status from the common ones, else any in 100–599, else any in -5–1000. */
+const RAW_STATUS = fc.oneof(
+  { weight: 15, arbitrary: fc.constantFrom(200, 200, 200, 201, 204, 301, 400, 401, 404, 413, 429, 500, 502, 503, 504) },
+  { weight: 1, arbitrary: fc.integer({ min: 100, max: 599 }) },
+  { weight: 1, arbitrary: fc.integer({ min: -5, max: 1000 }) },
+);
+
+/** A valid success, a valid failure, or a known (or unknown) code with a hostile message. */
+const BASE_ANSWER: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constant(VALID_OK),
+  fc.constant(VALID_FAIL),
+  fc.record({ code: fc.constantFrom(...KNOWN_CODES, 49999, -1, 0), message: nastyString() }),
+);
+
+const RAW_ANSWER: fc.Arbitrary<RawAnswer> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('answer' as const),
+      status: RAW_STATUS,
+      // Mostly a valid answer broken in one to three places; sometimes any JSON at all.
+      body: fc.oneof({ weight: 85, arbitrary: BASE_ANSWER.chain(mutationOf) }, { weight: 15, arbitrary: nastyJson(4) }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('unparseable' as const), status: RAW_STATUS, detail: fc.constantFrom('empty body', 'body is not JSON') }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('too-large' as const), status: RAW_STATUS }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('network' as const), detail: fc.constantFrom(...NETWORK_DETAILS), timeout: fc.boolean(), tls: oneIn(5) }) },
+);
+
+function countOutcome(counts: Map<string, number>, outcome: Outcome): void {
+  const key = outcome.ok ? 'OK' : outcome.name;
+  counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
 it('classify() gives every random or mutated raw answer a catalog outcome (12,000 cases)', () => {
-  const rng = new Rng(SEED);
   const counts = new Map<string, number>();
   const CASES = 12_000;
-  for (let i = 0; i < CASES; i++) {
-    const raw = randomRaw(rng);
-    const outcome = withCase(SEED, i, raw, () => {
-      const o = classify(raw);
-      checkOutcome(o);
-      return o;
-    });
-    const key = outcome.ok ? 'OK' : outcome.name;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
+  fc.assert(
+    fc.property(RAW_ANSWER, (raw) => {
+      const outcome = classify(raw);
+      checkOutcome(outcome);
+      countOutcome(counts, outcome);
+    }),
+    fuzzParameters(CASES),
+  );
   console.log(`figures fuzz-classify seed=${SEED} cases=${CASES} outcomes=${[...counts].sort().map(([k, v]) => `${k}:${v}`).join(',')}`);
   // The generator reaches success, known codes, unknown codes and transport failures.
   expect(counts.get('OK')).toBeGreaterThan(0);
@@ -95,8 +117,45 @@ it('classify() gives every random or mutated raw answer a catalog outcome (12,00
   expect(counts.get('LICENSE_IP_ERROR')).toBeGreaterThan(0);
 });
 
+/** What the loopback server sends; a body is described, not spelled out, so a counterexample stays short. */
+type HttpBody = { kind: 'json'; value: unknown } | { kind: 'bytes'; bytes: Uint8Array } | { kind: 'huge'; length: number };
+
+interface HttpAnswer {
+  status: number;
+  /** '' sends no Content-Type. */
+  contentType: string;
+  body: HttpBody;
+  /** A Content-Length this many bytes short of the body (at least 0): the body arrives cut. */
+  shortBy: number | null;
+}
+
+const randomBytes = (maxLength: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ maxLength, size: 'max' });
+const whole = (body: HttpBody): { body: HttpBody; shortBy: null } => ({ body, shortBy: null });
+
+// Mutated valid answers (twice as often), random JSON, random bytes, 60–70 KiB, random bytes with a wrong Content-Length.
+const HTTP_BODY: fc.Arbitrary<{ body: HttpBody; shortBy: number | null }> = fc.oneof(
+  { weight: 2, arbitrary: fc.constantFrom<unknown>(VALID_OK, VALID_FAIL).chain(mutationOf).map((value) => whole({ kind: 'json', value })) },
+  { weight: 1, arbitrary: nastyJson(4).map((value) => whole({ kind: 'json', value })) },
+  { weight: 1, arbitrary: randomBytes(200).map((bytes) => whole({ kind: 'bytes', bytes })) },
+  { weight: 1, arbitrary: fc.integer({ min: 60 * 1024, max: 70 * 1024 }).map((length) => whole({ kind: 'huge', length })) },
+  { weight: 1, arbitrary: fc.tuple(randomBytes(200), fc.integer({ min: 1, max: 10 })).map(([bytes, shortBy]) => ({ body: { kind: 'bytes' as const, bytes }, shortBy })) },
+);
+
+const HTTP_ANSWER: fc.Arbitrary<HttpAnswer> = fc
+  .tuple(
+    fc.oneof({ weight: 6, arbitrary: fc.constantFrom(200, 200, 400, 404, 500, 503) }, { weight: 1, arbitrary: fc.integer({ min: 200, max: 599 }) }),
+    fc.constantFrom('application/json', 'text/html', 'application/json; charset=latin1', ''),
+    HTTP_BODY,
+  )
+  .map(([status, contentType, { body, shortBy }]) => ({ status, contentType, body, shortBy }));
+
+function bodyBytes(body: HttpBody): Buffer {
+  if (body.kind === 'json') return Buffer.from(JSON.stringify(body.value) ?? 'null');
+  if (body.kind === 'huge') return Buffer.alloc(body.length, 0x61);
+  return Buffer.from(body.bytes);
+}
+
 it('the real AuthClient + classify() handle 1,500 random HTTP answers from a loopback server', async () => {
-  const rng = new Rng(SEED + 1);
   let next: { status: number; headers: Record<string, string>; body: Buffer } = { status: 200, headers: {}, body: Buffer.alloc(0) };
   const server = http.createServer((req, res) => {
     req.resume();
@@ -117,31 +176,25 @@ it('the real AuthClient + classify() handle 1,500 random HTTP answers from a loo
   const CASES = 1500;
   const counts = new Map<string, number>();
   try {
-    for (let i = 0; i < CASES; i++) {
-      const kind = rng.pick(['mutated', 'mutated', 'random-json', 'bytes', 'huge', 'wrong-length']);
-      let body: Buffer;
-      if (kind === 'mutated') body = Buffer.from(JSON.stringify(rng.mutate(rng.pick([VALID_OK, VALID_FAIL]))));
-      else if (kind === 'random-json') body = Buffer.from(JSON.stringify(rng.json(4)) ?? 'null');
-      else if (kind === 'huge') body = Buffer.alloc(rng.int(60 * 1024, 70 * 1024), 0x61);
-      else body = Buffer.from(Array.from({ length: rng.int(0, 200) }, () => rng.int(0, 255)));
-      const headers: Record<string, string> = { 'content-type': rng.pick(['application/json', 'text/html', 'application/json; charset=latin1', '']) };
-      if (!headers['content-type']) delete headers['content-type'];
-      // A declared length that is too small cuts the body short; too large leaves the client waiting.
-      if (kind === 'wrong-length') headers['content-length'] = String(Math.max(0, body.length - rng.int(1, 10)));
-      next = { status: rng.pick([200, 200, 400, 404, 500, 503, rng.int(200, 599)]), headers, body };
-      const outcome = await withCase(SEED + 1, i, { status: next.status, headers, body: body.toString('latin1').slice(0, 300) }, async () => {
-        const o = classify(await client.post('/v1/authenticate', { account: 'fuzz' }));
-        checkOutcome(o);
-        return o;
-      });
-      const key = outcome.ok ? 'OK' : outcome.name;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
+    await fc.assert(
+      fc.asyncProperty(HTTP_ANSWER, async (answer) => {
+        const body = bodyBytes(answer.body);
+        const headers: Record<string, string> = {};
+        if (answer.contentType) headers['content-type'] = answer.contentType;
+        // A declared length that is too small cuts the body short.
+        if (answer.shortBy !== null) headers['content-length'] = String(Math.max(0, body.length - answer.shortBy));
+        next = { status: answer.status, headers, body };
+        const outcome = classify(await client.post('/v1/authenticate', { account: 'fuzz' }));
+        checkOutcome(outcome);
+        countOutcome(counts, outcome);
+      }),
+      fuzzParameters(CASES),
+    );
   } finally {
     await client.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-  console.log(`figures fuzz-auth-client seed=${SEED + 1} cases=${CASES} outcomes=${[...counts].sort().map(([k, v]) => `${k}:${v}`).join(',')}`);
+  console.log(`figures fuzz-auth-client seed=${SEED} cases=${CASES} outcomes=${[...counts].sort().map(([k, v]) => `${k}:${v}`).join(',')}`);
   expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(CASES);
 });
