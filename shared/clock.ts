@@ -4,7 +4,8 @@ import { performance } from 'node:perf_hooks';
  * Time is injected everywhere a rule or a wait depends on it (24 h slot release, stale
  * nodes, lockout, the leader's lease, the aggregator's sweep) so tests can move it
  * without sleeping. Each part takes a `clock` and the `timers` that run on it; the
- * daemon wires the real ones (`daemon/daemon.ts`), tests a FakeClock for both.
+ * daemon wires the real ones (`daemon/daemon.ts`), tests the one fake clock of
+ * test/support/fake-clock.ts for both.
  */
 export interface Clock {
   /** Milliseconds: since the epoch (systemClock), or from any origin (monotonicClock). */
@@ -20,28 +21,6 @@ export const systemClock: Clock = Object.freeze({ now: () => Date.now() });
  * on it too, so systemTimers keep to it.
  */
 export const monotonicClock: Clock = Object.freeze({ now: () => performance.now() });
-
-/** A clock that only moves when told to; for tests and simulations. */
-export class ManualClock implements Clock {
-  private current: number;
-
-  constructor(start: number = Date.UTC(2026, 0, 1)) {
-    this.current = start;
-  }
-
-  now(): number {
-    return this.current;
-  }
-
-  advance(ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`cannot advance a clock by ${ms} ms`);
-    this.current += ms;
-  }
-
-  set(ms: number): void {
-    this.current = ms;
-  }
-}
 
 /** A clock offset from another one: the authorization server uses it for admin-set skew. */
 export class OffsetClock implements Clock {

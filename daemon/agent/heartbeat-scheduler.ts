@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import type { Logger } from 'pino';
-import type { RedisClient } from '../../shared/redis/connection';
+import { closeRedis, createRedis, type RedisClient } from '../../shared/redis/connection';
 import type { Clock, Timers } from '../../shared/clock';
+import type { Config } from '../../shared/config/compile';
 import { slotAtOrBefore } from '../../shared/heartbeat-grid';
 import { queueName, SCHEDULER_ID, slotAttemptId } from './schedule';
 import { SlotTimer } from './slot-timer';
@@ -180,6 +181,22 @@ export class HeartbeatScheduler {
 
   async closeQueue(): Promise<void> {
     await this.queue?.close();
+  }
+}
+
+/**
+ * Drops a node's job scheduler without its agent running (`fdl-cloudauth unbind`, through
+ * credentials/unbind-node.ts): on a connection and a queue of its own, closed again, so
+ * no leftover job binds the unbound node again.
+ */
+export async function removeNodeSchedule(redisConfig: Config['redis'], bullPrefix: string, nodeId: string): Promise<void> {
+  const connection = createRedis(redisConfig, { purpose: 'bullmq', connectionName: 'fdl-cloudauth-unbind-queue' });
+  const queue = new Queue(queueName(nodeId), { connection, prefix: bullPrefix });
+  try {
+    await queue.removeJobScheduler(SCHEDULER_ID);
+  } finally {
+    await queue.close();
+    await closeRedis(connection);
   }
 }
 

@@ -1,5 +1,5 @@
 import { registrationOf } from '../../shared/redis/registration';
-import type { CachedCredential } from './local-state';
+import type { StoredCredential } from '../credentials/credential-store';
 
 /**
  * The last `failed` verdict a node saw, kept in its local state so that a loss of
@@ -21,9 +21,9 @@ export interface HeldVerdict {
   registration?: string;
 }
 
-type Identity = Pick<CachedCredential, 'generation' | 'registeredAt' | 'registration'>;
+type Identity = Pick<StoredCredential, 'generation' | 'registeredAt' | 'registration'>;
 
-function registeredAtOf(credential: Pick<CachedCredential, 'registeredAt'>): string {
+function registeredAtOf(credential: Pick<StoredCredential, 'registeredAt'>): string {
   return credential.registeredAt ? String(credential.registeredAt) : '';
 }
 

@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, mkdirSync, rmSync, writeFileSync } f
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Timer, Timers } from '../../shared/clock';
+import { LOCAL_WRITE_OPS, type LocalWriteOp } from '../metrics/node-metrics';
 
 /**
  * The node's own disk (`journal.dir`) as a fault domain (SPEC §4). Every write of the
@@ -14,9 +15,8 @@ import type { Timer, Timers } from '../../shared/clock';
  * mode 0700, when it can be.
  */
 
-/** The local writes, the `op` label of `fdl_cloudauth_local_state_write_errors_total`. */
-export const LOCAL_WRITE_OPS = ['journal', 'state'] as const;
-export type LocalWriteOp = (typeof LOCAL_WRITE_OPS)[number];
+/** The local writes, each counted by its `op` (the label set is the metric's, metrics/node-metrics.ts). */
+export type { LocalWriteOp };
 
 export interface LocalDiskProblem {
   dir: string;

@@ -52,7 +52,6 @@ export class Aggregator {
   private latest: ProjectView | null = null;
   /** clock.now() when the read of `latest` started. */
   private latestReadAt: number | null = null;
-  private rejected = 0;
   private debounce: Timer | undefined;
   private sweep: Timer | undefined;
   private running: Promise<ProjectView | null> | undefined;
@@ -96,11 +95,6 @@ export class Aggregator {
   /** The clock's time when the read of latestView started; null without a view. */
   get latestViewReadAt(): number | null {
     return this.latest ? this.latestReadAt : null;
-  }
-
-  /** Writes of this process that Redis refused as stale (fencing). */
-  get staleWritesRejected(): number {
-    return this.rejected;
   }
 
   start(): void {
@@ -213,7 +207,6 @@ export class Aggregator {
         this.log.info({ from: stored, to: view.computedStatus, epoch }, 'Project status changed');
         break;
       case 'fenced':
-        this.rejected += 1;
         this.log.warn({ epoch, status: view.computedStatus }, 'Redis refused a stale leader write');
         election.stepDown('fenced', epoch);
         this.latest = null;

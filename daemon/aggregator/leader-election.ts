@@ -29,6 +29,9 @@ import type { ChangeEvents } from '../../shared/redis/change-event-subscriber';
  * deadline too, so a process resumed after SIGSTOP does not believe it still leads
  * before its timers had a chance to run.
  *
+ * It emits `elected` (the epoch: the aggregator reads the project at once) and
+ * `demoted` (the DemotionReason) as it becomes and stops being the leader.
+ *
  * A gracefully stopping leader deletes the lease and publishes `leader-released`;
  * candidates try at once on that event, so a hand-over takes one round trip rather
  * than a lease. Otherwise candidates try every renewMs.
@@ -54,8 +57,6 @@ export interface LeaderElectionOptions {
   renewMs?: number;
   /** Defaults to `${nodeId}/${hostname}/${pid}/${random}`. */
   instance?: string;
-  onElected?: (epoch: number) => void;
-  onDemoted?: (reason: DemotionReason) => void;
   /** Measures the local deadline; must never step back (the daemon gives monotonicClock). */
   clock: Clock;
   /** The renew period and the watchdog, on the same time as `clock`. */
@@ -99,7 +100,6 @@ export class LeaderElection extends EventEmitter {
   private stateValue: ElectionState = 'idle';
   private epochValue: number | null = null;
   private deadline = 0;
-  private transitionCount = 0;
   private timer: Timer | undefined;
   private watchdog: Timer | undefined;
   private inFlight: Promise<void> | undefined;
@@ -151,11 +151,6 @@ export class LeaderElection extends EventEmitter {
   /** The fencing epoch while leader, null otherwise. */
   get epoch(): number | null {
     return this.stateValue === 'leader' ? this.epochValue : null;
-  }
-
-  /** Times this instance became or stopped being the leader. */
-  get transitions(): number {
-    return this.transitionCount;
   }
 
   async start(): Promise<void> {
@@ -216,8 +211,7 @@ export class LeaderElection extends EventEmitter {
       } catch (error) {
         this.log.warn({ epoch, err: error }, 'Could not release the leader lease; it expires by itself');
       }
-      this.transitionCount += 1;
-      this.notifyDemoted('closed');
+      this.emit('demoted', 'closed');
     }
     this.setState('closed');
   }
@@ -265,14 +259,12 @@ export class LeaderElection extends EventEmitter {
     this.epochValue = taken;
     this.deadline = sentAt + this.leaseMs;
     this.armWatchdog();
-    this.transitionCount += 1;
     this.setState('leader');
     // Operators (and the tests) can tell a graceful hand-over from a take-over after a
     // lease expired: the epoch taken right after a published release is the next one.
     const handOver = this.releasedEpoch !== undefined && this.epochValue === this.releasedEpoch + 1;
     this.log.info({ epoch: this.epochValue, after: handOver ? 'release' : 'no-leader' }, 'Elected aggregator leader');
     this.emit('elected', this.epochValue);
-    this.options.onElected?.(this.epochValue);
   }
 
   private async renew(): Promise<void> {
@@ -316,23 +308,13 @@ export class LeaderElection extends EventEmitter {
   private demote(reason: DemotionReason): void {
     const epoch = this.epochValue;
     this.clearWatchdog();
-    this.transitionCount += 1;
     this.setState('candidate');
     this.log.warn({ epoch, reason }, 'Stepped down as aggregator leader');
     // Best effort: if the lease is still ours in Redis, free it so another candidate need not wait.
     if (epoch !== null && reason !== 'lease-lost' && reason !== 'fenced') {
       this.release(epoch).catch(() => undefined);
     }
-    this.notifyDemoted(reason);
-  }
-
-  private notifyDemoted(reason: DemotionReason): void {
     this.emit('demoted', reason);
-    try {
-      this.options.onDemoted?.(reason);
-    } catch (error) {
-      this.log.error({ err: error }, 'onDemoted callback threw');
-    }
   }
 
   private setState(next: ElectionState): void {

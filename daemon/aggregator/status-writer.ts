@@ -53,9 +53,4 @@ export class StatusWriter {
       { instance: write.instance, epoch: write.epoch, status: write.status, generation: write.generation, registration: write.registration },
     );
   }
-
-  /** Stale writes Redis refused for this project, by any instance. */
-  async staleWritesRejected(): Promise<number> {
-    return Number((await this.redis.hget(this.keys.counters, 'staleWritesRejected')) ?? 0);
-  }
 }

@@ -37,7 +37,7 @@ export interface AuthServerOptions {
   config: Config;
   /** A Redis connection owned by the caller; without one the server opens (and closes) its own. */
   redis?: RedisClient;
-  /** The rules' clock (24 h release, expiry); tests pass a ManualClock. */
+  /** The rules' clock (24 h release, expiry); tests pass one they move. */
   clock?: Clock;
   logger: Logger;
   /** Random source of fault rates; tests make it deterministic. */

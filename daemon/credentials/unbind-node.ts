@@ -1,11 +1,9 @@
-import { Queue } from 'bullmq';
 import type { Config } from '../../shared/config/load';
 import { Codes } from '../../shared/catalog';
-import { closeRedis, createRedis, type RedisClient } from '../../shared/redis/connection';
+import type { RedisClient } from '../../shared/redis/connection';
 import { DamagedKeyError, damagedRole } from '../../shared/redis/damaged-key-error';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { LuaScript } from '../../shared/redis/lua-script';
-import { queueName, SCHEDULER_ID } from '../agent/schedule';
 import { AuthClient } from '../protocol/auth-client';
 import { classify, type Outcome } from '../protocol/classify';
 import { decryptCredential, type StoredCredential } from './credential-store';
@@ -13,9 +11,10 @@ import { decryptCredential, type StoredCredential } from './credential-store';
 /**
  * Unbinding a node (`fdl-cloudauth unbind`): frees its slot on the authorization
  * server (protocol v1 /v1/unbind, with the project's credential), then takes it out of
- * the project's view (remove-node-6.lua) and drops its heartbeat schedule, so a
- * migrated node neither holds a slot nor shows as stale. The server is asked first:
- * when it refuses, nothing in Redis changes.
+ * the project's view (remove-node-6.lua) and has its heartbeat schedule dropped (by
+ * the agent's scheduler, handed in as `removeSchedule`), so a migrated node neither
+ * holds a slot nor shows as stale. The server is asked first: when it refuses, nothing
+ * in Redis changes.
  */
 export const REMOVE_NODE = new LuaScript({
   file: 'daemon/credentials/lua/remove-node-6.lua',
@@ -40,12 +39,13 @@ export type UnbindResult =
 
 export interface UnbindOptions {
   redis: RedisClient;
-  redisConfig: Config['redis'];
   keys: ProjectKeys;
   authServer: Config['authServer'];
   keyDir: string;
   credential: StoredCredential;
   nodeId: string;
+  /** Drops the node's heartbeat schedule, so no leftover job binds it again (the agent's `removeNodeSchedule`). */
+  removeSchedule: () => Promise<void>;
   /** What could not be done after the node was unbound (the schedule left behind). */
   warn: (error: Error, what: string) => void;
 }
@@ -72,18 +72,6 @@ export async function unbindNode(o: UnbindOptions): Promise<UnbindResult> {
   };
   const wasMember = await REMOVE_NODE.run(o.redis, removeKeys, { nodeId, historyRetentionS: HISTORY_RETENTION_S });
   if (typeof wasMember === 'object') throw new DamagedKeyError(wasMember.damaged, removeKeys[wasMember.damaged], REMOVE_NODE.file);
-  await removeSchedule(o.redisConfig, keys, nodeId).catch((error: unknown) => o.warn(error as Error, 'could not remove the node schedule'));
+  await o.removeSchedule().catch((error: unknown) => o.warn(error as Error, 'could not remove the node schedule'));
   return { done: true, notBound, wasMember };
-}
-
-/** The unbound node's heartbeat schedule goes too, so no leftover job binds it again. */
-async function removeSchedule(redisConfig: Config['redis'], keys: ProjectKeys, nodeId: string): Promise<void> {
-  const connection = createRedis(redisConfig, { purpose: 'bullmq', connectionName: 'fdl-cloudauth-unbind-queue' });
-  const queue = new Queue(queueName(nodeId), { connection, prefix: keys.bullPrefix });
-  try {
-    await queue.removeJobScheduler(SCHEDULER_ID);
-  } finally {
-    await queue.close();
-    await closeRedis(connection);
-  }
 }

@@ -1,13 +1,16 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CATALOG } from '../../shared/catalog';
 import { packageVersion } from '../../shared/package-root';
-import { LOCAL_WRITE_OPS, type LocalWriteOp } from '../agent/local-disk';
 
 /**
  * The node-level series of SPEC §8: every sidecar exports them for itself (cluster
  * series come from the leader only, see daemon/aggregator). Values that describe
  * the present (journal backlog, Redis reachability) are read at scrape time.
  */
+/** The local writes (the agent's LocalDisk): the `op` label of `fdl_cloudauth_local_state_write_errors_total`. */
+export const LOCAL_WRITE_OPS = ['journal', 'state'] as const;
+export type LocalWriteOp = (typeof LOCAL_WRITE_OPS)[number];
+
 /** Why an answered attempt was never recorded: the `why` label of `fdl_cloudauth_results_lost_total`. */
 export const LOST_WHY = ['expired', 'held_max'] as const;
 export type LostWhy = (typeof LOST_WHY)[number];

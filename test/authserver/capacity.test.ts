@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { ManualClock } from '../../shared/clock';
+import { FakeClock } from '../support/fake-clock';
 import { testPrefix } from '../support/redis-server';
 import { authenticate, boundNodes, createAccount, getAccount, startInProcessAuthServer } from '../support/authserver';
 import { useRedisForAuthServers } from '../support/authserver-suite';
@@ -37,7 +37,7 @@ describe('capacity under concurrency', () => {
 describe('restart', () => {
   it('keeps accounts and bindings when the server stops and starts again on the same Redis', async () => {
     const keyPrefix = testPrefix('restart');
-    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    const clock = new FakeClock(Date.UTC(2026, 5, 1));
     const first = await startInProcessAuthServer({ redisUrl: suite.redis.url, keyPrefix, clock });
     const a = { account: 'persist@example.com', password: 'persist-password-1' };
     await createAccount(first.url, first.token, { ...a, capacity: 2, allowedIps: ['10.0.0.0/8'] });

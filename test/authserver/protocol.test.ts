@@ -95,7 +95,7 @@ describe('authenticate', () => {
     expect((await authenticate(url, disabled)).json).toMatchObject({ code: 30002, name: 'ACCOUNT_STATUS_ERROR' });
     const expiring = await account({ expiresAt: new Date(server.clock.now() + HOUR).toISOString() });
     expect((await authenticate(url, expiring)).json?.code).toBe(0);
-    server.clock.advance(HOUR);
+    await server.clock.advance(HOUR);
     expect((await authenticate(url, expiring)).json).toMatchObject({ code: 30000, name: 'LICENSE_EXPIRED' });
   });
 
@@ -200,14 +200,14 @@ describe('capacity over time (R10)', () => {
   it('frees the slot of a node without success for 24 h, by the injected clock', async () => {
     const a = await account({ capacity: 1 });
     expect((await authenticate(url, { ...a, nodeId: 'old' })).json?.code).toBe(0);
-    server.clock.advance(23 * HOUR);
+    await server.clock.advance(23 * HOUR);
     expect((await authenticate(url, { ...a, nodeId: 'new' })).json?.code).toBe(30007);
     // A success refreshes the binding: 24 h count from the last success.
     expect((await authenticate(url, { ...a, nodeId: 'old' })).json?.code).toBe(0);
-    server.clock.advance(23 * HOUR);
+    await server.clock.advance(23 * HOUR);
     expect((await authenticate(url, { ...a, nodeId: 'new' })).json?.code).toBe(30007);
     expect(await boundNodes(url, token, a.account)).toEqual(['old']);
-    server.clock.advance(HOUR);
+    await server.clock.advance(HOUR);
     expect(await boundNodes(url, token, a.account)).toEqual([]);
     const answer = await authenticate(url, { ...a, nodeId: 'new' });
     expect(answer.json?.code).toBe(0);
@@ -229,7 +229,7 @@ describe('capacity over time (R10)', () => {
     expect((await unbind(url, { ...a, password: 'wrong', nodeId: 'n2' })).json?.code).toBe(30006);
     expect((await request(url, '/v1/unbind', { body: { account: a.account } })).json?.code).toBe(10001);
     // A binding released by the 24 h rule is not bound any more.
-    server.clock.advance(24 * HOUR);
+    await server.clock.advance(24 * HOUR);
     expect((await unbind(url, { ...a, nodeId: 'n2' })).json?.code).toBe(20000);
   });
 

@@ -7,7 +7,7 @@ import { runCli } from '../../daemon/cli/run-cli';
 import { checkClock } from '../../daemon/doctor/redis-checks';
 import { cipherFor } from '../../shared/crypto/ciphers';
 import { KEY_FILE_NAMES } from '../../shared/crypto/key-files';
-import { ManualClock } from '../../shared/clock';
+import { FakeClock } from '../support/fake-clock';
 import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
 import { freePort } from '../support/ports';
 import { startConnectProxy, type TestProxy } from '../support/probe-servers';
@@ -232,11 +232,11 @@ describe('fdl-cloudauth doctor finds each problem and says the fix', () => {
     try {
       const [seconds, micros] = await client.time();
       const redisMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-      const off = await checkClock(client, new ManualClock(redisMs + 5 * 60_000));
+      const off = await checkClock(client, new FakeClock(redisMs + 5 * 60_000));
       expect(off).toMatchObject({ ok: false, required: true });
       expect(off.detail).toMatch(/^this node's clock is \+(299|300)\.\d s off Redis time$/);
       expect(off.fix).toContain('synchronize');
-      expect((await checkClock(client, new ManualClock(redisMs + 500))).ok).toBe(true);
+      expect((await checkClock(client, new FakeClock(redisMs + 500))).ok).toBe(true);
     } finally {
       client.disconnect();
     }

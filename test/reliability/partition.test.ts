@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import Redis from 'ioredis';
 import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_LEASE_MS, LEADER_RENEW_MS } from '../support/noise-budget';
 import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
@@ -14,6 +15,7 @@ import { LeaderElection, type DemotionReason } from '../../daemon/aggregator/lea
 import { ProjectViewReader } from '../../daemon/view/project-view';
 import type { ProjectView } from '../../daemon/view/compute-view';
 import { closeRedis, createRedis } from '../../shared/redis/connection';
+import { createLogger } from '../../shared/logger';
 
 /**
  * A leader cut off from Redis steps down and loses nothing. A TCP proxy sits between one sidecar
@@ -161,9 +163,21 @@ it("refuses the old leader's write that arrives after the partition, and counts 
   const events = new ChangeEvents({ subscriber: sub, keys: f.keys, log: silentLog });
   await events.start();
   const demoted: DemotionReason[] = [];
-  const election = new LeaderElection({ redis: cmd, events, keys: f.keys, log: silentLog, nodeId: 'old', leaseMs: LEASE_MS, renewMs: RENEW_MS, onDemoted: (r) => demoted.push(r), ...realTime });
+  const election = new LeaderElection({ redis: cmd, events, keys: f.keys, log: silentLog, nodeId: 'old', leaseMs: LEASE_MS, renewMs: RENEW_MS, ...realTime });
+  election.on('demoted', (r: DemotionReason) => demoted.push(r));
   const reader = new PartitioningReader({ redis: cmd, keys: f.keys, log: silentLog, policy: { failurePolicy: 'any', threshold: 12, intervalMs: 1000 } });
-  const aggregator = new Aggregator({ redis: cmd, events, election, reader, log: silentLog, debounceMs: 10, sweepMs: 100, ...realTime });
+  // The old leader's warnings, to tell whether it saw Redis refuse its write itself.
+  const oldLeaderWarnings: string[] = [];
+  const oldLeaderLog = createLogger({
+    level: 'warn',
+    destination: new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        oldLeaderWarnings.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    }),
+  });
+  const aggregator = new Aggregator({ redis: cmd, events, election, reader, log: oldLeaderLog, debounceMs: 10, sweepMs: 100, ...realTime });
   try {
     aggregator.start();
     await election.start();
@@ -206,7 +220,7 @@ it("refuses the old leader's write that arrives after the partition, and counts 
     await sleep(200);
     console.log(
       `figures partition-late-write oldEpoch=${oldEpoch} newEpoch=${newEpoch} takeoverMs=${takeoverMs} boundMs=${LEASE_MS + RENEW_MS} ` +
-        `staleWritesRejected=${rejected} seenByOldLeader=${aggregator.staleWritesRejected} demotions=${demoted.join(',')}`,
+        `staleWritesRejected=${rejected} seenByOldLeader=${oldLeaderWarnings.filter((l) => l.includes('Redis refused a stale leader write')).length} demotions=${demoted.join(',')}`,
     );
   } finally {
     await aggregator.close();

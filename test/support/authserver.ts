@@ -5,10 +5,10 @@ import https from 'node:https';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { startAuthServer, type AuthServerOptions, type RunningAuthServer } from '../../daemon/authserver/auth-server';
-import { ManualClock } from '../../shared/clock';
 import { loadConfig, type Config } from '../../shared/config/load';
 import { packageRoot } from '../../shared/package-root';
 import { createLogger } from '../../shared/logger';
+import { FakeClock } from './fake-clock';
 import { START_BOUND_MS } from './noise-budget';
 import { waitFor } from './wait';
 import { track } from './process-registry';
@@ -16,7 +16,7 @@ import { testPrefix } from './redis-server';
 
 /**
  * Helpers to run the reference authorization server in tests: in-process (with a
- * ManualClock and a capturing log destination) or as a real `fdl-cloudauth
+ * FakeClock and a capturing log destination) or as a real `fdl-cloudauth
  * authserver` child process started from dist/ (tests run after `npm run build`).
  * Other suites (agent, aggregator, demo) use these too.
  */
@@ -30,7 +30,7 @@ export const CLI_ENTRY = path.join(REPO_ROOT, 'dist', 'daemon', 'cli', 'main.js'
 export interface InProcessOptions {
   redisUrl: string;
   keyPrefix?: string;
-  clock?: ManualClock;
+  clock?: FakeClock;
   token?: string;
   /** Extra CLOUDAUTH_* environment (e.g. TLS files). */
   env?: Record<string, string>;
@@ -43,7 +43,7 @@ export interface InProcessOptions {
 }
 
 export interface InProcessAuthServer extends RunningAuthServer {
-  readonly clock: ManualClock;
+  readonly clock: FakeClock;
   readonly token: string;
   readonly keyPrefix: string;
   readonly config: Config;
@@ -54,7 +54,7 @@ export interface InProcessAuthServer extends RunningAuthServer {
 const running = new Set<RunningAuthServer>();
 
 export async function startInProcessAuthServer(options: InProcessOptions): Promise<InProcessAuthServer> {
-  const clock = options.clock ?? new ManualClock(Date.UTC(2026, 0, 1));
+  const clock = options.clock ?? new FakeClock(Date.UTC(2026, 0, 1));
   const token = options.token ?? TEST_ADMIN_TOKEN;
   const keyPrefix = options.keyPrefix ?? testPrefix('as');
   const config = loadConfig({

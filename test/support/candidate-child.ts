@@ -9,7 +9,7 @@ import { waitFor } from './wait';
  * in its own process, loaded from dist/ (`npm run build`), for tests that SIGSTOP or
  * SIGKILL a leader and for the failover benchmark. It writes one JSON line per event:
  * `{ready}`, `{elected, at, instance}` (Date.now() when it became leader),
- * `{demoted, isLeader}`, with `reportMs` a periodic `{rejected, isLeader}`, and
+ * `{demoted, isLeader}`, with `reportMs` a periodic `{isLeader}`, and
  * `{closed}` after a graceful SIGTERM, on which it closes like the daemon: election
  * first, so the lease is released and the release published.
  */
@@ -35,17 +35,17 @@ const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
   await events.start();
   const election = new LeaderElection({ redis, events, keys, log, nodeId: process.env.BENCH_NAME,
     leaseMs: Number(process.env.BENCH_LEASE_MS), renewMs: Number(process.env.BENCH_RENEW_MS),
-    onElected: (epoch) => say({ elected: epoch, at: Date.now(), instance: election.instance }),
-    onDemoted: (reason) => say({ demoted: reason, isLeader: election.isLeader }),
     clock: monotonicClock, timers: systemTimers });
   const reader = new ProjectViewReader({ redis, keys, log, policy: { failurePolicy: 'any', threshold: 12, intervalMs: 7200000 } });
   const tuning = process.env.BENCH_SWEEP_MS ? { debounceMs: 10, sweepMs: Number(process.env.BENCH_SWEEP_MS) } : {};
   const aggregator = new Aggregator({ redis, events, election, reader, log, ...tuning, clock: monotonicClock, timers: systemTimers });
   aggregator.start();
+  election.on('elected', (epoch) => say({ elected: epoch, at: Date.now(), instance: election.instance }));
+  election.on('demoted', (reason) => say({ demoted: reason, isLeader: election.isLeader }));
   await election.start();
   say({ ready: true, leader: election.isLeader });
   if (process.env.BENCH_REPORT_MS) {
-    setInterval(() => say({ rejected: aggregator.staleWritesRejected, isLeader: election.isLeader }), Number(process.env.BENCH_REPORT_MS));
+    setInterval(() => say({ isLeader: election.isLeader }), Number(process.env.BENCH_REPORT_MS));
   }
   process.once('SIGTERM', async () => {
     await election.close();
@@ -67,7 +67,6 @@ export interface CandidateMessage {
   instance?: string;
   demoted?: string;
   isLeader?: boolean;
-  rejected?: number;
   closed?: boolean;
 }
 
@@ -80,7 +79,7 @@ export interface CandidateEnv {
   project?: string;
   /** Aggregator sweep (and a 10 ms debounce); default the daemon's. */
   sweepMs?: number;
-  /** Report `{rejected, isLeader}` this often; default never. */
+  /** Report `{isLeader}` this often; default never. */
   reportMs?: number;
 }
 

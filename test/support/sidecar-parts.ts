@@ -82,8 +82,6 @@ export async function startCandidate(options: CandidateOptions): Promise<Candida
     nodeId: options.nodeId,
     leaseMs: options.leaseMs ?? 1000,
     renewMs: options.renewMs ?? 200,
-    onElected: (epoch) => elected.push(epoch),
-    onDemoted: (reason) => demoted.push(reason),
     ...time,
   });
   const reader = new ProjectViewReader({ redis, keys: options.keys, policy: options.policy ?? DEFAULT_POLICY, log: silentLog });
@@ -91,6 +89,8 @@ export async function startCandidate(options: CandidateOptions): Promise<Candida
     ? new Aggregator({ redis, events, election, reader, log: silentLog, debounceMs: 20, sweepMs: options.sweepMs ?? 200, ...time })
     : undefined;
   aggregator?.start();
+  election.on('elected', (epoch: number) => elected.push(epoch));
+  election.on('demoted', (reason: DemotionReason) => demoted.push(reason));
   await election.start();
   return {
     redis,

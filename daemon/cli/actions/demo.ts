@@ -11,7 +11,6 @@ import { DemoStory, STEPS } from '../../demo/demo-story';
 import { StoryAborted } from '../../demo/story-aborted';
 import { LiveTable } from '../../demo/live-table';
 import { ExitCode, stringFlag, UsageError, type CommandContext } from '../command';
-import { PASSWORD_ENV } from '../commands/demo';
 
 /**
  * `fdl-cloudauth demo` (SPEC §9): a whole cluster on this machine — Redis, the
@@ -21,6 +20,9 @@ import { PASSWORD_ENV } from '../commands/demo';
  * removes its temporary directory. Exit 0 when the story reached its end, 1 otherwise.
  */
 const REDIS_ENV = ['CLOUDAUTH_REDIS_URL', 'CLOUDAUTH_REDIS_SENTINELS', 'CLOUDAUTH_REDIS_CLUSTER_NODES'];
+
+/** Sets the demo account's password (otherwise random); named in the help (cli/commands/demo.ts). */
+const PASSWORD_ENV = 'CLOUDAUTH_DEMO_PASSWORD';
 
 /** True when the user chose a Redis: in the environment or in the --config file. */
 function redisConfigured(env: NodeJS.ProcessEnv, configFile: string | undefined): boolean {

@@ -1,5 +1,6 @@
 import { ConfigError } from '../../../shared/config/load';
 import { NAME_PATTERN, ProjectKeys } from '../../../shared/redis/keys';
+import { removeNodeSchedule } from '../../agent/heartbeat-scheduler';
 import { readCredential } from '../../credentials/credential-store';
 import { unbindNode } from '../../credentials/unbind-node';
 import { cliLogger } from '../cli-logger';
@@ -9,8 +10,9 @@ import { ExitCode, stringFlag, UsageError, type CommandContext } from '../comman
 /**
  * `fdl-cloudauth unbind --node ID`: the flags and what is said; the unbinding itself
  * (server first, then the project's view and the schedule) is
- * credentials/unbind-node.ts. Stop the node's sidecar first: a running sidecar would
- * bind the node again.
+ * credentials/unbind-node.ts, and the schedule is dropped by the agent's scheduler
+ * (agent/heartbeat-scheduler.ts). Stop the node's sidecar first: a running sidecar
+ * would bind the node again.
  */
 export async function run(ctx: CommandContext): Promise<number> {
   const nodeId = stringFlag(ctx, 'node');
@@ -30,12 +32,12 @@ export async function run(ctx: CommandContext): Promise<number> {
     }
     const result = await unbindNode({
       redis,
-      redisConfig: cfg.redis,
       keys,
       authServer: cfg.authServer,
       keyDir: cfg.crypto.keyDir,
       credential,
       nodeId,
+      removeSchedule: () => removeNodeSchedule(cfg.redis, keys.bullPrefix, nodeId),
       warn: (error, what) => log.warn({ err: error }, what),
     });
     if (!result.done) {

@@ -1,8 +1,5 @@
 import { lazyRun, type Command } from '../command';
 
-/** Sets the demo account's password (otherwise random); named in the help. */
-export const PASSWORD_ENV = 'CLOUDAUTH_DEMO_PASSWORD';
-
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'run a whole three-node cluster on this machine and show it fail and recover',
@@ -21,7 +18,7 @@ in about a minute, shown as a live table. Prints each sidecar's metrics URL.
                   failed project held for 1s instead of 6s (for scripted runs)
 
 Exit code 0 when the story reached "registered again", 1 otherwise. The demo
-account's password is random (${PASSWORD_ENV} sets it) and never printed.`,
+account's password is random (CLOUDAUTH_DEMO_PASSWORD sets it) and never printed.`,
   options: { duration: { type: 'string' }, pace: { type: 'string' } },
   run: lazyRun(() => import('../actions/demo')),
 };
