@@ -122,10 +122,9 @@ export class Agent {
     if (this.state !== 'RUNNING') return Promise.resolve();
     this.syncing ??= (async () => {
       try {
-        await this.flow.recover();
+        await this.flow.catchUpWithRedis();
         // Redis may have lost them, or the key files changed while it was away.
         await this.flow.publishKeyIds(true);
-        await this.sink.resync();
         await this.scheduler.ensure();
         await this.catchUpIfDue();
         this.log.info({ why }, 'Synchronised with Redis');

@@ -5,7 +5,7 @@ import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { openableKeyIds, publishKeyIds } from '../credentials/node-key-ids';
 import type { Outcome } from '../protocol/classify';
-import { planFromLocal, planFromRedis, readBeforeAttempt, rememberRead, type Plan } from './attempt-plan';
+import { noteVerdict, planFromLocal, planFromRedis, readBeforeAttempt, rememberRead, type Plan } from './attempt-plan';
 import { AttemptAbandoned, type AttemptRunner } from './attempt-runner';
 import type { CachedCredential, LocalState } from './local-state';
 import { lossSeen, type Recovery } from './recovery';
@@ -61,6 +61,17 @@ export class AttemptFlow {
   /** The recovery step: puts back what Redis lost of what this node holds (Recovery tells the agent). */
   recover(): Promise<string[]> {
     return this.o.recovery.restore();
+  }
+
+  /**
+   * When Redis answers again: the recovery step, the `failed` verdict written while this
+   * node could not hear it (kept, to restore it should Redis lose it), then the results
+   * Redis may lack (ResultSink.resync). Throws when Redis goes away again.
+   */
+  async catchUpWithRedis(): Promise<void> {
+    await this.recover();
+    await noteVerdict(this.o.redis, this.o.keys, this.o.local);
+    await this.o.sink.resync();
   }
 
   /** Redis lost data: the key ids published went with it, so the next chance publishes them again. */

@@ -2,7 +2,7 @@ import { every, type Clock, type Timer, type Timers } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import { changesStatusInputs, type ChangeEvent } from '../../shared/redis/change-events';
-import type { ProjectView } from '../view/compute-view';
+import { STALE_FACTOR, type ProjectView } from '../view/compute-view';
 import type { ProjectViewReader } from '../view/project-view';
 import type { ChangeEvents } from '../../shared/redis/change-event-subscriber';
 import type { LeaderElection } from './leader-election';
@@ -42,6 +42,19 @@ export interface AggregatorOptions {
    * project stays failed (R5). Resolves with what it put back (empty: nothing).
    */
   recover?: () => Promise<string[]>;
+}
+
+/**
+ * After a loss of Redis data (the recovery hash says so), a member whose record is
+ * still missing may be the one that holds the `failed` verdict: until every member has
+ * put back what it holds — or has been silent for the stale time of R6, when it counts
+ * as gone — the leader writes no status but `failed`. Nothing unknown fails a project
+ * (R5), and nothing unknown un-fails one.
+ */
+export function awaitingRestore(view: ProjectView): boolean {
+  if (view.computedStatus === 'failed' || view.recovery === null) return false;
+  if (!view.unknownMembers.some((m) => m.why === 'missing')) return false;
+  return view.now - view.recovery.at < STALE_FACTOR * view.intervalMs;
 }
 
 export class Aggregator {
@@ -181,6 +194,10 @@ export class Aggregator {
     const stored = view.stored?.status ?? null;
     // Sticky: nothing the nodes say replaces a stored `failed`; only register clears it.
     if (stored === 'failed' || stored === view.computedStatus) return view;
+    if (awaitingRestore(view)) {
+      this.log.debug({ missing: view.unknownMembers.map((m) => m.id) }, 'Redis lost data: waiting for the members to put back what they hold before writing the status');
+      return view;
+    }
 
     let outcome: WriteOutcome;
     try {

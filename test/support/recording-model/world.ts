@@ -176,8 +176,8 @@ export class ModelNode {
   async sync(): Promise<void> {
     if (this.down || !this.reachable) return;
     try {
-      await this.flow.recover();
-      await this.sink.resync();
+      // The agent's own sequence (Agent.sync) for the recording: recovery, the verdict, the results.
+      await this.flow.catchUpWithRedis();
     } catch {
       // As the agent: logged, tried again at the next chance.
     }
