@@ -13,7 +13,7 @@ import { attemptIdAliases } from './schedule';
  * idempotent on the attempt id in the same way. The recording never restores: when it
  * finds the node's record lost or broken it writes nothing and says so, and
  * recordAttempt runs the step its caller gives (`recover`: the agent's Recovery, the
- * one owner of restorations) or repairs the record (repair-record-1.lua) before
+ * one owner of restorations) or repairs the record (repair-record-2.lua) before
  * recording again — off the hot path, which carries no copy of the record.
  */
 
@@ -86,8 +86,8 @@ export class RecordingRefusedError extends Error {
 }
 
 const REPAIR = new LuaScript({
-  file: 'daemon/agent/lua/repair-record-1.lua',
-  keys: ['node'],
+  file: 'daemon/agent/lua/repair-record-2.lua',
+  keys: ['node', 'history'],
   args: ['heldRecord'],
   reply: (raw, check) => check.fields(raw),
 });
@@ -192,7 +192,7 @@ export async function repairRecord(
   nodeId: string,
   heldRecord: Record<string, string> | null,
 ): Promise<Record<string, string> | null> {
-  const before = await REPAIR.run(redis, { node: keys.node(nodeId) }, { heldRecord: heldRecord ? JSON.stringify(heldRecord) : '' });
+  const before = await REPAIR.run(redis, { node: keys.node(nodeId), history: keys.history(nodeId) }, { heldRecord: heldRecord ? JSON.stringify(heldRecord) : '' });
   return Object.keys(before).length > 0 ? before : null;
 }
 

@@ -62,9 +62,9 @@
     one and was not unbound on purpose — Redis lost its data since;
     restore-after-loss-8.lua puts them back first, so the streak goes on instead of
     starting again at 1;
-  - corrupt: a number field (the list of repair-record-1.lua) is not an integer as
+  - corrupt: a number field (the list of repair-record-2.lua) is not an integer as
     HINCRBY takes it ('2.0' and '1e3' are not), or a reason field is not a reason, and
-    the arithmetic below would fail halfway; repair-record-1.lua repairs it from what
+    the arithmetic below would fail halfway; repair-record-2.lua repairs it from what
     the node holds;
   - expired: the attempt is older than the idempotency horizon (ARGV[13]): its id
     would be trimmed as soon as written, so a second replay would count it again. It
@@ -105,7 +105,7 @@ if redis.call('EXISTS', credentialKey) == 0 then return { -1, 0, at, {} } end
 if ARGV[15] == '1' and redis.call('EXISTS', nodeKey) == 0 and redis.call('SISMEMBER', removedKey, nodeId) == 0 then
   return { -1, 0, at, {} }
 end
--- The same list as repair-record-1.lua.
+-- The same list as repair-record-2.lua.
 for _, field in ipairs({ 'lastAttemptAt', 'lastSuccessAt', 'consecutiveFailures', 'attemptsTotal', 'failuresTotal', 'generation',
   'licenseExpiresAt', 'licenseCapacity', 'licenseBound' }) do
   local value = redis.call('HGET', nodeKey, field)

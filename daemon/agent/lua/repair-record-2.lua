@@ -8,12 +8,18 @@
   are written; a record that parses is left alone.
 
   KEYS[1] node record hash        <prefix>:{project}:node:<id>
+  KEYS[2] failure history list    <prefix>:{project}:node:<id>:history (newest first)
 
   ARGV[1] the node's record as the node last saw it (JSON object), '' if none
 
   Returns the record as it was before the repair (HGETALL), for the node to count as a
   corrupt record; empty when nothing was broken.
 ]]
+local function text(value)
+  if type(value) == 'number' then return string.format('%.0f', value) end
+  return value
+end
+
 local function soundReason(value)
   if value == '' then return true end
   local okDecode, decoded = pcall(cjson.decode, value)
@@ -40,15 +46,33 @@ if ARGV[1] ~= '' then
   if okHeld and type(decoded) == 'table' then held = decoded end
 end
 -- The held copy is of this record's last attempt, or older (a crash between the write
--- and the node's note of it): a streak is then better read from the record itself
--- where it tells: a last attempt that was a success leaves no streak.
+-- and the node's note of it). A streak is then read from the record where it tells: a
+-- last attempt that was a success leaves none; otherwise the held streak (none when a
+-- success came after the held copy) plus the failures the history holds since.
 local current = held ~= nil and held.lastAttemptId == redis.call('HGET', KEYS[1], 'lastAttemptId')
 local lastAttemptAt = integerOr(redis.call('HGET', KEYS[1], 'lastAttemptAt'), nil)
 local lastSuccessAt = integerOr(redis.call('HGET', KEYS[1], 'lastSuccessAt'), nil)
+local function streakSinceHeld()
+  if lastAttemptAt and lastSuccessAt and lastSuccessAt >= lastAttemptAt then return '0' end
+  local heldAt = held and integerOr(text(held.lastAttemptAt), nil)
+  local heldStreak = held and integerOr(text(held.consecutiveFailures), nil)
+  if not heldAt or not heldStreak then return nil end
+  local since, streak = heldAt, heldStreak
+  if lastSuccessAt and lastSuccessAt > heldAt then since, streak = lastSuccessAt, 0 end
+  if redis.call('TYPE', KEYS[2]).ok ~= 'list' then return tostring(streak) end
+  for _, raw in ipairs(redis.call('LRANGE', KEYS[2], 0, 99)) do
+    local okDecode, entry = pcall(cjson.decode, raw)
+    if okDecode and type(entry) == 'table' and type(entry.at) == 'number' then
+      if entry.at <= since then break end
+      if lastAttemptAt == nil or entry.at <= lastAttemptAt then streak = streak + 1 end
+    end
+  end
+  return tostring(streak)
+end
 for _, entry in ipairs(broken) do
   local field, sound = entry[1], entry[2]
   local known = held and held[field]
-  if field == 'consecutiveFailures' and not current and lastAttemptAt and lastSuccessAt and lastSuccessAt >= lastAttemptAt then known = '0' end
+  if field == 'consecutiveFailures' and not current then known = streakSinceHeld() or known end
   if type(known) == 'number' and known == math.floor(known) then known = string.format('%.0f', known) end
   if type(known) == 'string' and sound(known) then
     redis.call('HSET', KEYS[1], field, known)
