@@ -17,7 +17,7 @@ import { ProjectViewReader } from './view/project-view';
 import { viewPolicy } from './view/view-policy';
 import { SidecarServer } from './http/sidecar-server';
 import { WebConfigSource } from './http/web-config-source';
-import { registerWebConfigMetrics } from './http/web-config-metrics';
+import { registerWebConfigMetrics } from './metrics/web-config-metrics';
 import { RegistrationPage } from './page/registration-page';
 import { NodeMetrics } from './metrics/node-metrics';
 import { AuthClient } from './protocol/auth-client';

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Timer, Timers } from '../../shared/clock';
 import type { Logger } from '../../shared/logger';
+import { ProbeMetrics } from '../metrics/probe-metrics';
 import { probeReachability, type ReachabilityResult, type ReachabilityTarget } from '../protocol/reachability';
 
 /**
@@ -10,8 +11,8 @@ import { probeReachability, type ReachabilityResult, type ReachabilityTarget } f
  * protocol/reachability.ts) and exports the answer, so a firewall or proxy change is
  * seen within minutes instead of at the next heartbeat, up to 2 h later. Probes run
  * one after the other (a slow one delays the next instead of piling up), on the
- * injected timers (the system's never keep the process alive). The series appear with
- * the first probe: a sidecar with the probe off (interval 0) exports none of them.
+ * injected timers (the system's never keep the process alive). Its series are
+ * metrics/probe-metrics.ts'; they appear with the first probe.
  */
 export interface ReachabilityProbeOptions {
   registry: Registry;
@@ -31,9 +32,7 @@ export class ReachabilityProbe {
   private running: Promise<void> | undefined;
   private closed = false;
   private last: ReachabilityResult | null = null;
-  private readonly reachable: Gauge<'project' | 'node'>;
-  private readonly duration: Gauge<'project' | 'node'>;
-  private readonly expiry: Gauge<'project' | 'node'>;
+  private readonly metrics: ProbeMetrics;
 
   constructor(private readonly o: ReachabilityProbeOptions) {
     this.log = o.logger.child({ part: 'probe' });
@@ -43,26 +42,7 @@ export class ReachabilityProbe {
       proxy: o.authServer.proxy,
       timeoutMs: o.authServer.timeoutMs,
     };
-    const registers = [o.registry];
-    const labelNames = ['project', 'node'] as const;
-    this.reachable = new Gauge({
-      name: 'fdl_cloudauth_authserver_reachable',
-      help: '1 when the last probe reached the authorization server (DNS, TCP, TLS), 0 otherwise.',
-      labelNames,
-      registers,
-    });
-    this.duration = new Gauge({
-      name: 'fdl_cloudauth_probe_duration_seconds',
-      help: 'Duration of the last reachability probe of the authorization server.',
-      labelNames,
-      registers,
-    });
-    this.expiry = new Gauge({
-      name: 'fdl_cloudauth_authserver_tls_expiry_timestamp_seconds',
-      help: "notAfter of the authorization server's TLS certificate, as the last successful probe saw it.",
-      labelNames,
-      registers,
-    });
+    this.metrics = new ProbeMetrics(o.registry, o.project, o.node);
   }
 
   /** The last result; null before the first probe. */
@@ -93,10 +73,7 @@ export class ReachabilityProbe {
   /** One probe, its metrics and — when reachability changed — one log line. */
   async probeOnce(): Promise<ReachabilityResult> {
     const result = await probeReachability(this.target);
-    const labels = { project: this.o.project, node: this.o.node };
-    this.reachable.set(labels, result.reachable ? 1 : 0);
-    this.duration.set(labels, result.durationMs / 1000);
-    if (result.certificate) this.expiry.set(labels, Math.floor(result.certificate.notAfter / 1000));
+    this.metrics.observe(result);
     const fields = { step: result.failedStep, detail: result.detail, via: result.via };
     if (!result.reachable && (this.last === null || this.last.reachable)) this.log.warn(fields, 'Authorization server unreachable');
     else if (result.reachable && this.last !== null && !this.last.reachable) this.log.info(fields, 'Authorization server reachable again');
