@@ -154,7 +154,9 @@ async function benchScrape(ctx: BenchContext, fixture: ClusterFixture, nodes: nu
   const value = median(scrapes);
   const base = median(bases);
   const render = median(renders);
-  ctx.log(`scrape ${nodes} nodes: ${value.toFixed(2)} ms after a new view, ${render.toFixed(2)} ms same view (${bytes} bytes), node-level only ${base.toFixed(3)} ms, ${scrapeTrips} Redis round trips in the scrapes`);
+  ctx.log(
+    `scrape ${nodes} nodes: ${value.toFixed(2)} ms after a new view, ${render.toFixed(2)} ms same view (${bytes} bytes), node-level only ${base.toFixed(3)} ms, ${scrapeTrips} Redis round trips in the scrapes`,
+  );
   const common = { unit: 'ms', baseline: base, baselineText: 'registry.metrics() with only the node-level metrics', digits: 3 } as const;
   return [
     figure({

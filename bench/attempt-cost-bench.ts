@@ -85,7 +85,7 @@ export async function benchAttemptCost(ctx: BenchContext): Promise<Figure[]> {
     await monitor.start();
     await agent.start();
     // The first attempt (catch-up) and one scheduled one, then the window opens on the next.
-    await waitFor('the agent\'s first attempts', async () => (await recorded()) >= 2, 30_000, 5);
+    await waitFor("the agent's first attempts", async () => (await recorded()) >= 2, 30_000, 5);
     const first = await recorded();
     await waitFor('the next attempt', async () => (await recorded()) > first, 10_000, 5);
     const opened = await recorded();
@@ -99,7 +99,14 @@ export async function benchAttemptCost(ctx: BenchContext): Promise<Figure[]> {
     const byConnection: Record<string, Record<string, number>> = {};
     for (const c of seen) {
       const name = names.get(c.source) ?? '(closed connection)';
-      const key = name === 'bench-agent-command' ? 'agent' : name === 'bench-admin' ? 'admin' : name.startsWith('fdl-cloudauth-authserver') || name === '' ? 'other' : 'bullmq';
+      const key =
+        name === 'bench-agent-command'
+          ? 'agent'
+          : name === 'bench-admin'
+            ? 'admin'
+            : name.startsWith('fdl-cloudauth-authserver') || name === ''
+              ? 'other'
+              : 'bullmq';
       byConnection[key] ??= {};
       const bucket = byConnection[key] as Record<string, number>;
       bucket[c.name] = (bucket[c.name] ?? 0) + 1;
@@ -108,7 +115,9 @@ export async function benchAttemptCost(ctx: BenchContext): Promise<Figure[]> {
     const bullCommands = Object.values(byConnection.bullmq ?? {}).reduce((a, b) => a + b, 0);
     const tripsPer = ours.roundTrips / total;
     const commandsPer = ours.commands / total;
-    ctx.log(`${total} attempts: agent ${tripsPer} round trips, ${commandsPer} commands (monitor: ${agentMonitored / total}); BullMQ ${bullCommands / total} commands an attempt`);
+    ctx.log(
+      `${total} attempts: agent ${tripsPer} round trips, ${commandsPer} commands (monitor: ${agentMonitored / total}); BullMQ ${bullCommands / total} commands an attempt`,
+    );
     ctx.note(
       `Per recorded attempt on the agent's own connection (${tripsPer} round trips): ${formatStats(ours.byName, total)}. ` +
         `Before the attempt one MULTI block (credential, sticky status, idempotency check, whether the node record exists, Redis TIME); ` +

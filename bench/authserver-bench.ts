@@ -32,7 +32,12 @@ interface LoadResult {
   errors: number;
 }
 
-async function drive(pool: Pool, seconds: number, request: (i: number) => Parameters<Pool['request']>[0], ok: (status: number, body: string) => boolean): Promise<LoadResult> {
+async function drive(
+  pool: Pool,
+  seconds: number,
+  request: (i: number) => Parameters<Pool['request']>[0],
+  ok: (status: number, body: string) => boolean,
+): Promise<LoadResult> {
   const latencies: number[] = [];
   let errors = 0;
   let counter = 0;
@@ -93,7 +98,9 @@ async function startServer(redisUrl: string, nodeArgs: string[]): Promise<Server
   };
 }
 
-const bodies = Array.from({ length: NODE_IDS }, (_, i) => JSON.stringify(authBody({ account: 'acme', password: PASSWORD, project: 'bench', nodeId: `node-${i}` })));
+const bodies = Array.from({ length: NODE_IDS }, (_, i) =>
+  JSON.stringify(authBody({ account: 'acme', password: PASSWORD, project: 'bench', nodeId: `node-${i}` })),
+);
 const authRequest = (i: number) => ({
   method: 'POST' as const,
   path: '/v1/authenticate',
@@ -140,7 +147,9 @@ export async function benchAuthServer(ctx: BenchContext): Promise<Figure[]> {
     await drive(pool, 0.5, healthRequest, healthOk);
     const health = await drive(pool, seconds, healthRequest, healthOk);
     const auth = await drive(pool, seconds, authRequest, authOk);
-    ctx.log(`authenticate ${auth.perSecond.toFixed(0)}/s p50 ${auth.p50.toFixed(1)} p99 ${auth.p99.toFixed(1)} ms (${auth.errors} errors); healthz ${health.perSecond.toFixed(0)}/s p99 ${health.p99.toFixed(1)} ms`);
+    ctx.log(
+      `authenticate ${auth.perSecond.toFixed(0)}/s p50 ${auth.p50.toFixed(1)} p99 ${auth.p99.toFixed(1)} ms (${auth.errors} errors); healthz ${health.perSecond.toFixed(0)}/s p99 ${health.p99.toFixed(1)} ms`,
+    );
     if (auth.errors > 0) throw new Error(`${auth.errors} of ${auth.requests} authentications did not answer code 0 (log: ${server.logFile})`);
     figures = [
       figure({

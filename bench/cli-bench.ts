@@ -89,7 +89,11 @@ export async function benchCli(ctx: BenchContext): Promise<Figure[]> {
   const main = path.join(packageRoot(), 'dist', 'daemon', 'cli', 'main.js');
   const env = { PATH: process.env.PATH ?? '' };
 
-  const help = alternate(runs, () => timed([main, '--help'], env), () => timed(['-e', '0'], env));
+  const help = alternate(
+    runs,
+    () => timed([main, '--help'], env),
+    () => timed(['-e', '0'], env),
+  );
   const helpMs = median(help.a);
   const bareMs = median(help.b);
   ctx.log(`--help ${helpMs.toFixed(1)} ms, node -e 0 ${bareMs.toFixed(1)} ms (medians of ${runs})`);

@@ -88,7 +88,9 @@ export async function benchFootprint(ctx: BenchContext): Promise<Figure[]> {
         `that only requires the sidecar's code (dist/daemon/cli/actions/daemon.js, what \`fdl-cloudauth daemon\` loads before its cipher) and then waits ` +
         (ctx.quick ? '' : `takes ${loadedRssMiB('./dist/daemon/cli/actions/daemon.js').toFixed(1)} MiB in this run, `) +
         `against ${bareMiB.toFixed(1)} MiB for a bare node process.` +
-        (loaded.length > 0 ? ` MiB over bare for requiring each dependency alone (they share Node's own overhead, so they do not add up; a sidecar loads only its algorithm's cipher library, node-forge or sm-crypto-v2): ${loaded.join(', ')}.` : '') +
+        (loaded.length > 0
+          ? ` MiB over bare for requiring each dependency alone (they share Node's own overhead, so they do not add up; a sidecar loads only its algorithm's cipher library, node-forge or sm-crypto-v2): ${loaded.join(', ')}.`
+          : '') +
         ` Over the idle period its RSS went from ${((rss[0] ?? 0) / 1024).toFixed(1)} MiB (first sample) to ${((rss.at(-1) ?? 0) / 1024).toFixed(1)} MiB (last), median ${rssMiB.toFixed(1)}, max ${rssMaxMiB.toFixed(1)}. The same sidecar started with NODE_OPTIONS=${TUNED_NODE_OPTIONS} (a 1 MiB ` +
         `young generation), measured over the same seconds, took ${tunedMiB.toFixed(1)} MiB` +
         (tunedMiB <= bareMiB + 40 ? ', within the target' : ', over the target') +
@@ -101,7 +103,9 @@ export async function benchFootprint(ctx: BenchContext): Promise<Figure[]> {
           ? ' Meeting bare + 40 MiB would mean dropping or lazily loading dependencies the sidecar uses on every attempt (BullMQ with ioredis, undici).'
           : ''),
     );
-    ctx.log(`sidecar RSS ${rssMiB.toFixed(1)} MiB (bare ${bareMiB.toFixed(1)}), CPU ${cpu.toFixed(3)} % (bare ${bareCpu.toFixed(3)} %) over ${elapsed.toFixed(0)} s`);
+    ctx.log(
+      `sidecar RSS ${rssMiB.toFixed(1)} MiB (bare ${bareMiB.toFixed(1)}), CPU ${cpu.toFixed(3)} % (bare ${bareCpu.toFixed(3)} %) over ${elapsed.toFixed(0)} s`,
+    );
     return [
       figure({
         id: 'footprint.rss',

@@ -35,7 +35,10 @@ async function writeDay(fixture: ClusterFixture, now: number): Promise<void> {
       pipeline.zadd(fixture.keys.attempts(id), at, attemptId);
       const failed = k === 6 || (failing && k < 2);
       if (!failed) continue;
-      const entry = failing && k < 2 ? { code: 30002, name: 'ACCOUNT_STATUS_ERROR', message: 'the account status is disabled' } : { code: null, name: 'CONNECTION_FAILED', message: MESSAGE };
+      const entry =
+        failing && k < 2
+          ? { code: 30002, name: 'ACCOUNT_STATUS_ERROR', message: 'the account status is disabled' }
+          : { code: null, name: 'CONNECTION_FAILED', message: MESSAGE };
       // Oldest first, so LPUSH leaves the newest at the head as record-attempt does.
       pipeline.rpush(fixture.keys.history(id), JSON.stringify({ node: id, ...entry, at, attemptId }));
     }
@@ -49,7 +52,12 @@ export async function benchPage(ctx: BenchContext): Promise<Figure[]> {
   await fixture.start();
   try {
     await writeDay(fixture, Date.now());
-    const reader = new ProjectViewReader({ redis: fixture.redis, keys: fixture.keys, log: silentLog, policy: { failurePolicy: 'any', threshold: 12, intervalMs: INTERVAL_MS } });
+    const reader = new ProjectViewReader({
+      redis: fixture.redis,
+      keys: fixture.keys,
+      log: silentLog,
+      policy: { failurePolicy: 'any', threshold: 12, intervalMs: INTERVAL_MS },
+    });
     const status = async () => buildStatusJson(await reader.read());
     const page = new RegistrationPage({ redis: fixture.redis, keys: fixture.keys, intervalMs: INTERVAL_MS });
     const search = new URLSearchParams();

@@ -1,4 +1,5 @@
 import type { BenchResults, Figure } from './figure';
+import { IMAGE } from './image-note';
 import { TEST_SUITE } from './test-suite-note';
 
 /**
@@ -34,7 +35,7 @@ const CHANGES = `## What changed
   names, help and flags only; a command's work (\`daemon/cli/actions/\`) and the
   configuration loader are loaded when it runs, so \`--help\` loads no dependency
   (20 files of ours) and \`status\` loads ioredis, pino and convict but not BullMQ,
-  the ciphers, the agent, the reference server or the demo (test/cli/module-loading.test.ts).
+  the ciphers, the agent, the reference server or the demo (test/cli/module-loading.process.test.ts).
   A sidecar loads only its credential's cipher library (node-forge or sm-crypto-v2,
   about 10 MiB each; the key ids of the private keys it announces come from
   node:crypto), neither \`daemon/authserver\` (its failure limiter moved to
@@ -165,6 +166,7 @@ export function renderMarkdown(results: BenchResults): string {
   }
   lines.push(CHANGES);
   lines.push(TEST_SUITE);
+  lines.push(IMAGE);
   for (const [bench, notes] of Object.entries(results.notes)) {
     if (notes.length === 0) continue;
     lines.push(`## ${bench}`, '');

@@ -92,7 +92,13 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchResults
   const results: BenchResults = {
     generatedAt: new Date().toISOString(),
     quick: options.quick,
-    machine: { cpus: cpus.length, cpuModel: cpus[0]?.model.trim() ?? 'unknown', node: process.version, redis: redisVersion(), platform: `${os.platform()} ${os.release()}` },
+    machine: {
+      cpus: cpus.length,
+      cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+      node: process.version,
+      redis: redisVersion(),
+      platform: `${os.platform()} ${os.release()}`,
+    },
     durationSeconds: Math.round((Date.now() - started) / 1000),
     figures,
     notes,
@@ -119,7 +125,10 @@ function parseArgs(argv: readonly string[]): BenchOptions {
   const quickDir = path.join(root, '.tmp', 'bench-quick');
   const out = value('--out') ?? (quick ? path.join(quickDir, 'results.json') : path.join(root, 'bench', 'results.json'));
   const doc = value('--doc') ?? (quick ? path.join(quickDir, 'benchmarks.md') : path.join(root, 'docs', 'benchmarks.md'));
-  const only = value('--only')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const only = value('--only')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return { quick, out, doc, ...(only ? { only } : {}) };
 }
 

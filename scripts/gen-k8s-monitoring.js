@@ -5,7 +5,7 @@
  * over TLS with basic auth, and the PrometheusRule holding deploy/prometheus/alerts.yml —
  * for clusters monitored by the Prometheus Operator. alerts.yml is the one source of the
  * rules: run `node scripts/gen-k8s-monitoring.js` after changing it
- * (test/deploy/kubernetes-monitoring.test.ts fails until the file matches).
+ * (test/deploy/kubernetes-monitoring.process.test.ts fails until the file matches).
  */
 const { readFileSync, writeFileSync } = require('node:fs');
 const path = require('node:path');

@@ -145,7 +145,12 @@ async function main() {
     const authPort = await freePort();
     const authUrl = `http://127.0.0.1:${authPort}`;
     const authChild = start('authserver', process.execPath, [CLI, 'authserver', '--port', String(authPort), '--host', '127.0.0.1'], {
-      env: childEnv({ CLOUDAUTH_REDIS_URL: authRedis.url, CLOUDAUTH_REDIS_KEY_PREFIX: 'soak-as', CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: token, CLOUDAUTH_LOG_LEVEL: 'warn' }),
+      env: childEnv({
+        CLOUDAUTH_REDIS_URL: authRedis.url,
+        CLOUDAUTH_REDIS_KEY_PREFIX: 'soak-as',
+        CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: token,
+        CLOUDAUTH_LOG_LEVEL: 'warn',
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     authChild.stdout.on('data', (d) => {
@@ -237,7 +242,8 @@ async function main() {
         } catch {
           continue;
         }
-        if ((entry.msg === 'Authenticated' || entry.msg === 'Authentication failed') && entry.attemptId) made.set(entry.attemptId, (made.get(entry.attemptId) ?? 0) + 1);
+        if ((entry.msg === 'Authenticated' || entry.msg === 'Authentication failed') && entry.attemptId)
+          made.set(entry.attemptId, (made.get(entry.attemptId) ?? 0) + 1);
       }
       const recorded = await redis.zrange(keys.attempts(s.id), '0', '-1');
       const record = await redis.hgetall(keys.node(s.id));
@@ -259,7 +265,9 @@ async function main() {
     const warm = samples[1] ?? first;
     const last = samples[samples.length - 1];
     const lines = [];
-    lines.push(`Soak run of ${new Date(startedAt).toISOString()}: ${nodes.length} sidecars, heartbeat interval ${args.interval}, ${elapsedMin.toFixed(1)} minutes, Node ${process.version}, ${os.cpus().length} CPUs.`);
+    lines.push(
+      `Soak run of ${new Date(startedAt).toISOString()}: ${nodes.length} sidecars, heartbeat interval ${args.interval}, ${elapsedMin.toFixed(1)} minutes, Node ${process.version}, ${os.cpus().length} CPUs.`,
+    );
     lines.push('');
     lines.push(`| minute | ${labels.join(' | ')} |`);
     lines.push(`|---|${labels.map(() => '---').join('|')}|`);
@@ -267,7 +275,8 @@ async function main() {
     lines.push('');
     lines.push(`| process | RSS start | RSS after 1 min | RSS end | end − 1 min |`);
     lines.push('|---|---|---|---|---|');
-    for (const l of labels) lines.push(`| ${l} | ${first[l]} MiB | ${warm[l]} MiB | ${last[l]} MiB | ${(Math.round((last[l] - warm[l]) * 10) / 10).toFixed(1)} MiB |`);
+    for (const l of labels)
+      lines.push(`| ${l} | ${first[l]} MiB | ${warm[l]} MiB | ${last[l]} MiB | ${(Math.round((last[l] - warm[l]) * 10) / 10).toFixed(1)} MiB |`);
     lines.push('');
     lines.push('| node | attempts made | recorded | lost | duplicated | failures |');
     lines.push('|---|---|---|---|---|---|');

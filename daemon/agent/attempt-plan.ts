@@ -46,12 +46,12 @@ export async function readBeforeAttempt(redis: RedisClient, keys: ProjectKeys, n
   // attempt is planned from the local state.
   const { values, tolerated } = await execAll(batch, (error, i) => i >= 5 && isWrongType(error));
   return {
-    credential: hashValue(values[0]),
-    status: hashValue(values[1]),
+    credential: hashValue(values[0], keys.credential),
+    status: hashValue(values[1], keys.status),
     redisNow: redisTimeMs(values[2]),
     nodeExists: values[3] === 1,
     attemptIdsExist: values[4] === 1,
-    members: tolerated.has(5) ? undefined : Object.fromEntries(scoredMembers(values[5])),
+    members: tolerated.has(5) ? undefined : Object.fromEntries(scoredMembers(values[5], keys.nodes)),
     recorded: values.slice(6).some((score, i) => !tolerated.has(6 + i) && score !== null),
   };
 }
@@ -73,8 +73,8 @@ export async function readLastAttempt(
   nodeId: string,
 ): Promise<{ lastAttemptAt: number | null; lastAttemptId: string | null; redisNow: number }> {
   const { values } = await execAll(redis.multi().hget(keys.node(nodeId), 'lastAttemptAt').hget(keys.node(nodeId), 'lastAttemptId').time());
-  const last = stringValue(values[0]);
-  return { lastAttemptAt: last === null ? null : Number(last), lastAttemptId: stringValue(values[1]), redisNow: redisTimeMs(values[2]) };
+  const last = stringValue(values[0], keys.node(nodeId));
+  return { lastAttemptAt: last === null ? null : Number(last), lastAttemptId: stringValue(values[1], keys.node(nodeId)), redisNow: redisTimeMs(values[2]) };
 }
 
 /** The status hash is about this registration (one written before 0.2.0 names none, and counts for any). */
@@ -135,9 +135,9 @@ export function planFromLocal(local: LocalState): Plan {
  */
 export async function noteVerdict(redis: RedisClient, keys: ProjectKeys, local: LocalState): Promise<void> {
   const { values } = await execAll(redis.multi().hgetall(keys.credential).hgetall(keys.status));
-  const credential = parseCredentialOrNull(hashValue(values[0]));
+  const credential = parseCredentialOrNull(hashValue(values[0], keys.credential));
   if (!credential) return; // logged by the attempt that reads it
-  const verdict = nextVerdict(local.get().verdict, hashValue(values[1]), credential);
+  const verdict = nextVerdict(local.get().verdict, hashValue(values[1], keys.status), credential);
   // The credential the verdict is about is kept with it: a restore puts the verdict back only beside its own registration.
   local.update({ credential, verdict, projectFailed: verdictApplies(verdict, credential) });
 }

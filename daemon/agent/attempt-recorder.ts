@@ -2,7 +2,7 @@ import { LuaScript } from '../../shared/redis/lua-script';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { HISTORY_MIN_AGE_MS, HISTORY_MIN_ENTRIES } from '../../shared/redis/records';
-import { DamagedKeyError } from '../../shared/redis/damaged-key-error';
+import { DamagedKeyError, damagedRole } from '../../shared/redis/damaged-key-error';
 import type { Outcome } from '../protocol/classify';
 import { dropDamagedKey } from './recovery';
 import { attemptIdAliases } from './schedule';
@@ -17,16 +17,26 @@ import { attemptIdAliases } from './schedule';
  * recording again — off the hot path, which carries no copy of the record.
  */
 
-type Recording = {
-  state: 'recorded' | 'duplicate' | 'lost' | 'corrupt' | 'damaged' | 'expired';
-  consecutiveFailures: number;
-  atMs: number;
-  record: Record<string, string>;
-  afresh: boolean;
-  /** For damaged: which key. */
-  role: string | null;
-};
-const STATES = { 1: 'recorded', 0: 'duplicate', [-1]: 'lost', [-2]: 'corrupt', [-3]: 'damaged', [-4]: 'expired' } as const;
+/** The keys record-attempt-7.lua checks for their type: the role a damaged-key reply names. */
+const CHECKED_KEYS = ['node', 'history', 'attempts', 'nodes', 'credential', 'removed'] as const;
+
+type Recording =
+  | {
+      state: 'recorded' | 'duplicate' | 'lost' | 'corrupt' | 'expired';
+      consecutiveFailures: number;
+      atMs: number;
+      record: Record<string, string>;
+      afresh: boolean;
+    }
+  /** A key of the wrong type (nothing written): which one. */
+  | { state: 'damaged'; role: (typeof CHECKED_KEYS)[number] };
+const STATES = new Map<number, Exclude<Recording['state'], 'damaged'>>([
+  [1, 'recorded'],
+  [0, 'duplicate'],
+  [-1, 'lost'],
+  [-2, 'corrupt'],
+  [-4, 'expired'],
+]);
 
 /** The keys of the node's own that a damaged value is removed from (and put back by the node), with their type. */
 const OWN_KEYS: Record<string, { type: 'hash' | 'list' | 'zset'; key: (keys: ProjectKeys, nodeId: string) => string }> = {
@@ -60,16 +70,15 @@ const RECORD = new LuaScript({
     'registration',
   ],
   reply(raw, check): Recording {
-    const [state, streak, atMs, record, afresh, role] = check.list(raw, 4);
-    const code = check.integer(state);
-    if (!(code in STATES)) check.fail('a state of 1, 0, -1, -2, -3 or -4');
+    const role = damagedRole(raw);
+    if (role !== null) return { state: 'damaged', role: check.oneOf(role, CHECKED_KEYS) };
+    const [state, streak, atMs, record, afresh] = check.list(raw, 4);
     return {
-      state: STATES[code as keyof typeof STATES],
+      state: STATES.get(check.integer(state)) ?? check.fail('a state of 1, 0, -1, -2 or -4'),
       consecutiveFailures: check.integer(streak),
       atMs: check.integer(atMs),
       record: check.fields(record),
       afresh: afresh !== undefined && check.integer(afresh) === 1,
-      role: typeof role === 'string' ? role : null,
     };
   },
 });
@@ -168,7 +177,7 @@ export async function recordAttempt(
       };
     }
     if (reply.state === 'damaged') {
-      const role = reply.role ?? '';
+      const { role } = reply;
       const own = OWN_KEYS[role];
       const key = own ? own.key(keys, result.nodeId) : (PROJECT_KEYS[role]?.(keys) ?? role);
       // A project key is not this node's to remove: named, and the result goes to the journal.
@@ -192,7 +201,11 @@ export async function repairRecord(
   nodeId: string,
   heldRecord: Record<string, string> | null,
 ): Promise<Record<string, string> | null> {
-  const before = await REPAIR.run(redis, { node: keys.node(nodeId), history: keys.history(nodeId) }, { heldRecord: heldRecord ? JSON.stringify(heldRecord) : '' });
+  const before = await REPAIR.run(
+    redis,
+    { node: keys.node(nodeId), history: keys.history(nodeId) },
+    { heldRecord: heldRecord ? JSON.stringify(heldRecord) : '' },
+  );
   return Object.keys(before).length > 0 ? before : null;
 }
 

@@ -85,8 +85,7 @@ const RESTORE = new LuaScript({
   reply: (raw, check): { restored: string[] } | { damaged: RestoreKey } => {
     const role = damagedRole(raw);
     if (role === null) return { restored: check.strings(raw) };
-    if (!(RESTORE_KEYS as readonly string[]).includes(role)) check.fail('a known key role');
-    return { damaged: role as RestoreKey };
+    return { damaged: check.oneOf(role, RESTORE_KEYS) };
   },
 });
 

@@ -195,7 +195,10 @@ export class Aggregator {
     // Sticky: nothing the nodes say replaces a stored `failed`; only register clears it.
     if (stored === 'failed' || stored === view.computedStatus) return view;
     if (awaitingRestore(view)) {
-      this.log.debug({ missing: view.unknownMembers.map((m) => m.id) }, 'Redis lost data: waiting for the members to put back what they hold before writing the status');
+      this.log.debug(
+        { missing: view.unknownMembers.map((m) => m.id) },
+        'Redis lost data: waiting for the members to put back what they hold before writing the status',
+      );
       return view;
     }
 

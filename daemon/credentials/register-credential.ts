@@ -5,7 +5,7 @@ import { loadPublicKey } from '../../shared/crypto/key-files';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { LuaScript } from '../../shared/redis/lua-script';
-import { DamagedKeyError, isWrongType } from '../../shared/redis/damaged-key-error';
+import { DamagedKeyError, damagedRole, isWrongType } from '../../shared/redis/damaged-key-error';
 import { randomBytes } from 'node:crypto';
 import { CredentialChangedError } from './credential-changed-error';
 
@@ -16,33 +16,28 @@ import { CredentialChangedError } from './credential-changed-error';
  * clears a `failed` project and resets the node streaks, and publishes `registered`.
  */
 const REGISTER_KEYS = ['credential', 'status', 'nodes', 'recovery', 'events'] as const;
+/** The keys register-5.lua checks for their type: the role a damaged-key reply names. */
+const CHECKED_KEYS = ['credential', 'status', 'nodes', 'recovery'] as const;
 
 export const REGISTER = new LuaScript({
   file: 'daemon/credentials/lua/register-5.lua',
   keys: REGISTER_KEYS,
   args: ['account', 'ciphertext', 'algorithm', 'keyId', 'expectedAlgorithm', 'nodePrefix', 'random'],
   reply(raw, check) {
-    const list = check.list(raw, 6);
-    const [code, generation, registeredAt, clearedFailed, nodesReset] = list.slice(0, 5).map((v) => check.integer(v)) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    const registration = typeof list[5] === 'string' ? list[5] : check.fail('a registration identity');
-    // -1: the key at KEYS[generation] has the wrong type (nothing written).
-    if (code === -1)
-      return {
-        stored: false,
-        damaged: REGISTER_KEYS[generation - 1] ?? check.fail('a key index'),
-        generation,
-        registeredAt,
-        clearedFailed: false,
-        nodesReset,
-        registration,
-      };
-    return { stored: code === 1, damaged: null, generation, registeredAt, clearedFailed: clearedFailed === 1, nodesReset, registration };
+    // A key of the wrong type (nothing written): the prelude's damaged-key reply names its role.
+    const role = damagedRole(raw);
+    if (role !== null)
+      return { stored: false, damaged: check.oneOf(role, CHECKED_KEYS), generation: 0, registeredAt: 0, clearedFailed: false, nodesReset: 0, registration: '' };
+    const [code, generation, registeredAt, clearedFailed, nodesReset, registration] = check.list(raw, 6);
+    return {
+      stored: check.integer(code) === 1,
+      damaged: null,
+      generation: check.integer(generation),
+      registeredAt: check.integer(registeredAt),
+      clearedFailed: check.integer(clearedFailed) === 1,
+      nodesReset: check.integer(nodesReset),
+      registration: typeof registration === 'string' ? registration : check.fail('a registration identity'),
+    };
   },
 });
 const ATTEMPTS = 3;

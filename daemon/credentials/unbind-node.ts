@@ -23,7 +23,7 @@ export const REMOVE_NODE = new LuaScript({
   // 1 when the node was part of the project; the role of a key of the wrong type (nothing written).
   reply: (raw, check): boolean | { damaged: 'nodes' | 'removed' } => {
     const role = damagedRole(raw);
-    if (role === 'nodes' || role === 'removed') return { damaged: role };
+    if (role !== null) return { damaged: check.oneOf(role, ['nodes', 'removed'] as const) };
     return check.integer(raw) === 1;
   },
 });

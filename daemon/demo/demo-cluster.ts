@@ -246,7 +246,7 @@ export class DemoCluster {
     let removed = 0;
     let cursor = '0';
     do {
-      const [next, keys] = (await (redis as StandaloneRedis).scan(cursor, 'MATCH', `${this.keyPrefix}:*`, 'COUNT', 500)) as [string, string[]];
+      const [next, keys] = await (redis as StandaloneRedis).scan(cursor, 'MATCH', `${this.keyPrefix}:*`, 'COUNT', 500);
       cursor = next;
       if (keys.length > 0) removed += await redis.unlink(...keys);
     } while (cursor !== '0');

@@ -2,7 +2,7 @@ import type { Clock } from '../../shared/clock';
 import type { Config } from '../../shared/config/compile';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
-import { readRedisTimeMs } from '../../shared/redis/replies';
+import { readRedisTimeMs, stringList } from '../../shared/redis/replies';
 import { decryptCredential, readCredential } from '../credentials/credential-store';
 import { fail, pass, type CheckResult } from './check-result';
 
@@ -15,13 +15,16 @@ import { fail, pass, type CheckResult } from './check-result';
 /** The node clock may differ from Redis time by this much: TLS and the license's dates need a synced clock. */
 export const MAX_CLOCK_OFFSET_MS = 60_000;
 
+/** A setting's value; null when CONFIG GET is refused (a managed Redis) or the setting is unknown. */
 async function configValue(redis: RedisClient, name: string): Promise<string | null> {
+  let reply: unknown;
   try {
-    const reply = (await redis.call('CONFIG', 'GET', name)) as string[];
-    return reply[1] ?? null;
+    reply = await redis.call('CONFIG', 'GET', name);
   } catch {
     return null;
   }
+  // [name, value] (an empty list for a setting this Redis does not know).
+  return stringList(reply, `CONFIG GET ${name}`)[1] ?? null;
 }
 
 export async function checkRedisSettings(redis: RedisClient): Promise<CheckResult[]> {

@@ -68,9 +68,9 @@ export async function readTimelines(o: PageDetailsOptions, nodes: readonly strin
   const { values } = await execAll(pipeline);
   const now = redisTimeMs(values[0]);
   const timelines = nodes.map((id, i) => {
-    const attempts: RecordedAttempt[] = scoredMembers(values[1 + 2 * i]);
+    const attempts: RecordedAttempt[] = scoredMembers(values[1 + 2 * i], o.keys.attempts(id));
     const failures: FailureEntry[] = [];
-    for (const raw of stringList(values[2 + 2 * i])) {
+    for (const raw of stringList(values[2 + 2 * i], o.keys.history(id))) {
       try {
         failures.push(parseEntry(id, raw));
       } catch (error) {

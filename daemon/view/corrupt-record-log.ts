@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
+import { DamagedKeyError, damagedRole } from '../../shared/redis/damaged-key-error';
 import { LuaScript } from '../../shared/redis/lua-script';
 
 /**
@@ -14,15 +15,17 @@ import { LuaScript } from '../../shared/redis/lua-script';
  * already logged and sent, bounded so a record that keeps changing cannot grow memory
  * without end.
  */
-/** The project's total of corrupt records after counting these; null when a key it keeps them in has the wrong type (nothing counted). */
+const COUNT_KEYS = ['seen', 'counters'] as const;
+/** The project's total of corrupt records after counting these; or the role of a key it keeps them in that has the wrong type (nothing counted). */
 const COUNT = new LuaScript({
   file: 'daemon/view/lua/count-corrupt-2.lua',
-  keys: ['seen', 'counters'],
+  keys: COUNT_KEYS,
   args: ['mostRemembered'],
   variadic: true,
-  reply: (raw, check) => {
-    const total = check.integer(raw);
-    return total < 0 ? null : total;
+  reply: (raw, check): { total: number } | { damaged: (typeof COUNT_KEYS)[number] } => {
+    const role = damagedRole(raw);
+    if (role !== null) return { damaged: check.oneOf(role, COUNT_KEYS) };
+    return { total: check.integer(raw) };
   },
 });
 const MAX_REMEMBERED_IN_REDIS = 10_000;
@@ -66,13 +69,12 @@ export class CorruptRecordLog {
     const fields = this.pending;
     this.pending = [];
     try {
-      const total = await COUNT.run(redis, { seen: keys.corruptSeen, counters: keys.counters }, { mostRemembered: MAX_REMEMBERED_IN_REDIS }, fields);
-      if (total === null)
-        this.log.warn(
-          { keys: [keys.corruptSeen, keys.counters] },
-          'Could not count corrupt records: a key of the count holds a value of the wrong type (delete it)',
-        );
-      return total;
+      const countKeys = { seen: keys.corruptSeen, counters: keys.counters };
+      const reply = await COUNT.run(redis, countKeys, { mostRemembered: MAX_REMEMBERED_IN_REDIS }, fields);
+      if ('total' in reply) return reply.total;
+      // Named, with its fix (DamagedKeyError's message); what was found is logged already.
+      this.log.warn({ err: new DamagedKeyError(reply.damaged, countKeys[reply.damaged], COUNT.file) }, 'Could not count corrupt records');
+      return null;
     } catch (error) {
       this.pending = [...fields, ...this.pending];
       throw error;

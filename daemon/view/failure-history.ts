@@ -52,9 +52,8 @@ export async function readFailures(redis: RedisClient, keys: ProjectKeys, query:
   for (const id of nodes) pipeline.lrange(keys.history(id), 0, query.limit - 1);
   const { values } = await execAll(pipeline);
   const entries: FailureEntry[] = [];
-  values.forEach((value, i) => {
-    const node = nodes[i] as string;
-    for (const raw of stringList(value)) {
+  nodes.forEach((node, i) => {
+    for (const raw of stringList(values[i], keys.history(node))) {
       try {
         entries.push(parseEntry(node, raw));
       } catch (e) {

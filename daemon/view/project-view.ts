@@ -2,7 +2,7 @@ import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { registrationOf } from '../../shared/redis/registration';
-import { CorruptRecordError, PROJECT_STATUSES, parseNodeRecord, type NodeRecord, type ProjectStatus } from '../../shared/redis/records';
+import { CorruptRecordError, PROJECT_STATUSES, parseNodeRecord, type NodeRecord } from '../../shared/redis/records';
 import {
   computeView,
   type ClusterSnapshot,
@@ -15,7 +15,7 @@ import {
 } from './compute-view';
 import { CorruptRecordLog } from './corrupt-record-log';
 import { isWrongType } from '../../shared/redis/damaged-key-error';
-import { execAll, hashValue, redisTimeMs } from '../../shared/redis/replies';
+import { execAll, fieldValues, hashValue, redisTimeMs, stringValue } from '../../shared/redis/replies';
 
 /**
  * Reads a project's whole cluster in a constant number of round trips, whatever the
@@ -40,6 +40,8 @@ export interface ProjectViewReaderOptions {
 const FIXED_READS = 6;
 /** What a wrong-type key is remembered by in the corrupt-record log (its content cannot be read). */
 const WRONG_TYPE = 'WRONGTYPE';
+/** The credential's public fields: the ciphertext never leaves Redis on this path. */
+const CREDENTIAL_FIELDS = ['account', 'generation', 'registration'] as const;
 
 function int(raw: unknown): number | null {
   return typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : null;
@@ -56,7 +58,7 @@ export function parseLeaderValue(raw: unknown): LeaderInfo | null {
 
 function parseStored(hash: Record<string, string>): StoredStatus | null {
   if (Object.keys(hash).length === 0) return null;
-  const status = PROJECT_STATUSES.includes(hash.status as ProjectStatus) ? (hash.status as ProjectStatus) : null;
+  const status = PROJECT_STATUSES.find((known) => known === hash.status) ?? null;
   const generation = int(hash.generation);
   // Written before 0.2.0 with neither field: about no registration in particular.
   const registration = hash.registration || generation !== null ? registrationOf(hash.registration, generation) : null;
@@ -101,16 +103,15 @@ export class ProjectViewReader {
 
   async readSnapshot(): Promise<ClusterSnapshot> {
     const { redis, keys } = this.options;
-    const ids = await redis.zrange(keys.nodes, '0', '-1').catch((error: unknown) => {
+    const ids = await redis.zrange(keys.nodes, '0', '-1').catch((error: unknown): string[] => {
       if (!isWrongType(error)) throw error;
       this.corrupt.report('nodes', keys.project, WRONG_TYPE, new CorruptRecordError('the nodes key holds a value of the wrong type'));
-      return [] as string[];
+      return [];
     });
     const pipeline = redis.pipeline();
     pipeline.time();
     pipeline.hgetall(keys.status);
-    // Only the public fields: the ciphertext never leaves Redis on this path.
-    pipeline.hmget(keys.credential, 'account', 'generation', 'registration');
+    pipeline.hmget(keys.credential, ...CREDENTIAL_FIELDS);
     pipeline.get(keys.leader);
     pipeline.hgetall(keys.recovery);
     pipeline.hget(keys.counters, 'corruptRecords');
@@ -123,7 +124,10 @@ export class ProjectViewReader {
     roles.forEach((role, i) => {
       if (damaged.has(i)) this.corrupt.report(role, keys.project, WRONG_TYPE, new CorruptRecordError(`the ${role} key holds a value of the wrong type`));
     });
-    const [account, generation, registration] = (credentialFields ?? [null, null, null]) as [string | null, string | null, string | null];
+    // A damaged key (tolerated above) reads as absent; any other value must have the shape its command promises.
+    const { account, generation, registration } = damaged.has(2)
+      ? { account: null, generation: null, registration: null }
+      : fieldValues(credentialFields, CREDENTIAL_FIELDS, keys.credential);
 
     const nodes: NodeRecord[] = [];
     const unknown: UnknownMember[] = [];
@@ -133,7 +137,7 @@ export class ProjectViewReader {
         unknown.push({ id, why: 'unreadable' });
         return;
       }
-      const hash = hashValue(nodeHashes[i]);
+      const hash = hashValue(nodeHashes[i], keys.node(id));
       try {
         const record = parseNodeRecord(id, hash);
         // A member without a record: Redis lost it while its sidecar was down (R5).
@@ -149,7 +153,7 @@ export class ProjectViewReader {
     // What this read found goes into the project's count before the view is made, so
     // the view's total includes it.
     const counted = this.corrupt.unflushed > 0 ? await this.corrupt.flush(redis, keys) : null;
-    const corruptRecords = counted ?? int(corruptCount) ?? 0;
+    const corruptRecords = counted ?? (damaged.has(5) ? null : int(stringValue(corruptCount, keys.counters))) ?? 0;
 
     return {
       project: keys.project,
@@ -157,9 +161,9 @@ export class ProjectViewReader {
       nodes,
       unknown,
       credential: account !== null ? { account, generation: int(generation) ?? 0, registration: registrationOf(registration, generation) } : null,
-      stored: parseStored(hashValue(statusHash)),
-      leader: parseLeaderValue(leaderValue),
-      recovery: parseRecovery(hashValue(recoveryHash)),
+      stored: damaged.has(1) ? null : parseStored(hashValue(statusHash, keys.status)),
+      leader: damaged.has(3) ? null : parseLeaderValue(stringValue(leaderValue, keys.leader)),
+      recovery: damaged.has(4) ? null : parseRecovery(hashValue(recoveryHash, keys.recovery)),
       corruptRecords,
     };
   }

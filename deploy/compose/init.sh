@@ -9,7 +9,7 @@
 # argument; the admin token goes to the HTTP request from the environment too.
 set -eu
 
-# Where the package is installed: /app in the image (test/deploy.test.ts runs this
+# Where the package is installed: /app in the image (test/deploy/deploy.process.test.ts runs this
 # script against a checkout).
 FDL_CLOUDAUTH_HOME="${FDL_CLOUDAUTH_HOME:-/app}"
 

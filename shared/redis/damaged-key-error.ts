@@ -20,7 +20,10 @@ export class DamagedKeyError extends Error {
   }
 }
 
-/** The reply of a script that found a damaged key: `{'damaged', <role>}`, else null. */
+/**
+ * The reply of a script that found a damaged key — `{'damaged', <role>}`, the prelude's
+ * damagedReply, the one encoding every script uses — else null.
+ */
 export function damagedRole(raw: unknown): string | null {
   return Array.isArray(raw) && raw[0] === 'damaged' && typeof raw[1] === 'string' ? raw[1] : null;
 }

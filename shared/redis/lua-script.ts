@@ -16,7 +16,9 @@ import type { RedisClient } from './connection';
  * record): those keys share the project's hash tag, so they live in the same slot.
  *
  * Every script starts with shared/redis/lua/prelude.lua: the integer check, Redis time
- * in ms and the registration identity are written once, not once a script.
+ * in ms, the registration identity, the key-type check and the one reply for a damaged
+ * key (`{'damaged', <role>}`, decoded with damagedRole) are written once, not once a
+ * script.
  *
  * The file name ends with the number of keys it takes (`record-attempt-7.lua`); the
  * constructor checks that the file's header lists exactly the KEYS and ARGV the
@@ -64,6 +66,12 @@ export class ReplyCheck {
   list(raw: unknown, minLength = 0): unknown[] {
     if (Array.isArray(raw) && raw.length >= minLength) return raw;
     return this.fail(`a list of at least ${minLength}`);
+  }
+
+  /** One of `values` (a state, the role of a damaged key the script checks). */
+  oneOf<T extends string>(raw: unknown, values: readonly T[]): T {
+    const found = values.find((v) => v === raw);
+    return found ?? this.fail(`one of ${values.join(', ')}`);
   }
 
   strings(raw: unknown): string[] {

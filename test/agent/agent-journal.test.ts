@@ -46,7 +46,12 @@ async function redisNow(): Promise<number> {
 
 function journal(a: AgentUnderTest): JournalEntry[] {
   const file = path.join(a.config.journal.dir, 'journal-n1.jsonl');
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as JournalEntry) : [];
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as JournalEntry)
+    : [];
 }
 
 /** Moves to the next slot's timer and waits for its journaled result. */

@@ -52,7 +52,12 @@ it('abandons an attempt that outlasts the grace, unrecorded; BullMQ retries it u
 
   const next = await startAgent({ redisUrl: suite.url, keyPrefix });
   next.auth.auto = OK_ANSWER;
-  await waitFor('the abandoned attempt re-run and recorded', async () => (await suite.admin.zrange(keys.attempts('n1'), '0', '-1')).includes('catchup-none'), 15_000, 20);
+  await waitFor(
+    'the abandoned attempt re-run and recorded',
+    async () => (await suite.admin.zrange(keys.attempts('n1'), '0', '-1')).includes('catchup-none'),
+    15_000,
+    20,
+  );
   expect(await suite.admin.zrange(keys.attempts('n1'), '0', '-1')).toEqual(['catchup-none']);
   expect(await suite.admin.hget(keys.node('n1'), 'attemptsTotal')).toBe('1');
 });

@@ -46,9 +46,34 @@ function flow() {
   local.update({ credential: cachedCredential({ generation: 1 }), redisClockOffsetMs: -1000 });
   const recovery = new Recovery({ redis, keys, nodeId: 'n1', local, log, onRestored: () => undefined });
   const sink = new ResultSink({ redis, keys, nodeId: 'n1', disk, local, recovery, log });
-  const config = { project: 'p', node: { id: 'n1', ip: '10.0.0.1', domain: 'd', appName: 'a' }, product: { version: '4.1.5' }, heartbeat: { intervalMs: 3_600_000, retries: 0, failureThreshold: 12 }, crypto: { keyDir: dir } };
-  const runner = new AttemptRunner({ config: config as AttemptRunnerOptions['config'], authClient: auth.client, decrypt: async () => 'pw', metrics: { attemptFinished: () => undefined }, clock, timers: clock, log });
-  const f = new AttemptFlow({ config: config as unknown as Config, redis, keys, local, recovery, runner, sink, clock, log, signal: new AbortController().signal });
+  const config = {
+    project: 'p',
+    node: { id: 'n1', ip: '10.0.0.1', domain: 'd', appName: 'a' },
+    product: { version: '4.1.5' },
+    heartbeat: { intervalMs: 3_600_000, retries: 0, failureThreshold: 12 },
+    crypto: { keyDir: dir },
+  };
+  const runner = new AttemptRunner({
+    config: config as AttemptRunnerOptions['config'],
+    authClient: auth.client,
+    decrypt: async () => 'pw',
+    metrics: { attemptFinished: () => undefined },
+    clock,
+    timers: clock,
+    log,
+  });
+  const f = new AttemptFlow({
+    config: config as unknown as Config,
+    redis,
+    keys,
+    local,
+    recovery,
+    runner,
+    sink,
+    clock,
+    log,
+    signal: new AbortController().signal,
+  });
   return { f, auth, sink, clock, local };
 }
 

@@ -21,7 +21,14 @@ function local(): LocalState {
   return new LocalState(new LocalDisk(mkdtempSync(path.join(os.tmpdir(), 'fdl-plan-')), createLogger({ level: 'silent' })), 'n1');
 }
 
-const before = (over: Partial<BeforeAttempt> = {}): BeforeAttempt => ({ credential: CREDENTIAL, status: {}, nodeExists: true, recorded: false, redisNow: 10_000, ...over });
+const before = (over: Partial<BeforeAttempt> = {}): BeforeAttempt => ({
+  credential: CREDENTIAL,
+  status: {},
+  nodeExists: true,
+  recorded: false,
+  redisNow: 10_000,
+  ...over,
+});
 
 describe('the plan from Redis', () => {
   it('authenticates with the stored credential, and keeps it and the Redis clock offset for when Redis is away', () => {

@@ -22,7 +22,12 @@ function runner(intervalMs: number, decrypt: AttemptRunnerOptions['decrypt'] = a
   const auth = new HeldAuthClient();
   const finished: Array<[boolean, string | null]> = [];
   const r = new AttemptRunner({
-    config: { project: 'p', node: { id: 'n1', ip: '10.0.0.1', domain: 'fdl.example.com', appName: 'webroot' }, product: { version: '4.1.5' }, heartbeat: { intervalMs, retries: 2, failureThreshold: 12 } } as AttemptRunnerOptions['config'],
+    config: {
+      project: 'p',
+      node: { id: 'n1', ip: '10.0.0.1', domain: 'fdl.example.com', appName: 'webroot' },
+      product: { version: '4.1.5' },
+      heartbeat: { intervalMs, retries: 2, failureThreshold: 12 },
+    } as AttemptRunnerOptions['config'],
     authClient: auth.client,
     decrypt,
     metrics: { attemptFinished: (ok: boolean, reason: string | null) => void finished.push([ok, reason]) },
@@ -103,7 +108,13 @@ it('records a credential this node cannot open as CREDENTIAL_UNREADABLE naming c
   });
   const result = start(r);
   await settle();
-  expect(result()?.outcome).toEqual({ ok: false, code: null, name: 'CREDENTIAL_UNREADABLE', message: expect.stringMatching(/^not sent: .*no private key file.*crypto\.keyDir/), transient: false });
+  expect(result()?.outcome).toEqual({
+    ok: false,
+    code: null,
+    name: 'CREDENTIAL_UNREADABLE',
+    message: expect.stringMatching(/^not sent: .*no private key file.*crypto\.keyDir/),
+    transient: false,
+  });
   expect(auth.calls).toBe(0);
   expect(finished).toEqual([[false, 'CREDENTIAL_UNREADABLE']]);
 });

@@ -42,9 +42,14 @@ it('cuts a try still waiting for an answer when the attempt budget runs out, and
   const held = heldClient();
   const budget = new AbortController();
   let settled: { tries: number; message: string } | undefined;
-  void authenticate(held.client, REQUEST, { retries: 2, backoffMs: 10, budgetMs: 300_000, sleep: async () => undefined, now: () => 0, deadline: () => budget.signal }).then(
-    (r) => (settled = { tries: r.tries, message: r.outcome.ok ? 'ok' : r.outcome.message }),
-  );
+  void authenticate(held.client, REQUEST, {
+    retries: 2,
+    backoffMs: 10,
+    budgetMs: 300_000,
+    sleep: async () => undefined,
+    now: () => 0,
+    deadline: () => budget.signal,
+  }).then((r) => (settled = { tries: r.tries, message: r.outcome.ok ? 'ok' : r.outcome.message }));
   await flush();
   expect(held.calls).toBe(1);
   expect(settled).toBeUndefined();
@@ -60,7 +65,14 @@ it('a retry that is still waiting when the budget runs out is the last try', asy
   const held = heldClient();
   const budget = new AbortController();
   let tries = 0;
-  void authenticate(held.client, REQUEST, { retries: 5, backoffMs: 10, budgetMs: 300_000, sleep: async () => undefined, now: () => 0, deadline: () => budget.signal }).then((r) => (tries = r.tries));
+  void authenticate(held.client, REQUEST, {
+    retries: 5,
+    backoffMs: 10,
+    budgetMs: 300_000,
+    sleep: async () => undefined,
+    now: () => 0,
+    deadline: () => budget.signal,
+  }).then((r) => (tries = r.tries));
   await flush();
   // The first try fails transiently (HTTP 503 without JSON): retried.
   held.answerNext({ kind: 'unparseable', status: 503, detail: 'Service Unavailable' });

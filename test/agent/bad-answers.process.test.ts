@@ -125,7 +125,15 @@ it('a running sidecar records every bad answer with its reason and keeps running
   const server = await startRedis();
   redis = new Redis(server.url);
   const auth = await hostile('malformed');
-  const f = await registerProject({ project: 'hostile', keyPrefix: testPrefix('hostile'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'x', password: 'pw-hostile' });
+  const f = await registerProject({
+    project: 'hostile',
+    keyPrefix: testPrefix('hostile'),
+    redisUrl: server.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'x',
+    password: 'pw-hostile',
+  });
   // The budget's request timeout: the hostile server runs in this (busy) jest worker,
   // and one stalled past a short timeout would turn its reset into a timeout. Its slow
   // mode answers after a minute, so those attempts still end without an answer.
@@ -135,7 +143,12 @@ it('a running sidecar records every bad answer with its reason and keeps running
     auth.mode = mode;
     const before = (await readNode(redis, f.keys, 'h1'))?.attemptsTotal ?? 0;
     // Two attempts in this mode: the second surely began after the switch.
-    await waitFor(`two attempts in mode ${mode}`, async () => ((await readNode(redis!, f.keys, 'h1'))?.attemptsTotal ?? 0) >= before + 2, heartbeatsWaitMs(2, 1000 + AUTH_TIMEOUT_MS), 100);
+    await waitFor(
+      `two attempts in mode ${mode}`,
+      async () => ((await readNode(redis!, f.keys, 'h1'))?.attemptsTotal ?? 0) >= before + 2,
+      heartbeatsWaitMs(2, 1000 + AUTH_TIMEOUT_MS),
+      100,
+    );
     const record = await readNode(redis, f.keys, 'h1');
     seen.add(mode === 'ok' ? (record?.consecutiveFailures === 0 ? 'ok' : 'not ok') : `${record?.latestReason?.name}:${record?.latestReason?.message}`);
     expect((await sidecar.get('/healthz')).status).toBe(200);

@@ -7,7 +7,7 @@ import { FakeClock } from '../support/fake-clock';
  * A closing step never holds a close up: one that hangs (a BullMQ worker whose Redis
  * stopped answering) is left after its bound, so the agent's close ends whatever its
  * parts do; the daemon then exits even if what was left still holds the event loop
- * (test/cli/daemon-exit.test.ts). On a fake clock: nothing here sleeps.
+ * (test/cli/daemon-exit.process.test.ts). On a fake clock: nothing here sleeps.
  */
 
 function logged() {

@@ -83,7 +83,8 @@ it('a scheduler job names its slot by repeatJobKey and timestamp + opts.delay, t
 
 it('upserting the scheduler again keeps one scheduler and the slot already planned', async () => {
   const prefix = testPrefix('bullu');
-  const make = () => new HeartbeatScheduler({ clock: systemClock, timers: systemTimers, nodeId: 'n1', bullPrefix: prefix, connection, intervalMs: 60_000, offsetMs: 1234 });
+  const make = () =>
+    new HeartbeatScheduler({ clock: systemClock, timers: systemTimers, nodeId: 'n1', bullPrefix: prefix, connection, intervalMs: 60_000, offsetMs: 1234 });
   const a = make();
   const b = make();
   const queue = new Queue('node-n1', { connection, prefix });
@@ -107,7 +108,15 @@ it('upserting the scheduler again keeps one scheduler and the slot already plann
 
 it('a job that throws reaches the failed handler with its attempt id and its tries (no job failure goes unlogged)', async () => {
   const prefix = testPrefix('bullf');
-  const s = new HeartbeatScheduler({ clock: systemClock, timers: systemTimers, nodeId: 'n1', bullPrefix: prefix, connection, intervalMs: 60_000, offsetMs: 1234 });
+  const s = new HeartbeatScheduler({
+    clock: systemClock,
+    timers: systemTimers,
+    nodeId: 'n1',
+    bullPrefix: prefix,
+    connection,
+    intervalMs: 60_000,
+    offsetMs: 1234,
+  });
   const failures: Array<{ attemptId: string; slot: number | null; err: string; made: number; allowed: number }> = [];
   const jobs: string[] = [];
   const lines: Array<Record<string, unknown>> = [];

@@ -14,7 +14,7 @@ import type { StatusJson } from '../../daemon/view/status-json';
  * A `failed` project stays failed when Redis loses its data — restarted
  * without persistence, or FLUSHALL with the connections still open: every node keeps
  * the verdict it saw and puts it back, and no node authenticates, until `register`.
- * (data-loss.test.ts: a project that is not failed comes back whole.)
+ * (data-loss.process.test.ts: a project that is not failed comes back whole.)
  */
 // The noise budget's heartbeat (the sidecars' default): fok stays ok while any one
 // process stalls 3 s, and a refused slot is a heartbeat apart from the next.
@@ -38,9 +38,16 @@ let failRedis: TestRedis;
 let admin: Redis;
 let failFixture: ProjectFixture;
 const failSidecars: Sidecar[] = [];
-const failEnv = () => ({ CLOUDAUTH_PROJECT: 'lossfail', CLOUDAUTH_REDIS_URL: failRedis.url, CLOUDAUTH_REDIS_KEY_PREFIX: failFixture.keyPrefix, CLOUDAUTH_HEARTBEAT_INTERVAL: `${HEALTHY_INTERVAL_MS}ms`, CLOUDAUTH_FAILURE_THRESHOLD: String(FAIL_THRESHOLD) });
+const failEnv = () => ({
+  CLOUDAUTH_PROJECT: 'lossfail',
+  CLOUDAUTH_REDIS_URL: failRedis.url,
+  CLOUDAUTH_REDIS_KEY_PREFIX: failFixture.keyPrefix,
+  CLOUDAUTH_HEARTBEAT_INTERVAL: `${HEALTHY_INTERVAL_MS}ms`,
+  CLOUDAUTH_FAILURE_THRESHOLD: String(FAIL_THRESHOLD),
+});
 const failStatus = async (): Promise<StatusJson> => JSON.parse((await runCli(['status', '--json'], failEnv())).stdout) as StatusJson;
-const heldVerdict = (s: Sidecar): unknown => (JSON.parse(readFileSync(path.join(s.journalDir, `state-${s.nodeId}.json`), 'utf8')) as { verdict: unknown }).verdict;
+const heldVerdict = (s: Sidecar): unknown =>
+  (JSON.parse(readFileSync(path.join(s.journalDir, `state-${s.nodeId}.json`), 'utf8')) as { verdict: unknown }).verdict;
 /** "Project is marked failed: not authenticating" lines: each is an attempt the node refused to make. */
 const refusals = (s: Sidecar): number => s.output().split('Project is marked failed: not authenticating').length - 1;
 
@@ -49,8 +56,19 @@ beforeAll(async () => {
   admin = new Redis(failRedis.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   admin.on('error', () => undefined);
   await createAccount(auth.url, auth.token, { account: 'lossfail', password: PASSWORD, capacity: 5, allowedIps: ['10.3.0.1/32'] });
-  failFixture = await registerProject({ project: 'lossfail', keyPrefix: testPrefix('lossfail'), redisUrl: failRedis.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'lossfail', password: PASSWORD });
-  for (const [id, ip] of [['fok', '10.3.0.1'], ['fbad', '10.3.0.9']] as const) {
+  failFixture = await registerProject({
+    project: 'lossfail',
+    keyPrefix: testPrefix('lossfail'),
+    redisUrl: failRedis.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'lossfail',
+    password: PASSWORD,
+  });
+  for (const [id, ip] of [
+    ['fok', '10.3.0.1'],
+    ['fbad', '10.3.0.9'],
+  ] as const) {
     failSidecars.push(await startSidecar(failFixture, { nodeId: id, env: { CLOUDAUTH_NODE_IP: ip, CLOUDAUTH_FAILURE_THRESHOLD: String(FAIL_THRESHOLD) } }));
   }
 });
@@ -65,7 +83,12 @@ async function expectStillFailed(attemptsBefore: Record<string, number>, streakB
   await waitFor('the failed verdict to be back', async () => (await admin.hget(failFixture.keys.status, 'status')) === 'failed', heartbeatsWaitMs(1), 100);
   const refusedBefore = failSidecars.map(refusals);
   // Each node has looked at the restored project and refused to authenticate since.
-  await waitFor('both nodes to refuse an attempt after the loss', () => failSidecars.every((s, i) => refusals(s) > (refusedBefore[i] as number)), heartbeatsWaitMs(1), 100);
+  await waitFor(
+    'both nodes to refuse an attempt after the loss',
+    () => failSidecars.every((s, i) => refusals(s) > (refusedBefore[i] as number)),
+    heartbeatsWaitMs(1),
+    100,
+  );
   const s = await failStatus();
   expect(s.status).toBe('failed');
   expect(s.lockoutSeconds).toBe(0);

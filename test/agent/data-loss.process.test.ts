@@ -12,7 +12,7 @@ import type { StatusJson } from '../../daemon/view/status-json';
  * the connections still open. The nodes put back what they hold (the encrypted
  * credential, their latest record) and restore their schedules, so the project comes
  * back without a false failure and without a new `register`; `status` says plainly
- * what is gone. (data-loss-failed.test.ts: a `failed` project stays failed.)
+ * what is gone. (data-loss-failed.process.test.ts: a `failed` project stays failed.)
  */
 // The noise budget's heartbeat (the sidecars' default): a healthy node stays ok while
 // any one process stalls 3 s, so `degraded` below is bad1's streak and nothing else.
@@ -32,8 +32,19 @@ beforeAll(async () => {
   redis.on('error', () => undefined);
   auth = await spawnAuthServer({ redisUrl: authRedis.url });
   await createAccount(auth.url, auth.token, { account: 'loss', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.1/32'] });
-  fixture = await registerProject({ project: 'loss', keyPrefix: testPrefix('loss'), redisUrl: projectRedis.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'loss', password: PASSWORD });
-  for (const [id, ip] of [['ok1', '10.2.0.1'], ['bad1', '10.2.0.9']] as const) {
+  fixture = await registerProject({
+    project: 'loss',
+    keyPrefix: testPrefix('loss'),
+    redisUrl: projectRedis.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'loss',
+    password: PASSWORD,
+  });
+  for (const [id, ip] of [
+    ['ok1', '10.2.0.1'],
+    ['bad1', '10.2.0.9'],
+  ] as const) {
     sidecars.push(await startSidecar(fixture, { nodeId: id, env: { CLOUDAUTH_NODE_IP: ip, CLOUDAUTH_FAILURE_THRESHOLD: '50' } }));
   }
 });
@@ -45,7 +56,13 @@ afterAll(async () => {
   await disposeAllRedis();
 });
 
-const env = () => ({ CLOUDAUTH_PROJECT: 'loss', CLOUDAUTH_REDIS_URL: projectRedis.url, CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix, CLOUDAUTH_HEARTBEAT_INTERVAL: `${HEALTHY_INTERVAL_MS}ms`, CLOUDAUTH_FAILURE_THRESHOLD: '50' });
+const env = () => ({
+  CLOUDAUTH_PROJECT: 'loss',
+  CLOUDAUTH_REDIS_URL: projectRedis.url,
+  CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix,
+  CLOUDAUTH_HEARTBEAT_INTERVAL: `${HEALTHY_INTERVAL_MS}ms`,
+  CLOUDAUTH_FAILURE_THRESHOLD: '50',
+});
 
 async function status(): Promise<StatusJson> {
   return JSON.parse((await runCli(['status', '--json'], env())).stdout) as StatusJson;
@@ -54,11 +71,21 @@ async function status(): Promise<StatusJson> {
 async function expectRestored(streakBefore: number): Promise<void> {
   await waitFor('the credential to be back', async () => (await redis.hget(fixture.keys.credential, 'account')) === 'loss', heartbeatsWaitMs(1), 100);
   // The failing node's streak continues from what it held — not reset to 1, not lost.
-  await waitFor('bad1 to continue its streak', async () => ((await readNode(redis, fixture.keys, 'bad1'))?.consecutiveFailures ?? 0) > streakBefore, heartbeatsWaitMs(1), 100);
-  await waitFor('ok1 to authenticate again', async () => {
-    const r = await readNode(redis, fixture.keys, 'ok1');
-    return r !== null && r.consecutiveFailures === 0 && (await recordedAttempts(redis, fixture.keys, 'ok1')).length >= 2;
-  }, heartbeatsWaitMs(2), 100);
+  await waitFor(
+    'bad1 to continue its streak',
+    async () => ((await readNode(redis, fixture.keys, 'bad1'))?.consecutiveFailures ?? 0) > streakBefore,
+    heartbeatsWaitMs(1),
+    100,
+  );
+  await waitFor(
+    'ok1 to authenticate again',
+    async () => {
+      const r = await readNode(redis, fixture.keys, 'ok1');
+      return r !== null && r.consecutiveFailures === 0 && (await recordedAttempts(redis, fixture.keys, 'ok1')).length >= 2;
+    },
+    heartbeatsWaitMs(2),
+    100,
+  );
   // Nothing counted twice: restoring the record also restores the ids of the results it
   // holds, so re-recording them is a no-op. Every attempt of bad1 failed (its streak
   // never ended) and the test is shorter than the 50 results a node keeps, so the
@@ -94,5 +121,10 @@ it('comes back from FLUSHALL with every connection still open, schedules include
   await redis.flushall();
   await expectRestored(streakBefore);
   // The schedules are back: scheduled (slot:) attempts are recorded after the flush.
-  await waitFor('scheduled attempts after the flush', async () => (await recordedAttempts(redis, fixture.keys, 'ok1')).filter((id) => id.startsWith('slot:')).length >= 2, heartbeatsWaitMs(2), 100);
+  await waitFor(
+    'scheduled attempts after the flush',
+    async () => (await recordedAttempts(redis, fixture.keys, 'ok1')).filter((id) => id.startsWith('slot:')).length >= 2,
+    heartbeatsWaitMs(2),
+    100,
+  );
 });

@@ -105,20 +105,35 @@ it.concurrent('keeps the first reason of a streak, resets on success, fails at t
 
   // A success resets the streak.
   await createAccount(auth.url, auth.token, { account: 'acct-streak', password: PASSWORD, capacity: 10 });
-  await waitFor('the streak to reset', async () => (await readNode(redis, f.keys, 's1'))?.consecutiveFailures === 0, heartbeatsWaitMs(2, BUSY_INTERVAL_MS), 100);
+  await waitFor(
+    'the streak to reset',
+    async () => (await readNode(redis, f.keys, 's1'))?.consecutiveFailures === 0,
+    heartbeatsWaitMs(2, BUSY_INTERVAL_MS),
+    100,
+  );
   record = await readNode(redis, f.keys, 's1');
   expect(record?.reason).toBeNull();
   expect(record?.latestReason).toBeNull();
 
   // THRESHOLD consecutive failures: the node is failed; the shown reason is still the first.
   await createAccount(auth.url, auth.token, { account: 'acct-streak', password: PASSWORD, capacity: 10, allowedDomains: ['*.elsewhere.org'] });
-  await waitFor(`${THRESHOLD} failures`, async () => ((await readNode(redis, f.keys, 's1'))?.consecutiveFailures ?? 0) >= THRESHOLD, heartbeatsWaitMs(THRESHOLD, BUSY_INTERVAL_MS), 200);
+  await waitFor(
+    `${THRESHOLD} failures`,
+    async () => ((await readNode(redis, f.keys, 's1'))?.consecutiveFailures ?? 0) >= THRESHOLD,
+    heartbeatsWaitMs(THRESHOLD, BUSY_INTERVAL_MS),
+    200,
+  );
   record = await readNode(redis, f.keys, 's1');
   expect(record?.reason?.name).toBe('LICENSE_DOMAIN_ERROR');
   const history = (await redis.lrange(f.keys.history('s1'), '0', '-1')).map((e) => JSON.parse(e) as { code: number; attemptId: string });
   expect(history.length).toBeGreaterThanOrEqual(THRESHOLD + 3 + 1);
   expect(new Set(history.map((h) => h.attemptId)).size).toBe(history.length);
-  const view = computeNodeStatus(record!, { now: record!.lastAttemptAt!, policy: { threshold: THRESHOLD, intervalMs: BUSY_INTERVAL_MS, failurePolicy: 'any' }, registered: true, projectFailed: false });
+  const view = computeNodeStatus(record!, {
+    now: record!.lastAttemptAt!,
+    policy: { threshold: THRESHOLD, intervalMs: BUSY_INTERVAL_MS, failurePolicy: 'any' },
+    registered: true,
+    projectFailed: false,
+  });
   expect(view).toBe('failed');
 
   // The project is marked failed (as the leader does): the node stops authenticating.
@@ -135,31 +150,39 @@ it.concurrent('keeps the first reason of a streak, resets on success, fails at t
   // Re-registration clears it and makes the node authenticate at once.
   await createAccount(auth.url, auth.token, { account: 'acct-streak', password: PASSWORD, capacity: 10 });
   const { registration } = await registerCredential(redis, f.keys, { account: 'acct-streak', password: PASSWORD, keyDir: f.keyDir, defaultAlgorithm: 'rsa' });
-  await waitFor('a success after re-registration', async () => (await readNode(redis, f.keys, 's1'))?.consecutiveFailures === 0 && ((await readNode(redis, f.keys, 's1'))?.attemptsTotal ?? 0) > (frozen ?? 0), heartbeatsWaitMs(1, BUSY_INTERVAL_MS), 100);
+  await waitFor(
+    'a success after re-registration',
+    async () => (await readNode(redis, f.keys, 's1'))?.consecutiveFailures === 0 && ((await readNode(redis, f.keys, 's1'))?.attemptsTotal ?? 0) > (frozen ?? 0),
+    heartbeatsWaitMs(1, BUSY_INTERVAL_MS),
+    100,
+  );
   // The attempt is named for the registration's identity (its '.' made '_', as every job id).
   expect(await recordedAttempts(redis, f.keys, 's1')).toEqual(expect.arrayContaining([`registered-${registration.replace('.', '_')}`]));
 });
 
-it.concurrent('records a credential this node cannot open as CREDENTIAL_UNREADABLE (a local reason naming crypto.keyDir), not as a connection failure', async () => {
-  const f = await project('unreadable', 'acct-unreadable');
-  // Another node's key pairs: the stored credential was encrypted for testKeyDir()'s.
-  const otherKeys = mkdtempSync(path.join(os.tmpdir(), 'fdl-other-keys-'));
-  for (const algorithm of ['rsa', 'sm2'] as const) {
-    const pair = cipherFor(algorithm).generateKeyPair();
-    writeFileSync(path.join(otherKeys, KEY_FILE_NAMES[algorithm].private), pair.privateKey, { mode: 0o600 });
-    writeFileSync(path.join(otherKeys, KEY_FILE_NAMES[algorithm].public), pair.publicKey, { mode: 0o644 });
-  }
-  const s = await startSidecar({ ...f, keyDir: otherKeys }, { nodeId: 'u1' });
-  sidecars.push(s);
-  await waitFor('a recorded failure', async () => ((await readNode(redis, f.keys, 'u1'))?.consecutiveFailures ?? 0) >= 1, 30_000, 100);
-  const record = await readNode(redis, f.keys, 'u1');
-  expect(record?.reason).toMatchObject({ code: null, name: 'CREDENTIAL_UNREADABLE' });
-  expect(record?.reason?.message).toMatch(/^not sent: .*crypto\.keyDir/);
-  // Nothing reached the server: the node is not bound to the account.
-  const account = await request(auth.url, '/admin/accounts/acct-unreadable', { token: auth.token, method: 'GET' });
-  expect(account.json?.data.bound).toEqual([]);
-  // Its own reason in the node's metrics too, never CONNECTION_FAILED.
-  const metrics = (await s.get('/metrics')).text;
-  expect(metrics).toMatch(/fdl_cloudauth_authentication_failures_total\{[^}]*reason="CREDENTIAL_UNREADABLE"\} [1-9]/);
-  expect(metrics).toMatch(/fdl_cloudauth_authentication_failures_total\{[^}]*reason="CONNECTION_FAILED"\} 0/);
-});
+it.concurrent(
+  'records a credential this node cannot open as CREDENTIAL_UNREADABLE (a local reason naming crypto.keyDir), not as a connection failure',
+  async () => {
+    const f = await project('unreadable', 'acct-unreadable');
+    // Another node's key pairs: the stored credential was encrypted for testKeyDir()'s.
+    const otherKeys = mkdtempSync(path.join(os.tmpdir(), 'fdl-other-keys-'));
+    for (const algorithm of ['rsa', 'sm2'] as const) {
+      const pair = cipherFor(algorithm).generateKeyPair();
+      writeFileSync(path.join(otherKeys, KEY_FILE_NAMES[algorithm].private), pair.privateKey, { mode: 0o600 });
+      writeFileSync(path.join(otherKeys, KEY_FILE_NAMES[algorithm].public), pair.publicKey, { mode: 0o644 });
+    }
+    const s = await startSidecar({ ...f, keyDir: otherKeys }, { nodeId: 'u1' });
+    sidecars.push(s);
+    await waitFor('a recorded failure', async () => ((await readNode(redis, f.keys, 'u1'))?.consecutiveFailures ?? 0) >= 1, 30_000, 100);
+    const record = await readNode(redis, f.keys, 'u1');
+    expect(record?.reason).toMatchObject({ code: null, name: 'CREDENTIAL_UNREADABLE' });
+    expect(record?.reason?.message).toMatch(/^not sent: .*crypto\.keyDir/);
+    // Nothing reached the server: the node is not bound to the account.
+    const account = await request(auth.url, '/admin/accounts/acct-unreadable', { token: auth.token, method: 'GET' });
+    expect(account.json?.data.bound).toEqual([]);
+    // Its own reason in the node's metrics too, never CONNECTION_FAILED.
+    const metrics = (await s.get('/metrics')).text;
+    expect(metrics).toMatch(/fdl_cloudauth_authentication_failures_total\{[^}]*reason="CREDENTIAL_UNREADABLE"\} [1-9]/);
+    expect(metrics).toMatch(/fdl_cloudauth_authentication_failures_total\{[^}]*reason="CONNECTION_FAILED"\} 0/);
+  },
+);

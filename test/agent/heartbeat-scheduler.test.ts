@@ -23,7 +23,15 @@ afterAll(async () => {
 });
 
 it('is in place after ensure(), not after markNotInPlace(), and again after the next ensure()', async () => {
-  const s = new HeartbeatScheduler({ clock: systemClock, timers: systemTimers, nodeId: 'n1', bullPrefix: testPrefix('place'), connection, intervalMs: 60_000, offsetMs: 0 });
+  const s = new HeartbeatScheduler({
+    clock: systemClock,
+    timers: systemTimers,
+    nodeId: 'n1',
+    bullPrefix: testPrefix('place'),
+    connection,
+    intervalMs: 60_000,
+    offsetMs: 0,
+  });
   s.start({ job: async () => undefined, slot: () => undefined, error: () => undefined, failed: () => undefined });
   try {
     expect(s.inPlace).toBe(false);

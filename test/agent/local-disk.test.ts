@@ -13,7 +13,7 @@ import { cachedCredential } from '../support/cached-credential';
  * when journal.dir refuses writes. A directory under a path whose parent is a regular
  * file refuses every write (ENOTDIR) and cannot be created, as a read-only or full disk
  * would, without needing root; removing that file is the disk coming back. (Read-only
- * and full disks themselves, on real sidecars: test/reliability/local-disk.test.ts.)
+ * and full disks themselves, on real sidecars: test/reliability/local-disk.process.test.ts.)
  */
 
 function logged(): { log: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>> } {
@@ -66,8 +66,16 @@ it('a directory that refuses writes: nothing throws, everything is kept in memor
   expect(describeDiskProblem(problem!)).toContain(`journal.dir ${dir} does not take writes`);
   expect(describeDiskProblem(problem!)).toContain('CLOUDAUTH_JOURNAL_DIR');
   // One error line for the outage, not one per write.
-  expect(lines.filter((l) => l.msg === 'Cannot write the local state directory (journal.dir): attempts are still made and recorded in Redis; what Redis cannot take is held in memory, and lost if the sidecar restarts before Redis or the disk returns')).toHaveLength(1);
-  expect(lines.filter((l) => l.msg === 'Journal not written: the result is held in memory until Redis or the disk returns (a restart now loses it)')).toHaveLength(2);
+  expect(
+    lines.filter(
+      (l) =>
+        l.msg ===
+        'Cannot write the local state directory (journal.dir): attempts are still made and recorded in Redis; what Redis cannot take is held in memory, and lost if the sidecar restarts before Redis or the disk returns',
+    ),
+  ).toHaveLength(1);
+  expect(
+    lines.filter((l) => l.msg === 'Journal not written: the result is held in memory until Redis or the disk returns (a restart now loses it)'),
+  ).toHaveLength(2);
 
   // Still refused: retry changes nothing and throws nothing.
   disk.retry();
@@ -90,7 +98,9 @@ it('holds at most HELD_MAX results while the journal cannot be written, dropping
   for (let n = 1; n <= HELD_MAX + 2; n++) journal.append(entry(n));
   expect(journal.pending).toBe(HELD_MAX);
   expect(journal.snapshot()[0]?.attemptId).toBe('slot:3');
-  expect(lines.filter((l) => l.msg === 'Too many results held in memory: dropped the oldest, it is lost and will never be recorded').map((l) => l.attemptId)).toEqual(['slot:1', 'slot:2']);
+  expect(
+    lines.filter((l) => l.msg === 'Too many results held in memory: dropped the oldest, it is lost and will never be recorded').map((l) => l.attemptId),
+  ).toEqual(['slot:1', 'slot:2']);
 });
 
 it('a removed directory is created again (0700) by the next write, and what the process held is written back, counted once as a failed state write', () => {

@@ -93,7 +93,12 @@ describe('probeReachability', () => {
       expect(proxy.connects[0]?.authorization).toBe(`Basic ${Buffer.from('probe-user:S3cret-proxy-pw').toString('base64')}`);
       expect(JSON.stringify(ok)).not.toContain('S3cret');
 
-      const bare = await probeReachability({ url: `https://127.0.0.1:${server.port}`, ca: certs.caPem, proxy: `http://127.0.0.1:${proxy.port}`, timeoutMs: 5000 });
+      const bare = await probeReachability({
+        url: `https://127.0.0.1:${server.port}`,
+        ca: certs.caPem,
+        proxy: `http://127.0.0.1:${proxy.port}`,
+        timeoutMs: 5000,
+      });
       expect(bare).toMatchObject({ reachable: false, failedStep: 'proxy' });
       expect(bare.detail).toMatch(/HTTP 407/);
     });
@@ -104,13 +109,18 @@ describe('probeReachability', () => {
       open.push(proxy);
       const refused = await probeReachability({ url: `https://127.0.0.1:${server.port}`, ca: certs.caPem, proxy: proxy.url, timeoutMs: 5000 });
       expect(refused).toMatchObject({ reachable: false, failedStep: 'proxy', detail: `the proxy refused to connect to 127.0.0.1:${server.port} (HTTP 403)` });
-      const down = await probeReachability({ url: `https://127.0.0.1:${server.port}`, ca: certs.caPem, proxy: `http://127.0.0.1:${await freePort()}`, timeoutMs: 5000 });
+      const down = await probeReachability({
+        url: `https://127.0.0.1:${server.port}`,
+        ca: certs.caPem,
+        proxy: `http://127.0.0.1:${await freePort()}`,
+        timeoutMs: 5000,
+      });
       expect(down).toMatchObject({ reachable: false, failedStep: 'tcp', detail: 'connection refused' });
     });
   });
 });
 
-describe('the agent\'s periodic probe', () => {
+describe("the agent's periodic probe", () => {
   function capture() {
     const lines: string[] = [];
     const stream = new Writable({
@@ -123,8 +133,13 @@ describe('the agent\'s periodic probe', () => {
   }
 
   /** The probe of node n1 in project p1, each step limited to 5 s, its timer on `clock`. */
-  const newProbe = (registry: Registry, logger: Logger, authServer: { url: string; caFile: string; proxy: string }, intervalMs: number, clock = new FakeClock()) =>
-    new ReachabilityProbe({ registry, project: 'p1', node: 'n1', authServer: { ...authServer, timeoutMs: 5000 }, intervalMs, logger, timers: clock });
+  const newProbe = (
+    registry: Registry,
+    logger: Logger,
+    authServer: { url: string; caFile: string; proxy: string },
+    intervalMs: number,
+    clock = new FakeClock(),
+  ) => new ReachabilityProbe({ registry, project: 'p1', node: 'n1', authServer: { ...authServer, timeoutMs: 5000 }, intervalMs, logger, timers: clock });
 
   const series = async (registry: Registry) => (await registry.metrics()).split('\n').filter((l) => /^fdl_cloudauth_(authserver|probe)_/.test(l));
 

@@ -56,7 +56,13 @@ const redisNow = async () => {
 async function twoFailures(): Promise<Pick<Held, 'record' | 'recent'>> {
   const a = await recordDirect(redis, keys, fail('f1'));
   const b = await recordDirect(redis, keys, fail('f2'), { record: a.record, recent: [{ attemptId: 'f1', atMs: a.atMs }] });
-  return { record: b.record, recent: [{ attemptId: 'f1', atMs: a.atMs }, { attemptId: 'f2', atMs: b.atMs }] };
+  return {
+    record: b.record,
+    recent: [
+      { attemptId: 'f1', atMs: a.atMs },
+      { attemptId: 'f2', atMs: b.atMs },
+    ],
+  };
 }
 
 describe('a key of the wrong type', () => {
@@ -132,7 +138,11 @@ describe('time', () => {
     const held = await twoFailures();
     // Begun before f2 was recorded (the node then held only f1's record), dated before f2.
     const madeAfter = Number(held.record?.lastAttemptAt) - 1;
-    const success = { ...fail('overlap', Number(held.record?.lastAttemptAt) - 1), madeAfter, outcome: { ok: true as const, license: { expiresAt: null, capacity: 5, bound: 1 } } };
+    const success = {
+      ...fail('overlap', Number(held.record?.lastAttemptAt) - 1),
+      madeAfter,
+      outcome: { ok: true as const, license: { expiresAt: null, capacity: 5, bound: 1 } },
+    };
     expect((await recordDirect(redis, keys, success, held)).consecutiveFailures).toBe(2);
     expect(await node()).toMatchObject({ consecutiveFailures: 2, lastAttemptId: 'f2' });
   });
@@ -147,7 +157,13 @@ it('records a slot under both names while both releases may run', async () => {
 
 describe('restore: members and generation order', () => {
   const credential = (generation: number, registeredAt: number) => cachedCredential({ ciphertext: `x${generation}`, generation, registeredAt });
-  const verdict = (generation: number, registeredAt: number) => ({ since: '5', epoch: '3', failedAt: '5', generation: String(generation), registeredAt: String(registeredAt) });
+  const verdict = (generation: number, registeredAt: number) => ({
+    since: '5',
+    epoch: '3',
+    failedAt: '5',
+    generation: String(generation),
+    registeredAt: String(registeredAt),
+  });
 
   it('puts a newer credential over an older one and drops the verdict about the older one', async () => {
     // A node down during the re-registration started first and restored generation 1 with its verdict.
@@ -160,7 +176,13 @@ describe('restore: members and generation order', () => {
 
   it('never brings back an older credential, nor a verdict about it', async () => {
     await redis.hset(keys.credential, { generation: '2', registeredAt: '200', ciphertext: 'x2' });
-    const restored = await restoreHeld(redis, keys, 'n2', { record: null, recent: [], credential: credential(1, 100), verdict: verdict(1, 100), firstSeenAt: 1 });
+    const restored = await restoreHeld(redis, keys, 'n2', {
+      record: null,
+      recent: [],
+      credential: credential(1, 100),
+      verdict: verdict(1, 100),
+      firstSeenAt: 1,
+    });
     expect(restored).toEqual([]);
     expect(await redis.hmget(keys.credential, 'generation', 'ciphertext')).toEqual(['2', 'x2']);
     expect(await redis.exists(keys.status)).toBe(0);
@@ -175,7 +197,14 @@ describe('restore: members and generation order', () => {
 
   it('puts back the members the node saw, except one unbound on purpose', async () => {
     await redis.sadd(keys.removed, 'n3');
-    const restored = await restoreHeld(redis, keys, 'n1', { record: null, recent: [], credential: null, verdict: null, firstSeenAt: 1, members: { n1: 10, n2: 20, n3: 30 } });
+    const restored = await restoreHeld(redis, keys, 'n1', {
+      record: null,
+      recent: [],
+      credential: null,
+      verdict: null,
+      firstSeenAt: 1,
+      members: { n1: 10, n2: 20, n3: 30 },
+    });
     expect(restored).toEqual(['members']);
     expect(await redis.zrange(keys.nodes, '0', '-1', 'WITHSCORES')).toEqual(['n1', '10', 'n2', '20']);
   });

@@ -85,7 +85,13 @@ it('starts a new streak under a new registration; a late result of the old one g
 it('puts back a lost record with its ids before applying the attempt, unless the node was unbound', async () => {
   const first = await recordDirect(redis, keys, fail('f1'));
   const second = await recordDirect(redis, keys, fail('f2'));
-  const held = { record: second.record, recent: [{ attemptId: 'f1', atMs: first.atMs }, { attemptId: 'f2', atMs: second.atMs }] };
+  const held = {
+    record: second.record,
+    recent: [
+      { attemptId: 'f1', atMs: first.atMs },
+      { attemptId: 'f2', atMs: second.atMs },
+    ],
+  };
   await redis.del(keys.node('n1'), keys.attempts('n1'), keys.nodes);
   // Re-recording a result the record already holds counts nothing...
   expect((await recordDirect(redis, keys, fail('f2', second.atMs), held)).recorded).toBe(false);

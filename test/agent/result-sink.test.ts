@@ -58,7 +58,13 @@ async function sink() {
   return { s, keys, redis, local, restored };
 }
 
-const fail = (attemptId: string, atMs?: number): AttemptResult => ({ nodeId: 'n1', attemptId, generation: 1, atMs, outcome: { ok: false, code: 30003, name: 'LICENSE_IP_ERROR', message: 'ip', transient: false } });
+const fail = (attemptId: string, atMs?: number): AttemptResult => ({
+  nodeId: 'n1',
+  attemptId,
+  generation: 1,
+  atMs,
+  outcome: { ok: false, code: 30003, name: 'LICENSE_IP_ERROR', message: 'ip', transient: false },
+});
 /** A minute ago on Redis' clock: results made a second apart from there are in the past, in order. */
 const aMinuteAgo = async (): Promise<number> => Number((await admin.time())[0]) * 1000 - 60_000;
 const node = async (keys: ProjectKeys) => parseNodeRecord('n1', await admin.hgetall(keys.node('n1')));

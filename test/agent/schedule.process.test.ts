@@ -54,7 +54,12 @@ it('authenticates two nodes on schedule, once per slot', async () => {
   const b = await startSidecar(fixture, { nodeId: 'n2', interval: INTERVAL });
   sidecars.push(a, b);
   // First attempt at once (no previous attempt), then one per slot.
-  await waitFor('4 attempts of each node', async () => (await recordedAttempts(redis, fixture.keys, 'n1')).length >= 4 && (await recordedAttempts(redis, fixture.keys, 'n2')).length >= 4, heartbeatsWaitMs(4, INTERVAL_MS), 200);
+  await waitFor(
+    '4 attempts of each node',
+    async () => (await recordedAttempts(redis, fixture.keys, 'n1')).length >= 4 && (await recordedAttempts(redis, fixture.keys, 'n2')).length >= 4,
+    heartbeatsWaitMs(4, INTERVAL_MS),
+    200,
+  );
   for (const id of ['n1', 'n2']) {
     const record = await readNode(redis, fixture.keys, id);
     expect(record?.consecutiveFailures).toBe(0);
@@ -82,7 +87,12 @@ it('keeps one schedule across a restart and with two replicas of one node id, re
   const twin = await startSidecar(fixture, { nodeId: 'n1', interval: INTERVAL });
   sidecars.push(again, twin);
   const before = (await recordedAttempts(redis, fixture.keys, 'n1')).length;
-  await waitFor('5 more attempts of n1', async () => (await recordedAttempts(redis, fixture.keys, 'n1')).length >= before + 5, heartbeatsWaitMs(5, INTERVAL_MS), 200);
+  await waitFor(
+    '5 more attempts of n1',
+    async () => (await recordedAttempts(redis, fixture.keys, 'n1')).length >= before + 5,
+    heartbeatsWaitMs(5, INTERVAL_MS),
+    200,
+  );
   expect(await schedulers('n1')).toBe(1);
   const record = await readNode(redis, fixture.keys, 'n1');
   const ids = await recordedAttempts(redis, fixture.keys, 'n1');

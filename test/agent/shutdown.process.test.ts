@@ -23,7 +23,15 @@ beforeAll(async () => {
   redis = new Redis(server.url);
   auth = await spawnAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'stop', password: 'pw-stop-1', capacity: 5 });
-  fixture = await registerProject({ project: 'stop', keyPrefix: testPrefix('stop'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'stop', password: 'pw-stop-1' });
+  fixture = await registerProject({
+    project: 'stop',
+    keyPrefix: testPrefix('stop'),
+    redisUrl: server.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'stop',
+    password: 'pw-stop-1',
+  });
 });
 
 afterAll(async () => {

@@ -24,7 +24,10 @@ describe('attempt ids', () => {
     // BullMQ clamps the delay of a job it makes after its slot: still the slot before.
     expect(attemptOfJob({ ...job, timestamp: slot + 1500, opts: { delay: 0 } }, INTERVAL, OFFSET).slot).toBe(slot);
     // Other jobs (catch-up, after register) are attempts under their own id.
-    expect(attemptOfJob({ id: 'catchup-none', repeatJobKey: undefined, timestamp: slot, opts: {} }, INTERVAL, OFFSET)).toEqual({ attemptId: 'catchup-none', slot: null });
+    expect(attemptOfJob({ id: 'catchup-none', repeatJobKey: undefined, timestamp: slot, opts: {} }, INTERVAL, OFFSET)).toEqual({
+      attemptId: 'catchup-none',
+      slot: null,
+    });
   });
 
   it('know the name an earlier release recorded a slot under, both ways', () => {

@@ -16,13 +16,13 @@ import { pushFailure, reason, simulateRegister, writeCredential, writeNodeRecord
 const h = useRedisWithCandidates();
 const HOUR = 3_600_000;
 
-
 async function redisNow(): Promise<number> {
   const [s, us] = await h.admin.time();
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);
 }
 
-const attempt = (k: ProjectKeys, node: string) => h.admin.publish(k.events, JSON.stringify({ type: 'attempt', node, attemptId: String(Math.random()), ok: true }));
+const attempt = (k: ProjectKeys, node: string) =>
+  h.admin.publish(k.events, JSON.stringify({ type: 'attempt', node, attemptId: String(Math.random()), ok: true }));
 
 /**
  * Counts round trips: each command sent on its own, and each pipeline exec, is one;
@@ -110,7 +110,12 @@ describe('aggregator on a real Redis', () => {
     await writeCredential(h.admin, k);
     const now = await redisNow();
     await writeNodeRecord(h.admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now });
-    await writeNodeRecord(h.admin, k, { id: 'n2', consecutiveFailures: 2, lastAttemptAt: now - 3 * HOUR - 1000, reason: reason(null, 'CONNECTION_FAILED', now - 3 * HOUR) });
+    await writeNodeRecord(h.admin, k, {
+      id: 'n2',
+      consecutiveFailures: 2,
+      lastAttemptAt: now - 3 * HOUR - 1000,
+      reason: reason(null, 'CONNECTION_FAILED', now - 3 * HOUR),
+    });
     const c = await startCandidate({ url: h.server.url, keys: k, nodeId: 'n1', withAggregator: true, sweepMs: 100 });
     h.open.push(c);
     await waitFor('a view', () => c.aggregator?.latestView);
@@ -182,7 +187,9 @@ describe('aggregator on a real Redis', () => {
       const now = await redisNow();
       for (let i = 0; i < count; i += 100) {
         await Promise.all(
-          Array.from({ length: Math.min(100, count - i) }, (_, j) => writeNodeRecord(h.admin, k, { id: `node-${i + j}`, lastAttemptAt: now, lastSuccessAt: now })),
+          Array.from({ length: Math.min(100, count - i) }, (_, j) =>
+            writeNodeRecord(h.admin, k, { id: `node-${i + j}`, lastAttemptAt: now, lastSuccessAt: now }),
+          ),
         );
       }
       const counted = countingClient(h.admin);

@@ -121,7 +121,6 @@ const cases: Case[] = [
   },
 ];
 
-
 const h = useRedisWithCandidates();
 
 describe('leader election, on fake clocks against a real Redis', () => {

@@ -11,7 +11,6 @@ import { LEADER_LEASE_MS, LEADER_RENEW_MS } from '../support/noise-budget';
 
 const h = useRedisWithCandidates();
 
-
 function keys(): ProjectKeys {
   return new ProjectKeys(testPrefix('leader'), 'p1');
 }
@@ -31,7 +30,9 @@ describe('leader election', () => {
     // moved through, not slept through (each renew awaited before its clock moves on).
     // The budget's lease, which Redis counts in real time, outlasts a stall between two renews.
     const clocks = [new FakeClock(), new FakeClock(), new FakeClock()];
-    const cs = await Promise.all(['n1', 'n2', 'n3'].map((n, i) => candidate(k, n, { clock: clocks[i], timers: clocks[i], leaseMs: LEADER_LEASE_MS, renewMs: LEADER_RENEW_MS })));
+    const cs = await Promise.all(
+      ['n1', 'n2', 'n3'].map((n, i) => candidate(k, n, { clock: clocks[i], timers: clocks[i], leaseMs: LEADER_LEASE_MS, renewMs: LEADER_RENEW_MS })),
+    );
     const [leader] = (await waitFor('a leader', () => (leaders(cs).length === 1 ? leaders(cs) : null))) as Candidate[];
     expect(leaders(cs)).toHaveLength(1);
     expect(await h.admin.get(k.leader)).toBe(`${leader?.election.instance}|${leader?.election.epoch}`);
@@ -125,7 +126,9 @@ describe('leader election', () => {
     const writer = new StatusWriter(h.admin, k);
     const epoch = c.election.epoch as number;
     await h.admin.hset(k.credential, { account: 'a', generation: '1' });
-    expect(await writer.writeStatus({ instance: c.election.instance, epoch: epoch - 1, status: 'registered', generation: 1, registration: 'g1' })).toBe('fenced');
+    expect(await writer.writeStatus({ instance: c.election.instance, epoch: epoch - 1, status: 'registered', generation: 1, registration: 'g1' })).toBe(
+      'fenced',
+    );
     expect(await writer.writeStatus({ instance: 'someone-else', epoch, status: 'registered', generation: 1, registration: 'g1' })).toBe('fenced');
     expect(await h.admin.hget(k.counters, 'staleWritesRejected')).toBe('2');
     expect(await h.admin.exists(k.status)).toBe(0);

@@ -15,7 +15,6 @@ import { ProjectViewReader } from '../../daemon/view/project-view';
 
 const h = useRedisWithCandidates();
 
-
 async function redisNow(client: Redis = h.admin): Promise<number> {
   const [s, us] = await client.time();
   return Number(s) * 1000 + Math.floor(Number(us) / 1000);

@@ -17,7 +17,7 @@ import { waitFor } from '../support/wait';
  * deploy/alertmanager/alertmanager.yml: valid for amtool (also its commented e-mail,
  * PagerDuty and Slack examples), every alert of alerts.yml routed by its severity,
  * and — in a real Alertmanager — grouping by project and the inhibitions, with alerts
- * posted as Prometheus posts them. The whole chain from a sidecar is in oncall-e2e.
+ * posted as Prometheus posts them. The whole chain from a sidecar is in oncall.e2e.test.ts.
  */
 jest.setTimeout(60_000);
 
@@ -54,7 +54,15 @@ describe('amtool', () => {
   it('routes every alert of alerts.yml by its severity: critical pages, warning goes to the team', () => {
     expect(ALERT_SEVERITIES.length).toBeGreaterThanOrEqual(12);
     for (const [alertname, severity] of ALERT_SEVERITIES) {
-      const r = amtool(['config', 'routes', 'test', `--config.file=${SHIPPED_ALERTMANAGER_CONFIG}`, `alertname=${alertname}`, `severity=${severity}`, 'project=p']);
+      const r = amtool([
+        'config',
+        'routes',
+        'test',
+        `--config.file=${SHIPPED_ALERTMANAGER_CONFIG}`,
+        `alertname=${alertname}`,
+        `severity=${severity}`,
+        'project=p',
+      ]);
       const receiver = r.stdout.trim();
       expect({ alertname, receiver }).toEqual({ alertname, receiver: severity === 'critical' ? 'fdl-cloudauth-pager' : 'fdl-cloudauth-team' });
     }
@@ -88,7 +96,7 @@ describe('a real Alertmanager with the shipped configuration', () => {
     annotations: { summary: `${alertname} summary`, runbook_url: `https://example.test/docs/runbook.md#alert-${alertname.toLowerCase()}` },
   });
 
-  it('groups by project, and inhibits Degraded/Critical under Failed, and a node\'s JournalBacklog/NodeStale under its RedisDown', async () => {
+  it("groups by project, and inhibits Degraded/Critical under Failed, and a node's JournalBacklog/NodeStale under its RedisDown", async () => {
     receiver = await startWebhookReceiver();
     am = await startAlertmanager(alertmanagerConfigFromShipped(receiver.url));
     const a = am;

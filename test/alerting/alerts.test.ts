@@ -271,7 +271,18 @@ describe('Grafana dashboard', () => {
       }
     }
     expect(problems).toEqual([]);
-    const unused = ['project_status', 'node_status', 'node_consecutive_failures', 'node_failure_reason', 'lockout_seconds', 'license_slots', 'leader', 'journal_pending', 'redis_up', 'heartbeat_duration_seconds']
+    const unused = [
+      'project_status',
+      'node_status',
+      'node_consecutive_failures',
+      'node_failure_reason',
+      'lockout_seconds',
+      'license_slots',
+      'leader',
+      'journal_pending',
+      'redis_up',
+      'heartbeat_duration_seconds',
+    ]
       .map((n) => `${METRIC_PREFIX}${n}`)
       .filter((n) => !used.has(n));
     expect(unused).toEqual([]);
@@ -302,7 +313,9 @@ describe('the checkers above', () => {
   // The checks are only as good as the name finder: prove it catches what it should.
   it('find metric names and matcher labels, not functions, aggregations or label lists', () => {
     expect(
-      metricReferences('sum by (project, le) (rate(fdl_cloudauth_x_bucket{project="$project",le!=""}[$__rate_interval])) / on (project) group_left max(fdl_cloudauth_y) > bool 1 unless up{job="j"}'),
+      metricReferences(
+        'sum by (project, le) (rate(fdl_cloudauth_x_bucket{project="$project",le!=""}[$__rate_interval])) / on (project) group_left max(fdl_cloudauth_y) > bool 1 unless up{job="j"}',
+      ),
     ).toEqual([
       { metric: 'fdl_cloudauth_x_bucket', labels: ['project', 'le'] },
       { metric: 'fdl_cloudauth_y', labels: [] },

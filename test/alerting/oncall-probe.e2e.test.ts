@@ -47,7 +47,15 @@ it('fires AuthServerUnreachable within a few probes of the server going away, be
   const auth = await spawnAuthServer({ redisUrl: redis.url, env: { CLOUDAUTH_AUTHSERVER_TLS_CERT: files.cert, CLOUDAUTH_AUTHSERVER_TLS_KEY: files.key } });
   expect(auth.url).toMatch(/^https:/);
   await createAccount(auth.url, auth.token, { account: ACCOUNT, password: PASSWORD, capacity: 5 }, certs.caPem);
-  const f = await registerProject({ project: PROJECT, keyPrefix: testPrefix('probe'), redisUrl: redis.url, keyDir: testKeyDir(), authUrl: auth.url, account: ACCOUNT, password: PASSWORD });
+  const f = await registerProject({
+    project: PROJECT,
+    keyPrefix: testPrefix('probe'),
+    redisUrl: redis.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: ACCOUNT,
+    password: PASSWORD,
+  });
   const env = { CLOUDAUTH_AUTH_CA_FILE: files.ca, CLOUDAUTH_PROBE_INTERVAL: '1s', ...LEADER_ENV, CLOUDAUTH_LOG_LEVEL: 'info' };
   sidecars.push(...(await Promise.all([1, 2].map((n) => startSidecar(f, { nodeId: `node-${n}`, interval: '1h', env })))));
 
@@ -55,11 +63,16 @@ it('fires AuthServerUnreachable within a few probes of the server going away, be
   const { prometheus: prom, receiver: hook } = chain;
 
   // Both nodes authenticated once (at start) and their probes reach the server.
-  await waitFor('Prometheus to see both nodes authenticated and reaching the server', async () => {
-    const ok = await prom.query(`fdl_cloudauth_authserver_reachable{project="${PROJECT}"} == 1`);
-    const attempts = await prom.query(`fdl_cloudauth_authentications_total{project="${PROJECT}"} >= 1`);
-    return ok.length === 2 && attempts.length === 2;
-  }, 60_000, 250);
+  await waitFor(
+    'Prometheus to see both nodes authenticated and reaching the server',
+    async () => {
+      const ok = await prom.query(`fdl_cloudauth_authserver_reachable{project="${PROJECT}"} == 1`);
+      const attempts = await prom.query(`fdl_cloudauth_authentications_total{project="${PROJECT}"} >= 1`);
+      return ok.length === 2 && attempts.length === 2;
+    },
+    60_000,
+    250,
+  );
   const expiry = await prom.query(`fdl_cloudauth_authserver_tls_expiry_timestamp_seconds{project="${PROJECT}"}`);
   expect(expiry.map((s) => Number(s.value[1]))).toEqual([notAfterSeconds, notAfterSeconds]);
 
@@ -68,15 +81,25 @@ it('fires AuthServerUnreachable within a few probes of the server going away, be
   await auth.close();
   const warning = await hook.next(
     'AuthServerUnreachable at the team receiver',
-    (n) => n.path.endsWith('/warning') && n.groupLabels.project === PROJECT && n.alerts.filter((a) => a.labels.alertname === 'AuthServerUnreachable' && a.status === 'firing').length === 2,
+    (n) =>
+      n.path.endsWith('/warning') &&
+      n.groupLabels.project === PROJECT &&
+      n.alerts.filter((a) => a.labels.alertname === 'AuthServerUnreachable' && a.status === 'firing').length === 2,
     60_000,
   );
-  expect(warning.alerts.filter((a) => a.labels.alertname === 'AuthServerUnreachable').map((a) => a.labels.node).sort()).toEqual(['node-1', 'node-2']);
+  expect(
+    warning.alerts
+      .filter((a) => a.labels.alertname === 'AuthServerUnreachable')
+      .map((a) => a.labels.node)
+      .sort(),
+  ).toEqual(['node-1', 'node-2']);
 
   // No heartbeat has failed: the next attempts are an hour away.
   expect(await prom.query(`sum(fdl_cloudauth_authentication_failures_total{project="${PROJECT}"}) > 0`)).toEqual([]);
   expect((await prom.query(`fdl_cloudauth_node_consecutive_failures{project="${PROJECT}"}`)).map((s) => s.value[1])).toEqual(['0', '0']);
   for (const s of sidecars) expect(s.output()).toMatch(/"step":"tcp","detail":"connection refused".*Authorization server unreachable/);
 
-  console.log(`early warning (probe every 1 s, scrape and evaluation 1 s, for: 2 s, heartbeat 1 h): server gone -> AuthServerUnreachable at the team receiver in ${((warning.receivedAt - blockedAt) / 1000).toFixed(1)} s, no heartbeat failed`);
+  console.log(
+    `early warning (probe every 1 s, scrape and evaluation 1 s, for: 2 s, heartbeat 1 h): server gone -> AuthServerUnreachable at the team receiver in ${((warning.receivedAt - blockedAt) / 1000).toFixed(1)} s, no heartbeat failed`,
+  );
 });

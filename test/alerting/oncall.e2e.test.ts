@@ -48,21 +48,36 @@ it('tells the team Degraded, pages Failed with Degraded inhibited, and resolves 
   const redis = await startRedis();
   const auth = await spawnAuthServer({ redisUrl: redis.url });
   await createAccount(auth.url, auth.token, { account: ACCOUNT, password: PASSWORD, capacity: 5, allowedIps: ALL_IPS });
-  const fixture = { project: PROJECT, keyPrefix: testPrefix('oncall'), redisUrl: redis.url, keyDir: testKeyDir(), authUrl: auth.url, account: ACCOUNT, password: PASSWORD };
+  const fixture = {
+    project: PROJECT,
+    keyPrefix: testPrefix('oncall'),
+    redisUrl: redis.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: ACCOUNT,
+    password: PASSWORD,
+  };
   const f = await registerProject(fixture);
   // The budget's shortest heartbeat: a node made stale for a moment by a stall raises
   // only NodeStale, which nothing here asserts; every attempt still holds a stalled
   // server's answer, so the streaks the alerts follow are the allow-list's alone.
   const env = { CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), ...LEADER_ENV, CLOUDAUTH_LOG_LEVEL: 'info' };
   sidecars.push(
-    ...(await Promise.all([1, 2, 3].map((n) => startSidecar(f, { nodeId: `node-${n}`, interval: `${BUSY_INTERVAL_MS}ms`, env: { ...env, CLOUDAUTH_NODE_IP: `10.0.0.4${n}` } })))),
+    ...(await Promise.all(
+      [1, 2, 3].map((n) => startSidecar(f, { nodeId: `node-${n}`, interval: `${BUSY_INTERVAL_MS}ms`, env: { ...env, CLOUDAUTH_NODE_IP: `10.0.0.4${n}` } })),
+    )),
   );
 
   chain = await startOnCallChain(sidecars.map((s) => s.port));
   const { prometheus: prom, alertmanager: am, receiver: hook } = chain;
 
   // Healthy first: every node authenticated, Prometheus sees a registered project.
-  await waitFor('Prometheus to see the project registered', async () => (await prom.query(`fdl_cloudauth_project_status{project="${PROJECT}",status="registered"} == 1`)).length === 1, 60_000, 250);
+  await waitFor(
+    'Prometheus to see the project registered',
+    async () => (await prom.query(`fdl_cloudauth_project_status{project="${PROJECT}",status="registered"} == 1`)).length === 1,
+    60_000,
+    250,
+  );
 
   // node-3 leaves the allow-list: 30003 on every attempt from now.
   await createAccount(auth.url, auth.token, { account: ACCOUNT, password: PASSWORD, capacity: 5, allowedIps: ALL_IPS.slice(0, 2) });
@@ -78,7 +93,11 @@ it('tells the team Degraded, pages Failed with Degraded inhibited, and resolves 
   expect(node3?.reason?.name).toBe('LICENSE_IP_ERROR');
   const firstFailedAt = Date.parse(node3?.reason?.at ?? '');
 
-  const degraded = await hook.next('RegistrationDegraded at the team receiver', (n) => n.path.endsWith('/warning') && says(n, 'RegistrationDegraded', 'firing'), 90_000);
+  const degraded = await hook.next(
+    'RegistrationDegraded at the team receiver',
+    (n) => n.path.endsWith('/warning') && says(n, 'RegistrationDegraded', 'firing'),
+    90_000,
+  );
   const failed = await hook.next('RegistrationFailed at the pager', (n) => n.path.endsWith('/critical') && says(n, 'RegistrationFailed', 'firing'), 90_000);
   const failedAlert = failed.alerts.find((a) => a.labels.alertname === 'RegistrationFailed');
   expect(failedAlert?.labels.severity).toBe('critical');
@@ -87,7 +106,12 @@ it('tells the team Degraded, pages Failed with Degraded inhibited, and resolves 
   // The failure resolved RegistrationDegraded in Prometheus. Alertmanager got that
   // resolution; a canary alert of the same project makes the team's group send once
   // more — that notification would carry "Degraded resolved" if nothing inhibited it.
-  await waitFor('Prometheus to resolve RegistrationDegraded', async () => !(await prom.alerts()).some((a) => a.labels.alertname === 'RegistrationDegraded'), 30_000, 250);
+  await waitFor(
+    'Prometheus to resolve RegistrationDegraded',
+    async () => !(await prom.alerts()).some((a) => a.labels.alertname === 'RegistrationDegraded'),
+    30_000,
+    250,
+  );
   await waitFor(
     'Alertmanager to receive a resolved alert',
     async () => {
@@ -98,7 +122,12 @@ it('tells the team Degraded, pages Failed with Degraded inhibited, and resolves 
     30_000,
     250,
   );
-  await am.post([{ labels: { alertname: 'OnCallE2ECanary', severity: 'warning', project: PROJECT }, annotations: { runbook_url: 'https://example.test/docs/runbook.md#alert-canary' } }]);
+  await am.post([
+    {
+      labels: { alertname: 'OnCallE2ECanary', severity: 'warning', project: PROJECT },
+      annotations: { runbook_url: 'https://example.test/docs/runbook.md#alert-canary' },
+    },
+  ]);
   const canary = await hook.next('the canary at the team receiver', (n) => n.path.endsWith('/warning') && says(n, 'OnCallE2ECanary', 'firing'), 30_000);
   expect(canary.alerts.map((a) => a.labels.alertname)).not.toContain('RegistrationDegraded');
 
@@ -106,7 +135,11 @@ it('tells the team Degraded, pages Failed with Degraded inhibited, and resolves 
   const registerAt = Date.now();
   await createAccount(auth.url, auth.token, { account: ACCOUNT, password: PASSWORD, capacity: 5, allowedIps: ALL_IPS });
   await registerProject(fixture);
-  const resolved = await hook.next('RegistrationFailed resolved at the pager', (n) => n.path.endsWith('/critical') && says(n, 'RegistrationFailed', 'resolved'), 90_000);
+  const resolved = await hook.next(
+    'RegistrationFailed resolved at the pager',
+    (n) => n.path.endsWith('/critical') && says(n, 'RegistrationFailed', 'resolved'),
+    90_000,
+  );
 
   // Before register, no one was told that Degraded was resolved: the failure is not a recovery.
   const beforeRegister = hook.notifications.filter((n) => n.receivedAt < registerAt);

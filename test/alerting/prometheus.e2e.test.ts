@@ -42,15 +42,19 @@ it('fires RegistrationFailed for a failed project, not NoLeader nor TwoLeaders, 
   const project = 'prom-e2e';
   // node-3's IP is outside the allow-list from the start: 30003 on every attempt.
   await createAccount(auth.url, auth.token, { account: 'acct-prom', password: PASSWORD, capacity: 5, allowedIps: ['10.0.0.21/32', '10.0.0.22/32'] });
-  const f = await registerProject({ project, keyPrefix: testPrefix('prom'), redisUrl: redis.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'acct-prom', password: PASSWORD });
+  const f = await registerProject({
+    project,
+    keyPrefix: testPrefix('prom'),
+    redisUrl: redis.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'acct-prom',
+    password: PASSWORD,
+  });
   // The noise budget's heartbeat and lease (a healthy node stays ok, a leader keeps its
   // lease, while any one process stalls 3 s); a threshold of 3 keeps the story short.
   const env = { CLOUDAUTH_FAILURE_THRESHOLD: '3', ...LEADER_ENV, CLOUDAUTH_LOG_LEVEL: 'info' };
-  sidecars.push(
-    ...(await Promise.all(
-      [1, 2, 3].map((n) => startSidecar(f, { nodeId: `node-${n}`, env: { ...env, CLOUDAUTH_NODE_IP: `10.0.0.2${n}` } })),
-    )),
-  );
+  sidecars.push(...(await Promise.all([1, 2, 3].map((n) => startSidecar(f, { nodeId: `node-${n}`, env: { ...env, CLOUDAUTH_NODE_IP: `10.0.0.2${n}` } })))));
 
   const targets = sidecars.map((s) => `127.0.0.1:${s.port}`);
   const config = configFromShipped(targets, '1s');

@@ -113,11 +113,33 @@ function bodyBytes(body: BodySpec): Buffer {
 }
 
 function toRequest(spec: RequestSpec): FuzzRequest {
-  return spec.body === null ? { method: spec.method, path: spec.path, headers: spec.headers } : { method: spec.method, path: spec.path, headers: spec.headers, body: bodyBytes(spec.body) };
+  return spec.body === null
+    ? { method: spec.method, path: spec.path, headers: spec.headers }
+    : { method: spec.method, path: spec.path, headers: spec.headers, body: bodyBytes(spec.body) };
 }
 
-const KNOWN_PATHS = ['/v1/authenticate', '/v1/authenticate', '/v1/unbind', '/admin/accounts', `/admin/accounts/${ACCOUNT}`, '/admin/faults', '/admin/clock', '/healthz'];
-const WEIRD_PATHS = ['/', '/v1', '/v1/authenticate/', '//v1//authenticate', '/V1/AUTHENTICATE', '/admin/accounts/%E0%A4%A', '/admin/accounts/%00', `/admin/accounts/${'a'.repeat(300)}`, '/admin/accounts/a/b', '/../etc/passwd'];
+const KNOWN_PATHS = [
+  '/v1/authenticate',
+  '/v1/authenticate',
+  '/v1/unbind',
+  '/admin/accounts',
+  `/admin/accounts/${ACCOUNT}`,
+  '/admin/faults',
+  '/admin/clock',
+  '/healthz',
+];
+const WEIRD_PATHS = [
+  '/',
+  '/v1',
+  '/v1/authenticate/',
+  '//v1//authenticate',
+  '/V1/AUTHENTICATE',
+  '/admin/accounts/%E0%A4%A',
+  '/admin/accounts/%00',
+  `/admin/accounts/${'a'.repeat(300)}`,
+  '/admin/accounts/a/b',
+  '/../etc/passwd',
+];
 
 /** A known route 85 % of the time, else an odd path: fixed ones, or hostile text percent-encoded into the path or the query. */
 const PATH = fc.oneof(
@@ -152,8 +174,20 @@ function headersFor(token: string): fc.Arbitrary<Record<string, string>> {
       ),
     },
   );
-  const contentType = fc.constantFrom('application/json', 'application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', 'application/jsonx');
-  return fc.tuple(authorization, contentType).map(([auth, type]) => ({ ...(auth === null ? {} : { authorization: auth }), ...(type ? { 'content-type': type } : {}) }));
+  const contentType = fc.constantFrom(
+    'application/json',
+    'application/json',
+    'application/json; charset=utf-8',
+    'APPLICATION/JSON',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    '',
+    'application/jsonx',
+  );
+  return fc
+    .tuple(authorization, contentType)
+    .map(([auth, type]) => ({ ...(auth === null ? {} : { authorization: auth }), ...(type ? { 'content-type': type } : {}) }));
 }
 
 /** Mutated valid requests (three times as often), valid ones, random JSON, random bytes, cut-off JSON, over 16 KiB. */
@@ -173,7 +207,12 @@ function bodyFor(path: string): fc.Arbitrary<BodySpec> {
         return fc.nat({ max: text.length }).map((at): BodySpec => ({ kind: 'cut', text: text.slice(0, at) }));
       }),
     },
-    { weight: 1, arbitrary: fc.tuple(valid ? base : fc.constant({}), fc.integer({ min: 16 * 1024, max: 40 * 1024 })).map(([value, pad]): BodySpec => ({ kind: 'huge', value, pad })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(valid ? base : fc.constant({}), fc.integer({ min: 16 * 1024, max: 40 * 1024 }))
+        .map(([value, pad]): BodySpec => ({ kind: 'huge', value, pad })),
+    },
   );
 }
 
@@ -191,7 +230,15 @@ function requestArbitrary(token: string): fc.Arbitrary<RequestSpec> {
 function send(req: FuzzRequest): Promise<FuzzAnswer> {
   return new Promise((resolve, reject) => {
     const r = http.request(
-      { host: '127.0.0.1', port: auth.port, method: req.method, path: req.path, agent, timeout: 20_000, headers: { ...req.headers, ...(req.body ? { 'content-length': String(req.body.length) } : {}) } },
+      {
+        host: '127.0.0.1',
+        port: auth.port,
+        method: req.method,
+        path: req.path,
+        agent,
+        timeout: 20_000,
+        headers: { ...req.headers, ...(req.body ? { 'content-length': String(req.body.length) } : {}) },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -216,7 +263,10 @@ function problem(req: FuzzRequest, answer: FuzzAnswer): string | null {
   }
   if (typeof body.code !== 'number' || typeof body.name !== 'string' || typeof body.message !== 'string') return 'answer lacks code, name or message';
   if (body.code === 0) return answer.status === 200 ? null : `code 0 with HTTP ${answer.status}`;
-  if (DOCUMENTED.has(body.code)) return body.code === answer.status && DOCUMENTED.get(body.code)?.test(body.name) ? null : `HTTP error ${body.code} ${body.name} with status ${answer.status}`;
+  if (DOCUMENTED.has(body.code))
+    return body.code === answer.status && DOCUMENTED.get(body.code)?.test(body.name)
+      ? null
+      : `HTTP error ${body.code} ${body.name} with status ${answer.status}`;
   const entry = byCode(body.code);
   if (entry === INCORRECT_LICENSE_FORMAT) return `code ${body.code} is not in the catalog`;
   if (entry.name !== body.name) return `code ${body.code} named ${body.name}, catalog says ${entry.name}`;
@@ -266,7 +316,12 @@ it(`answers ${HTTP_CASES} random and mutated requests with catalog JSON, never a
     }),
     fuzzParameters(HTTP_RUNS),
   );
-  console.log(`figures fuzz-authserver seed=${SEED} cases=${HTTP_CASES} statuses=${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(',')}`);
+  console.log(
+    `figures fuzz-authserver seed=${SEED} cases=${HTTP_CASES} statuses=${[...statuses]
+      .sort((a, b) => a[0] - b[0])
+      .map(([s, n]) => `${s}:${n}`)
+      .join(',')}`,
+  );
   expect(runs).toBeGreaterThanOrEqual(HTTP_RUNS);
   expect(auth.logLines.filter((l) => l.includes('request handler failed'))).toEqual([]);
   const health = await send({ method: 'GET', path: '/healthz', headers: {} });

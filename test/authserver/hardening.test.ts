@@ -117,7 +117,9 @@ describe('socket deadlines and the connection cap', () => {
 describe('plain HTTP on a non-loopback address', () => {
   it('warns, and says how to fix it; on loopback it does not', async () => {
     const exposed = await startInProcessAuthServer({ redisUrl: suite.redis.url, env: { CLOUDAUTH_AUTHSERVER_HOST: '0.0.0.0' } });
-    expect(exposed.logLines.some((l) => l.includes('"level":"warn"') && l.includes('plain HTTP on a non-loopback address') && l.includes('authserver.tlsCert'))).toBe(true);
+    expect(
+      exposed.logLines.some((l) => l.includes('"level":"warn"') && l.includes('plain HTTP on a non-loopback address') && l.includes('authserver.tlsCert')),
+    ).toBe(true);
     await exposed.close();
     const local = await startInProcessAuthServer({ redisUrl: suite.redis.url });
     expect(local.logLines.some((l) => l.includes('plain HTTP on a non-loopback address'))).toBe(false);

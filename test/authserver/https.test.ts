@@ -11,7 +11,6 @@ import { useRedisForAuthServers } from '../support/authserver-suite';
  */
 const suite = useRedisForAuthServers();
 
-
 describe('authserver over HTTPS', () => {
   it('authenticates over TLS with the right CA and is refused without it', async () => {
     const { caPem, certPem, keyPem } = makeCertificates();

@@ -31,11 +31,15 @@ async function stillServing(): Promise<void> {
 
 function chunkedPost(pathname: string, chunks: Buffer[], contentType = 'application/json'): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL(pathname, url), { method: 'POST', agent: false, headers: { 'content-type': contentType, 'transfer-encoding': 'chunked' } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = http.request(
+      new URL(pathname, url),
+      { method: 'POST', agent: false, headers: { 'content-type': contentType, 'transfer-encoding': 'chunked' } },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     const write = (i: number) => {
       if (i >= chunks.length) {
@@ -95,7 +99,10 @@ describe('bad bodies on /v1/authenticate', () => {
     expect(declared.json?.message).toContain('16384');
     await stillServing();
 
-    const chunked = await chunkedPost('/v1/authenticate', Array.from({ length: 64 }, () => Buffer.alloc(16 * 1024, 'b')));
+    const chunked = await chunkedPost(
+      '/v1/authenticate',
+      Array.from({ length: 64 }, () => Buffer.alloc(16 * 1024, 'b')),
+    );
     expect(chunked.status).toBe(413);
     expect(JSON.parse(chunked.text)).toMatchObject({ code: 10000 });
     await stillServing();
@@ -176,11 +183,34 @@ describe('admin API input', () => {
       },
     });
     expect([answer.status, answer.json?.code]).toEqual([400, 10001]);
-    for (const field of ['account', 'password', 'capacity', 'expiresAt', 'status', 'allowedIps[0]', 'allowedIps[1]', 'allowedDomains[0]', 'allowedAppNames', 'allowedVersions', 'allowedIP']) {
+    for (const field of [
+      'account',
+      'password',
+      'capacity',
+      'expiresAt',
+      'status',
+      'allowedIps[0]',
+      'allowedIps[1]',
+      'allowedDomains[0]',
+      'allowedAppNames',
+      'allowedVersions',
+      'allowedIP',
+    ]) {
       expect(answer.json?.message).toContain(field);
     }
-    const omitted = await request(url, '/admin/accounts', { token: server.token, body: { account: 'defaults', password: 'pw-defaults', expiresAt: '2030-01-01T00:00:00Z' } });
-    expect(omitted.json?.data).toMatchObject({ capacity: 1, status: 'active', allowedIps: null, allowedDomains: null, allowedAppNames: null, allowedVersions: null, created: true });
+    const omitted = await request(url, '/admin/accounts', {
+      token: server.token,
+      body: { account: 'defaults', password: 'pw-defaults', expiresAt: '2030-01-01T00:00:00Z' },
+    });
+    expect(omitted.json?.data).toMatchObject({
+      capacity: 1,
+      status: 'active',
+      allowedIps: null,
+      allowedDomains: null,
+      allowedAppNames: null,
+      allowedVersions: null,
+      created: true,
+    });
     expect((await request(url, '/admin/accounts/%E0%A4%A', { token: server.token })).json?.code).toBe(10001);
     expect((await request(url, '/admin/accounts/bad%20name', { token: server.token })).json?.code).toBe(10001);
     expect((await request(url, '/admin/accounts', { token: server.token, body: '{oops' })).json?.code).toBe(10000);
@@ -238,7 +268,17 @@ describe('random input', () => {
       }
       return body;
     };
-    const paths = ['/v1/authenticate', '/v1/unbind', '/admin/accounts', '/admin/faults', '/admin/clock', '/admin/accounts/x', '/nowhere', '/v1/authenticate?x=1', '/%zz'];
+    const paths = [
+      '/v1/authenticate',
+      '/v1/unbind',
+      '/admin/accounts',
+      '/admin/faults',
+      '/admin/clock',
+      '/admin/accounts/x',
+      '/nowhere',
+      '/v1/authenticate?x=1',
+      '/%zz',
+    ];
     const methods = ['POST', 'POST', 'POST', 'GET', 'DELETE', 'PUT'];
 
     const makeRequest = async (): Promise<number> => {

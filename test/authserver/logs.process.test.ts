@@ -1,14 +1,6 @@
 import { testPrefix } from '../support/redis-server';
 import { waitFor } from '../support/wait';
-import {
-  authenticate,
-  boundNodes,
-  createAccount,
-  request,
-  spawnAuthServer,
-  startInProcessAuthServer,
-  unbind,
-} from '../support/authserver';
+import { authenticate, boundNodes, createAccount, request, spawnAuthServer, startInProcessAuthServer, unbind } from '../support/authserver';
 import { useRedisForAuthServers } from '../support/authserver-suite';
 
 /**
@@ -61,7 +53,13 @@ describe('authserver logs', () => {
     const requests = lines.filter((l) => l.msg === 'request answered');
     expect(requests).toHaveLength(16);
     for (const line of requests) {
-      expect(line).toMatchObject({ part: 'authserver', method: expect.any(String), path: expect.any(String), status: expect.any(Number), ms: expect.any(Number) });
+      expect(line).toMatchObject({
+        part: 'authserver',
+        method: expect.any(String),
+        path: expect.any(String),
+        status: expect.any(Number),
+        ms: expect.any(Number),
+      });
     }
     expect(requests).toContainEqual(expect.objectContaining({ path: '/v1/authenticate', status: 200, code: 30006, account: 'alpha', nodeId: 'n1' }));
     expect(requests).toContainEqual(expect.objectContaining({ path: '/admin/accounts/alpha', status: 401, code: 401 }));

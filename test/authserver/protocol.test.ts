@@ -161,7 +161,9 @@ describe('authenticate', () => {
     });
     const everythingWrong = { ...a, version: '4.0.0', ip: '8.8.8.8', domain: 'no.example.com', appName: 'no' };
     // Invalid fields beat a wrong password; a wrong password beats everything after it.
-    expect((await request(url, '/v1/authenticate', { body: { ...authBody({ ...everythingWrong, password: 'wrong' }), sentAt: 'never' } })).json?.code).toBe(10001);
+    expect((await request(url, '/v1/authenticate', { body: { ...authBody({ ...everythingWrong, password: 'wrong' }), sentAt: 'never' } })).json?.code).toBe(
+      10001,
+    );
     expect((await authenticate(url, { ...everythingWrong, password: 'wrong' })).json?.code).toBe(30006);
     expect((await authenticate(url, everythingWrong)).json?.code).toBe(30002);
 

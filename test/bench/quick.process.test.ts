@@ -68,7 +68,13 @@ it('runs every benchmark in quick mode and reports every figure with value, base
   expect(results.figures.map((f) => f.id).sort()).toEqual([...EXPECTED].sort());
   for (const f of results.figures) {
     expect(f).toEqual(
-      expect.objectContaining({ id: expect.any(String), name: expect.any(String), unit: expect.any(String), target: expect.any(String), baselineText: expect.any(String) }),
+      expect.objectContaining({
+        id: expect.any(String),
+        name: expect.any(String),
+        unit: expect.any(String),
+        target: expect.any(String),
+        baselineText: expect.any(String),
+      }),
     );
     expect(Number.isFinite(f.value)).toBe(true);
     expect(f).toHaveProperty('baseline');

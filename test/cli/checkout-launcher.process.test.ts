@@ -28,9 +28,20 @@ it('names the missing TypeScript and the fix instead of running npx tsc', () => 
   writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'launcher-probe', version: '1.0.0', private: true }));
   writeFileSync(
     path.join(root, 'package-lock.json'),
-    JSON.stringify({ name: 'launcher-probe', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'launcher-probe', version: '1.0.0' } } }),
+    JSON.stringify({
+      name: 'launcher-probe',
+      version: '1.0.0',
+      lockfileVersion: 3,
+      requires: true,
+      packages: { '': { name: 'launcher-probe', version: '1.0.0' } },
+    }),
   );
-  const run = spawnSync('bash', [path.join(root, 'scripts', 'fdl-cloudauth'), '--help'], { cwd: root, encoding: 'utf8', timeout: 50_000, env: { ...process.env, npm_config_yes: 'false' } });
+  const run = spawnSync('bash', [path.join(root, 'scripts', 'fdl-cloudauth'), '--help'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 50_000,
+    env: { ...process.env, npm_config_yes: 'false' },
+  });
   expect(run.status).toBe(1);
   expect(run.stderr).toContain(`${path.join(root, 'node_modules', '.bin', 'tsc')} is missing after npm ci`);
   expect(run.stderr).toContain('run npm ci in');

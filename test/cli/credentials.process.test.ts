@@ -172,7 +172,9 @@ describe('register', () => {
       expect(second.stdout).toContain('generation 2');
       expect(second.stdout).toContain('2 node streak(s) were reset');
       await waitFor('the registered event', () => events.length > 0, 5000);
-      expect(events.map((e) => JSON.parse(e) as unknown)).toEqual([{ type: 'registered', generation: 2, registration: expect.stringMatching(/^r\d+\.\d{6}-[0-9a-f]{16}$/) as string }]);
+      expect(events.map((e) => JSON.parse(e) as unknown)).toEqual([
+        { type: 'registered', generation: 2, registration: expect.stringMatching(/^r\d+\.\d{6}-[0-9a-f]{16}$/) as string },
+      ]);
     } finally {
       subscriber.disconnect();
     }

@@ -24,7 +24,15 @@ it('exits 0 after SIGTERM although something in the process still holds the even
   const redis = await startRedis();
   const auth = await spawnAuthServer({ redisUrl: redis.url });
   await createAccount(auth.url, auth.token, { account: 'exit', password: 'exit-pw-1', capacity: 5 });
-  const fixture = await registerProject({ project: 'exit', keyPrefix: testPrefix('exit'), redisUrl: redis.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'exit', password: 'exit-pw-1' });
+  const fixture = await registerProject({
+    project: 'exit',
+    keyPrefix: testPrefix('exit'),
+    redisUrl: redis.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'exit',
+    password: 'exit-pw-1',
+  });
   const holder = path.join(mkdtempSync(path.join(os.tmpdir(), 'fdl-holder-')), 'holder.js');
   writeFileSync(holder, 'setInterval(() => undefined, 60_000);\n');
   const sidecar = await startSidecar(fixture, { nodeId: 'x1', interval: '1s', env: { NODE_OPTIONS: `--require ${holder}` } });

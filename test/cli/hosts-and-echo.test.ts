@@ -70,7 +70,9 @@ describe('the same host rules in configuration, client and proxy choice', () => 
     const proxy = 'http://proxy.corp:3128';
     expect(loadConfig({ env: daemonEnv('https://127.example.com/', { HTTPS_PROXY: proxy }) }).authServer.proxy).toBe(proxy);
     expect(loadConfig({ env: daemonEnv('http://127.0.0.1:8443/', { HTTPS_PROXY: proxy }) }).authServer.proxy).toBe('');
-    expect(loadConfig({ env: daemonEnv('https://register.corp.example/', { HTTPS_PROXY: proxy, NO_PROXY: 'localhost,.corp.example' }) }).authServer.proxy).toBe('');
+    expect(loadConfig({ env: daemonEnv('https://register.corp.example/', { HTTPS_PROXY: proxy, NO_PROXY: 'localhost,.corp.example' }) }).authServer.proxy).toBe(
+      '',
+    );
     expect(loadConfig({ env: daemonEnv('https://register.fanruan.com/', { https_proxy: proxy, no_proxy: '.corp.example' }) }).authServer.proxy).toBe(proxy);
   });
 });

@@ -57,7 +57,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-it('--help and a command\'s --help load no dependency, the reference server or the demo', async () => {
+it("--help and a command's --help load no dependency, the reference server or the demo", async () => {
   for (const args of [['--help'], ['status', '--help'], ['daemon', '--help']]) {
     const rec = recording();
     const run = await runCli(args, rec.env);
@@ -87,7 +87,12 @@ describe('with a real Redis', () => {
     const keys = new ProjectKeys(testPrefix('modules-status'), 'modules');
     await writeNodeRecord(admin, keys, { id: 'n1', lastAttemptAt: Date.now(), lastSuccessAt: Date.now() });
     const rec = recording();
-    const run = await runCli(['status', '--json'], { ...rec.env, CLOUDAUTH_PROJECT: keys.project, CLOUDAUTH_REDIS_URL: server.url, CLOUDAUTH_REDIS_KEY_PREFIX: keys.keyPrefix });
+    const run = await runCli(['status', '--json'], {
+      ...rec.env,
+      CLOUDAUTH_PROJECT: keys.project,
+      CLOUDAUTH_REDIS_URL: server.url,
+      CLOUDAUTH_REDIS_KEY_PREFIX: keys.keyPrefix,
+    });
     expect(run.code).toBe(0);
     expect((JSON.parse(run.stdout) as { nodes: Array<{ id: string }> }).nodes.map((n) => n.id)).toEqual(['n1']);
     const { packages, folders } = loaded(rec.file);
@@ -106,7 +111,16 @@ describe('with a real Redis', () => {
     const keyDir = testKeyDir();
     await registerCredential(admin, keys, { account: keys.project, password, keyDir, defaultAlgorithm: algorithm });
     const rec = recording();
-    const fixture = { project: keys.project, keyPrefix: keys.keyPrefix, keys, redisUrl: server.url, keyDir, authUrl: auth.url, account: keys.project, password };
+    const fixture = {
+      project: keys.project,
+      keyPrefix: keys.keyPrefix,
+      keys,
+      redisUrl: server.url,
+      keyDir,
+      authUrl: auth.url,
+      account: keys.project,
+      password,
+    };
     const sidecar = await startSidecar(fixture, { nodeId: 'n1', interval: '1h', env: rec.env });
     try {
       // The first attempt decrypts the credential: the cipher has been used by then.

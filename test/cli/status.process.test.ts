@@ -22,7 +22,13 @@ let leader: Candidate;
 
 /** The CLI from dist/ as users run it, reading this file's project, in a fixed time zone for the table's clock times. */
 function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
-  return runCli(args, { TZ: 'Asia/Shanghai', CLOUDAUTH_PROJECT: keys.project, CLOUDAUTH_REDIS_URL: server.url, CLOUDAUTH_REDIS_KEY_PREFIX: keys.keyPrefix, ...env });
+  return runCli(args, {
+    TZ: 'Asia/Shanghai',
+    CLOUDAUTH_PROJECT: keys.project,
+    CLOUDAUTH_REDIS_URL: server.url,
+    CLOUDAUTH_REDIS_KEY_PREFIX: keys.keyPrefix,
+    ...env,
+  });
 }
 
 beforeAll(async () => {
@@ -49,10 +55,20 @@ beforeAll(async () => {
     reason: reason(30003, 'LICENSE_IP_ERROR', now - 2.5 * HOUR, { attemptId: 'n2-1', message: 'IP 10.0.0.9 is not allowed' }),
     latestReason: reason(null, 'CONNECTION_FAILED', now - 30 * 60_000, { attemptId: 'n2-2', message: 'connect ECONNREFUSED' }),
   });
-  await writeNodeRecord(admin, keys, { id: LONG_NODE, consecutiveFailures: 1, lastAttemptAt: now - 4 * HOUR, reason: reason(40404, 'INCORRECT_LICENSE_FORMAT', now - 4 * HOUR, { attemptId: 'l-1' }) });
+  await writeNodeRecord(admin, keys, {
+    id: LONG_NODE,
+    consecutiveFailures: 1,
+    lastAttemptAt: now - 4 * HOUR,
+    reason: reason(40404, 'INCORRECT_LICENSE_FORMAT', now - 4 * HOUR, { attemptId: 'l-1' }),
+  });
   await pushFailure(admin, keys, 'n2', reason(30003, 'LICENSE_IP_ERROR', now - 2.5 * HOUR, { attemptId: 'n2-1', message: 'IP 10.0.0.9 is not allowed' }));
   await pushFailure(admin, keys, 'n2', reason(null, 'CONNECTION_FAILED', now - 30 * 60_000, { attemptId: 'n2-2', message: 'connect ECONNREFUSED' }));
-  await pushFailure(admin, keys, LONG_NODE, reason(40404, 'INCORRECT_LICENSE_FORMAT', now - 4 * HOUR, { attemptId: 'l-1', message: 'a very long message '.repeat(10) }));
+  await pushFailure(
+    admin,
+    keys,
+    LONG_NODE,
+    reason(40404, 'INCORRECT_LICENSE_FORMAT', now - 4 * HOUR, { attemptId: 'l-1', message: 'a very long message '.repeat(10) }),
+  );
   leader = await startCandidate({ url: server.url, keys, nodeId: 'n1' });
   await waitFor('a leader', () => leader.election.isLeader);
 }, 60_000);

@@ -104,7 +104,9 @@ describe('credential store', () => {
 
     const privateFile = keyFilePath(dir, 'rsa', 'private');
     chmodSync(privateFile, 0o644);
-    expect(() => decryptCredential(cred, dir)).toThrow(new KeyFileError(`private key file ${privateFile} has mode 0644, open to group or others: run \`chmod 600 ${privateFile}\``, privateFile));
+    expect(() => decryptCredential(cred, dir)).toThrow(
+      new KeyFileError(`private key file ${privateFile} has mode 0644, open to group or others: run \`chmod 600 ${privateFile}\``, privateFile),
+    );
     chmodSync(privateFile, 0o600);
     expect(decryptCredential(cred, dir)).toBe('pw-km');
 
@@ -187,7 +189,8 @@ describe('crypto switch step', () => {
 
   it('compare-and-set refuses a stale ciphertext and a missing credential', async () => {
     const keys = new ProjectKeys(testPrefix('cas'), 'p');
-    const run = (readCiphertext: string, ciphertext: string, algorithm: string, keyId: string) => SWITCH.run(redis, { credential: keys.credential }, { readCiphertext, ciphertext, algorithm, keyId, random: '00' });
+    const run = (readCiphertext: string, ciphertext: string, algorithm: string, keyId: string) =>
+      SWITCH.run(redis, { credential: keys.credential }, { readCiphertext, ciphertext, algorithm, keyId, random: '00' });
     expect(await run('x', 'y', 'sm2', 'k')).toBe(-1);
     await redis.hset(keys.credential, { account: 'a', ciphertext: 'current', algorithm: 'rsa', keyId: 'k1', generation: '1' });
     expect(await run('stale', 'new', 'sm2', 'k2')).toBe(0);

@@ -44,7 +44,15 @@ beforeAll(async () => {
   redis = new Redis(server.url);
   auth = await spawnAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'keys', password: PASSWORD, capacity: 5 });
-  fixture = await registerProject({ project: 'keys', keyPrefix: testPrefix('keys'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'keys', password: PASSWORD });
+  fixture = await registerProject({
+    project: 'keys',
+    keyPrefix: testPrefix('keys'),
+    redisUrl: server.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'keys',
+    password: PASSWORD,
+  });
   rsaOnlyDir = mkdtempSync(path.join(os.tmpdir(), 'fdl-keys-rsa-only-'));
   for (const file of Object.values(KEY_FILE_NAMES.rsa)) copyFileSync(path.join(fixture.keyDir, file), path.join(rsaOnlyDir, file));
   const started = await startSidecars(fixture, [
@@ -88,7 +96,9 @@ it('refuses a switch a live node could not follow, naming it, and changes nothin
 it('--force switches anyway and says loudly which nodes will fail; a switch back that every node can follow is silent', async () => {
   const forced = await runCli(['crypto', 'switch', '--to', 'sm2', '--force'], env());
   expect(forced.code).toBe(0);
-  expect(forced.stderr).toMatch(/^WARNING: --force: switching project keys to sm2 although live node\(s\) n2 \(can open rsa:[0-9a-f]+ only\) cannot open the new ciphertext/m);
+  expect(forced.stderr).toMatch(
+    /^WARNING: --force: switching project keys to sm2 although live node\(s\) n2 \(can open rsa:[0-9a-f]+ only\) cannot open the new ciphertext/m,
+  );
   expect(forced.stdout).toContain('project keys: switched from rsa to sm2');
   expect(await algorithm()).toBe('sm2');
   // n2 then really fails: it cannot open the credential.

@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isOlder, MIN_REDIS_VERSION } from '../../daemon/doctor/redis-version';
 import { schema } from '../../shared/config/schema';
 import { assertBuilt, cleanEnv, getAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
 import { asList, asMap, asString, parseYaml, type YamlValue } from '../support/mini-yaml';
@@ -47,9 +48,7 @@ function schemaEnvNames(): Set<string> {
 }
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
 function at(value: YamlValue | undefined, ...keys: string[]): YamlValue | undefined {
@@ -96,7 +95,11 @@ describe('Kubernetes example (deploy/kubernetes/fdl-with-sidecar.yaml)', () => {
   const pod = asMap(at(sts, 'spec', 'template', 'spec'), 'pod spec');
   const sidecar = byName(pod.containers, 'fdl-cloudauth', 'containers');
   const env = asList(sidecar.env, 'sidecar env');
-  const envNamed = (name: string) => asMap(env.find((e) => at(e, 'name') === name), `env ${name}`);
+  const envNamed = (name: string) =>
+    asMap(
+      env.find((e) => at(e, 'name') === name),
+      `env ${name}`,
+    );
 
   test('runs the sidecar beside an FDL container in a StatefulSet (stable pod names are stable node ids)', () => {
     expect(asList(pod.containers, 'containers').map((c) => at(c, 'name'))).toEqual(['fdl', 'fdl-cloudauth']);
@@ -128,11 +131,16 @@ describe('Kubernetes example (deploy/kubernetes/fdl-with-sidecar.yaml)', () => {
     expect(at(byName(pod.volumes, 'keys', 'volumes'), 'emptyDir', 'medium')).toBe('Memory');
     const init = byName(pod.initContainers, 'install-keys', 'initContainers');
     expect(init.image).toBe(sidecar.image);
-    const script = asList(init.command, 'command').map((c) => asString(c, 'command')).join(' ');
+    const script = asList(init.command, 'command')
+      .map((c) => asString(c, 'command'))
+      .join(' ');
     expect(script).toContain('install -m 0600');
     expect(at(init, 'securityContext', 'runAsUser')).toBe(IMAGE_UID);
     const mounts = asList(sidecar.volumeMounts, 'volumeMounts');
-    const keys = asMap(mounts.find((m) => at(m, 'name') === 'keys'), 'keys mount');
+    const keys = asMap(
+      mounts.find((m) => at(m, 'name') === 'keys'),
+      'keys mount',
+    );
     expect(keys).toMatchObject({ mountPath: KEY_DIR, readOnly: 'true' });
     const keyDirEnv = envNamed('CLOUDAUTH_KEY_DIR');
     expect(keyDirEnv.value).toBe(KEY_DIR);
@@ -186,10 +194,9 @@ describe('Kubernetes example (deploy/kubernetes/fdl-with-sidecar.yaml)', () => {
       'prometheus.io/path': '/metrics',
       'prometheus.io/scheme': 'https',
     });
-    // The PodMonitor itself is checked by kubernetes-monitoring.test.ts; the port name is what it selects.
+    // The PodMonitor itself is checked by kubernetes-monitoring.process.test.ts; the port name is what it selects.
     expect(at(asList(sidecar.ports, 'ports')[0], 'name')).toBe('cloudauth-metrics');
   });
-
 });
 
 function systemdAnalyze(): string | undefined {
@@ -261,7 +268,8 @@ describe('systemd unit (deploy/systemd/fdl-cloudauth.service)', () => {
     expect(credentials).toEqual(['rsa-private.pem', 'rsa-public.pem', 'sm2-private.key', 'sm2-public.key']);
     // The example environment file sets what the daemon requires and leaves the paths to the unit.
     const example = readFileSync(ENV_EXAMPLE, 'utf8');
-    for (const required of ['CLOUDAUTH_PROJECT', 'CLOUDAUTH_PRODUCT_VERSION', 'CLOUDAUTH_AUTH_SERVER_URL']) expect(example).toMatch(new RegExp(`^${required}=\\S`, 'm'));
+    for (const required of ['CLOUDAUTH_PROJECT', 'CLOUDAUTH_PRODUCT_VERSION', 'CLOUDAUTH_AUTH_SERVER_URL'])
+      expect(example).toMatch(new RegExp(`^${required}=\\S`, 'm'));
     expect(example).not.toMatch(/^(CLOUDAUTH_KEY_DIR|CLOUDAUTH_JOURNAL_DIR)=/m);
   });
 
@@ -304,6 +312,25 @@ describe('compose site (deploy/compose/docker-compose.yml)', () => {
     expect(command).toContain('--appendonly yes');
     expect(command).toContain('--maxmemory-policy noeviction');
     expect(asList(service('redis').volumes, 'redis volumes')).toContain('redis-data:/data');
+  });
+
+  test('runs a pinned, supported Redis with a password that every client of the site uses', () => {
+    // An exact release, not older than the oldest supported one (docs/operations.md, "Redis versions").
+    const image = asString(service('redis').image, 'redis image');
+    const version = /^redis:(\d+\.\d+\.\d+)-alpine$/.exec(image)?.[1] ?? '';
+    expect({ image, supported: version !== '' && !isOlder(version, MIN_REDIS_VERSION) }).toEqual({ image, supported: true });
+    const password = '${REDIS_PASSWORD:?export REDIS_PASSWORD first}';
+    expect(asList(service('redis').command, 'redis command').join(' ')).toContain(`--requirepass ${password}`);
+    // The health check authenticates without putting the password in its arguments.
+    expect(asList(at(service('redis'), 'healthcheck', 'test'), 'healthcheck').join(' ')).toContain('REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli ping');
+    const clients = Object.keys(services).filter((name) => name === 'authserver' || name === 'init' || /^node-\d+$/.test(name));
+    expect(clients).toHaveLength(5);
+    for (const name of clients) expect({ name, url: envOf(name).CLOUDAUTH_REDIS_URL }).toEqual({ name, url: `redis://:${password}@redis:6379` });
+  });
+
+  test('pins Prometheus and Alertmanager to exact releases', () => {
+    expect(asString(service('prometheus').image, 'prometheus image')).toMatch(/^prom\/prometheus:v3\.\d+\.\d+$/);
+    expect(asString(service('alertmanager').image, 'alertmanager image')).toMatch(/^prom\/alertmanager:v0\.\d+\.\d+$/);
   });
 
   test('runs the reference server from the image with the admin token from the environment', () => {

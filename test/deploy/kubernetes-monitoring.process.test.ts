@@ -49,7 +49,10 @@ it('the PrometheusRule holds exactly the groups and rules of alerts.yml', () => 
 
 it('the PodMonitor scrapes the sidecar port over HTTPS with basic auth as job fdl-cloudauth', () => {
   const sts = objectsOf(path.join(K8S, 'fdl-with-sidecar.yaml')).find((o) => o.kind === 'StatefulSet');
-  const template = (sts?.spec?.template ?? {}) as { metadata: { labels: Record<string, string> }; spec: { containers: Array<{ name: string; ports?: Array<{ name: string }> }>; volumes: Array<{ name: string; secret?: { secretName: string } }> } };
+  const template = (sts?.spec?.template ?? {}) as {
+    metadata: { labels: Record<string, string> };
+    spec: { containers: Array<{ name: string; ports?: Array<{ name: string }> }>; volumes: Array<{ name: string; secret?: { secretName: string } }> };
+  };
   const sidecar = template.spec.containers.find((c) => c.name === 'fdl-cloudauth');
   const spec = byKind('PodMonitor').spec as { selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: Array<Record<string, unknown>> };
   expect(spec.selector.matchLabels).toEqual(template.metadata.labels);

@@ -14,7 +14,11 @@ const MAP = readFileSync(path.join(ROOT, 'docs/code-map.md'), 'utf8');
 /** Back-quoted tokens that look like paths: a slash and a file extension, or a trailing slash. */
 function pathsIn(text: string): string[] {
   const tokens = [...text.matchAll(/`([^`\s]+)`/g)].map((m) => m[1] as string);
-  return [...new Set(tokens.filter((t) => t.includes('/') && !t.includes('*') && !t.startsWith('http') && (/\.(ts|lua|md|js|mjs|json|yml|yaml)$/.test(t) || t.endsWith('/'))))];
+  return [
+    ...new Set(
+      tokens.filter((t) => t.includes('/') && !t.includes('*') && !t.startsWith('http') && (/\.(ts|lua|md|js|mjs|json|yml|yaml)$/.test(t) || t.endsWith('/'))),
+    ),
+  ];
 }
 
 const TABLE = MAP.slice(MAP.indexOf('## The rooms'), MAP.indexOf('## One attempt'));

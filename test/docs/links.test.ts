@@ -10,7 +10,12 @@ import { headings } from '../support/markdown';
  */
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const DOCS = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** Relative Markdown links `[text](target)` outside fenced code. */
 function relativeLinks(markdown: string): string[] {

@@ -15,7 +15,11 @@ const alertNames = [...readFileSync(path.join(ROOT, 'deploy/prometheus/alerts.ym
 
 describe('docs/runbook.md', () => {
   it('has an Alerts and a Reason codes part', () => {
-    expect(headings(runbook).filter((h) => h.level === 2).map((h) => h.text)).toEqual(['Alerts', 'Reason codes']);
+    expect(
+      headings(runbook)
+        .filter((h) => h.level === 2)
+        .map((h) => h.text),
+    ).toEqual(['Alerts', 'Reason codes']);
   });
 
   it.each(alertNames)('has a runbook for alert %s saying what it means, how urgent it is and what to do', (name) => {

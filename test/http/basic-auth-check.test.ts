@@ -73,7 +73,10 @@ it('evaluates at most the limit (and one blocked slot) of 200 different wrong pa
 
 it('shares one check among identical requests sent at once', async () => {
   const { run } = fixture();
-  const kinds = await Promise.all([...Array.from({ length: 150 }, () => run('prometheus', 'right-Pw-1')), ...Array.from({ length: 150 }, () => run('prometheus', 'same-wrong'))]);
+  const kinds = await Promise.all([
+    ...Array.from({ length: 150 }, () => run('prometheus', 'right-Pw-1')),
+    ...Array.from({ length: 150 }, () => run('prometheus', 'same-wrong')),
+  ]);
   expect(kinds.filter((k) => k === 'ok').length).toBe(150);
   expect(kinds.filter((k) => k === 'wrong').length).toBe(150);
 });

@@ -168,11 +168,15 @@ describe('web configuration errors', () => {
   };
 
   it('names each problem, and never repeats what may be a password', () => {
-    expect(problems('basic_auth_user:\n  a: b\n')).toMatch(/unknown key basic_auth_user \(exporter-toolkit knows: tls_server_config, http_server_config, rate_limit, basic_auth_users\)/);
+    expect(problems('basic_auth_user:\n  a: b\n')).toMatch(
+      /unknown key basic_auth_user \(exporter-toolkit knows: tls_server_config, http_server_config, rate_limit, basic_auth_users\)/,
+    );
     const plain = problems('basic_auth_users:\n  prometheus: plain-Text-Pw\n');
     expect(plain).toMatch(/basic_auth_users\.prometheus is not a bcrypt hash .*htpasswd -nBC 10 prometheus/);
     expect(plain).not.toContain('plain-Text-Pw');
-    expect(problems('tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: /nonexistent.key\n')).toMatch(/tls_server_config\.cert_file: \/nonexistent\.pem cannot be read/);
+    expect(problems('tls_server_config:\n  cert_file: /nonexistent.pem\n  key_file: /nonexistent.key\n')).toMatch(
+      /tls_server_config\.cert_file: \/nonexistent\.pem cannot be read/,
+    );
     expect(problems(`tls_server_config:\n  cert_file: ${files.certFile}\n  key_file: ${files.keyFile}\n  client_ca_file: ${files.caFile}\n`)).toMatch(
       /client CA's have been configured without a Client Auth Policy: set client_auth_type/,
     );
@@ -204,7 +208,12 @@ describe('a real Prometheus scraping over TLS with basic auth', () => {
   it('scrapes with the right credentials (up 1) and fails with wrong ones (up 0)', async () => {
     findPrometheus();
     const server = await startServer(
-      loadWebConfig(webConfigFile('prom-web.yml', `tls_server_config:\n  cert_file: ${files.certFile}\n  key_file: ${files.keyFile}\nbasic_auth_users:\n  ${USER}: ${HASH}\n`)),
+      loadWebConfig(
+        webConfigFile(
+          'prom-web.yml',
+          `tls_server_config:\n  cert_file: ${files.certFile}\n  key_file: ${files.keyFile}\nbasic_auth_users:\n  ${USER}: ${HASH}\n`,
+        ),
+      ),
     );
     const job = (name: string, password: string) =>
       [
@@ -218,11 +227,24 @@ describe('a real Prometheus scraping over TLS with basic auth', () => {
         '    static_configs:',
         `      - targets: ['127.0.0.1:${server.port}']`,
       ].join('\n');
-    const config = ['global:', '  scrape_interval: 1s', '  evaluation_interval: 1s', 'scrape_configs:', job('right', PASSWORD), job('wrong', 'not-the-password'), ''].join('\n');
+    const config = [
+      'global:',
+      '  scrape_interval: 1s',
+      '  evaluation_interval: 1s',
+      'scrape_configs:',
+      job('right', PASSWORD),
+      job('wrong', 'not-the-password'),
+      '',
+    ].join('\n');
     prometheus = await startPrometheus({ config, rules: 'groups: []\n' });
     const p = prometheus;
     await waitFor('Prometheus to scrape both jobs', async () => (await p.query('up')).length === 2, 30_000, 250);
-    await waitFor('the metric scraped over TLS with basic auth', async () => (await p.query('fdl_web_config_test{job="right"}'))[0]?.value[1] === '42', 30_000, 250);
+    await waitFor(
+      'the metric scraped over TLS with basic auth',
+      async () => (await p.query('fdl_web_config_test{job="right"}'))[0]?.value[1] === '42',
+      30_000,
+      250,
+    );
     const up = Object.fromEntries((await p.query('up')).map((s) => [s.metric.job, s.value[1]]));
     expect(up).toEqual({ right: '1', wrong: '0' });
   });

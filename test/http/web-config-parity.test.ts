@@ -72,7 +72,12 @@ function selfSigned(cn: string, dns: string[]): { cert: string; key: string } {
 }
 const clients: Record<string, { cert: string; key: string }> = {};
 
-const indent = (pem: string) => pem.trim().split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (pem: string) =>
+  pem
+    .trim()
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 const TLS = 'tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n';
 const NO_AUTH = `${TLS}  client_auth_type: VerifyClientCertIfGiven\n`;
 const users = () =>
@@ -103,23 +108,75 @@ function cases(): Case[] {
     // TestYAMLFiles: accepted or refused at start, with exporter-toolkit's reason.
     { name: 'path to config yml invalid', config: undefined, expected: { refused: /cannot be read \(ENOENT\)/ } },
     { name: 'empty config yml', config: '', client: {}, expected: { status: 200 } },
-    { name: 'invalid structure (junk)', config: 'hWkNKCp3fvIx3jKnsaBI\nTuEjdwNS8A2vYdFbiKqr\nay3RiOtykgt4m6m3KOol\n', expected: { refused: /must be a YAML mapping/ } },
-    { name: 'invalid key (cert_filse)', config: 'tls_server_config:\n  cert_filse: "server.pem"\n', expected: { refused: /unknown key tls_server_config\.cert_filse/ } },
-    { name: 'cert path empty', config: 'tls_server_config:\n  cert_file: ""\n  key_file: server.key\n', expected: { refused: /missing one of cert or cert_file/ } },
+    {
+      name: 'invalid structure (junk)',
+      config: 'hWkNKCp3fvIx3jKnsaBI\nTuEjdwNS8A2vYdFbiKqr\nay3RiOtykgt4m6m3KOol\n',
+      expected: { refused: /must be a YAML mapping/ },
+    },
+    {
+      name: 'invalid key (cert_filse)',
+      config: 'tls_server_config:\n  cert_filse: "server.pem"\n',
+      expected: { refused: /unknown key tls_server_config\.cert_filse/ },
+    },
+    {
+      name: 'cert path empty',
+      config: 'tls_server_config:\n  cert_file: ""\n  key_file: server.key\n',
+      expected: { refused: /missing one of cert or cert_file/ },
+    },
     { name: 'cert empty', config: 'tls_server_config:\n  cert: ""\n  key_file: server.key\n', expected: { refused: /missing one of cert or cert_file/ } },
-    { name: 'key path empty', config: 'tls_server_config:\n  cert_file: server.pem\n  key_file: ""\n', expected: { refused: /missing one of key or key_file/ } },
+    {
+      name: 'key path empty',
+      config: 'tls_server_config:\n  cert_file: server.pem\n  key_file: ""\n',
+      expected: { refused: /missing one of key or key_file/ },
+    },
     { name: 'key empty', config: 'tls_server_config:\n  cert_file: server.pem\n  key: ""\n', expected: { refused: /missing one of key or key_file/ } },
-    { name: 'cert path and key path empty', config: 'tls_server_config:\n  cert_file: ""\n  key_file: ""\n  client_auth_type: "x"\n', expected: { refused: /missing one of cert or cert_file/ } },
-    { name: 'cert path invalid', config: 'tls_server_config:\n  cert_file: somefile\n  key_file: server.key\n', expected: { refused: /cert_file: .*somefile cannot be read \(ENOENT\)/ } },
-    { name: 'key path invalid', config: 'tls_server_config:\n  cert_file: server.cert\n  key_file: somefile\n', expected: { refused: /key_file: .*somefile cannot be read \(ENOENT\)/ } },
-    { name: 'cert path and key path invalid', config: 'tls_server_config:\n  cert_file: somefile\n  key_file: somefile\n', expected: { refused: /cannot be read \(ENOENT\)/ } },
-    { name: 'client CA without a client auth policy', config: `${TLS}  client_ca_file: /dev/null\n`, expected: { refused: /client CA's have been configured without a Client Auth Policy/ } },
-    { name: 'client CA file path invalid', config: `${TLS}  client_ca_file: somefile\n`, expected: { refused: /client_ca_file: .*somefile cannot be read \(ENOENT\)/ } },
-    { name: 'invalid user list (a password where a hash belongs)', config: `${TLS}basic_auth_users:\n  john: doe\n`, expected: { refused: /basic_auth_users\.john is not a bcrypt hash/ } },
-    { name: 'invented cipher', config: `${NO_AUTH}  cipher_suites:\n  - TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA2048\n`, expected: { refused: /unknown cipher TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA2048/ } },
+    {
+      name: 'cert path and key path empty',
+      config: 'tls_server_config:\n  cert_file: ""\n  key_file: ""\n  client_auth_type: "x"\n',
+      expected: { refused: /missing one of cert or cert_file/ },
+    },
+    {
+      name: 'cert path invalid',
+      config: 'tls_server_config:\n  cert_file: somefile\n  key_file: server.key\n',
+      expected: { refused: /cert_file: .*somefile cannot be read \(ENOENT\)/ },
+    },
+    {
+      name: 'key path invalid',
+      config: 'tls_server_config:\n  cert_file: server.cert\n  key_file: somefile\n',
+      expected: { refused: /key_file: .*somefile cannot be read \(ENOENT\)/ },
+    },
+    {
+      name: 'cert path and key path invalid',
+      config: 'tls_server_config:\n  cert_file: somefile\n  key_file: somefile\n',
+      expected: { refused: /cannot be read \(ENOENT\)/ },
+    },
+    {
+      name: 'client CA without a client auth policy',
+      config: `${TLS}  client_ca_file: /dev/null\n`,
+      expected: { refused: /client CA's have been configured without a Client Auth Policy/ },
+    },
+    {
+      name: 'client CA file path invalid',
+      config: `${TLS}  client_ca_file: somefile\n`,
+      expected: { refused: /client_ca_file: .*somefile cannot be read \(ENOENT\)/ },
+    },
+    {
+      name: 'invalid user list (a password where a hash belongs)',
+      config: `${TLS}basic_auth_users:\n  john: doe\n`,
+      expected: { refused: /basic_auth_users\.john is not a bcrypt hash/ },
+    },
+    {
+      name: 'invented cipher',
+      config: `${NO_AUTH}  cipher_suites:\n  - TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA2048\n`,
+      expected: { refused: /unknown cipher TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA2048/ },
+    },
     { name: 'invented curve', config: `${NO_AUTH}  curve_preferences:\n    - CurveP257\n`, expected: { refused: /unknown curve CurveP257/ } },
     { name: 'wrong TLS version', config: `${NO_AUTH}  min_version: TLS111\n`, expected: { refused: /min_version: unknown TLS version/ } },
-    { name: 'invalid client_auth_type', config: `${TLS}  client_auth_type: SometimesClientCert\n`, expected: { refused: /invalid ClientAuth "SometimesClientCert"/ } },
+    {
+      name: 'invalid client_auth_type',
+      config: `${TLS}  client_auth_type: SometimesClientCert\n`,
+      expected: { refused: /invalid ClientAuth "SometimesClientCert"/ },
+    },
 
     // TestServerBehaviour.
     { name: 'no config and a plain client', config: undefined, client: {}, expected: { status: 200 } },
@@ -133,12 +190,42 @@ function cases(): Case[] {
       expected: { status: 200 },
     },
     { name: 'a TLS 1.1 client', config: NO_AUTH, client: { tls: true, maxVersion: 'TLSv1.1' }, expected: { fails: true } },
-    { name: 'all ciphers', config: `${NO_AUTH}  cipher_suites:\n${allCiphers.map((c) => `  - ${c}`).join('\n')}\n`, client: { tls: true }, expected: { status: 200 } },
-    { name: 'some ciphers, a client with one of them', config: someCiphers, client: { tls: true, ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }, expected: { status: 200 } },
-    { name: 'some ciphers, a client with none of them', config: someCiphers, client: { tls: true, ciphers: 'ECDHE-RSA-AES256-SHA' }, expected: { fails: true } },
-    { name: 'some ciphers, the server picks', config: someCiphers, client: { tls: true, ciphers: both }, expected: { status: 200, cipher: 'ECDHE-RSA-AES128-GCM-SHA256' } },
-    { name: 'some ciphers, prefer_server_cipher_suites false: the client picks', config: noOrder, client: { tls: true, ciphers: both }, expected: { status: 200, cipher: 'ECDHE-RSA-AES128-GCM-SHA256' } },
-    { name: 'all curves', config: `${NO_AUTH}  curve_preferences:\n    - CurveP256\n    - CurveP384\n    - CurveP521\n    - X25519\n`, client: { tls: true }, expected: { status: 200 } },
+    {
+      name: 'all ciphers',
+      config: `${NO_AUTH}  cipher_suites:\n${allCiphers.map((c) => `  - ${c}`).join('\n')}\n`,
+      client: { tls: true },
+      expected: { status: 200 },
+    },
+    {
+      name: 'some ciphers, a client with one of them',
+      config: someCiphers,
+      client: { tls: true, ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' },
+      expected: { status: 200 },
+    },
+    {
+      name: 'some ciphers, a client with none of them',
+      config: someCiphers,
+      client: { tls: true, ciphers: 'ECDHE-RSA-AES256-SHA' },
+      expected: { fails: true },
+    },
+    {
+      name: 'some ciphers, the server picks',
+      config: someCiphers,
+      client: { tls: true, ciphers: both },
+      expected: { status: 200, cipher: 'ECDHE-RSA-AES128-GCM-SHA256' },
+    },
+    {
+      name: 'some ciphers, prefer_server_cipher_suites false: the client picks',
+      config: noOrder,
+      client: { tls: true, ciphers: both },
+      expected: { status: 200, cipher: 'ECDHE-RSA-AES128-GCM-SHA256' },
+    },
+    {
+      name: 'all curves',
+      config: `${NO_AUTH}  curve_preferences:\n    - CurveP256\n    - CurveP384\n    - CurveP521\n    - X25519\n`,
+      client: { tls: true },
+      expected: { status: 200 },
+    },
     { name: 'some curves, a client with that curve', config: someCurves, client: { tls: true, ecdhCurve: 'P-521' }, expected: { status: 200 } },
     { name: 'some curves, a client with no common curve', config: someCurves, client: { tls: true, ecdhCurve: 'P-384' }, expected: { fails: true } },
     {
@@ -156,20 +243,55 @@ function cases(): Case[] {
       name: 'valid headers',
       config: `http_server_config:\n  headers:\n    X-Frame-Options: deny\n    Strict-Transport-Security: max-age=31536000; includeSubDomains\n    X-Content-Type-Options: nosniff\n    X-XSS-Protection: 1\n    Content-Security-Policy: "default-src 'self' *.test.example.net"\n`,
       client: {},
-      expected: { status: 200, headers: { 'x-frame-options': 'deny', 'strict-transport-security': 'max-age=31536000; includeSubDomains', 'x-content-type-options': 'nosniff', 'x-xss-protection': '1' } },
+      expected: {
+        status: 200,
+        headers: {
+          'x-frame-options': 'deny',
+          'strict-transport-security': 'max-age=31536000; includeSubDomains',
+          'x-content-type-options': 'nosniff',
+          'x-xss-protection': '1',
+        },
+      },
     },
-    { name: 'X-Content-Type-Options: sniff', config: 'http_server_config:\n  headers:\n    X-Content-Type-Options: sniff\n', expected: { refused: /invalid value for X-Content-Type-Options/ } },
-    { name: 'X-Frame-Options: foo', config: 'http_server_config:\n  headers:\n    X-Frame-Options: foo\n', expected: { refused: /invalid value for X-Frame-Options/ } },
-    { name: 'a header that can not be configured', config: 'http_server_config:\n  headers:\n    Content-Type: foo\n', expected: { refused: /HTTP header "Content-Type" can not be configured/ } },
-    { name: 'RequireAnyClientCert, a client certificate given', config: `${TLS}  client_auth_type: RequireAnyClientCert\n`, client: { tls: true, cert: 'self' }, expected: { status: 200 } },
+    {
+      name: 'X-Content-Type-Options: sniff',
+      config: 'http_server_config:\n  headers:\n    X-Content-Type-Options: sniff\n',
+      expected: { refused: /invalid value for X-Content-Type-Options/ },
+    },
+    {
+      name: 'X-Frame-Options: foo',
+      config: 'http_server_config:\n  headers:\n    X-Frame-Options: foo\n',
+      expected: { refused: /invalid value for X-Frame-Options/ },
+    },
+    {
+      name: 'a header that can not be configured',
+      config: 'http_server_config:\n  headers:\n    Content-Type: foo\n',
+      expected: { refused: /HTTP header "Content-Type" can not be configured/ },
+    },
+    {
+      name: 'RequireAnyClientCert, a client certificate given',
+      config: `${TLS}  client_auth_type: RequireAnyClientCert\n`,
+      client: { tls: true, cert: 'self' },
+      expected: { status: 200 },
+    },
     {
       name: 'RequireAnyClientCert with the key inline, a client certificate given',
       config: `tls_server_config:\n  cert_file: server.pem\n  key: |\n${indent(PEM.serverKeyInline)}\n  client_auth_type: RequireAnyClientCert\n`,
       client: { tls: true, cert: 'self' },
       expected: { status: 200 },
     },
-    { name: 'RequireAnyClientCert, no client certificate', config: `${TLS}  client_auth_type: RequireAnyClientCert\n`, client: { tls: true }, expected: { fails: true } },
-    { name: 'RequireClientCert (the old name of RequireAnyClientCert), no client certificate', config: `${TLS}  client_auth_type: RequireClientCert\n`, client: { tls: true }, expected: { fails: true } },
+    {
+      name: 'RequireAnyClientCert, no client certificate',
+      config: `${TLS}  client_auth_type: RequireAnyClientCert\n`,
+      client: { tls: true },
+      expected: { fails: true },
+    },
+    {
+      name: 'RequireClientCert (the old name of RequireAnyClientCert), no client certificate',
+      config: `${TLS}  client_auth_type: RequireClientCert\n`,
+      client: { tls: true },
+      expected: { fails: true },
+    },
     {
       name: 'RequireAndVerifyClientCert, a trusted client certificate given',
       config: `${TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client-self.pem\n`,
@@ -182,8 +304,18 @@ function cases(): Case[] {
       client: { tls: true, cert: 'self2' },
       expected: { fails: true },
     },
-    { name: 'RequireAndVerifyClientCert without client_ca_file: accepted, nothing verifies', config: `${TLS}  client_auth_type: RequireAndVerifyClientCert\n`, client: { tls: true, cert: 'self' }, expected: { fails: true } },
-    { name: 'VerifyClientCertIfGiven without a CA, a certificate given: it does not verify', config: NO_AUTH, client: { tls: true, cert: 'self' }, expected: { fails: true } },
+    {
+      name: 'RequireAndVerifyClientCert without client_ca_file: accepted, nothing verifies',
+      config: `${TLS}  client_auth_type: RequireAndVerifyClientCert\n`,
+      client: { tls: true, cert: 'self' },
+      expected: { fails: true },
+    },
+    {
+      name: 'VerifyClientCertIfGiven without a CA, a certificate given: it does not verify',
+      config: NO_AUTH,
+      client: { tls: true, cert: 'self' },
+      expected: { fails: true },
+    },
     {
       name: 'client_allowed_sans with a SAN of the certificate',
       config: `${TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client-self2.pem\n  client_allowed_sans:\n    - "one"\n    - "test3"\n    - "two"\n`,
@@ -198,19 +330,53 @@ function cases(): Case[] {
     },
     { name: 'rate limiter off (interval 0)', config: 'rate_limit:\n  interval: 0\n  burst: 0\n', client: {}, expected: { status: 200 } },
     { name: 'rate limiter of one second with burst 0', config: 'rate_limit:\n  interval: "1s"\n  burst: 0\n', client: {}, expected: { status: 429 } },
-    { name: 'min_version TLS13, a TLS 1.2 client', config: `${NO_AUTH}  min_version: TLS13\n`, client: { tls: true, maxVersion: 'TLSv1.2' }, expected: { fails: true } },
-    { name: 'min_version above max_version', config: `${NO_AUTH}  min_version: TLS13\n  max_version: TLS12\n`, expected: { refused: /min_version is above max_version/ } },
+    {
+      name: 'min_version TLS13, a TLS 1.2 client',
+      config: `${NO_AUTH}  min_version: TLS13\n`,
+      client: { tls: true, maxVersion: 'TLSv1.2' },
+      expected: { fails: true },
+    },
+    {
+      name: 'min_version above max_version',
+      config: `${NO_AUTH}  min_version: TLS13\n  max_version: TLS12\n`,
+      expected: { refused: /min_version is above max_version/ },
+    },
 
     // TestUsers and handler_test.go.
     { name: 'users without TLS, no credentials', config: USERS, client: {}, expected: { status: 401 } },
     { name: 'users without TLS, right credentials', config: USERS, client: { user: 'dave', password: 'dave123' }, expected: { status: 200 } },
     { name: 'users with TLS, no credentials', config: `${TLS}${USERS}`, client: { tls: true }, expected: { status: 401 } },
-    { name: 'users with TLS, right credentials', config: `${TLS}${USERS}`, client: { tls: true, user: 'dave', password: 'dave123' }, expected: { status: 200 } },
-    { name: 'users with TLS, another user right', config: `${TLS}${USERS}`, client: { tls: true, user: 'carol', password: 'carol123' }, expected: { status: 200 } },
+    {
+      name: 'users with TLS, right credentials',
+      config: `${TLS}${USERS}`,
+      client: { tls: true, user: 'dave', password: 'dave123' },
+      expected: { status: 200 },
+    },
+    {
+      name: 'users with TLS, another user right',
+      config: `${TLS}${USERS}`,
+      client: { tls: true, user: 'carol', password: 'carol123' },
+      expected: { status: 200 },
+    },
     { name: 'users with TLS, bad password', config: `${TLS}${USERS}`, client: { tls: true, user: 'dave', password: 'bad' }, expected: { status: 401 } },
-    { name: 'users with TLS, bad user name', config: `${TLS}${USERS}`, client: { tls: true, user: 'nonexistent', password: 'nonexistent' }, expected: { status: 401 } },
-    { name: 'an unknown user with the fake password of the unknown-user hash', config: USERS, client: { user: 'fakeuser', password: 'fakepassword' }, expected: { status: 401 } },
-    { name: 'the user name and password run together (cache key bypass)', config: USERS, client: { user: 'alice:alice123', password: '' }, expected: { status: 401 } },
+    {
+      name: 'users with TLS, bad user name',
+      config: `${TLS}${USERS}`,
+      client: { tls: true, user: 'nonexistent', password: 'nonexistent' },
+      expected: { status: 401 },
+    },
+    {
+      name: 'an unknown user with the fake password of the unknown-user hash',
+      config: USERS,
+      client: { user: 'fakeuser', password: 'fakepassword' },
+      expected: { status: 401 },
+    },
+    {
+      name: 'the user name and password run together (cache key bypass)',
+      config: USERS,
+      client: { user: 'alice:alice123', password: '' },
+      expected: { status: 401 },
+    },
     { name: 'a known user with the password of another', config: USERS, client: { user: 'alice', password: 'bob123' }, expected: { status: 401 } },
   ];
 }
@@ -231,7 +397,15 @@ function call(port: number, client: Client): Promise<Outcome> {
     };
     const req = client.tls
       ? https.request(
-          { ...options, ca: files.pems.caPem, cert: certificate?.cert, key: certificate?.key, maxVersion: client.maxVersion, ciphers: client.ciphers, ecdhCurve: client.ecdhCurve },
+          {
+            ...options,
+            ca: files.pems.caPem,
+            cert: certificate?.cert,
+            key: certificate?.key,
+            maxVersion: client.maxVersion,
+            ciphers: client.ciphers,
+            ecdhCurve: client.ecdhCurve,
+          },
           onResponse,
         )
       : http.request(options, onResponse);
@@ -277,7 +451,15 @@ async function runCase(c: Case, index: number): Promise<{ same: boolean; detail:
   }
   let outcome: Outcome | undefined;
   if (!start.error && c.client) {
-    const server = new SidecarServer({ host: '127.0.0.1', port: 0, registry: new Registry(), logger: log, readiness: () => ({ ready: true, checks: {} }), status: () => Promise.resolve({}), webConfig: source });
+    const server = new SidecarServer({
+      host: '127.0.0.1',
+      port: 0,
+      registry: new Registry(),
+      logger: log,
+      readiness: () => ({ ready: true, checks: {} }),
+      status: () => Promise.resolve({}),
+      webConfig: source,
+    });
     await server.start();
     try {
       outcome = await call(server.port, c.client);
@@ -286,16 +468,18 @@ async function runCase(c: Case, index: number): Promise<{ same: boolean; detail:
     }
   }
   const same = verdict(c.expected, start, outcome);
-  const got = start.error ? `refused: ${start.error.message}` : JSON.stringify(outcome && ('error' in outcome ? outcome : { status: outcome.status, cipher: outcome.cipher }));
+  const got = start.error
+    ? `refused: ${start.error.message}`
+    : JSON.stringify(outcome && ('error' in outcome ? outcome : { status: outcome.status, cipher: outcome.cipher }));
   return { same, detail: `${c.name}: expected ${JSON.stringify(c.expected, (_k, v: unknown) => (v instanceof RegExp ? String(v) : v))}, got ${got}` };
 }
 
-it("behaves as exporter-toolkit in each of its cases", async () => {
+it('behaves as exporter-toolkit in each of its cases', async () => {
   const table = cases();
   const results: Array<{ same: boolean; detail: string }> = [];
   for (const [i, c] of table.entries()) results.push(await runCase(c, i));
   const differing = results.filter((r) => !r.same).map((r) => r.detail);
-  if (process.env.PARITY_DETAILS) console.log(results.map((r) => r.detail).join("\n"));
+  if (process.env.PARITY_DETAILS) console.log(results.map((r) => r.detail).join('\n'));
   console.log(`web configuration: ${results.length - differing.length} of ${results.length} of exporter-toolkit's cases behave as exporter-toolkit does`);
   expect(differing).toEqual([]);
 });
@@ -304,7 +488,15 @@ it('re-reads the file per connection: a blocking configuration replaced by a goo
   const file = path.join(dir, 'reload.yml');
   writeFileSync(file, `${TLS}  client_auth_type: RequireAndVerifyClientCert\n`);
   const source = new WebConfigSource(file, log);
-  const server = new SidecarServer({ host: '127.0.0.1', port: 0, registry: new Registry(), logger: log, readiness: () => ({ ready: true, checks: {} }), status: () => Promise.resolve({}), webConfig: source });
+  const server = new SidecarServer({
+    host: '127.0.0.1',
+    port: 0,
+    registry: new Registry(),
+    logger: log,
+    readiness: () => ({ ready: true, checks: {} }),
+    status: () => Promise.resolve({}),
+    webConfig: source,
+  });
   await server.start();
   try {
     expect(await call(server.port, { tls: true })).toHaveProperty('error');
@@ -316,10 +508,12 @@ it('re-reads the file per connection: a blocking configuration replaced by a goo
     writeFileSync(path.join(dir, 'server.pem'), rotated.pems.certPem);
     writeFileSync(path.join(dir, 'server.key'), rotated.pems.keyPem);
     const answer = await new Promise<string>((resolve) => {
-      https.get({ host: '127.0.0.1', port: server.port, path: '/healthz', agent: false, ca: rotated.pems.caPem }, (res) => {
-        res.resume();
-        resolve(String(res.statusCode));
-      }).on('error', (e) => resolve(e.message));
+      https
+        .get({ host: '127.0.0.1', port: server.port, path: '/healthz', agent: false, ca: rotated.pems.caPem }, (res) => {
+          res.resume();
+          resolve(String(res.statusCode));
+        })
+        .on('error', (e) => resolve(e.message));
     });
     expect(answer).toBe('200');
     rotated.remove();

@@ -17,7 +17,8 @@ it('starts every catalog reason at 0, counts a failure on its own reason, and pa
   const metrics = new NodeMetrics(registry, 'p', 'n1', { journalPending: () => 0, redisUp: () => true, localStateWritable: () => true });
   const before = await registry.metrics();
   expect(CATALOG.length).toBeGreaterThan(10);
-  for (const entry of CATALOG) expect(series(before, entry.name)).toBe(`fdl_cloudauth_authentication_failures_total{project="p",node="n1",reason="${entry.name}"} 0`);
+  for (const entry of CATALOG)
+    expect(series(before, entry.name)).toBe(`fdl_cloudauth_authentication_failures_total{project="p",node="n1",reason="${entry.name}"} 0`);
   expect(before).toContain('fdl_cloudauth_authentications_total{project="p",node="n1"} 0');
 
   metrics.attemptFinished(false, 'LICENSE_IP_ERROR', 0.2);

@@ -59,7 +59,15 @@ beforeAll(async () => {
   redis = new Redis(server.url);
   auth = await spawnAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'page', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.0/24'] });
-  fixture = await registerProject({ project: 'page', keyPrefix: testPrefix('page'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'page', password: PASSWORD });
+  fixture = await registerProject({
+    project: 'page',
+    keyPrefix: testPrefix('page'),
+    redisUrl: server.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'page',
+    password: PASSWORD,
+  });
   sidecars.push(
     ...(await startSidecars(
       fixture,

@@ -33,7 +33,15 @@ function status(over: Partial<StatusJson> = {}): StatusJson {
     license: { expiresAt: '2027-01-01T00:00:00.000Z', capacity: 5, bound: 2 },
     leader: { instance: 'n1', epoch: 7 },
     nodes: [
-      { id: 'n1', status: 'ok', consecutiveFailures: 0, reason: null, latestReason: null, lastAttemptAt: new Date(NOW - HOUR).toISOString(), lastSuccessAt: new Date(NOW - HOUR).toISOString() },
+      {
+        id: 'n1',
+        status: 'ok',
+        consecutiveFailures: 0,
+        reason: null,
+        latestReason: null,
+        lastAttemptAt: new Date(NOW - HOUR).toISOString(),
+        lastSuccessAt: new Date(NOW - HOUR).toISOString(),
+      },
       {
         id: 'n2',
         status: 'degraded',
@@ -43,7 +51,15 @@ function status(over: Partial<StatusJson> = {}): StatusJson {
         lastAttemptAt: new Date(NOW - HOUR).toISOString(),
         lastSuccessAt: null,
       },
-      { id: 'n3', status: 'stale', consecutiveFailures: 0, reason: null, latestReason: null, lastAttemptAt: new Date(NOW - 4 * HOUR).toISOString(), lastSuccessAt: new Date(NOW - 4 * HOUR).toISOString() },
+      {
+        id: 'n3',
+        status: 'stale',
+        consecutiveFailures: 0,
+        reason: null,
+        latestReason: null,
+        lastAttemptAt: new Date(NOW - 4 * HOUR).toISOString(),
+        lastSuccessAt: new Date(NOW - 4 * HOUR).toISOString(),
+      },
     ],
     unknownMembers: [],
     recovery: null,
@@ -158,7 +174,17 @@ describe('the timeline', () => {
 
   it('has one cell per heartbeat slot on the node grid: success, failure with its code, no attempt', () => {
     const at = (k: number) => slot(k) + 1000;
-    const t = buildTimeline('p1', 'n2', interval, NOW, [['ok-1', at(1)], ['fail-2', at(2)]], [{ node: 'n2', code: 30003, name: 'LICENSE_IP_ERROR', message: 'm', at: at(2), attemptId: 'fail-2' }]);
+    const t = buildTimeline(
+      'p1',
+      'n2',
+      interval,
+      NOW,
+      [
+        ['ok-1', at(1)],
+        ['fail-2', at(2)],
+      ],
+      [{ node: 'n2', code: 30003, name: 'LICENSE_IP_ERROR', message: 'm', at: at(2), attemptId: 'fail-2' }],
+    );
     expect(t.cells).toHaveLength(12);
     const last = t.cells[11];
     // The last cell holds now and starts at the node's latest slot.
@@ -177,7 +203,14 @@ describe('the timeline', () => {
   });
 
   it('draws the codes on hover in the SVG', () => {
-    const t = buildTimeline('p1', 'n2', interval, NOW, [], [{ node: 'n2', code: 30003, name: 'LICENSE_IP_ERROR', message: 'm', at: NOW - 1000, attemptId: 'x' }]);
+    const t = buildTimeline(
+      'p1',
+      'n2',
+      interval,
+      NOW,
+      [],
+      [{ node: 'n2', code: 30003, name: 'LICENSE_IP_ERROR', message: 'm', at: NOW - 1000, attemptId: 'x' }],
+    );
     const html = renderPage(status(), details({ timelines: [t] }));
     expect(html).toMatch(/<rect x="11" class="fail" data-codes="30003 LICENSE_IP_ERROR"><title>[^<]*: 30003 LICENSE_IP_ERROR<\/title><\/rect>/);
     expect(html.match(/<rect /g)).toHaveLength(12);

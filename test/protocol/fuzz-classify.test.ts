@@ -25,7 +25,12 @@ jest.setTimeout(240_000);
 const SEED = fuzzSeed();
 const NAMES = new Set([...CATALOG.map((e) => e.name), CONNECTION_FAILED.name, INCORRECT_LICENSE_FORMAT.name]);
 
-const VALID_OK = { code: 0, name: 'OK', message: 'authenticated', data: { licenseExpiresAt: '2099-01-01T00:00:00Z', capacity: 3, bound: 1, serverTime: '2026-01-01T00:00:00Z' } };
+const VALID_OK = {
+  code: 0,
+  name: 'OK',
+  message: 'authenticated',
+  data: { licenseExpiresAt: '2099-01-01T00:00:00Z', capacity: 3, bound: 1, serverTime: '2026-01-01T00:00:00Z' },
+};
 const VALID_FAIL = { code: 30003, name: 'LICENSE_IP_ERROR', message: 'the IP address is not within the allowed range' };
 
 function checkOutcome(outcome: Outcome): void {
@@ -36,14 +41,16 @@ function checkOutcome(outcome: Outcome): void {
     return;
   }
   if (!NAMES.has(outcome.name)) throw new Error(`name ${outcome.name} is not in the catalog`);
-  if (typeof outcome.message !== 'string' || outcome.message.length === 0 || outcome.message.length > 300) throw new Error(`bad message length ${outcome.message?.length}`);
+  if (typeof outcome.message !== 'string' || outcome.message.length === 0 || outcome.message.length > 300)
+    throw new Error(`bad message length ${outcome.message?.length}`);
   if (/[\u0000-\u001f\u007f]/.test(outcome.message)) throw new Error('message contains control characters');
   if (typeof outcome.transient !== 'boolean') throw new Error('transient is not a boolean');
   if (outcome.name === CONNECTION_FAILED.name) {
     if (outcome.code !== null) throw new Error('CONNECTION_FAILED with a numeric code');
     if (!outcome.transient) throw new Error('CONNECTION_FAILED not transient');
   } else if (outcome.name === INCORRECT_LICENSE_FORMAT.name) {
-    if (outcome.code !== null && (!Number.isInteger(outcome.code) || KNOWN_CODES.includes(outcome.code))) throw new Error(`INCORRECT_LICENSE_FORMAT with code ${outcome.code}`);
+    if (outcome.code !== null && (!Number.isInteger(outcome.code) || KNOWN_CODES.includes(outcome.code)))
+      throw new Error(`INCORRECT_LICENSE_FORMAT with code ${outcome.code}`);
   } else {
     const entry = byName(outcome.name);
     if (!entry || entry.code !== outcome.code) throw new Error(`code ${outcome.code} does not match ${outcome.name}`);
@@ -88,9 +95,15 @@ const RAW_ANSWER: fc.Arbitrary<RawAnswer> = fc.oneof(
       body: fc.oneof({ weight: 85, arbitrary: BASE_ANSWER.chain(mutationOf) }, { weight: 15, arbitrary: nastyJson(4) }),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('unparseable' as const), status: RAW_STATUS, detail: fc.constantFrom('empty body', 'body is not JSON') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('unparseable' as const), status: RAW_STATUS, detail: fc.constantFrom('empty body', 'body is not JSON') }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('too-large' as const), status: RAW_STATUS }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('network' as const), detail: fc.constantFrom(...NETWORK_DETAILS), timeout: fc.boolean(), tls: oneIn(5) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('network' as const), detail: fc.constantFrom(...NETWORK_DETAILS), timeout: fc.boolean(), tls: oneIn(5) }),
+  },
 );
 
 function countOutcome(counts: Map<string, number>, outcome: Outcome): void {
@@ -109,7 +122,12 @@ it('classify() gives every random or mutated raw answer a catalog outcome (12,00
     }),
     fuzzParameters(CASES),
   );
-  console.log(`figures fuzz-classify seed=${SEED} cases=${CASES} outcomes=${[...counts].sort().map(([k, v]) => `${k}:${v}`).join(',')}`);
+  console.log(
+    `figures fuzz-classify seed=${SEED} cases=${CASES} outcomes=${[...counts]
+      .sort()
+      .map(([k, v]) => `${k}:${v}`)
+      .join(',')}`,
+  );
   // The generator reaches success, known codes, unknown codes and transport failures.
   expect(counts.get('OK')).toBeGreaterThan(0);
   expect(counts.get(CONNECTION_FAILED.name)).toBeGreaterThan(0);
@@ -134,11 +152,20 @@ const whole = (body: HttpBody): { body: HttpBody; shortBy: null } => ({ body, sh
 
 // Mutated valid answers (twice as often), random JSON, random bytes, 60–70 KiB, random bytes with a wrong Content-Length.
 const HTTP_BODY: fc.Arbitrary<{ body: HttpBody; shortBy: number | null }> = fc.oneof(
-  { weight: 2, arbitrary: fc.constantFrom<unknown>(VALID_OK, VALID_FAIL).chain(mutationOf).map((value) => whole({ kind: 'json', value })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom<unknown>(VALID_OK, VALID_FAIL)
+      .chain(mutationOf)
+      .map((value) => whole({ kind: 'json', value })),
+  },
   { weight: 1, arbitrary: nastyJson(4).map((value) => whole({ kind: 'json', value })) },
   { weight: 1, arbitrary: randomBytes(200).map((bytes) => whole({ kind: 'bytes', bytes })) },
   { weight: 1, arbitrary: fc.integer({ min: 60 * 1024, max: 70 * 1024 }).map((length) => whole({ kind: 'huge', length })) },
-  { weight: 1, arbitrary: fc.tuple(randomBytes(200), fc.integer({ min: 1, max: 10 })).map(([bytes, shortBy]) => ({ body: { kind: 'bytes' as const, bytes }, shortBy })) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(randomBytes(200), fc.integer({ min: 1, max: 10 })).map(([bytes, shortBy]) => ({ body: { kind: 'bytes' as const, bytes }, shortBy })),
+  },
 );
 
 const HTTP_ANSWER: fc.Arbitrary<HttpAnswer> = fc
@@ -195,6 +222,11 @@ it('the real AuthClient + classify() handle 1,500 random HTTP answers from a loo
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-  console.log(`figures fuzz-auth-client seed=${SEED} cases=${CASES} outcomes=${[...counts].sort().map(([k, v]) => `${k}:${v}`).join(',')}`);
+  console.log(
+    `figures fuzz-auth-client seed=${SEED} cases=${CASES} outcomes=${[...counts]
+      .sort()
+      .map(([k, v]) => `${k}:${v}`)
+      .join(',')}`,
+  );
   expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(CASES);
 });

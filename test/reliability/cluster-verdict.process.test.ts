@@ -13,7 +13,7 @@ import type { StatusJson } from '../../daemon/view/status-json';
  * reference server. A node taken out of the allow-list degrades then fails the
  * project, every view (status, failures, /status, /metrics) agrees, the verdict is
  * sticky until register clears it; a stopped sidecar's node goes stale without a
- * failure. (cluster-e2e: leadership on the same kind of cluster.)
+ * failure. (cluster.process.test.ts: leadership on the same kind of cluster.)
  */
 jest.setTimeout(240_000);
 
@@ -24,9 +24,19 @@ const cluster = useThreeNodeCluster('verdict', { threshold: THRESHOLD, subnet: '
 const { sidecars, scrape, statusJson } = cluster;
 
 it('degrades then fails on one node out of the allow-list; status, failures, /status and /metrics agree; register clears it', async () => {
-  await waitFor('the project to be registered', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', heartbeatsWaitMs(1), 200);
+  await waitFor(
+    'the project to be registered',
+    async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered',
+    heartbeatsWaitMs(1),
+    200,
+  );
   // n3's address (10.1.1.3) leaves the allow-list.
-  await createAccount(cluster.auth().url, cluster.auth().token, { account: 'verdict', password: cluster.password, capacity: 5, allowedIps: ['10.1.1.0/31', '10.1.1.2/32'] });
+  await createAccount(cluster.auth().url, cluster.auth().token, {
+    account: 'verdict',
+    password: cluster.password,
+    capacity: 5,
+    allowedIps: ['10.1.1.0/31', '10.1.1.2/32'],
+  });
   await waitFor('degraded', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'degraded', heartbeatsWaitMs(1), 100);
   const degraded = await statusJson(sidecars.get('n2') as Sidecar);
   const n3 = degraded.nodes.find((n) => n.id === 'n3');
@@ -36,9 +46,20 @@ it('degrades then fails on one node out of the allow-list; status, failures, /st
   await waitFor('failed', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'failed', heartbeatsWaitMs(THRESHOLD), 100);
   // The leader's metrics follow its view by a change event: wait for them, then compare every view.
   const leaderMetrics = async () => (await Promise.all([...sidecars.values()].map(scrape))).find(saysLeader) ?? '';
-  await waitFor('the leader to export the failed project', async () => (await leaderMetrics()).includes('fdl_cloudauth_project_status{project="verdict",status="failed"} 1'), 30_000, 100);
+  await waitFor(
+    'the leader to export the failed project',
+    async () => (await leaderMetrics()).includes('fdl_cloudauth_project_status{project="verdict",status="failed"} 1'),
+    30_000,
+    100,
+  );
   const fixture = cluster.fixture();
-  const env = { CLOUDAUTH_PROJECT: 'verdict', CLOUDAUTH_REDIS_URL: fixture.redisUrl, CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix, CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), CLOUDAUTH_HEARTBEAT_INTERVAL: `${HEALTHY_INTERVAL_MS}ms` };
+  const env = {
+    CLOUDAUTH_PROJECT: 'verdict',
+    CLOUDAUTH_REDIS_URL: fixture.redisUrl,
+    CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix,
+    CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD),
+    CLOUDAUTH_HEARTBEAT_INTERVAL: `${HEALTHY_INTERVAL_MS}ms`,
+  };
   const cliStatus = JSON.parse((await runCli(['status', '--json'], env)).stdout) as StatusJson;
   const httpStatus = await statusJson(sidecars.get('n1') as Sidecar);
   for (const view of [cliStatus, httpStatus]) {
@@ -75,7 +96,12 @@ it('degrades then fails on one node out of the allow-list; status, failures, /st
 
 it("turns a stopped sidecar's node stale without raising a failure", async () => {
   expect(await (sidecars.get('n2') as Sidecar).stop()).toBe(0);
-  await waitFor('n2 stale', async () => (await statusJson(sidecars.get('n1') as Sidecar)).nodes.find((n) => n.id === 'n2')?.status === 'stale', heartbeatsWaitMs(2), 200);
+  await waitFor(
+    'n2 stale',
+    async () => (await statusJson(sidecars.get('n1') as Sidecar)).nodes.find((n) => n.id === 'n2')?.status === 'stale',
+    heartbeatsWaitMs(2),
+    200,
+  );
   const view = await statusJson(sidecars.get('n1') as Sidecar);
   expect(view.status).toBe('registered');
   expect(view.nodes.find((n) => n.id === 'n2')?.consecutiveFailures).toBe(0);

@@ -9,7 +9,7 @@ import { heartbeatsWaitMs, LEADER_LEASE_MS, LEADER_RENEW_MS } from '../support/n
 /**
  * Leadership end to end: three real sidecar processes, a real Redis, the real
  * reference server. Leadership survives SIGKILL, graceful stop and SIGSTOP; cluster
- * series come from exactly one sidecar and pass promtool. (cluster-verdict-e2e: the
+ * series come from exactly one sidecar and pass promtool. (cluster-verdict.process.test.ts: the
  * failure rule on the same kind of cluster.)
  */
 jest.setTimeout(240_000);
@@ -23,14 +23,27 @@ const { sidecars, scrape, leaders, statusJson } = cluster;
 const start = (nodeId: string) => cluster.start(nodeId);
 
 it('elects one leader whose cluster series are the only ones, and the scrape passes promtool', async () => {
-  await waitFor('the project to be registered', async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered', heartbeatsWaitMs(1), 200);
+  await waitFor(
+    'the project to be registered',
+    async () => (await statusJson(sidecars.get('n1') as Sidecar)).status === 'registered',
+    heartbeatsWaitMs(1),
+    200,
+  );
   await waitFor('exactly one leader', async () => (await leaders()).length === 1, 20_000, 200);
   // The leader serves the view it last computed; one elected while the sidecars were
   // starting may still hold a view from before the first attempt (seen once under load).
-  await waitFor('the leader to serve a registered view', async () => {
-    const [leader] = await leaders();
-    return leader !== undefined && (await scrape(sidecars.get(leader) as Sidecar)).includes('fdl_cloudauth_project_status{project="cluster",status="registered"} 1');
-  }, 20_000, 200);
+  await waitFor(
+    'the leader to serve a registered view',
+    async () => {
+      const [leader] = await leaders();
+      return (
+        leader !== undefined &&
+        (await scrape(sidecars.get(leader) as Sidecar)).includes('fdl_cloudauth_project_status{project="cluster",status="registered"} 1')
+      );
+    },
+    20_000,
+    200,
+  );
   const texts = await Promise.all([...sidecars.values()].map(scrape));
   const withCluster = texts.filter((t) => /^fdl_cloudauth_project_status\{/m.test(t));
   expect(withCluster).toHaveLength(1);
@@ -83,16 +96,24 @@ it('replaces a leader paused past its lease; resumed, it steps down and one lead
   const [paused] = await leaders();
   const victim = sidecars.get(paused as string) as Sidecar;
   victim.pause();
-  await waitFor('another leader while paused', async () => {
-    const now = await leaders();
-    return now.length === 1 && now[0] !== paused;
-  }, 30_000, 100);
+  await waitFor(
+    'another leader while paused',
+    async () => {
+      const now = await leaders();
+      return now.length === 1 && now[0] !== paused;
+    },
+    30_000,
+    100,
+  );
   // Another leader was elected: the paused one's lease has expired in Redis, and so has its own deadline.
   victim.resume();
   await waitFor('the resumed sidecar to say it does not lead', async () => !saysLeader(await scrape(victim)), 30_000, 100);
   expect(victim.output()).toMatch(/lease-expired|lease-lost|fenced/);
   // For two renew periods after that the resumed sidecar tries to take the lease
   // back: never two leaders (a sidecar too slow to answer counts as none), then one.
-  await expectNeverTwoLeaders([...sidecars.values()].filter((s) => s.running), 2 * RENEW_MS);
+  await expectNeverTwoLeaders(
+    [...sidecars.values()].filter((s) => s.running),
+    2 * RENEW_MS,
+  );
   await waitFor('exactly one leader', async () => (await leaders()).length === 1, 30_000, 100);
 });

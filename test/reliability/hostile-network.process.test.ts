@@ -70,7 +70,17 @@ it('ends every attempt within its bound with CONNECTION_FAILED and the specific 
   ];
   const keyDir = testKeyDir();
   const fixtures = await Promise.all(
-    cases.map((c) => registerProject({ project: `hn-${c.name}`, keyPrefix: testPrefix('hostile-net'), redisUrl: server.url, keyDir, authUrl: c.url, account: 'acct', password: 'pw-hostile-net' })),
+    cases.map((c) =>
+      registerProject({
+        project: `hn-${c.name}`,
+        keyPrefix: testPrefix('hostile-net'),
+        redisUrl: server.url,
+        keyDir,
+        authUrl: c.url,
+        account: 'acct',
+        password: 'pw-hostile-net',
+      }),
+    ),
   );
   for (const fixture of fixtures) {
     sidecars.push(
@@ -101,8 +111,12 @@ it('ends every attempt within its bound with CONNECTION_FAILED and the specific 
     const sum = Number(/^fdl_cloudauth_heartbeat_duration_seconds_sum\{[^}]*\} ([\d.e+-]+)/m.exec(metrics)?.[1]);
     const within = Number(new RegExp(`^fdl_cloudauth_heartbeat_duration_seconds_bucket\\{le="${bucket}"[^}]*\\} (\\d+)`, 'm').exec(metrics)?.[1]);
     const record = await readNode(redis, fixtures[i]!.keys, 'h1');
-    const history = (await redis.lrange(fixtures[i]!.keys.history('h1'), '0', '-1')).map((h) => JSON.parse(h) as { code: number | null; name: string; message: string });
-    rows.push(`  ${c.name}: attempts=${count} meanSeconds=${(sum / count).toFixed(2)} withinBound(${bucket}s)=${within} serverSaw=${c.seen ? c.seen() : 'n/a'} reason="${record?.latestReason?.message}"`);
+    const history = (await redis.lrange(fixtures[i]!.keys.history('h1'), '0', '-1')).map(
+      (h) => JSON.parse(h) as { code: number | null; name: string; message: string },
+    );
+    rows.push(
+      `  ${c.name}: attempts=${count} meanSeconds=${(sum / count).toFixed(2)} withinBound(${bucket}s)=${within} serverSaw=${c.seen ? c.seen() : 'n/a'} reason="${record?.latestReason?.message}"`,
+    );
     expect(count).toBeGreaterThanOrEqual(2);
     // Every attempt, with its retries, ended within the bound.
     expect(within).toBe(count);

@@ -27,7 +27,7 @@ const ACCOUNT = 'disk-acct';
 const PASSWORD = 'disk-account-pw-21';
 const canMount = mountable();
 const onMount = canMount.ok ? it : it.skip;
-if (!canMount.ok) console.warn(`Skipping the read-only and full-disk tests of local-disk.test.ts: ${canMount.why}`);
+if (!canMount.ok) console.warn(`Skipping the read-only and full-disk tests of local-disk.process.test.ts: ${canMount.why}`);
 
 let server: TestRedis;
 let redis: Redis;
@@ -53,7 +53,15 @@ afterAll(async () => {
 });
 
 async function project(name: string): Promise<ProjectFixture> {
-  return registerProject({ project: name, keyPrefix: testPrefix(name), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: ACCOUNT, password: PASSWORD });
+  return registerProject({
+    project: name,
+    keyPrefix: testPrefix(name),
+    redisUrl: server.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: ACCOUNT,
+    password: PASSWORD,
+  });
 }
 
 async function sidecar(f: ProjectFixture, nodeId: string, journalDir: string): Promise<Sidecar> {
@@ -140,33 +148,36 @@ it('journal.dir removed while Redis answers: every attempt is still recorded, th
   await expectEveryCallRecordedOnce('local-disk-removed', f, s);
 });
 
-onMount('journal.dir read-only while Redis answers: attempts recorded, writable 0, /readyz names the directory and EROFS; writable again, ready again', async () => {
-  const f = await project('disk-ro');
-  const dir = mountSmallDisk(256);
-  const s = await sidecar(f, 'ro1', dir);
-  await waitFor('the first attempt recorded', async () => (await attemptsTotal(f, 'ro1')) >= 1, heartbeatsWaitMs(1));
-  await waitFor('ready', async () => (await s.get('/readyz')).status === 200, heartbeatsWaitMs(1));
+onMount(
+  'journal.dir read-only while Redis answers: attempts recorded, writable 0, /readyz names the directory and EROFS; writable again, ready again',
+  async () => {
+    const f = await project('disk-ro');
+    const dir = mountSmallDisk(256);
+    const s = await sidecar(f, 'ro1', dir);
+    await waitFor('the first attempt recorded', async () => (await attemptsTotal(f, 'ro1')) >= 1, heartbeatsWaitMs(1));
+    await waitFor('ready', async () => (await s.get('/readyz')).status === 200, heartbeatsWaitMs(1));
 
-  remount(dir, 'ro');
-  const before = await attemptsTotal(f, 'ro1');
-  await waitFor('two more attempts recorded in Redis', async () => (await attemptsTotal(f, 'ro1')) >= before + 2, heartbeatsWaitMs(3));
-  expect(await gauge(s, 'fdl_cloudauth_local_state_writable')).toBe(0);
-  expect(await writeErrors(s, 'state')).toBeGreaterThanOrEqual(1);
-  const ready = await s.get('/readyz');
-  expect(ready.status).toBe(503);
-  const body = JSON.parse(ready.text) as { checks: Record<string, boolean>; problems: string[] };
-  expect(body.checks).toEqual(expect.objectContaining({ redis: true, localState: false }));
-  expect(body.problems.join('\n')).toContain(`journal.dir ${dir} does not take writes`);
-  expect(body.problems.join('\n')).toContain('EROFS');
-  expect(s.output()).toContain('Cannot write the local state directory (journal.dir)');
+    remount(dir, 'ro');
+    const before = await attemptsTotal(f, 'ro1');
+    await waitFor('two more attempts recorded in Redis', async () => (await attemptsTotal(f, 'ro1')) >= before + 2, heartbeatsWaitMs(3));
+    expect(await gauge(s, 'fdl_cloudauth_local_state_writable')).toBe(0);
+    expect(await writeErrors(s, 'state')).toBeGreaterThanOrEqual(1);
+    const ready = await s.get('/readyz');
+    expect(ready.status).toBe(503);
+    const body = JSON.parse(ready.text) as { checks: Record<string, boolean>; problems: string[] };
+    expect(body.checks).toEqual(expect.objectContaining({ redis: true, localState: false }));
+    expect(body.problems.join('\n')).toContain(`journal.dir ${dir} does not take writes`);
+    expect(body.problems.join('\n')).toContain('EROFS');
+    expect(s.output()).toContain('Cannot write the local state directory (journal.dir)');
 
-  remount(dir, 'rw');
-  await waitFor('writable again', async () => (await gauge(s, 'fdl_cloudauth_local_state_writable')) === 1, heartbeatsWaitMs(1));
-  await waitFor('ready again', async () => (await s.get('/readyz')).status === 200, heartbeatsWaitMs(1));
-  expect(s.output()).toContain('The local state directory takes writes again');
-  await s.stop();
-  await expectEveryCallRecordedOnce('local-disk-read-only', f, s);
-});
+    remount(dir, 'rw');
+    await waitFor('writable again', async () => (await gauge(s, 'fdl_cloudauth_local_state_writable')) === 1, heartbeatsWaitMs(1));
+    await waitFor('ready again', async () => (await s.get('/readyz')).status === 200, heartbeatsWaitMs(1));
+    expect(s.output()).toContain('The local state directory takes writes again');
+    await s.stop();
+    await expectEveryCallRecordedOnce('local-disk-read-only', f, s);
+  },
+);
 
 onMount('journal.dir full (ENOSPC) while Redis is away: attempts made on every slot, held in memory, recorded once when Redis returns', async () => {
   const f = await project('disk-full');

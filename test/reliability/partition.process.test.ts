@@ -46,7 +46,15 @@ const proxies: PausableProxy[] = [];
 const sidecars: Sidecar[] = [];
 
 async function project(name: string): Promise<ProjectFixture> {
-  return registerProject({ project: name, keyPrefix: testPrefix(name), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'part', password: 'pw-partition-1' });
+  return registerProject({
+    project: name,
+    keyPrefix: testPrefix(name),
+    redisUrl: server.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'part',
+    password: 'pw-partition-1',
+  });
 }
 
 function sidecarEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -85,10 +93,15 @@ it('replaces a partitioned leader within lease + renew; healed, it follows and i
     sidecars.push(s);
     group.push(s);
   }
-  await waitFor('two attempts per node', async () => {
-    for (const s of group) if ((await recordedAttempts(redis, f.keys, s.nodeId)).length < 2) return false;
-    return true;
-  }, 20_000, 100);
+  await waitFor(
+    'two attempts per node',
+    async () => {
+      for (const s of group) if ((await recordedAttempts(redis, f.keys, s.nodeId)).length < 2) return false;
+      return true;
+    },
+    20_000,
+    100,
+  );
   const epochBefore = Number(await redis.get(f.keys.epoch));
 
   proxy.pause();
@@ -107,9 +120,16 @@ it('replaces a partitioned leader within lease + renew; healed, it follows and i
   // The partitioned sidecar stepped down by its own deadline, Redis or not.
   await waitFor('p1 to stop claiming the lead', async () => !saysLeader((await p1.get('/metrics')).text), 30_000, 50);
   const stepDownMs = Date.now() - pausedAt;
-  expect(p1.output()).toMatch(/"reason":"lease-expired".*"msg":"Stepped down as aggregator leader"|"msg":"Stepped down as aggregator leader".*"reason":"lease-expired"/);
+  expect(p1.output()).toMatch(
+    /"reason":"lease-expired".*"msg":"Stepped down as aggregator leader"|"msg":"Stepped down as aggregator leader".*"reason":"lease-expired"/,
+  );
   // A few heartbeats while cut off: p1 keeps authenticating from its journal.
-  await waitFor('p1 to journal two attempts while cut off', async () => /fdl_cloudauth_journal_pending\{[^}]*\} ([2-9]|\d\d+)$/m.test((await p1.get('/metrics')).text), heartbeatsWaitMs(2, BUSY_INTERVAL_MS), 100);
+  await waitFor(
+    'p1 to journal two attempts while cut off',
+    async () => /fdl_cloudauth_journal_pending\{[^}]*\} ([2-9]|\d\d+)$/m.test((await p1.get('/metrics')).text),
+    heartbeatsWaitMs(2, BUSY_INTERVAL_MS),
+    100,
+  );
   proxy.resume();
   const healedAt = Date.now();
   await waitFor('p1 ready again', async () => (await p1.get('/readyz')).status === 200, 20_000, 100);
@@ -208,7 +228,12 @@ it("refuses the old leader's write that arrives after the partition, and counts 
 
     // Heal: the held write reaches Redis now, with the old epoch.
     proxy.resume();
-    await waitFor('Redis to refuse the late write', async () => Number((await redis.hget(f.keys.counters, 'staleWritesRejected')) ?? 0) > rejectedBefore, 10_000, 20);
+    await waitFor(
+      'Redis to refuse the late write',
+      async () => Number((await redis.hget(f.keys.counters, 'staleWritesRejected')) ?? 0) > rejectedBefore,
+      10_000,
+      20,
+    );
     const rejected = Number(await redis.hget(f.keys.counters, 'staleWritesRejected')) - rejectedBefore;
     expect(rejected).toBe(1);
     expect(await redis.hget(f.keys.status, 'status')).toBe('registered');

@@ -51,7 +51,16 @@ beforeAll(async () => {
   const keys = new ProjectKeys(keyPrefix, 'cfproject');
   await registerCredential(redis, keys, { account: 'cf', password: PASSWORD, keyDir: testKeyDir(), defaultAlgorithm: 'rsa' });
   const first = cluster.nodes[0];
-  fixture = { project: 'cfproject', keyPrefix, keys, redisUrl: `redis://127.0.0.1:${first?.port}`, keyDir: testKeyDir(), authUrl: auth.url, account: 'cf', password: PASSWORD };
+  fixture = {
+    project: 'cfproject',
+    keyPrefix,
+    keys,
+    redisUrl: `redis://127.0.0.1:${first?.port}`,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'cf',
+    password: PASSWORD,
+  };
   sidecars.push(
     ...(await startSidecars(
       fixture,
@@ -87,25 +96,48 @@ it('survives SIGKILL of the primary holding the project: its replica takes over,
   const failoverMs = Date.now() - killedAt;
   expect(promoted.port).not.toBe(owner.port);
 
-  await waitFor('every sidecar ready on the promoted replica', async () => {
-    for (const s of sidecars) if ((await s.get('/readyz')).status !== 200) return false;
-    return true;
-  }, 60_000, 200);
+  await waitFor(
+    'every sidecar ready on the promoted replica',
+    async () => {
+      for (const s of sidecars) if ((await s.get('/readyz')).status !== 200) return false;
+      return true;
+    },
+    60_000,
+    200,
+  );
   const readyMs = Date.now() - killedAt;
   await waitFor('one leader after the fail-over', async () => (await leaders(sidecars)).length === 1, 60_000, 100);
   const leaderMs = Date.now() - killedAt;
   // Three more heartbeats per node recorded on the promoted replica.
   const base = await recordedCounts();
-  await waitFor('three more attempts per node', async () => (await recordedCounts()).every((n, i) => n >= (base[i] ?? 0) + 3), heartbeatsWaitMs(3, INTERVAL_MS), 200);
-  await waitFor('every journal empty', async () => {
-    for (const s of sidecars) if ((await gauge(s, 'fdl_cloudauth_journal_pending')) !== 0) return false;
-    return true;
-  }, 30_000, 200);
+  await waitFor(
+    'three more attempts per node',
+    async () => (await recordedCounts()).every((n, i) => n >= (base[i] ?? 0) + 3),
+    heartbeatsWaitMs(3, INTERVAL_MS),
+    200,
+  );
+  await waitFor(
+    'every journal empty',
+    async () => {
+      for (const s of sidecars) if ((await gauge(s, 'fdl_cloudauth_journal_pending')) !== 0) return false;
+      return true;
+    },
+    30_000,
+    200,
+  );
   await Promise.all(sidecars.map((s) => s.stop()));
 
   const figures = await Promise.all(sidecars.map((s) => nodeFigures(redis, fixture.keys, s, INTERVAL_MS)));
   const epochAfter = Number(await redis.get(fixture.keys.epoch));
-  printFigures('redis-cluster-failover', figures, { failoverMs, readyAgainMs: readyMs, leaderAgainMs: leaderMs, killedPort: owner.port, promotedPort: promoted.port, epochBefore, epochAfter });
+  printFigures('redis-cluster-failover', figures, {
+    failoverMs,
+    readyAgainMs: readyMs,
+    leaderAgainMs: leaderMs,
+    killedPort: owner.port,
+    promotedPort: promoted.port,
+    epochBefore,
+    epochAfter,
+  });
 
   for (const f of figures) {
     expect(f.made).toBeGreaterThanOrEqual(6);

@@ -55,7 +55,16 @@ beforeAll(async () => {
   const keys = new ProjectKeys(keyPrefix, 'rcproject');
   await registerCredential(redis, keys, { account: 'rc', password: PASSWORD, keyDir: testKeyDir(), defaultAlgorithm: 'rsa' });
   const first = cluster.nodes[0];
-  fixture = { project: 'rcproject', keyPrefix, keys, redisUrl: `redis://127.0.0.1:${first?.port}`, keyDir: testKeyDir(), authUrl: auth.url, account: 'rc', password: PASSWORD };
+  fixture = {
+    project: 'rcproject',
+    keyPrefix,
+    keys,
+    redisUrl: `redis://127.0.0.1:${first?.port}`,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'rc',
+    password: PASSWORD,
+  };
   sidecars.push(
     ...(await startSidecars(
       fixture,
@@ -133,7 +142,11 @@ it('degrades with 30003, fails at the threshold, and register clears it — on R
   expect(cli.code).toBe(0);
   const view = JSON.parse(cli.stdout) as StatusJson;
   expect(view.status).toBe('failed');
-  expect(view.nodes.find((n) => n.id === 'c3')).toMatchObject({ status: 'failed', consecutiveFailures: THRESHOLD, reason: { code: 30003, name: 'LICENSE_IP_ERROR' } });
+  expect(view.nodes.find((n) => n.id === 'c3')).toMatchObject({
+    status: 'failed',
+    consecutiveFailures: THRESHOLD,
+    reason: { code: 30003, name: 'LICENSE_IP_ERROR' },
+  });
   expect(view.nodes.filter((n) => n.id !== 'c3').every((n) => n.status === 'ok')).toBe(true);
 
   await createAccount(auth.url, auth.token, { account: 'rc', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.0/24'] });

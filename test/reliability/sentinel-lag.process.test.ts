@@ -45,7 +45,11 @@ beforeAll(async () => {
       return link.port;
     },
   });
-  redis = new Redis({ sentinels: group.sentinelList.split(',').map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })), name: group.name, maxRetriesPerRequest: 3 });
+  redis = new Redis({
+    sentinels: group.sentinelList.split(',').map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })),
+    name: group.name,
+    maxRetriesPerRequest: 3,
+  });
   redis.on('error', () => undefined);
   const authRedis = await startRedis();
   const auth = await spawnAuthServer({ redisUrl: authRedis.url });
@@ -54,7 +58,16 @@ beforeAll(async () => {
   const keys = new ProjectKeys(keyPrefix, 'lagproject');
   await registerCredential(redis, keys, { account: 'lag', password: 'pw-lag-1', keyDir: testKeyDir(), defaultAlgorithm: 'rsa' });
   const primary = await group.currentPrimary();
-  fixture = { project: 'lagproject', keyPrefix, keys, redisUrl: `redis://127.0.0.1:${primary.port}`, keyDir: testKeyDir(), authUrl: auth.url, account: 'lag', password: 'pw-lag-1' };
+  fixture = {
+    project: 'lagproject',
+    keyPrefix,
+    keys,
+    redisUrl: `redis://127.0.0.1:${primary.port}`,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'lag',
+    password: 'pw-lag-1',
+  };
   sidecars.push(
     ...(await startSidecars(
       fixture,
@@ -79,10 +92,15 @@ afterAll(async () => {
 
 it('fails over to a lagging replica: the attempts of the unreplicated window are put back, none lost or doubled', async () => {
   await waitFor('the project to be registered', async () => (await redis.hget(fixture.keys.status, 'status')) === 'registered', 30_000, 200);
-  await waitFor('three attempts per node', async () => {
-    for (const s of sidecars) if ((await recordedAttempts(redis, fixture.keys, s.nodeId)).length < 3) return false;
-    return true;
-  }, heartbeatsWaitMs(3, INTERVAL_MS), 200);
+  await waitFor(
+    'three attempts per node',
+    async () => {
+      for (const s of sidecars) if ((await recordedAttempts(redis, fixture.keys, s.nodeId)).length < 3) return false;
+      return true;
+    },
+    heartbeatsWaitMs(3, INTERVAL_MS),
+    200,
+  );
 
   const oldPrimary = await group.primaryServer();
   const direct = new Redis({ port: oldPrimary.port, host: '127.0.0.1', maxRetriesPerRequest: 0 });
@@ -93,31 +111,54 @@ it('fails over to a lagging replica: the attempts of the unreplicated window are
   link.pause();
   // The window: every node records attempts on the primary that the replica never gets.
   const window = new Map<string, string[]>();
-  await waitFor('two unreplicated attempts per node', async () => {
-    for (const s of sidecars) {
-      const now = await recordedAttempts(direct, fixture.keys, s.nodeId);
-      window.set(s.nodeId, now.filter((id) => !before.get(s.nodeId)?.has(id)));
-    }
-    return [...window.values()].every((w) => w.length >= 2);
-  }, heartbeatsWaitMs(2, INTERVAL_MS), 200);
+  await waitFor(
+    'two unreplicated attempts per node',
+    async () => {
+      for (const s of sidecars) {
+        const now = await recordedAttempts(direct, fixture.keys, s.nodeId);
+        window.set(
+          s.nodeId,
+          now.filter((id) => !before.get(s.nodeId)?.has(id)),
+        );
+      }
+      return [...window.values()].every((w) => w.length >= 2);
+    },
+    heartbeatsWaitMs(2, INTERVAL_MS),
+    200,
+  );
   direct.disconnect();
   const killedAt = Date.now();
   await oldPrimary.kill();
   const promoted = await group.waitForFailover(oldPrimary.port, 30_000);
   const failoverMs = Date.now() - killedAt;
-  await waitFor('every sidecar ready on the new primary', async () => {
-    for (const s of sidecars) if ((await s.get('/readyz')).status !== 200) return false;
-    return true;
-  }, 30_000, 200);
+  await waitFor(
+    'every sidecar ready on the new primary',
+    async () => {
+      for (const s of sidecars) if ((await s.get('/readyz')).status !== 200) return false;
+      return true;
+    },
+    30_000,
+    200,
+  );
   // A few heartbeats on the new primary.
   await waitForMoreAttempts(sidecars, 3, heartbeatsWaitMs(3, INTERVAL_MS));
-  await waitFor('the project registered on the new primary', async () => (await redis.hget(fixture.keys.status, 'status')) === 'registered', heartbeatsWaitMs(1, INTERVAL_MS), 200);
+  await waitFor(
+    'the project registered on the new primary',
+    async () => (await redis.hget(fixture.keys.status, 'status')) === 'registered',
+    heartbeatsWaitMs(1, INTERVAL_MS),
+    200,
+  );
   await Promise.all(sidecars.map((s) => s.stop()));
 
   const figures = await Promise.all(sidecars.map((s) => nodeFigures(redis, fixture.keys, s, INTERVAL_MS)));
   const windowSize = [...window.values()].reduce((a, w) => a + w.length, 0);
   const recovered = figures.reduce((a, f) => a + (window.get(f.node) ?? []).filter((id) => !f.lost.includes(id)).length, 0);
-  printFigures('sentinel-lagging-replica', figures, { unreplicatedWindowAttempts: windowSize, recoveredFromWindow: recovered, failoverMs, newPrimaryPort: promoted.port });
+  printFigures('sentinel-lagging-replica', figures, {
+    unreplicatedWindowAttempts: windowSize,
+    recoveredFromWindow: recovered,
+    failoverMs,
+    newPrimaryPort: promoted.port,
+  });
 
   expect(windowSize).toBeGreaterThan(0);
   for (const f of figures) {

@@ -41,7 +41,11 @@ const sidecars: Sidecar[] = [];
 
 beforeAll(async () => {
   group = await startSentinelGroup({ failoverTimeoutMs: 3000 });
-  redis = new Redis({ sentinels: group.sentinelList.split(',').map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })), name: group.name, maxRetriesPerRequest: 3 });
+  redis = new Redis({
+    sentinels: group.sentinelList.split(',').map((a) => ({ host: '127.0.0.1', port: Number(a.split(':')[1]) })),
+    name: group.name,
+    maxRetriesPerRequest: 3,
+  });
   redis.on('error', () => undefined);
   const authRedis = await startRedis();
   const auth = await spawnAuthServer({ redisUrl: authRedis.url });
@@ -50,7 +54,16 @@ beforeAll(async () => {
   const keys = new ProjectKeys(keyPrefix, 'sproject');
   await registerCredential(redis, keys, { account: 'sentinel', password: PASSWORD, keyDir: testKeyDir(), defaultAlgorithm: 'rsa' });
   const primary = await group.currentPrimary();
-  fixture = { project: 'sproject', keyPrefix, keys, redisUrl: `redis://127.0.0.1:${primary.port}`, keyDir: testKeyDir(), authUrl: auth.url, account: 'sentinel', password: PASSWORD };
+  fixture = {
+    project: 'sproject',
+    keyPrefix,
+    keys,
+    redisUrl: `redis://127.0.0.1:${primary.port}`,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'sentinel',
+    password: PASSWORD,
+  };
   sidecars.push(
     ...(await startSidecars(
       fixture,
@@ -81,10 +94,15 @@ it('survives SIGKILL of the primary: keeps authenticating, re-elects a leader, r
   const first = sidecars[0] as Sidecar;
   await waitFor('the project to be registered', async () => (JSON.parse((await first.get('/status')).text) as StatusJson).status === 'registered', 30_000, 200);
   await waitFor('one leader', async () => (await leaders(sidecars)).length === 1, 20_000, 200);
-  await waitFor('three attempts per node', async () => {
-    for (const s of sidecars) if ((await recordedAttempts(redis, fixture.keys, s.nodeId)).length < 3) return false;
-    return true;
-  }, heartbeatsWaitMs(3, INTERVAL_MS), 200);
+  await waitFor(
+    'three attempts per node',
+    async () => {
+      for (const s of sidecars) if ((await recordedAttempts(redis, fixture.keys, s.nodeId)).length < 3) return false;
+      return true;
+    },
+    heartbeatsWaitMs(3, INTERVAL_MS),
+    200,
+  );
 
   const oldPrimary = await group.primaryServer();
   const epochBefore = Number(await redis.get(fixture.keys.epoch));
@@ -94,24 +112,41 @@ it('survives SIGKILL of the primary: keeps authenticating, re-elects a leader, r
   const failoverMs = Date.now() - killedAt;
 
   // Every sidecar is ready again on the new primary, its journal replayed.
-  await waitFor('every sidecar ready on the new primary', async () => {
-    for (const s of sidecars) if ((await s.get('/readyz')).status !== 200) return false;
-    return true;
-  }, 30_000, 200);
+  await waitFor(
+    'every sidecar ready on the new primary',
+    async () => {
+      for (const s of sidecars) if ((await s.get('/readyz')).status !== 200) return false;
+      return true;
+    },
+    30_000,
+    200,
+  );
   const readyMs = Date.now() - killedAt;
   await waitFor('one leader on the new primary', async () => (await leaders(sidecars)).length === 1, 30_000, 100);
   const leaderMs = Date.now() - killedAt;
   // A few more heartbeats on the new primary (the journals are then replayed and empty).
   await waitForMoreAttempts(sidecars, 3, heartbeatsWaitMs(3, INTERVAL_MS));
-  await waitFor('every journal empty', async () => {
-    for (const s of sidecars) if ((await gauge(s, 'fdl_cloudauth_journal_pending')) !== 0) return false;
-    return true;
-  }, 20_000, 200);
+  await waitFor(
+    'every journal empty',
+    async () => {
+      for (const s of sidecars) if ((await gauge(s, 'fdl_cloudauth_journal_pending')) !== 0) return false;
+      return true;
+    },
+    20_000,
+    200,
+  );
   await Promise.all(sidecars.map((s) => s.stop()));
 
   const figures = await Promise.all(sidecars.map((s) => nodeFigures(redis, fixture.keys, s, INTERVAL_MS)));
   const epochAfter = Number(await redis.get(fixture.keys.epoch));
-  printFigures('sentinel-failover', figures, { failoverMs, readyAgainMs: readyMs, leaderAgainMs: leaderMs, newPrimaryPort: promoted.port, epochBefore, epochAfter });
+  printFigures('sentinel-failover', figures, {
+    failoverMs,
+    readyAgainMs: readyMs,
+    leaderAgainMs: leaderMs,
+    newPrimaryPort: promoted.port,
+    epochBefore,
+    epochAfter,
+  });
 
   for (const f of figures) {
     expect(f.made).toBeGreaterThanOrEqual(5);

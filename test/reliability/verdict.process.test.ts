@@ -59,9 +59,23 @@ interface Cluster {
 
 async function cluster(project: string, policy: string, allowed: string): Promise<Cluster> {
   await createAccount(auth.url, TEST_ADMIN_TOKEN, { account: project, password: PASSWORD, capacity: 5, allowedIps: [allowed] });
-  const fixture = await registerProject({ project, keyPrefix: testPrefix(project), redisUrl: projectRedis.url, keyDir: testKeyDir(), authUrl: auth.url, account: project, password: PASSWORD });
+  const fixture = await registerProject({
+    project,
+    keyPrefix: testPrefix(project),
+    redisUrl: projectRedis.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: project,
+    password: PASSWORD,
+  });
   const env = { CLOUDAUTH_FAILURE_POLICY: policy, CLOUDAUTH_FAILURE_THRESHOLD: String(THRESHOLD), ...LEADER_ENV };
-  const cliEnv = { CLOUDAUTH_PROJECT: project, CLOUDAUTH_REDIS_URL: projectRedis.url, CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix, CLOUDAUTH_HEARTBEAT_INTERVAL: `${HEALTHY_INTERVAL_MS}ms`, ...env };
+  const cliEnv = {
+    CLOUDAUTH_PROJECT: project,
+    CLOUDAUTH_REDIS_URL: projectRedis.url,
+    CLOUDAUTH_REDIS_KEY_PREFIX: fixture.keyPrefix,
+    CLOUDAUTH_HEARTBEAT_INTERVAL: `${HEALTHY_INTERVAL_MS}ms`,
+    ...env,
+  };
   return {
     fixture,
     env: cliEnv,
@@ -91,10 +105,24 @@ describe('unknown members (missing or damaged records)', () => {
     const n2 = await c.start('n2', '10.20.0.2');
     await waitFor('n2 to be a member', async () => (await readNode(admin, keys, 'n2')) !== null, WAIT, 200);
     const n1 = await c.start('n1', '10.20.0.9');
-    await waitFor('n1 failed, n2 healthy, both holding the membership', async () => {
-      const [r1, r2] = [await readNode(admin, keys, 'n1'), await readNode(admin, keys, 'n2')];
-      return (r1?.consecutiveFailures ?? 0) >= THRESHOLD && r2?.consecutiveFailures === 0 && [n1, n2].every((s) => Object.keys(held(s).members ?? {}).sort().join() === 'n1,n2');
-    }, WAIT, 200);
+    await waitFor(
+      'n1 failed, n2 healthy, both holding the membership',
+      async () => {
+        const [r1, r2] = [await readNode(admin, keys, 'n1'), await readNode(admin, keys, 'n2')];
+        return (
+          (r1?.consecutiveFailures ?? 0) >= THRESHOLD &&
+          r2?.consecutiveFailures === 0 &&
+          [n1, n2].every(
+            (s) =>
+              Object.keys(held(s).members ?? {})
+                .sort()
+                .join() === 'n1,n2',
+          )
+        );
+      },
+      WAIT,
+      200,
+    );
     expect((await c.status()).status).toBe('degraded');
 
     // n2 goes down, and its record is damaged by hand.
@@ -119,10 +147,17 @@ describe('unknown members (missing or damaged records)', () => {
     // n2 returns: its string is removed, its record put back, and it records again (not into its journal).
     const attemptsBefore = (await recordedAttempts(admin, keys, 'n2')).length;
     const back = await c.start('n2', '10.20.0.2', n2.journalDir);
-    await waitFor('n2 recording again', async () => {
-      const type = await admin.type(keys.node('n2'));
-      return type === 'hash' && (await recordedAttempts(admin, keys, 'n2')).length > attemptsBefore && (await gauge(back, 'fdl_cloudauth_journal_pending')) === 0;
-    }, WAIT, 200);
+    await waitFor(
+      'n2 recording again',
+      async () => {
+        const type = await admin.type(keys.node('n2'));
+        return (
+          type === 'hash' && (await recordedAttempts(admin, keys, 'n2')).length > attemptsBefore && (await gauge(back, 'fdl_cloudauth_journal_pending')) === 0
+        );
+      },
+      WAIT,
+      200,
+    );
     await waitFor('n2 known again', async () => (await c.status()).unknownMembers.length === 0, WAIT, 200);
     // Its recovery step, at start, finds the string before any read of the record does.
     expect(back.output()).toContain('A key of this node held a value of the wrong type: removed, and put back from what this node holds');
@@ -130,7 +165,12 @@ describe('unknown members (missing or damaged records)', () => {
     // Redis loses its data while n2 is down: n1 puts back the membership it holds.
     await back.stop();
     await admin.flushall();
-    await waitFor('n1 to restore the project with n2 as a member', async () => (await admin.zscore(keys.nodes, 'n2')) !== null && (await readNode(admin, keys, 'n1')) !== null, WAIT, 200);
+    await waitFor(
+      'n1 to restore the project with n2 as a member',
+      async () => (await admin.zscore(keys.nodes, 'n2')) !== null && (await readNode(admin, keys, 'n1')) !== null,
+      WAIT,
+      200,
+    );
     s = await c.status();
     expect(s).toMatchObject({ status: 'degraded', unknownMembers: [{ id: 'n2', why: 'missing' }] });
     expect(s.recovery?.restoredBy.n1).toEqual(expect.arrayContaining(['credential', 'node', 'members']));
@@ -140,10 +180,15 @@ describe('unknown members (missing or damaged records)', () => {
 
     // n2 starts again: it restores its own record, and the project is whole, still degraded.
     const again = await c.start('n2', '10.20.0.2', n2.journalDir);
-    await waitFor('n2 back in the view', async () => {
-      const v = await c.status();
-      return v.unknownMembers.length === 0 && v.nodes.length === 2;
-    }, WAIT, 200);
+    await waitFor(
+      'n2 back in the view',
+      async () => {
+        const v = await c.status();
+        return v.unknownMembers.length === 0 && v.nodes.length === 2;
+      },
+      WAIT,
+      200,
+    );
     expect((await c.status()).status).toBe('degraded');
     // Never failed since the loss: `failed` is sticky, so a failed written at any moment would still be there.
     expect(await admin.hget(keys.status, 'status')).toBe('degraded');
@@ -158,14 +203,24 @@ describe('generation order', () => {
     const n1 = await c.start('n1', '10.30.0.1');
     const n2 = await c.start('n2', '10.30.0.9');
     const keys = c.fixture.keys;
-    await waitFor('the project to fail at generation 1, both nodes holding the verdict', async () => (await admin.hget(keys.status, 'status')) === 'failed' && [n1, n2].every((s) => held(s).verdict !== null), WAIT, 200);
+    await waitFor(
+      'the project to fail at generation 1, both nodes holding the verdict',
+      async () => (await admin.hget(keys.status, 'status')) === 'failed' && [n1, n2].every((s) => held(s).verdict !== null),
+      WAIT,
+      200,
+    );
 
     // n2 stops; the cause is fixed and the project registered again.
     await n2.stop();
     await createAccount(auth.url, TEST_ADMIN_TOKEN, { account: 'gen', password: PASSWORD, capacity: 5, allowedIps: ['10.30.0.0/24'] });
     const result = await registerCredential(admin, keys, { account: 'gen', password: PASSWORD, keyDir: c.fixture.keyDir, defaultAlgorithm: 'rsa' });
     expect(result.generation).toBe(2);
-    await waitFor('registered at generation 2, n1 holding it', async () => (await c.status()).status === 'registered' && held(n1).credential?.generation === 2, WAIT, 200);
+    await waitFor(
+      'registered at generation 2, n1 holding it',
+      async () => (await c.status()).status === 'registered' && held(n1).credential?.generation === 2,
+      WAIT,
+      200,
+    );
 
     // Redis loses its data; n2 (holding generation 1 and its failed verdict) starts first.
     await n1.stop();
@@ -175,10 +230,15 @@ describe('generation order', () => {
     // n1 starts: its newer registration replaces the older one, and the verdict about generation 1 goes with it.
     const n1again = await c.start('n1', '10.30.0.1', n1.journalDir);
     await waitFor('generation 2 back in Redis', async () => (await admin.hget(keys.credential, 'generation')) === '2', WAIT, 200);
-    await waitFor('both nodes registered under generation 2', async () => {
-      const s = await c.status();
-      return s.status === 'registered' && s.nodes.every((n) => n.status === 'ok') && s.nodes.length === 2;
-    }, WAIT, 200);
+    await waitFor(
+      'both nodes registered under generation 2',
+      async () => {
+        const s = await c.status();
+        return s.status === 'registered' && s.nodes.every((n) => n.status === 'ok') && s.nodes.length === 2;
+      },
+      WAIT,
+      200,
+    );
     expect(held(n1again).credential?.generation).toBe(2);
     expect(held(n2again).credential?.generation).toBe(2);
     expect(held(n2again).verdict).toBeNull();

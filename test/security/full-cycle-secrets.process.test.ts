@@ -72,7 +72,12 @@ it('never shows a password, key or ciphertext, from keys generate to unbind', as
   expect(await redis.hget(keys.credential, 'algorithm')).toBe('sm2');
   await createAccount(auth.url, auth.token, { account: 'cycle', password: PASSWORD, capacity: 3 });
   // The agent opens the sm2 ciphertext with the sm2 private key: authentication goes on.
-  await waitFor('a success after the switch', async () => (await readNode(redis, keys, 'c1'))?.consecutiveFailures === 0, heartbeatsWaitMs(1, BUSY_INTERVAL_MS), 100);
+  await waitFor(
+    'a success after the switch',
+    async () => (await readNode(redis, keys, 'c1'))?.consecutiveFailures === 0,
+    heartbeatsWaitMs(1, BUSY_INTERVAL_MS),
+    100,
+  );
 
   expect((await cli(['status'])).code).toBe(0);
   const failures = await cli(['failures', '--details']);
@@ -100,7 +105,12 @@ it('never shows a password, key or ciphertext, from keys generate to unbind', as
   for (const file of readdirSync(keyDir).filter((f) => f.includes('private'))) {
     const text = readFileSync(path.join(keyDir, file), 'utf8');
     // Every line of key material (PEM body lines, or the SM2 hex key) must be absent.
-    secrets.push(...text.split('\n').map((l) => l.trim()).filter((l) => l.length >= 32 && !l.startsWith('-----')));
+    secrets.push(
+      ...text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length >= 32 && !l.startsWith('-----')),
+    );
   }
   const all = outputs.join('\n');
   expect(all.length).toBeGreaterThan(5000);

@@ -153,7 +153,15 @@ describe('Redis Cluster over TLS with a password', () => {
     expect(owners.size).toBe(3);
     expectOnlyTls(proxy);
     // The nodes have no plain port: a clear-text client gets nothing back.
-    const plain = new Redis({ host: '127.0.0.1', port: seed.port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 2000, commandTimeout: 2000 });
+    const plain = new Redis({
+      host: '127.0.0.1',
+      port: seed.port,
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2000,
+      commandTimeout: 2000,
+    });
     plain.on('error', () => undefined);
     await expect(plain.connect().then(() => plain.ping())).rejects.toThrow();
     plain.disconnect();
@@ -175,7 +183,11 @@ describe('Redis TLS configuration checks', () => {
     const lines: string[] = [];
     const log = createLogger({ destination: { write: (line: string) => void lines.push(line) } });
     const cfg = loadConfig({
-      env: { CLOUDAUTH_REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:6379`, CLOUDAUTH_REDIS_SENTINELS: '127.0.0.1:26379', CLOUDAUTH_REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD },
+      env: {
+        CLOUDAUTH_REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:6379`,
+        CLOUDAUTH_REDIS_SENTINELS: '127.0.0.1:26379',
+        CLOUDAUTH_REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD,
+      },
     });
     log.info({ redis: cfg.redis, config: { redis: cfg.redis } }, 'settings');
     expect(lines.join('')).toContain('[redacted]');
@@ -184,7 +196,9 @@ describe('Redis TLS configuration checks', () => {
   });
 
   it('refuses TLS settings with a redis:// URL, which would send the password in clear', () => {
-    expect(problems({ CLOUDAUTH_REDIS_URL: 'redis://127.0.0.1:6379', CLOUDAUTH_REDIS_TLS_CA_FILE: files.caFile })).toMatch(/nothing uses TLS: write redis\.url \(CLOUDAUTH_REDIS_URL\) as rediss:\/\//);
+    expect(problems({ CLOUDAUTH_REDIS_URL: 'redis://127.0.0.1:6379', CLOUDAUTH_REDIS_TLS_CA_FILE: files.caFile })).toMatch(
+      /nothing uses TLS: write redis\.url \(CLOUDAUTH_REDIS_URL\) as rediss:\/\//,
+    );
   });
 
   it('names an unreadable file, a certificate without its key, and Sentinel settings without Sentinels', () => {

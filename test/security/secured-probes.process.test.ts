@@ -46,7 +46,15 @@ it('keeps its probes green with TLS and basic auth on, and re-reads the web conf
   const redis = await startRedis();
   auth = await spawnAuthServer({ redisUrl: redis.url });
   await createAccount(auth.url, TEST_ADMIN_TOKEN, { account: 'probes', password: 'acct-Pw-63', capacity: 2 });
-  const fixture = await registerProject({ project: 'probes', keyPrefix: testPrefix('probes'), redisUrl: redis.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'probes', password: 'acct-Pw-63' });
+  const fixture = await registerProject({
+    project: 'probes',
+    keyPrefix: testPrefix('probes'),
+    redisUrl: redis.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'probes',
+    password: 'acct-Pw-63',
+  });
   const webConfig = path.join(files.dir, 'web.yml');
   const tls = 'tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n';
   writeFileSync(webConfig, `${tls}basic_auth_users:\n  prometheus: ${bcrypt.hashSync(PASSWORD, 10)}\n`);
@@ -60,7 +68,12 @@ it('keeps its probes green with TLS and basic auth on, and re-reads the web conf
   const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
 
   // What a kubelet's httpGet probe with scheme HTTPS does: TLS, no password, no client certificate.
-  await waitFor('/readyz to answer 200 without credentials', async () => (await request(base, '/readyz', { ca: files.pems.caPem })).status === 200, 40_000, 200);
+  await waitFor(
+    '/readyz to answer 200 without credentials',
+    async () => (await request(base, '/readyz', { ca: files.pems.caPem })).status === 200,
+    40_000,
+    200,
+  );
   expect((await request(base, '/healthz', { ca: files.pems.caPem })).status).toBe(200);
   expect(await healthProbe(s.port, '/healthz', webConfig)).toBe(0);
   expect(await healthProbe(s.port, '/readyz', webConfig)).toBe(0);
@@ -72,7 +85,12 @@ it('keeps its probes green with TLS and basic auth on, and re-reads the web conf
   // A user added while running works at its first request, without a restart.
   expect((await request(base, '/metrics', { ca: files.pems.caPem, headers: basic('grafana', ADDED) })).status).toBe(401);
   writeFileSync(webConfig, `${tls}basic_auth_users:\n  prometheus: ${bcrypt.hashSync(PASSWORD, 10)}\n  grafana: ${bcrypt.hashSync(ADDED, 10)}\n`);
-  await waitFor('the added user to be let in', async () => (await request(base, '/metrics', { ca: files.pems.caPem, headers: basic('grafana', ADDED) })).status === 200, 20_000, 200);
+  await waitFor(
+    'the added user to be let in',
+    async () => (await request(base, '/metrics', { ca: files.pems.caPem, headers: basic('grafana', ADDED) })).status === 200,
+    20_000,
+    200,
+  );
   expect(s.output()).toContain('web configuration reloaded');
 
   // A broken file: the last good configuration stays, and the failure is logged and exported.

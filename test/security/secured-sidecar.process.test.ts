@@ -69,9 +69,21 @@ it('registers and authenticates through a TLS Sentinel with passwords, its endpo
   }
 
   const webConfig = path.join(files.dir, 'web.yml');
-  writeFileSync(webConfig, `tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\nbasic_auth_users:\n  prometheus: ${bcrypt.hashSync(WEB_PASSWORD, 10)}\n`);
+  writeFileSync(
+    webConfig,
+    `tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\nbasic_auth_users:\n  prometheus: ${bcrypt.hashSync(WEB_PASSWORD, 10)}\n`,
+  );
   sidecar = await startSidecar(
-    { project: 'sec', keyPrefix, keys, redisUrl: `rediss://:${REDIS_PASSWORD}@127.0.0.1:6379`, keyDir: testKeyDir(), authUrl: auth.url, account: 'e2e', password: ACCOUNT_PASSWORD },
+    {
+      project: 'sec',
+      keyPrefix,
+      keys,
+      redisUrl: `rediss://:${REDIS_PASSWORD}@127.0.0.1:6379`,
+      keyDir: testKeyDir(),
+      authUrl: auth.url,
+      account: 'e2e',
+      password: ACCOUNT_PASSWORD,
+    },
     {
       nodeId: 'sec-1',
       web: { ca: files.pems.caPem, user: 'prometheus', password: WEB_PASSWORD },
@@ -87,11 +99,16 @@ it('registers and authenticates through a TLS Sentinel with passwords, its endpo
     },
   );
   const s = sidecar;
-  await waitFor('the project registered, the node authenticated', async () => {
-    const view = JSON.parse((await s.get('/status')).text) as StatusJson;
-    const node = view.nodes.find((n) => n.id === 'sec-1');
-    return view.status === 'registered' && node?.status === 'ok' && node.lastSuccessAt !== null;
-  }, 40_000, 200);
+  await waitFor(
+    'the project registered, the node authenticated',
+    async () => {
+      const view = JSON.parse((await s.get('/status')).text) as StatusJson;
+      const node = view.nodes.find((n) => n.id === 'sec-1');
+      return view.status === 'registered' && node?.status === 'ok' && node.lastSuccessAt !== null;
+    },
+    40_000,
+    200,
+  );
   expect((await s.get('/metrics')).text).toContain('fdl_cloudauth_');
 
   const open = await request(`https://127.0.0.1:${s.port}`, '/status', { ca: files.pems.caPem });

@@ -48,7 +48,9 @@ describe('error catalog (R7)', () => {
   });
 
   it('marks exactly the transient answers of R2 as retried', () => {
-    const transient = CATALOG.filter((e) => e.transient).map((e) => e.name).sort();
+    const transient = CATALOG.filter((e) => e.transient)
+      .map((e) => e.name)
+      .sort();
     expect(transient).toEqual(['CONNECTION_FAILED', 'MYSQL_UPDATE_ERROR', 'REDIS_UPDATE_ERROR']);
   });
 });

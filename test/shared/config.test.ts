@@ -107,7 +107,9 @@ describe('configuration', () => {
     expect(() => loadConfig({ file, env: {} })).toThrow(/heartbaet/);
     expect(() => loadConfig({ env: { CLOUDAUTH_LEADER_RENEW: '10s' } })).toThrow(/leader\.renew.*at most half of leader\.lease/);
     const daemonEnv = { CLOUDAUTH_PROJECT: 'p', CLOUDAUTH_PRODUCT_VERSION: '4.1.5' };
-    expect(() => loadConfig({ env: { ...daemonEnv, CLOUDAUTH_AUTH_SERVER_URL: 'http://register.example.com' }, require: ['daemon'] })).toThrow(/plain HTTP .* unencrypted/);
+    expect(() => loadConfig({ env: { ...daemonEnv, CLOUDAUTH_AUTH_SERVER_URL: 'http://register.example.com' }, require: ['daemon'] })).toThrow(
+      /plain HTTP .* unencrypted/,
+    );
     expect(() => loadConfig({ env: { ...daemonEnv, CLOUDAUTH_AUTH_SERVER_URL: 'http://127.0.0.1:8443' }, require: ['daemon'] })).not.toThrow();
     expect(() => loadConfig({ env: { CLOUDAUTH_AUTH_CA_FILE: '/nonexistent/ca.pem' } })).toThrow(/authServer\.caFile .*cannot be read/);
   });
@@ -121,7 +123,9 @@ describe('configuration', () => {
   });
 
   it('takes the proxy from HTTPS_PROXY unless configured, and never for a loopback server', () => {
-    expect(loadConfig({ env: { HTTPS_PROXY: 'http://proxy:3128', CLOUDAUTH_AUTH_SERVER_URL: 'https://register.fanruan.com' } }).authServer.proxy).toBe('http://proxy:3128');
+    expect(loadConfig({ env: { HTTPS_PROXY: 'http://proxy:3128', CLOUDAUTH_AUTH_SERVER_URL: 'https://register.fanruan.com' } }).authServer.proxy).toBe(
+      'http://proxy:3128',
+    );
     expect(loadConfig({ env: { HTTPS_PROXY: 'http://proxy:3128', CLOUDAUTH_AUTH_SERVER_URL: 'http://127.0.0.1:8443' } }).authServer.proxy).toBe('');
     expect(loadConfig({ env: { HTTPS_PROXY: 'http://proxy:3128', CLOUDAUTH_AUTH_PROXY: 'http://other:8080' } }).authServer.proxy).toBe('http://other:8080');
   });

@@ -18,10 +18,7 @@ const sm2Cipher = new Sm2Cipher();
  */
 const STD = {
   privateKey: '3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8',
-  publicKey:
-    '04' +
-    '09f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020' +
-    'ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13',
+  publicKey: '04' + '09f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020' + 'ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13',
   k: '59276e27d506861a16680f3ad9c02dccef3cc1fa3cdbe4ce6d54b80deac1bc21',
   message: 'encryption standard',
   ciphertextC1C3C2:

@@ -16,7 +16,10 @@ describe('logger redaction', () => {
   it('censors secret fields at any of the first three levels', () => {
     const { lines, stream } = capture();
     const log = createLogger({ destination: stream });
-    log.info({ password: 'p1', credential: { ciphertext: 'c1' }, req: { headers: { authorization: 'Bearer t1' } }, a: { b: { adminToken: 't2' } } }, 'Fixed message');
+    log.info(
+      { password: 'p1', credential: { ciphertext: 'c1' }, req: { headers: { authorization: 'Bearer t1' } }, a: { b: { adminToken: 't2' } } },
+      'Fixed message',
+    );
     const text = lines.join('');
     for (const secret of ['p1', 'c1', 'Bearer t1', 't2']) expect(text).not.toContain(secret);
     expect(text).toContain('[redacted]');

@@ -40,6 +40,17 @@ describe('Lua scripts and their wrappers', () => {
     expect(definedScripts().every((s) => s.lua.startsWith(prelude))).toBe(true);
   });
 
+  it.each(files)("%s writes out none of the prelude's snippets: Redis time in ms, the key-type check, the damaged-key reply", (file) => {
+    // The code after the header (which says what the script returns).
+    const lua = readFileSync(path.join(ROOT, file), 'utf8').replace(/^--\[\[[\s\S]*?\]\]/, '');
+    // TIME -> ms is the prelude's timeMs/redisNowMs (a script may read TIME itself only for its raw parts).
+    expect(lua).not.toMatch(/\*\s*1000|\/\s*1000/);
+    // A damaged key is answered only through damagedReply, the one encoding damagedRole decodes.
+    expect(lua).not.toMatch(/'damaged'/);
+    // A loop of TYPE checks is firstDamaged's.
+    expect(lua).not.toMatch(/for [^\n]*do\s*\n\s*local kind = redis\.call\('TYPE'/);
+  });
+
   it('every script file has exactly one typed wrapper', () => {
     // Scripts the other tests here make under .tmp are not the product's.
     const wrapped = definedScripts()
@@ -69,7 +80,9 @@ describe('Lua scripts and their wrappers', () => {
 
     it('is refused when it names fewer ARGV than the header lists', () => {
       const f = file('two-args-1.lua', '--[[\n  KEYS[1] a\n  ARGV[1] x\n  ARGV[2] y\n]]\nreturn 1\n');
-      expect(() => new LuaScript({ file: f, keys: ['a'], args: ['x'], reply: (raw, c) => c.integer(raw) })).toThrow(/header lists ARGV 1,2, the wrapper names 1/);
+      expect(() => new LuaScript({ file: f, keys: ['a'], args: ['x'], reply: (raw, c) => c.integer(raw) })).toThrow(
+        /header lists ARGV 1,2, the wrapper names 1/,
+      );
     });
 
     it('is refused when the file name disagrees with the number of KEYS', () => {
@@ -99,7 +112,10 @@ describe('Lua scripts and their wrappers', () => {
     it('passes KEYS and ARGV in the header order, loads the script after NOSCRIPT, and decodes the reply', async () => {
       const dir = path.join(ROOT, '.tmp', 'lua-contract-run');
       mkdirSync(dir, { recursive: true });
-      writeFileSync(path.join(dir, 'echo-2.lua'), '--[[\n  KEYS[1] first\n  KEYS[2] second\n  ARGV[1] a\n  ARGV[2..] rest\n]]\nreturn { KEYS[1], KEYS[2], unpack(ARGV) }\n');
+      writeFileSync(
+        path.join(dir, 'echo-2.lua'),
+        '--[[\n  KEYS[1] first\n  KEYS[2] second\n  ARGV[1] a\n  ARGV[2..] rest\n]]\nreturn { KEYS[1], KEYS[2], unpack(ARGV) }\n',
+      );
       try {
         const script = new LuaScript({
           file: path.relative(ROOT, path.join(dir, 'echo-2.lua')),

@@ -78,7 +78,9 @@ it('restore-after-loss-8.lua publishes `restored`', async () => {
 it('write-status-5.lua publishes `status`', async () => {
   await admin.set(keys.leader, 'x|7');
   const registration = (await admin.hget(keys.credential, 'registration')) as string;
-  const event = await published('status', () => new StatusWriter(admin, keys).writeStatus({ instance: 'x', epoch: 7, status: 'degraded', generation: 1, registration }));
+  const event = await published('status', () =>
+    new StatusWriter(admin, keys).writeStatus({ instance: 'x', epoch: 7, status: 'degraded', generation: 1, registration }),
+  );
   expect(event).toEqual({ type: 'status', status: 'degraded', epoch: 7 });
   await admin.del(keys.leader);
 });

@@ -57,7 +57,14 @@ const open: AgentUnderTest[] = [];
 
 /** Stores a credential as `register` does (the agent never opens it here: decrypt is given). */
 export async function storeCredential(redis: RedisClient, keys: ProjectKeys, generation = 1): Promise<void> {
-  await redis.hset(keys.credential, { account: 'acct', ciphertext: 'c', algorithm: 'rsa', keyId: 'k', generation: String(generation), registeredAt: '1700000000000' });
+  await redis.hset(keys.credential, {
+    account: 'acct',
+    ciphertext: 'c',
+    algorithm: 'rsa',
+    keyId: 'k',
+    generation: String(generation),
+    registeredAt: '1700000000000',
+  });
 }
 
 export async function startAgent(setup: AgentSetup): Promise<AgentUnderTest> {
@@ -121,7 +128,11 @@ export async function startAgent(setup: AgentSetup): Promise<AgentUnderTest> {
         await Promise.all([closeRedis(redis), closeRedis(bull)]);
       })()),
   };
-  const metrics = new NodeMetrics(registry, config.project, nodeId, { journalPending: () => under.agent.journalPending, redisUp: () => redis.status === 'ready', localStateWritable: () => under.agent.disk.writable });
+  const metrics = new NodeMetrics(registry, config.project, nodeId, {
+    journalPending: () => under.agent.journalPending,
+    redisUp: () => redis.status === 'ready',
+    localStateWritable: () => under.agent.disk.writable,
+  });
   under.agent = new Agent({
     config,
     keys,

@@ -30,7 +30,11 @@ function firstExecutable(what: string, candidates: readonly (string | undefined)
 }
 
 export function findAlertmanager(): string {
-  return firstExecutable('alertmanager', [process.env.ALERTMANAGER, '/usr/bin/prometheus-alertmanager', '/usr/local/bin/alertmanager'], 'apt-get install -y prometheus-alertmanager');
+  return firstExecutable(
+    'alertmanager',
+    [process.env.ALERTMANAGER, '/usr/bin/prometheus-alertmanager', '/usr/local/bin/alertmanager'],
+    'apt-get install -y prometheus-alertmanager',
+  );
 }
 
 export function findAmtool(): string {
@@ -117,7 +121,9 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; notifications so far:\n${JSON.stringify(notifications.map(summarize), null, 1)}`));
+          reject(
+            new Error(`timed out after ${timeoutMs} ms waiting for ${what}; notifications so far:\n${JSON.stringify(notifications.map(summarize), null, 1)}`),
+          );
         }, timeoutMs);
         waiters.add(check);
         check();

@@ -105,9 +105,15 @@ export function printFigures(label: string, figures: NodeFigures[], extra: Recor
     journaled: sum((n) => n.journaled),
     ...extra,
   };
-  const lines = [`figures ${label} ${Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' ')}`];
+  const lines = [
+    `figures ${label} ${Object.entries(fields)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  ];
   for (const n of figures) {
-    lines.push(`  node ${n.node}: made=${n.made} recorded=${n.recorded} lost=${n.lost.length}${n.lost.length ? ` [${n.lost.join(', ')}]` : ''} duplicated=${n.duplicated} repeated=${n.repeated.length} missedSlots=${n.missedSlots.length} journaled=${n.journaled}`);
+    lines.push(
+      `  node ${n.node}: made=${n.made} recorded=${n.recorded} lost=${n.lost.length}${n.lost.length ? ` [${n.lost.join(', ')}]` : ''} duplicated=${n.duplicated} repeated=${n.repeated.length} missedSlots=${n.missedSlots.length} journaled=${n.journaled}`,
+    );
   }
   console.log(lines.join('\n'));
 }

@@ -76,7 +76,15 @@ export async function startInProcessAuthServer(options: InProcessOptions): Promi
     },
   });
   const logger = createLogger({ level: options.logLevel ?? 'debug', destination });
-  const server = await startAuthServer({ config, clock, logger, random: options.random, limits: options.limits, passwordFailures: options.passwordFailures, adminTokenFailures: options.adminTokenFailures });
+  const server = await startAuthServer({
+    config,
+    clock,
+    logger,
+    random: options.random,
+    limits: options.limits,
+    passwordFailures: options.passwordFailures,
+    adminTokenFailures: options.adminTokenFailures,
+  });
   running.add(server);
   return {
     ...server,
@@ -229,7 +237,11 @@ export interface RequestOptions {
 export function request(baseUrl: string, pathname: string, options: RequestOptions = {}): Promise<HttpAnswer> {
   const url = new URL(pathname, baseUrl);
   const payload =
-    options.body === undefined ? undefined : Buffer.isBuffer(options.body) ? options.body : Buffer.from(typeof options.body === 'string' ? options.body : JSON.stringify(options.body));
+    options.body === undefined
+      ? undefined
+      : Buffer.isBuffer(options.body)
+        ? options.body
+        : Buffer.from(typeof options.body === 'string' ? options.body : JSON.stringify(options.body));
   const headers: Record<string, string> = { ...options.headers };
   if (payload) headers['content-length'] = String(payload.length);
   const contentType = options.contentType === undefined ? (payload ? 'application/json' : null) : options.contentType;

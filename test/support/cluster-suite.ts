@@ -10,7 +10,7 @@ import type { StatusJson } from '../../daemon/view/status-json';
  * One suite's three-node cluster: a Redis, the reference server in its own process
  * with an account that allows the three node addresses, a registered project, and
  * sidecars n1..n3 on the noise budget's heartbeat and lease. Installs its own
- * beforeAll/afterAll; the suites of test/reliability/cluster-*.test.ts share it.
+ * beforeAll/afterAll; the suites of test/reliability/cluster*.process.test.ts share it.
  */
 export interface ClusterSuite {
   readonly password: string;
@@ -63,7 +63,15 @@ export function useThreeNodeCluster(project: string, options: { threshold: numbe
     redis = new Redis(server.url);
     auth = await spawnAuthServer({ redisUrl: server.url });
     await createAccount(auth.url, auth.token, { account: project, password, capacity: 5, allowedIps: [`${options.subnet}.0/24`] });
-    fixture = await registerProject({ project, keyPrefix: testPrefix(project), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: project, password });
+    fixture = await registerProject({
+      project,
+      keyPrefix: testPrefix(project),
+      redisUrl: server.url,
+      keyDir: testKeyDir(),
+      authUrl: auth.url,
+      account: project,
+      password,
+    });
     // At once: each waits for its own /healthz (a failed start leaves the others in `sidecars` for afterAll).
     await Promise.all(['n1', 'n2', 'n3'].map((id) => suite.start(id)));
   });

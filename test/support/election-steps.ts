@@ -59,7 +59,6 @@ export interface Case {
   want: Want;
 }
 
-
 /** A bound for waits on I/O: a few round trips and a stalled process. */
 const IO_MS = 10_000;
 
@@ -142,8 +141,10 @@ export class ElectionWorld {
     const lease = await this.h.admin.get(this.keys.leader);
     const [holder, epoch] = want.redis?.split('|') ?? [];
     expect(lease).toBe(want.redis === null ? null : `${this.party(holder as Who).c.election.instance}|${epoch}`);
-    for (const [who, reasons] of Object.entries(want.demoted ?? {})) expect({ who, demoted: this.party(who as Who).c.demoted }).toEqual({ who, demoted: reasons });
-    for (const [who, epochs] of Object.entries(want.elected ?? {})) expect({ who, elected: this.party(who as Who).c.elected }).toEqual({ who, elected: epochs });
+    for (const [who, reasons] of Object.entries(want.demoted ?? {}))
+      expect({ who, demoted: this.party(who as Who).c.demoted }).toEqual({ who, demoted: reasons });
+    for (const [who, epochs] of Object.entries(want.elected ?? {}))
+      expect({ who, elected: this.party(who as Who).c.elected }).toEqual({ who, elected: epochs });
     for (const [who, state] of Object.entries(want.states ?? {})) expect({ who, state: this.party(who as Who).c.election.state }).toEqual({ who, state });
   }
 
@@ -184,4 +185,3 @@ export class ElectionWorld {
     await p.clock.advanceSettled(ms, () => (p.hung ? Promise.resolve() : p.c.election.settled()));
   }
 }
-

@@ -45,7 +45,7 @@ const NASTY_CHAR: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'),
   fc.constantFrom(...'{}[]":,\\/ \t\n\r\u0000\u0001\u007f'),
   fc.constantFrom(...'äöü中文🙂\u202e\ud800'),
-  fc.constantFrom(...'%$#@!&*()+=<>?;\'`~|'),
+  fc.constantFrom(..."%$#@!&*()+=<>?;'`~|"),
   fc.oneof(
     codeUnit(0x00, 0x1f), // any C0 control character
     codeUnit(0xd800, 0xdfff), // any lone surrogate

@@ -25,7 +25,14 @@ export async function startHostileServer(initial: HostileMode, tls?: { cert: str
       switch (state.mode) {
         case 'ok':
           res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ code: 0, name: 'OK', message: 'ok', data: { licenseExpiresAt: '2099-01-01T00:00:00Z', capacity: 3, bound: 1, serverTime: new Date().toISOString() } }));
+          res.end(
+            JSON.stringify({
+              code: 0,
+              name: 'OK',
+              message: 'ok',
+              data: { licenseExpiresAt: '2099-01-01T00:00:00Z', capacity: 3, bound: 1, serverTime: new Date().toISOString() },
+            }),
+          );
           return;
         case 'malformed':
           res.writeHead(200, { 'content-type': 'application/json' });

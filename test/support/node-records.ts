@@ -57,7 +57,14 @@ export async function pushFailure(redis: RedisClient, keys: ProjectKeys, node: s
 
 /** What `register` leaves in Redis: a credential (fake ciphertext) with a generation. */
 export async function writeCredential(redis: RedisClient, keys: ProjectKeys, account = 'acme', generation = 1): Promise<void> {
-  await redis.hset(keys.credential, { account, ciphertext: 'not-a-real-ciphertext', algorithm: 'rsa', keyId: 'k1', generation: String(generation), registeredAt: '1' });
+  await redis.hset(keys.credential, {
+    account,
+    ciphertext: 'not-a-real-ciphertext',
+    algorithm: 'rsa',
+    keyId: 'k1',
+    generation: String(generation),
+    registeredAt: '1',
+  });
 }
 
 /** Simulates register: status `unregistered`, generation +1, node streaks zeroed. */

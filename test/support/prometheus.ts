@@ -26,7 +26,9 @@ export function findPrometheus(): string {
       // next
     }
   }
-  throw new Error(`prometheus not found (looked at ${candidates.join(', ')}): install it with \`apt-get install -y prometheus\` (npm test does, as root) or set PROMETHEUS`);
+  throw new Error(
+    `prometheus not found (looked at ${candidates.join(', ')}): install it with \`apt-get install -y prometheus\` (npm test does, as root) or set PROMETHEUS`,
+  );
 }
 
 /** deploy/prometheus/prometheus.yml with our targets and every interval set to `interval`. */

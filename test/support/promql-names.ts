@@ -12,11 +12,7 @@ export interface MetricReference {
   readonly labels: readonly string[];
 }
 
-type Token =
-  | { kind: 'ident'; text: string }
-  | { kind: 'braces'; text: string }
-  | { kind: 'punct'; text: string }
-  | { kind: 'other' };
+type Token = { kind: 'ident'; text: string } | { kind: 'braces'; text: string } | { kind: 'punct'; text: string } | { kind: 'other' };
 
 const LABEL_LIST_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
 const AGGREGATORS = new Set(['sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values', 'bottomk', 'topk', 'quantile']);

@@ -43,7 +43,14 @@ function cliSecurityArgs(options: ClusterOptions): string[] {
 }
 
 async function withNode<T>(node: TestRedis, work: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({ ...node.clientOptions(), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 2000 });
+  const client = new Redis({
+    ...node.clientOptions(),
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+    commandTimeout: 2000,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -62,14 +69,25 @@ export async function startRedisCluster(primaries = 3, options: ClusterOptions =
     const busPort = await freePort();
     nodes.push(
       await startRedis({
-        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(STALL_MS + 1000), '--cluster-port', String(busPort)],
+        args: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          String(STALL_MS + 1000),
+          '--cluster-port',
+          String(busPort),
+        ],
         tls: options.tls,
         password: options.password,
       }),
     );
   }
   const addresses = nodes.map((n) => `${n.host}:${n.port}`);
-  await run('redis-cli', [...cliSecurityArgs(options), '--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: 30_000 });
+  await run('redis-cli', [...cliSecurityArgs(options), '--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], {
+    timeout: 30_000,
+  });
 
   const waitUntilHealthy = async (timeoutMs = 30_000) => {
     await waitFor(
@@ -117,7 +135,10 @@ export async function startRedisCluster(primaries = 3, options: ClusterOptions =
     // once a node has it), so a test polling through the cluster during a fail-over
     // gets an error to retry on rather than a command queued forever.
     client: async () => {
-      const client = new Cluster(seeds, { enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 5000, tls: security.tls, password: security.password } });
+      const client = new Cluster(seeds, {
+        enableOfflineQueue: false,
+        redisOptions: { maxRetriesPerRequest: 1, commandTimeout: 5000, tls: security.tls, password: security.password },
+      });
       client.on('error', () => undefined);
       await waitFor('the test cluster client to be ready', () => client.status === 'ready', 30_000, 50);
       return client;

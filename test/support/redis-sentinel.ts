@@ -78,7 +78,9 @@ export class SentinelProcess implements TestSentinel {
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`sentinel on port ${this.port} exited with ${code}: ${stderr.trim()}`))));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`sentinel on port ${this.port} exited with ${code}: ${stderr.trim()}`))),
+    );
     exited.catch(() => undefined);
     await Promise.race([waitForPort(this.port, 10_000), exited]);
   }

@@ -58,12 +58,18 @@ export interface RedisServerOptions {
 /** redis-server arguments that make it serve TLS only, with the test's certificates. */
 export function tlsServerArgs(files: CertificateFiles, clientCertificates: 'no' | 'optional' | 'yes'): string[] {
   return [
-    '--tls-cert-file', files.certFile,
-    '--tls-key-file', files.keyFile,
-    '--tls-ca-cert-file', files.caFile,
-    '--tls-auth-clients', clientCertificates,
-    '--tls-replication', 'yes',
-    '--tls-cluster', 'yes',
+    '--tls-cert-file',
+    files.certFile,
+    '--tls-key-file',
+    files.keyFile,
+    '--tls-ca-cert-file',
+    files.caFile,
+    '--tls-auth-clients',
+    clientCertificates,
+    '--tls-replication',
+    'yes',
+    '--tls-cluster',
+    'yes',
   ];
 }
 

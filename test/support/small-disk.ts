@@ -26,7 +26,10 @@ export function mountable(): { ok: boolean; why: string } {
   const r = run(['mount', '-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', dir]);
   if (r.ok) run(['umount', dir]);
   rmdirSync(dir);
-  probe = { ok: r.ok, why: r.ok ? '' : `mount -t tmpfs is not permitted here (${r.text || 'no reason given'}): run the tests as root to include the disk-fault tests` };
+  probe = {
+    ok: r.ok,
+    why: r.ok ? '' : `mount -t tmpfs is not permitted here (${r.text || 'no reason given'}): run the tests as root to include the disk-fault tests`,
+  };
   return probe;
 }
 

@@ -42,14 +42,23 @@ export function makeCertificates(): CertificateSet {
   const caName = [{ name: 'commonName', value: 'fdl-cloudauth test CA' }];
   ca.setSubject(caName);
   ca.setIssuer(caName);
-  ca.setExtensions([{ name: 'basicConstraints', cA: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true }]);
+  ca.setExtensions([
+    { name: 'basicConstraints', cA: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true },
+  ]);
   ca.sign(caKeys.privateKey, forge.md.sha256.create());
   const server = issue('localhost', caName, caKeys.privateKey, '02', [
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
     // Redis uses its server certificate as its client certificate too (replication, cluster bus, Sentinel).
     { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
-    { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+    {
+      name: 'subjectAltName',
+      altNames: [
+        { type: 2, value: 'localhost' },
+        { type: 7, ip: '127.0.0.1' },
+      ],
+    },
   ]);
   const client = issue('fdl-cloudauth sidecar', caName, caKeys.privateKey, '03', [
     { name: 'basicConstraints', cA: false },

@@ -78,7 +78,13 @@ describe('the writers check before their first write', () => {
 
   it('remove-node: a removed set of the wrong type leaves the node a member', async () => {
     await redis.set(keys.removed, 'junk');
-    expect(await REMOVE_NODE.run(redis, { nodes: keys.nodes, node: keys.node('n1'), attempts: keys.attempts('n1'), history: keys.history('n1'), removed: keys.removed, events: keys.events }, { nodeId: 'n1', historyRetentionS: 60 })).toEqual({ damaged: 'removed' });
+    expect(
+      await REMOVE_NODE.run(
+        redis,
+        { nodes: keys.nodes, node: keys.node('n1'), attempts: keys.attempts('n1'), history: keys.history('n1'), removed: keys.removed, events: keys.events },
+        { nodeId: 'n1', historyRetentionS: 60 },
+      ),
+    ).toEqual({ damaged: 'removed' });
     expect(await redis.zscore(keys.nodes, 'n1')).not.toBeNull();
     expect(await redis.exists(keys.node('n1'))).toBe(1);
   });
@@ -87,7 +93,9 @@ describe('the writers check before their first write', () => {
     await redis.hset(keys.status, { status: 'failed', generation: '1' });
     await redis.del(keys.nodes);
     await redis.set(keys.nodes, 'junk');
-    const error = await registerCredential(redis, keys, { account: 'acme', password: 'pw-damaged', keyDir: testKeyDir(), defaultAlgorithm: 'rsa' }).catch((e: unknown) => e);
+    const error = await registerCredential(redis, keys, { account: 'acme', password: 'pw-damaged', keyDir: testKeyDir(), defaultAlgorithm: 'rsa' }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(DamagedKeyError);
     expect(error).toMatchObject({ role: 'nodes', key: keys.nodes });
     expect((error as Error).message).not.toContain('pw-damaged');

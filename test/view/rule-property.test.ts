@@ -94,7 +94,13 @@ it(`never fails a project the policy's count of recorded failures does not fail 
           await redis.zadd(keys.nodes, 1, id);
           continue;
         }
-        await writeNodeRecord(redis, keys, { id, consecutiveFailures: streak, reason: streak > 0 ? reason(30003, 'LICENSE_IP_ERROR', lastAttemptAt) : null, lastAttemptAt, lastSuccessAt: streak === 0 ? lastAttemptAt : null });
+        await writeNodeRecord(redis, keys, {
+          id,
+          consecutiveFailures: streak,
+          reason: streak > 0 ? reason(30003, 'LICENSE_IP_ERROR', lastAttemptAt) : null,
+          lastAttemptAt,
+          lastSuccessAt: streak === 0 ? lastAttemptAt : null,
+        });
         if (kind === 'unreadableJson') {
           // A streak at the threshold that cannot be read is still unknown, never failed.
           await redis.hset(keys.node(id), { consecutiveFailures: String(threshold), latestReason: '{broken' });
@@ -112,7 +118,8 @@ it(`never fails a project the policy's count of recorded failures does not fail 
       const label = JSON.stringify({ policy, threshold, kinds, recordedFailed, status: view.computedStatus });
       const shouldFail = recordedFailed >= needed(policy, kinds.length);
       expect({ label, failed: view.computedStatus === 'failed' }).toEqual({ label, failed: shouldFail });
-      if (!shouldFail && view.nodes.length > 0) expect({ label, status: view.computedStatus }).toEqual({ label, status: recordedStreak ? 'degraded' : 'registered' });
+      if (!shouldFail && view.nodes.length > 0)
+        expect({ label, status: view.computedStatus }).toEqual({ label, status: recordedStreak ? 'degraded' : 'registered' });
       // Every member is in the view, as a node or as an unknown member.
       expect({ label, counted: view.nodes.length + (view.unknownMembers ?? []).length }).toEqual({ label, counted: kinds.length });
     }),

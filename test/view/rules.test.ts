@@ -1,10 +1,4 @@
-import {
-  computeLockoutSeconds,
-  computeView,
-  type ClusterSnapshot,
-  type FailurePolicy,
-  type ViewPolicy,
-} from '../../daemon/view/compute-view';
+import { computeLockoutSeconds, computeView, type ClusterSnapshot, type FailurePolicy, type ViewPolicy } from '../../daemon/view/compute-view';
 import { buildStatusJson } from '../../daemon/view/status-json';
 import type { NodeRecord } from '../../shared/redis/records';
 
@@ -17,8 +11,12 @@ function policy(failurePolicy: FailurePolicy = 'any'): ViewPolicy {
 
 function node(id: string, cf: number, lastAttemptAgoMs: number | null, extra: Partial<NodeRecord> = {}): NodeRecord {
   const lastAttemptAt = lastAttemptAgoMs === null ? null : NOW - lastAttemptAgoMs;
-  const first = cf > 0 && lastAttemptAt !== null ? { code: 30003, name: 'LICENSE_IP_ERROR', message: 'ip', at: lastAttemptAt - (cf - 1) * 2 * HOUR, attemptId: 'first' } : null;
-  const latest = cf > 0 && lastAttemptAt !== null ? { code: null, name: 'CONNECTION_FAILED', message: 'refused', at: lastAttemptAt, attemptId: 'latest' } : null;
+  const first =
+    cf > 0 && lastAttemptAt !== null
+      ? { code: 30003, name: 'LICENSE_IP_ERROR', message: 'ip', at: lastAttemptAt - (cf - 1) * 2 * HOUR, attemptId: 'first' }
+      : null;
+  const latest =
+    cf > 0 && lastAttemptAt !== null ? { code: null, name: 'CONNECTION_FAILED', message: 'refused', at: lastAttemptAt, attemptId: 'latest' } : null;
   return {
     id,
     consecutiveFailures: cf,
@@ -92,7 +90,12 @@ describe('project status by policy (R5)', () => {
     ['all: one failed, one ok, one stale', 'all', [node('a', 12, 1000), node('b', 0, 1000), node('c', 3, 5 * HOUR)], 'degraded'],
     ['majority: 1 of 3 failed', 'majority', [node('a', 12, 1000), node('b', 0, 1000), node('c', 0, 1000)], 'degraded'],
     ['majority: 2 of 3 failed', 'majority', [node('a', 12, 1000), node('b', 12, 1000), node('c', 0, 1000)], 'failed'],
-    ['majority: 2 of 4 failed is not more than half', 'majority', [node('a', 12, 1000), node('b', 12, 1000), node('c', 0, 1000), node('d', 0, 1000)], 'degraded'],
+    [
+      'majority: 2 of 4 failed is not more than half',
+      'majority',
+      [node('a', 12, 1000), node('b', 12, 1000), node('c', 0, 1000), node('d', 0, 1000)],
+      'degraded',
+    ],
     ['majority: 1 failed of 1 live + 2 stale', 'majority', [node('a', 12, 1000), node('b', 0, 5 * HOUR), node('c', 0, 5 * HOUR)], 'degraded'],
     ['only stale nodes without a streak: nothing known to fail', 'any', [node('a', 0, 5 * HOUR)], 'registered'],
     ['no node attempted yet', 'any', [node('a', 0, null)], 'unregistered'],
@@ -103,7 +106,9 @@ describe('project status by policy (R5)', () => {
   });
 
   it('a stored failed wins over a healthy cluster (sticky) while computedStatus says what the nodes say', () => {
-    const v = view([node('a', 0, 1000)], 'any', { stored: { status: 'failed', since: NOW - HOUR, epoch: 3, failedAt: NOW - HOUR, generation: 1, registration: 'g1' } });
+    const v = view([node('a', 0, 1000)], 'any', {
+      stored: { status: 'failed', since: NOW - HOUR, epoch: 3, failedAt: NOW - HOUR, generation: 1, registration: 'g1' },
+    });
     expect(v.status).toBe('failed');
     expect(v.computedStatus).toBe('registered');
     expect(v.lockoutSeconds).toBe(0);
@@ -170,7 +175,18 @@ describe('license and status JSON', () => {
     });
     const json = buildStatusJson(v);
     // The fields of SPEC §6, plus `unknownMembers` (R5) and `recovery` (null unless Redis lost its data).
-    expect(Object.keys(json)).toEqual(['project', 'status', 'lockoutSeconds', 'policy', 'threshold', 'license', 'leader', 'nodes', 'unknownMembers', 'recovery']);
+    expect(Object.keys(json)).toEqual([
+      'project',
+      'status',
+      'lockoutSeconds',
+      'policy',
+      'threshold',
+      'license',
+      'leader',
+      'nodes',
+      'unknownMembers',
+      'recovery',
+    ]);
     expect(json.unknownMembers).toEqual([]);
     expect(json.recovery).toBeNull();
     expect(json).toMatchObject({
@@ -210,19 +226,45 @@ describe('stale and unattempted nodes under every policy (R5, R6)', () => {
     ['a stale node at the threshold counts as failed', [stale('a', 12), live('b', 0), live('c', 0)], { any: 'failed', all: 'degraded', majority: 'degraded' }],
     ['two stale nodes at the threshold of three', [stale('a', 12), stale('b', 12), live('c', 0)], { any: 'failed', all: 'degraded', majority: 'failed' }],
     ['every node at the threshold, two of them stale', [live('a', 12), stale('b', 12), stale('c', 12)], { any: 'failed', all: 'failed', majority: 'failed' }],
-    ['a stale node below the threshold keeps the project degraded', [stale('a', 11), live('b', 0), live('c', 0)], { any: 'degraded', all: 'degraded', majority: 'degraded' }],
+    [
+      'a stale node below the threshold keeps the project degraded',
+      [stale('a', 11), live('b', 0), live('c', 0)],
+      { any: 'degraded', all: 'degraded', majority: 'degraded' },
+    ],
     ['a stale node with one failure keeps the project degraded', [stale('a', 1), live('b', 0)], { any: 'degraded', all: 'degraded', majority: 'degraded' }],
     ['a stale node without a streak is no failure', [stale('a', 0), live('b', 0)], { any: 'registered', all: 'registered', majority: 'registered' }],
     // The issue's first case: one node at the threshold, two sidecars stopped.
-    ['all: one at the threshold, two stopped healthy sidecars', [live('a', 12), stale('b', 0), stale('c', 0)], { any: 'failed', all: 'degraded', majority: 'degraded' }],
+    [
+      'all: one at the threshold, two stopped healthy sidecars',
+      [live('a', 12), stale('b', 0), stale('c', 0)],
+      { any: 'failed', all: 'degraded', majority: 'degraded' },
+    ],
     // The issue's second case: 2 failed of 5 with 3 stale.
-    ['majority: 2 failed of 5 with 3 stale', [live('a', 12), live('b', 12), stale('c', 0), stale('d', 0), stale('e', 0)], { any: 'failed', all: 'degraded', majority: 'degraded' }],
-    ['3 failed of 5 with 2 stale is a majority', [live('a', 12), live('b', 12), live('c', 12), stale('d', 0), stale('e', 0)], { any: 'failed', all: 'degraded', majority: 'failed' }],
-    ['a node that never attempted is counted and not failed', [live('a', 12), live('b', 12), never('c')], { any: 'failed', all: 'degraded', majority: 'failed' }],
-    ['one failed node and one that never attempted (1 of 2 is no majority)', [live('a', 12), never('b')], { any: 'failed', all: 'degraded', majority: 'degraded' }],
+    [
+      'majority: 2 failed of 5 with 3 stale',
+      [live('a', 12), live('b', 12), stale('c', 0), stale('d', 0), stale('e', 0)],
+      { any: 'failed', all: 'degraded', majority: 'degraded' },
+    ],
+    [
+      '3 failed of 5 with 2 stale is a majority',
+      [live('a', 12), live('b', 12), live('c', 12), stale('d', 0), stale('e', 0)],
+      { any: 'failed', all: 'degraded', majority: 'failed' },
+    ],
+    [
+      'a node that never attempted is counted and not failed',
+      [live('a', 12), live('b', 12), never('c')],
+      { any: 'failed', all: 'degraded', majority: 'failed' },
+    ],
+    [
+      'one failed node and one that never attempted (1 of 2 is no majority)',
+      [live('a', 12), never('b')],
+      { any: 'failed', all: 'degraded', majority: 'degraded' },
+    ],
     ['a never-attempted node alone does not degrade', [live('a', 0), never('b')], { any: 'registered', all: 'registered', majority: 'registered' }],
   ];
-  const flat = cases.flatMap(([label, nodes, expected]) => (['any', 'all', 'majority'] as const).map((p) => [`${p}: ${label}`, p, nodes, expected[p]] as const));
+  const flat = cases.flatMap(([label, nodes, expected]) =>
+    (['any', 'all', 'majority'] as const).map((p) => [`${p}: ${label}`, p, nodes, expected[p]] as const),
+  );
   it.each(flat)('%s', (_label, p, nodes, expected) => {
     expect(view(nodes, p).status).toBe(expected);
   });

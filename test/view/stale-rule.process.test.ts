@@ -34,7 +34,15 @@ beforeAll(async () => {
   redis = new Redis(server.url);
   auth = await spawnAuthServer({ redisUrl: server.url });
   await createAccount(auth.url, auth.token, { account: 'stale', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.0/24'] });
-  fixture = await registerProject({ project: 'stale', keyPrefix: testPrefix('stale'), redisUrl: server.url, keyDir: testKeyDir(), authUrl: auth.url, account: 'stale', password: PASSWORD });
+  fixture = await registerProject({
+    project: 'stale',
+    keyPrefix: testPrefix('stale'),
+    redisUrl: server.url,
+    keyDir: testKeyDir(),
+    authUrl: auth.url,
+    account: 'stale',
+    password: PASSWORD,
+  });
   const started = await startSidecars(
     fixture,
     ['n1', 'n2', 'n3'].map((nodeId) => ({
@@ -60,15 +68,25 @@ it('policy all: one node at the threshold and two stopped sidecars is degraded, 
   expect(await (sidecars.get('n2') as Sidecar).stop()).toBe(0);
   expect(await (sidecars.get('n3') as Sidecar).stop()).toBe(0);
   // A check that is not there yet throws what it saw, so a timeout says it.
-  await waitFor('n2 and n3 stale', async () => {
-    const view = await statusOf(n1);
-    if (view.nodes.filter((n) => n.id !== 'n1' && n.status === 'stale').length === 2) return true;
-    throw new Error(`leader ${view.leader?.instance ?? 'none'}: ${view.nodes.map((n) => `${n.id} ${n.status} last ${n.lastAttemptAt}`).join(', ')}`);
-  }, heartbeatsWaitMs(2), 100);
+  await waitFor(
+    'n2 and n3 stale',
+    async () => {
+      const view = await statusOf(n1);
+      if (view.nodes.filter((n) => n.id !== 'n1' && n.status === 'stale').length === 2) return true;
+      throw new Error(`leader ${view.leader?.instance ?? 'none'}: ${view.nodes.map((n) => `${n.id} ${n.status} last ${n.lastAttemptAt}`).join(', ')}`);
+    },
+    heartbeatsWaitMs(2),
+    100,
+  );
 
   // n1 leaves the allow-list and fails every attempt up to the threshold.
   await createAccount(auth.url, auth.token, { account: 'stale', password: PASSWORD, capacity: 5, allowedIps: ['10.2.0.2/32', '10.2.0.3/32'] });
-  await waitFor('n1 at the threshold', async () => (await statusOf(n1)).nodes.find((n) => n.id === 'n1')?.status === 'failed', heartbeatsWaitMs(THRESHOLD), 100);
+  await waitFor(
+    'n1 at the threshold',
+    async () => (await statusOf(n1)).nodes.find((n) => n.id === 'n1')?.status === 'failed',
+    heartbeatsWaitMs(THRESHOLD),
+    100,
+  );
   // The leader (n1, the only sidecar left) has aggregated that view once its metrics show it.
   const metrics = await waitFor(
     "the leader's metrics with n1 failed",
@@ -96,7 +114,12 @@ it('policy all: one node at the threshold and two stopped sidecars is degraded, 
   // What the leader wrote: the sticky `failed` (which would stop every node) was never written.
   expect(await redis.hget(fixture.keys.status, 'status')).toBe('degraded');
   // n1 keeps authenticating (a failed project would have stopped it): its streak grows.
-  const beyond = await waitFor('n1 past the threshold', async () => (await statusOf(n1)).nodes.find((n) => n.id === 'n1' && n.consecutiveFailures > THRESHOLD), heartbeatsWaitMs(1), 100);
+  const beyond = await waitFor(
+    'n1 past the threshold',
+    async () => (await statusOf(n1)).nodes.find((n) => n.id === 'n1' && n.consecutiveFailures > THRESHOLD),
+    heartbeatsWaitMs(1),
+    100,
+  );
   expect(beyond?.status).toBe('failed');
   expect(await redis.hget(fixture.keys.status, 'status')).toBe('degraded');
 });

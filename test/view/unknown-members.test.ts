@@ -36,7 +36,15 @@ function record(id: string, consecutiveFailures: number, extra: Partial<NodeReco
 }
 
 function view(nodes: NodeRecord[], unknown: UnknownMember[], failurePolicy: FailurePolicy, extra: Partial<ClusterSnapshot> = {}) {
-  const snapshot: ClusterSnapshot = { project: 'p', now: NOW, nodes, credential: { account: 'acme', generation: 1, registration: 'g1' }, stored: null, leader: null, ...extra };
+  const snapshot: ClusterSnapshot = {
+    project: 'p',
+    now: NOW,
+    nodes,
+    credential: { account: 'acme', generation: 1, registration: 'g1' },
+    stored: null,
+    leader: null,
+    ...extra,
+  };
   // Spread, not a literal field: the same test runs on a reader that knows no unknown members.
   return computeView({ ...snapshot, ...{ unknown } }, { failurePolicy, threshold: THRESHOLD, intervalMs: 2 * HOUR });
 }
@@ -45,10 +53,31 @@ describe('unknown members (R5)', () => {
   it.each<[string, FailurePolicy, NodeRecord[], UnknownMember[], string]>([
     ['all: n2 lost by a data loss keeps the project degraded', 'all', [record('n1', THRESHOLD)], [{ id: 'n2', why: 'missing' }], 'degraded'],
     ['all: n2 damaged keeps the project degraded', 'all', [record('n1', THRESHOLD)], [{ id: 'n2', why: 'unreadable' }], 'degraded'],
-    ['all: every known member failed, one unknown: not failed', 'all', [record('n1', THRESHOLD), record('n3', THRESHOLD + 3)], [{ id: 'n2', why: 'missing' }], 'degraded'],
+    [
+      'all: every known member failed, one unknown: not failed',
+      'all',
+      [record('n1', THRESHOLD), record('n3', THRESHOLD + 3)],
+      [{ id: 'n2', why: 'missing' }],
+      'degraded',
+    ],
     ['majority: 1 failed of 1 known + 1 unknown is not a majority', 'majority', [record('n1', THRESHOLD)], [{ id: 'n2', why: 'unreadable' }], 'degraded'],
-    ['majority: 2 failed of 2 known + 1 unknown is a majority', 'majority', [record('n1', THRESHOLD), record('n3', THRESHOLD)], [{ id: 'n2', why: 'missing' }], 'failed'],
-    ['majority: 2 failed of 2 known + 2 unknown is not', 'majority', [record('n1', THRESHOLD), record('n3', THRESHOLD)], [{ id: 'n2', why: 'missing' }, { id: 'n4', why: 'unreadable' }], 'degraded'],
+    [
+      'majority: 2 failed of 2 known + 1 unknown is a majority',
+      'majority',
+      [record('n1', THRESHOLD), record('n3', THRESHOLD)],
+      [{ id: 'n2', why: 'missing' }],
+      'failed',
+    ],
+    [
+      'majority: 2 failed of 2 known + 2 unknown is not',
+      'majority',
+      [record('n1', THRESHOLD), record('n3', THRESHOLD)],
+      [
+        { id: 'n2', why: 'missing' },
+        { id: 'n4', why: 'unreadable' },
+      ],
+      'degraded',
+    ],
     ['any: a failed node fails the project whatever is unknown', 'any', [record('n1', THRESHOLD)], [{ id: 'n2', why: 'missing' }], 'failed'],
     ['any: an unknown member alone never fails it', 'any', [record('n1', 0)], [{ id: 'n2', why: 'unreadable' }], 'registered'],
     ['all: healthy known members and an unknown one are registered', 'all', [record('n1', 0)], [{ id: 'n2', why: 'missing' }], 'registered'],
@@ -87,7 +116,10 @@ describe('unknown members (R5)', () => {
 describe('a stored verdict applies only to its own generation (R5)', () => {
   it('a `failed` about generation 1 does not fail a project registered again as generation 2', () => {
     const stored = { status: 'failed' as const, since: NOW - HOUR, epoch: 3, failedAt: NOW - HOUR, generation: 1, registration: 'g1' };
-    const v = view([record('n1', 0, { generation: 2, registration: 'g2' })], [], 'any', { credential: { account: 'acme', generation: 2, registration: 'g2' }, stored });
+    const v = view([record('n1', 0, { generation: 2, registration: 'g2' })], [], 'any', {
+      credential: { account: 'acme', generation: 2, registration: 'g2' },
+      stored,
+    });
     expect(v.status).toBe('registered');
     expect(view([record('n1', 0)], [], 'any', { stored }).status).toBe('failed');
   });

@@ -77,13 +77,13 @@
     state = 1 when this call recorded the attempt, 0 when the attempt id (or ARGV[16])
     was already recorded (a BullMQ retry, a stalled re-run or a journal replay; the
     record's lastAttemptId counts as recorded too, should the id set be gone),
-    -1 lost, -2 corrupt, -3 damaged, -4 expired (nothing written);
+    -1 lost, -2 corrupt, -4 expired (nothing written);
     record = the node hash after the call (HGETALL), which the node keeps locally to
     restore it should Redis lose its data; for corrupt, the hash as it is;
     afresh = 1 when the node had been unbound on purpose and this attempt starts its
     record again (recorded only);
-    role = for damaged, which key: 'node', 'history', 'attempts', 'nodes', 'credential'
-    or 'removed'.
+  or, for damaged, {'damaged', <role>} (the prelude's damagedReply; nothing written),
+    role = which key: 'node', 'history', 'attempts', 'nodes', 'credential' or 'removed'.
 ]]
 local nodeKey, historyKey, attemptsKey, nodesKey, eventsChannel, credentialKey, removedKey =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -95,12 +95,9 @@ local at = nowMs
 if ARGV[7] ~= '' then at = math.min(tonumber(ARGV[7]), nowMs) end
 
 -- Checked before the first write of this attempt (see above).
-local checked = { { 1, 'node', 'hash' }, { 2, 'history', 'list' }, { 3, 'attempts', 'zset' },
-  { 4, 'nodes', 'zset' }, { 6, 'credential', 'hash' }, { 7, 'removed', 'set' } }
-for _, c in ipairs(checked) do
-  local kind = redis.call('TYPE', KEYS[c[1]]).ok
-  if kind ~= 'none' and kind ~= c[3] then return { -3, 0, at, {}, 0, c[2] } end
-end
+local damaged = firstDamaged({ { nodeKey, 'node', 'hash' }, { historyKey, 'history', 'list' }, { attemptsKey, 'attempts', 'zset' },
+  { nodesKey, 'nodes', 'zset' }, { credentialKey, 'credential', 'hash' }, { removedKey, 'removed', 'set' } })
+if damaged then return damagedReply(damaged) end
 if redis.call('EXISTS', credentialKey) == 0 then return { -1, 0, at, {} } end
 if ARGV[15] == '1' and redis.call('EXISTS', nodeKey) == 0 and redis.call('SISMEMBER', removedKey, nodeId) == 0 then
   return { -1, 0, at, {} }

@@ -59,18 +59,17 @@
   back: record-attempt-7.lua would refuse the record they made.
 
   Every key is checked for its type before the first write (nothing is written
-  halfway, SPEC §4); a key of the wrong type is answered as {'damaged', <key role>}
-  and nothing is written.
+  halfway, SPEC §4).
 
   Returns a list of what was restored ('credential', 'node', 'attempt-ids', 'status',
-  'members').
+  'members', and 'superseded' as above), empty when nothing was missing; or {'damaged',
+  <role>} (the prelude's damagedReply; nothing written) when a key holds a value of the
+  wrong type: 'credential', 'node', 'nodes', 'recovery', 'attempts', 'removed' or
+  'status'.
 ]]
-local roles = { 'credential', 'node', 'nodes', 'recovery', 'attempts', 'removed', 'status' }
-local wanted = { 'hash', 'hash', 'zset', 'hash', 'zset', 'set', 'hash' }
-for i, role in ipairs(roles) do
-  local kind = redis.call('TYPE', KEYS[i]).ok
-  if kind ~= 'none' and kind ~= wanted[i] then return { 'damaged', role } end
-end
+local damaged = firstDamaged({ { KEYS[1], 'credential', 'hash' }, { KEYS[2], 'node', 'hash' }, { KEYS[3], 'nodes', 'zset' },
+  { KEYS[4], 'recovery', 'hash' }, { KEYS[5], 'attempts', 'zset' }, { KEYS[6], 'removed', 'set' }, { KEYS[7], 'status', 'hash' } })
+if damaged then return damagedReply(damaged) end
 
 local function text(value)
   if value == nil or value == cjson.null then return nil end

@@ -30,26 +30,27 @@
   Output: { code, generation, registeredAt, clearedFailed, nodesReset, registration }
     code  1 stored
           0 the stored algorithm is no longer ARGV[5] (concurrent crypto switch): read again
-         -1 a key holds a value of the wrong type (nothing written); generation is then
-            the index of that key in KEYS. Checked before the first write (SPEC §4); a
-            node record of the wrong type is left alone (its node is an unknown member,
-            and its sidecar puts its record back).
+  or {'damaged', <role>} (the prelude's damagedReply; nothing written) when a key holds a
+  value of the wrong type: 'credential', 'status', 'nodes' or 'recovery'. Checked before
+  the first write (SPEC §4); a node record of the wrong type is left alone (its node is
+  an unknown member, and its sidecar puts its record back).
 ]]
 local credentialKey, statusKey, nodesKey, recoveryKey, eventsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 
-for i, wanted in ipairs({ 'hash', 'hash', 'zset', 'hash' }) do
-  local kind = redis.call('TYPE', KEYS[i]).ok
-  if kind ~= 'none' and kind ~= wanted then return { -1, i, 0, 0, 0, '' } end
-end
+local damaged = firstDamaged({ { credentialKey, 'credential', 'hash' }, { statusKey, 'status', 'hash' }, { nodesKey, 'nodes', 'zset' },
+  { recoveryKey, 'recovery', 'hash' } })
+if damaged then return damagedReply(damaged) end
 
 local stored = redis.call('HGET', credentialKey, 'algorithm')
 if (stored or '') ~= ARGV[5] then
   return { 0, 0, 0, 0, 0, '' }
 end
 
--- R8: times come from Redis, not from the machine that runs the CLI.
+-- R8: times come from Redis, not from the machine that runs the CLI. TIME is read here
+-- rather than through redisNowMs because the identity is made of its raw seconds and
+-- microseconds: one reading gives both, so registeredAt and the identity agree.
 local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local nowMs = timeMs(now)
 local registration = string.format('r%d.%06d-%s', tonumber(now[1]), tonumber(now[2]), ARGV[7])
 
 -- For people; a generation that is not an integer (edited by hand) starts the count again.

@@ -12,14 +12,13 @@
   ARGV[1] node id
   ARGV[2] history retention in seconds
 
-  Returns 1 when the node was part of the project, 0 otherwise; {'damaged', <role>}
-  (nothing written) when the nodes set or the removed set holds a value of the wrong
-  type — checked before the first write (SPEC §4).
+  Returns 1 when the node was part of the project, 0 otherwise; {'damaged', <role>} (the
+  prelude's damagedReply; nothing written) when the nodes set ('nodes') or the removed
+  set ('removed') holds a value of the wrong type — checked before the first write
+  (SPEC §4).
 ]]
-for _, c in ipairs({ { 1, 'nodes', 'zset' }, { 5, 'removed', 'set' } }) do
-  local kind = redis.call('TYPE', KEYS[c[1]]).ok
-  if kind ~= 'none' and kind ~= c[3] then return { 'damaged', c[2] } end
-end
+local damaged = firstDamaged({ { KEYS[1], 'nodes', 'zset' }, { KEYS[5], 'removed', 'set' } })
+if damaged then return damagedReply(damaged) end
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SADD', KEYS[5], ARGV[1])

@@ -28,8 +28,10 @@ end
 if stored ~= ARGV[1] then
   return 0
 end
+-- TIME is read here rather than through redisNowMs because the revision's identity is
+-- made of its raw seconds and microseconds: one reading gives both, so they agree.
 local now = redis.call('TIME')
-local revisedAt = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local revisedAt = timeMs(now)
 -- Strictly later than the revision it replaces, even within one millisecond.
 local previous = integerOr(redis.call('HGET', KEYS[1], 'revisedAt'), integerOr(redis.call('HGET', KEYS[1], 'registeredAt'), 0))
 if revisedAt <= previous then revisedAt = previous + 1 end

@@ -12,14 +12,13 @@
   ARGV[1] most digests remembered
   ARGV[2..] fields of the corrupt records found (as in KEYS[1])
 
-  Returns the project's total of corrupt records (counters.corruptRecords); -1
-  (nothing written) when a key holds a value of the wrong type — checked before the
+  Returns the project's total of corrupt records (counters.corruptRecords); {'damaged',
+  <role>} (the prelude's damagedReply; nothing written) when the seen hash ('seen') or
+  the counters hash ('counters') holds a value of the wrong type — checked before the
   first write (SPEC §4).
 ]]
-for i = 1, 2 do
-  local kind = redis.call('TYPE', KEYS[i]).ok
-  if kind ~= 'none' and kind ~= 'hash' then return -1 end
-end
+local damaged = firstDamaged({ { KEYS[1], 'seen', 'hash' }, { KEYS[2], 'counters', 'hash' } })
+if damaged then return damagedReply(damaged) end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
 end

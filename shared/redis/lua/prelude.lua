@@ -1,10 +1,33 @@
 -- The prelude of every script (shared/redis/lua-script.ts puts it before the script's
 -- own text): the few rules every script must apply the same way, written once.
 
+-- A reply of TIME ({seconds, microseconds}) in ms. Only a script that needs the raw
+-- parts of the same reading calls TIME itself and this; every other one redisNowMs.
+local function timeMs(t)
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
 -- Redis TIME in ms (R8: times recorded in Redis come from Redis).
 local function redisNowMs()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return timeMs(redis.call('TIME'))
+end
+
+-- The role of the first key that holds a value of another type than it must (SPEC §4),
+-- or nil: `checks` lists { key, role, type } ('hash', 'zset', 'set', 'list', 'string');
+-- a missing key ('none') is of every type. A script calls it before its first write
+-- and answers a damaged key with damagedReply.
+local function firstDamaged(checks)
+  for _, c in ipairs(checks) do
+    local kind = redis.call('TYPE', c[1]).ok
+    if kind ~= 'none' and kind ~= c[3] then return c[2] end
+  end
+  return nil
+end
+
+-- The one reply of every script that found a damaged key (nothing written): {'damaged',
+-- <role>}, which every wrapper decodes with damagedRole (shared/redis/damaged-key-error.ts).
+local function damagedReply(role)
+  return { 'damaged', role }
 end
 
 -- A decimal integer as HINCRBY takes it: digits with an optional minus sign, at most 18

@@ -267,9 +267,18 @@ export function commandArbitraries(nodeIds: readonly string[]): Array<fc.Arbitra
   const outcome = fc.constantFrom<OutcomeName>('ok', 'ip-error', 'ip-error', 'unreachable');
   const weighted = <T>(arb: fc.Arbitrary<T>, weight: number): Array<fc.Arbitrary<T>> => Array.from({ length: weight }, () => arb);
   return [
-    ...weighted(fc.tuple(node, outcome).map(([n, o]) => new Attempt(n, o) as Cmd), 8),
-    ...weighted(node.map((n) => new Away(n) as Cmd), 2),
-    ...weighted(node.map((n) => new Back(n) as Cmd), 2),
+    ...weighted(
+      fc.tuple(node, outcome).map(([n, o]) => new Attempt(n, o) as Cmd),
+      8,
+    ),
+    ...weighted(
+      node.map((n) => new Away(n) as Cmd),
+      2,
+    ),
+    ...weighted(
+      node.map((n) => new Back(n) as Cmd),
+      2,
+    ),
     fc.tuple(node, fc.option(outcome, { nil: null }), fc.integer({ min: 0, max: 5 })).map(([n, o, w]) => new Crash(n, o, w) as Cmd),
     fc.tuple(node, fc.integer({ min: 0, max: 4 })).map(([n, w]) => new CrashMidSync(n, w) as Cmd),
     node.map((n) => new Restart(n) as Cmd),
@@ -282,7 +291,10 @@ export function commandArbitraries(nodeIds: readonly string[]): Array<fc.Arbitra
     fc.tuple(node, fc.constantFrom(-31 * DAY, -3_600_000, 3_600_000, 31 * DAY)).map(([n, ms]) => new ClockStep(n, ms) as Cmd),
     fc.constant(new Register() as Cmd),
     fc.constant(new CryptoSwitch() as Cmd),
-    ...weighted(node.map((n) => new LeaderSweep(n) as Cmd), 2),
+    ...weighted(
+      node.map((n) => new LeaderSweep(n) as Cmd),
+      2,
+    ),
     fc.constant(new Settle() as Cmd),
   ];
 }

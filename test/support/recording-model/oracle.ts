@@ -1,4 +1,3 @@
-import { isNewerCredential } from '../../../daemon/agent/recovery';
 import { parseCredential } from '../../../daemon/credentials/credential-store';
 import { ProjectViewReader } from '../../../daemon/view/project-view';
 import { createLogger } from '../../../shared/logger';
@@ -41,12 +40,16 @@ interface Answered {
   atRisk: boolean;
 }
 
-/** The node's answered attempts, less those it named as lost (a log line; the counter moves with it). */
-function counted(node: ModelNode): Answered[] {
+/**
+ * The node's answered attempts, less those it named as lost (a log line; the counter
+ * moves with it), each with the registration of the credential it used as the world
+ * recorded it (by ciphertext), not as the code under test names it.
+ */
+function counted(node: ModelNode, world: RecordingWorld): Answered[] {
   const lost = node.lostIds();
   return node.answered
     .filter((a) => !lost.has(a.attemptId))
-    .map((a) => ({ attemptId: a.attemptId, ok: a.ok, registration: a.credential.registration, atRisk: a.atRisk }));
+    .map((a) => ({ attemptId: a.attemptId, ok: a.ok, registration: world.credentialOf(a.credential.ciphertext)?.registration ?? '?', atRisk: a.atRisk }));
 }
 
 /** The attempts surely counted: an answer that died with its process before anything held it may be missing. */
@@ -82,11 +85,14 @@ const isInt = (v: string | undefined): boolean => v !== undefined && /^-?\d+$/.t
 export async function checkAlways(world: RecordingWorld, model: ModelState): Promise<void> {
   const { admin, keys } = world;
   for (const node of world.nodes) {
-    const attempts = counted(node);
+    const attempts = counted(node, world);
     const all = new Set(node.answered.map((a) => a.attemptId));
     const type = await admin.type(keys.node(node.id));
     if (type === 'hash') {
       const record = await admin.hgetall(keys.node(node.id));
+      // A record names the registration whose streak it holds: one that was made.
+      if (record.registration && !world.registrations.includes(record.registration))
+        throw new InvariantError('a record of a registration nobody made', { node: node.id, registration: record.registration });
       // Never counted twice (R2): a record holds at most what was answered.
       if (isInt(record.attemptsTotal) && Number(record.attemptsTotal) > node.answered.length)
         throw new InvariantError('an attempt counted twice', { node: node.id, attemptsTotal: record.attemptsTotal, answered: node.answered.length });
@@ -109,13 +115,15 @@ export async function checkAlways(world: RecordingWorld, model: ModelState): Pro
     }
   }
   const credential = (await admin.type(keys.credential)) === 'hash' ? await admin.hgetall(keys.credential) : {};
-  if (credential.registration && !world.registrations.includes(credential.registration) && !credential.registration.startsWith('g'))
+  if (credential.ciphertext && !world.credentialOf(credential.ciphertext))
+    throw new InvariantError('a credential nobody stored', { registration: credential.registration ?? null });
+  if (credential.registration && !world.registrations.includes(credential.registration))
     throw new InvariantError('a credential of a registration nobody made', { registration: credential.registration });
   const status = (await admin.type(keys.status)) === 'hash' ? await admin.hgetall(keys.status) : {};
   if (status.status === 'failed' && status.registration) {
     model.failedSeen.add(status.registration);
     // Nothing unknown ever produces `failed` (R5): some node's failures under that registration reached the threshold.
-    const justified = world.nodes.some((n) => longestRun(counted(n), status.registration as string) >= MODEL_POLICY.threshold);
+    const justified = world.nodes.some((n) => longestRun(counted(n, world), status.registration as string) >= MODEL_POLICY.threshold);
     if (!justified) throw new InvariantError('a failed verdict no streak justifies', { registration: status.registration });
   }
   // Sticky (R5): once `failed` was written for a registration, no other status about it is written — through any loss.
@@ -131,6 +139,7 @@ export async function checkAlways(world: RecordingWorld, model: ModelState): Pro
 export async function checkSettled(world: RecordingWorld, model: ModelState): Promise<void> {
   const { admin, keys } = world;
   const stored = parseCredential(await admin.hgetall(keys.credential));
+  const storedOrder = world.credentialOf(stored?.ciphertext);
   // No credential stored, with the status naming a registration no node holds: that registration's
   // credential was deleted, and no restore may bring back an older one (R5). The project waits for `register`.
   const statusRegistration = (await admin.type(keys.status)) === 'hash' ? await admin.hget(keys.status, 'registration') : null;
@@ -139,7 +148,8 @@ export async function checkSettled(world: RecordingWorld, model: ModelState): Pr
   for (const node of world.nodes) {
     if (node.sink.pending > 0) throw new InvariantError('results left in a journal after Redis answered again', { node: node.id, pending: node.sink.pending });
     const held = node.local.get().credential;
-    if (held && (!stored || isNewerCredential(held, stored)))
+    const heldOrder = world.credentialOf(held?.ciphertext);
+    if (held && heldOrder && (!storedOrder || heldOrder.order > storedOrder.order))
       throw new InvariantError('a node holds a newer credential than the one stored', {
         node: node.id,
         held: { registration: held.registration, revisedAt: held.revisedAt },
@@ -148,9 +158,11 @@ export async function checkSettled(world: RecordingWorld, model: ModelState): Pr
   }
   if (!stored) return;
   const view = await new ProjectViewReader({ redis: admin, keys, policy: MODEL_POLICY, log: createLogger({ level: 'silent' }) }).read();
-  let mustFail = model.failedSeen.has(stored.registration);
+  // The registration of the stored credential as the world knows it (by its ciphertext).
+  const storedRegistration = storedOrder?.registration ?? stored.registration;
+  let mustFail = model.failedSeen.has(storedRegistration);
   for (const node of world.nodes) {
-    const attempts = counted(node);
+    const attempts = counted(node, world);
     const record = (await admin.type(keys.node(node.id))) === 'hash' ? await admin.hgetall(keys.node(node.id)) : {};
     const repaired = node.lines.some((l) => l.msg === 'Skipped a Redis record that does not parse');
     const total = Number(record.attemptsTotal ?? 0);
@@ -165,7 +177,7 @@ export async function checkSettled(world: RecordingWorld, model: ModelState): Pr
     const recordedIds = new Set((await admin.type(keys.attempts(node.id))) === 'zset' ? await admin.zrange(keys.attempts(node.id), '0', '-1') : []);
     const expected = modelStreak(
       attempts.filter((a) => !a.atRisk || recordedIds.has(a.attemptId)),
-      stored.registration,
+      storedRegistration,
     );
     const seen = view.nodes.find((n) => n.id === node.id);
     const counts = seen !== undefined && seen.status !== 'unregistered';
@@ -173,9 +185,14 @@ export async function checkSettled(world: RecordingWorld, model: ModelState): Pr
     // When every copy of the latest registration was lost (Redis emptied before any node read it), the one
     // a node held comes back; results made meanwhile were judged against the lost one, so its streaks are
     // what the nodes recorded, not the model's. The streak rule is checked for the latest registration.
-    const latest = stored.registration === world.registrations[world.registrations.length - 1];
+    const latest = storedRegistration === world.registrations[world.registrations.length - 1];
     if (latest && actual !== expected && !repaired)
-      throw new InvariantError('a streak that is not the model streak of the current registration', { node: node.id, actual, expected, status: seen?.status ?? null });
+      throw new InvariantError('a streak that is not the model streak of the current registration', {
+        node: node.id,
+        actual,
+        expected,
+        status: seen?.status ?? null,
+      });
     if (latest ? expected >= MODEL_POLICY.threshold : actual >= MODEL_POLICY.threshold) mustFail = true;
   }
   if ((view.status === 'failed') !== mustFail)

@@ -158,7 +158,18 @@ export class ModelNode {
     } as unknown as AttemptRunner;
     const config = { node: { id: this.id }, crypto: { keyDir: this.world.keyDir } } as unknown as Config;
     const clock: Clock = this.clock;
-    this.flow = new AttemptFlow({ config, redis, keys, local, recovery: this.recovery, runner, sink: this.sink, clock, log, signal: new AbortController().signal });
+    this.flow = new AttemptFlow({
+      config,
+      redis,
+      keys,
+      local,
+      recovery: this.recovery,
+      runner,
+      sink: this.sink,
+      clock,
+      log,
+      signal: new AbortController().signal,
+    });
     this.down = false;
     if (this.reachable) await this.connect();
   }
@@ -215,7 +226,9 @@ export class ModelNode {
 
   /** The node's log lines that name a result as lost (never recorded), by attempt id. */
   lostIds(): Set<string> {
-    return new Set(this.lines.filter((l) => typeof l.msg === 'string' && / lost/.test(l.msg) && typeof l.attemptId === 'string').map((l) => l.attemptId as string));
+    return new Set(
+      this.lines.filter((l) => typeof l.msg === 'string' && / lost/.test(l.msg) && typeof l.attemptId === 'string').map((l) => l.attemptId as string),
+    );
   }
 
   /** The node hears the `failed` status event (as Agent.hear: it keeps the verdict). */
@@ -283,15 +296,41 @@ export class RecordingWorld {
 
   /** `fdl-cloudauth register`; the identity it made is kept. */
   async register(): Promise<void> {
-    const result = await registerCredential(this.admin, this.keys, { account: 'acct', password: 'model-pässword', keyDir: this.keyDir, defaultAlgorithm: 'rsa' });
+    const result = await registerCredential(this.admin, this.keys, {
+      account: 'acct',
+      password: 'model-pässword',
+      keyDir: this.keyDir,
+      defaultAlgorithm: 'rsa',
+    });
     this.registrations.push(result.registration);
+    this.noteCiphertext(await this.admin.hget(this.keys.credential, 'ciphertext'), result.registration);
+  }
+
+  /**
+   * Every ciphertext ever stored, with the registration it belongs to and its order
+   * (registration, then revision): the oracle's own record of which credential an
+   * attempt used and which of two credentials is newer, kept apart from the code under
+   * test (a fault in its identity or ordering must not blind the oracle).
+   */
+  private readonly ciphertexts = new Map<string, { registration: string; order: number }>();
+  private stored = 0;
+
+  private noteCiphertext(ciphertext: string | null, registration: string): void {
+    if (ciphertext && !this.ciphertexts.has(ciphertext)) this.ciphertexts.set(ciphertext, { registration, order: (this.stored += 1) });
+  }
+
+  /** The registration (the identity register returned) and order of a ciphertext; null for one nobody stored. */
+  credentialOf(ciphertext: string | undefined): { registration: string; order: number } | null {
+    return (ciphertext && this.ciphertexts.get(ciphertext)) || null;
   }
 
   /** `fdl-cloudauth crypto switch` to the other algorithm. */
   async cryptoSwitch(): Promise<void> {
     const algorithm = await this.admin.hget(this.keys.credential, 'algorithm');
     if (algorithm !== 'rsa' && algorithm !== 'sm2') return;
+    const before = this.credentialOf((await this.admin.hget(this.keys.credential, 'ciphertext')) ?? undefined);
     await switchCredential(this.admin, this.keys, algorithm === 'rsa' ? 'sm2' : 'rsa', this.keyDir);
+    if (before) this.noteCiphertext(await this.admin.hget(this.keys.credential, 'ciphertext'), before.registration);
   }
 
   /**
