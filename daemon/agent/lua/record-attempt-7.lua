@@ -73,7 +73,8 @@
     checked before the first write); the reply names it (drop-damaged-1.lua removes a
     damaged key of the node's own, which the node then puts back).
 
-  Returns { state, consecutiveFailures, atMs, record[, afresh] }
+  Returns { state, consecutiveFailures, atMs, record[, afresh] } (atMs: for a duplicate,
+  the time it was recorded at)
     state = 1 when this call recorded the attempt, 0 when the attempt id (or ARGV[16])
     was already recorded (a BullMQ retry, a stalled re-run or a journal replay; the
     record's lastAttemptId counts as recorded too, should the id set be gone),
@@ -125,9 +126,14 @@ local inSet = redis.call('ZSCORE', attemptsKey, attemptId) or (ARGV[16] ~= '' an
 if recordExists and (inSet or redis.call('HGET', nodeKey, 'lastAttemptId') == attemptId) then
   -- Known by the record's last attempt only (its id set was lost): the id goes back into the set,
   -- so that it is still known once a newer attempt is the last.
-  if not inSet then redis.call('ZADD', attemptsKey, integerOr(redis.call('HGET', nodeKey, 'lastAttemptAt'), at), attemptId) end
+  local recordedAt = tonumber(inSet)
+  if not inSet then
+    recordedAt = integerOr(redis.call('HGET', nodeKey, 'lastAttemptAt'), at)
+    redis.call('ZADD', attemptsKey, recordedAt, attemptId)
+  end
   local cf = integerOr(redis.call('HGET', nodeKey, 'consecutiveFailures'), 0)
-  return { 0, cf, at, redis.call('HGETALL', nodeKey) }
+  -- The time it was recorded at, not this call's estimate: the node keeps it with the id.
+  return { 0, cf, math.floor(recordedAt or at), redis.call('HGETALL', nodeKey) }
 end
 local lastAttemptAt = integerOr(redis.call('HGET', nodeKey, 'lastAttemptAt'), 0)
 if ARGV[7] ~= '' and ARGV[17] ~= '' and at < lastAttemptAt and lastAttemptAt <= tonumber(ARGV[17]) then
