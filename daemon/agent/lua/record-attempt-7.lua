@@ -201,8 +201,11 @@ else
     cf = cf + 1
     redis.call('HSET', nodeKey, 'consecutiveFailures', cf, 'latestReason', reason)
   end
+  -- With the registration it was made under and whether it counted in the streak, so a
+  -- streak can be rebuilt from the history (repair-record-2.lua).
   redis.call('LPUSH', historyKey,
-    cjson.encode({ node = nodeId, code = code, name = ARGV[5], message = ARGV[6], at = at, attemptId = attemptId }))
+    cjson.encode({ node = nodeId, code = code, name = ARGV[5], message = ARGV[6], at = at, attemptId = attemptId,
+      registration = attemptRegistration, counted = countsForStreak }))
   -- Keep every entry younger than the horizon and always the newest keepEntries,
   -- with a hard cap so a node failing every second cannot grow the list forever.
   local len = redis.call('LLEN', historyKey)

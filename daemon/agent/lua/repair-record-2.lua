@@ -57,14 +57,20 @@ local function streakSinceHeld()
   local heldAt = held and integerOr(text(held.lastAttemptAt), nil)
   local heldStreak = held and integerOr(text(held.consecutiveFailures), nil)
   if not heldAt or not heldStreak then return nil end
+  local fields = redis.call('HMGET', KEYS[1], 'registration', 'generation')
+  local registration = registrationOf(fields[1], fields[2])
   local since, streak = heldAt, heldStreak
+  -- The held copy is of another registration: the record's streak started afresh since.
+  if registrationOf(held.registration, text(held.generation)) ~= registration then streak = 0 end
   if lastSuccessAt and lastSuccessAt > heldAt then since, streak = lastSuccessAt, 0 end
   if redis.call('TYPE', KEYS[2]).ok ~= 'list' then return tostring(streak) end
   for _, raw in ipairs(redis.call('LRANGE', KEYS[2], 0, 99)) do
     local okDecode, entry = pcall(cjson.decode, raw)
     if okDecode and type(entry) == 'table' and type(entry.at) == 'number' then
       if entry.at <= since then break end
-      if lastAttemptAt == nil or entry.at <= lastAttemptAt then streak = streak + 1 end
+      -- Only failures that counted in this registration's streak (entries of 0.2.0 carry neither field).
+      local counted = entry.counted ~= false and (entry.registration == nil or entry.registration == registration)
+      if counted and (lastAttemptAt == nil or entry.at <= lastAttemptAt) then streak = streak + 1 end
     end
   end
   return tostring(streak)
