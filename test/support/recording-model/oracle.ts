@@ -126,9 +126,11 @@ export async function checkAlways(world: RecordingWorld, model: ModelState): Pro
     const justified = world.nodes.some((n) => longestRun(counted(n, world), status.registration as string) >= MODEL_POLICY.threshold);
     if (!justified) throw new InvariantError('a failed verdict no streak justifies', { registration: status.registration });
   }
-  // Sticky (R5): once `failed` was written for a registration, no other status about it is written — through any loss.
-  if (status.status && status.status !== 'failed' && status.registration && model.failedSeen.has(status.registration))
-    throw new InvariantError('a failed project un-failed', { status: status.status, registration: status.registration });
+  // Sticky (R5): once `failed` was written for a registration, no other status about it is written — through any
+  // loss. A status that names no registration is about whichever is current (the latest made).
+  const about = status.registration || world.registrations[world.registrations.length - 1];
+  if (status.status && status.status !== 'failed' && about && model.failedSeen.has(about))
+    throw new InvariantError('a failed project un-failed', { status: status.status, registration: status.registration ?? null });
 }
 
 /**
