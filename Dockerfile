@@ -4,7 +4,7 @@
 #   docker build -t fdl-cloudauth:0.2.0 .
 #   docker run --rm fdl-cloudauth:0.2.0 --help
 #
-# test/dockerfile.test.ts checks this file against package.json, the config schema
+# test/deploy/dockerfile.process.test.ts checks this file against package.json, the config schema
 # and the Lua scripts the code loads, since no Docker engine runs the tests.
 # Keep the two FROM lines on the same pinned Node version (package.json engines: >=20);
 # docs/operations.md "Deploy the sidecar" says how release builds pin the image digest.

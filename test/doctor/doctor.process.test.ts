@@ -82,7 +82,10 @@ beforeAll(async () => {
   writeFileSync(path.join(dir, 'key.pem'), certs.keyPem, { mode: 0o600 });
   redis = await startRedis({ args: ['--appendonly', 'yes'], password: REDIS_PASSWORD });
   const redisUrl = `redis://:${REDIS_PASSWORD}@127.0.0.1:${new URL(redis.url).port}`;
-  auth = await spawnAuthServer({ redisUrl, env: { CLOUDAUTH_AUTHSERVER_TLS_CERT: path.join(dir, 'cert.pem'), CLOUDAUTH_AUTHSERVER_TLS_KEY: path.join(dir, 'key.pem') } });
+  auth = await spawnAuthServer({
+    redisUrl,
+    env: { CLOUDAUTH_AUTHSERVER_TLS_CERT: path.join(dir, 'cert.pem'), CLOUDAUTH_AUTHSERVER_TLS_KEY: path.join(dir, 'key.pem') },
+  });
   await createAccount(auth.url, auth.token, { account: 'acct-doctor', password: PASSWORD }, certs.caPem);
   const keyPrefix = testPrefix('doctor');
   await registerProject({ project: 'doc', keyPrefix, redisUrl, keyDir: testKeyDir(), authUrl: auth.url, account: 'acct-doctor', password: PASSWORD });
@@ -135,7 +138,12 @@ describe('fdl-cloudauth doctor on a healthy node', () => {
     expect(r.checks.filter((c) => !c.ok)).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.code).toBe(0);
-    expect(r.text.trim().split('\n').filter((l) => /^[✓✗] /.test(l))).toHaveLength(ALL_CHECKS.length);
+    expect(
+      r.text
+        .trim()
+        .split('\n')
+        .filter((l) => /^[✓✗] /.test(l)),
+    ).toHaveLength(ALL_CHECKS.length);
     expect(r.text).not.toContain('✗');
     expect(r.text).toContain('Every required check passed.');
     expect(check(r.checks, 'authserver-tls').detail).toMatch(/^chain trusted, certificate expires \d{4}-/);
@@ -184,7 +192,9 @@ describe('fdl-cloudauth doctor finds each problem and says the fix', () => {
 
   it('journal directory: missing but creatable passes; not a directory, read-only or full fails, naming the directory and the error', async () => {
     let r = await doctor(healthy);
-    expect(check(r.checks, 'journal-dir').detail).toMatch(new RegExp(`^${path.join(dir, 'journal')} is missing; the daemon creates it \\(mode 0700\\) in ${dir}, [\\d.]+ MiB free$`));
+    expect(check(r.checks, 'journal-dir').detail).toMatch(
+      new RegExp(`^${path.join(dir, 'journal')} is missing; the daemon creates it \\(mode 0700\\) in ${dir}, [\\d.]+ MiB free$`),
+    );
     const blocker = path.join(dir, 'journal-blocker');
     writeFileSync(blocker, 'a file where a directory should be');
     r = await doctor({ ...healthy, CLOUDAUTH_JOURNAL_DIR: path.join(blocker, 'journal') });
