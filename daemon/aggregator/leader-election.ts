@@ -6,7 +6,7 @@ import type { Logger } from '../../shared/logger';
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { LuaScript } from '../../shared/redis/lua-script';
-import type { ChangeEvent } from '../../shared/redis/change-events';
+import { changeEventJson, type ChangeEvent } from '../../shared/redis/change-events';
 import type { ChangeEvents } from '../../shared/redis/change-event-subscriber';
 
 /**
@@ -287,7 +287,7 @@ export class LeaderElection extends EventEmitter {
 
   private release(epoch: number): Promise<boolean> {
     const { redis, keys } = this.options;
-    const event = JSON.stringify({ type: 'leader-released', instance: this.instance, epoch });
+    const event = changeEventJson({ type: 'leader-released', instance: this.instance, epoch });
     return releaseScript.run(redis, { leader: keys.leader, events: keys.events }, { holder: `${this.instance}|${epoch}`, event });
   }
 

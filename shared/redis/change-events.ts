@@ -62,6 +62,11 @@ function isKnownType(type: string): type is ChangeEventType {
  * release knows with the fields it needs (logged to `log` when given: debug for what
  * is not an event of ours, warn for a known type with missing or wrong fields).
  */
+/** An event as its publisher writes it: typed, so a publisher in TypeScript cannot drift from the contract. */
+export function changeEventJson(event: ChangeEvent): string {
+  return JSON.stringify(event);
+}
+
 export function parseChangeEvent(raw: string, log?: Logger): ChangeEvent | undefined {
   let value: unknown;
   try {
