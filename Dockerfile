@@ -4,17 +4,23 @@
 #   docker build -t fdl-cloudauth:0.2.0 .
 #   docker run --rm fdl-cloudauth:0.2.0 --help
 #
-# test/deploy/dockerfile.process.test.ts checks this file against package.json, the config schema
-# and the Lua scripts the code loads, since no Docker engine runs the tests.
-# Keep the two FROM lines on the same pinned Node version (package.json engines: >=20);
-# docs/operations.md "Deploy the sidecar" says how release builds pin the image digest.
+# Node.js 24, the active LTS line (package.json "engines", README "Supported
+# runtimes"). Keep the two FROM lines on the same exact node:X.Y.Z-bookworm-slim tag;
+# docs/operations.md "Deploy the sidecar" says how release builds pin the digest.
+#
+# Checked twice: test/deploy/dockerfile.process.test.ts reads this file against
+# package.json, the config schema and the Lua scripts the code loads, and
+# test/deploy/image.process.test.ts builds it unchanged with buildah (on a stand-in for
+# the base image: no image registry is reachable in CI) and runs the image: --help, the
+# daemon against Redis and the reference server, the HEALTHCHECK, its user, state
+# directories, dependencies and Lua scripts (docs/operations.md, "The image, built in CI").
 #
 # Supply chain: every dependency is installed in the build stage with install scripts
 # off (no package runs code at install time), and the runtime stage has no npm at all:
 # it receives the compiled program and its production node_modules, nothing else.
 
 # ---- build: compile the TypeScript with the dev dependencies ------------------------
-FROM node:20.20.2-bookworm-slim AS build
+FROM node:24.22.3-bookworm-slim AS build
 WORKDIR /src
 # The lock file alone first, so the dependency layer is reused while only code changes.
 COPY package.json package-lock.json ./
@@ -39,7 +45,7 @@ RUN cd /pkg \
  && rm package-lock.json
 
 # ---- runtime ---------------------------------------------------------------------
-FROM node:20.20.2-bookworm-slim
+FROM node:24.22.3-bookworm-slim
 ENV NODE_ENV=production \
     CLOUDAUTH_HTTP_PORT=9464 \
     CLOUDAUTH_KEY_DIR=/var/lib/fdl-cloudauth/keys \

@@ -7,10 +7,11 @@ import { fail, pass, type CheckResult } from './check-result';
 import { checkJournalDir, checkKeys, checkNodeIp } from './local-checks';
 import { checkAuthServer, checkManagementCenter } from './network-checks';
 import { checkClock, checkCredential, checkRedisSettings } from './redis-checks';
+import { checkRedisVersion } from './redis-version';
 
 /**
  * Everything a node needs, checked in the order an operator would fix it:
- * configuration, keys, the journal directory, node IP, Redis (reachable, persistence, eviction, clock), the
+ * configuration, keys, the journal directory, node IP, Redis (reachable, version, persistence, eviction, clock), the
  * stored credential, the authorization server (DNS, TCP, proxy, TLS), the management
  * center (optional). A check that cannot run because an earlier one failed is a
  * failure that says so. No line ever holds a password, a proxy credential or key material.
@@ -59,6 +60,7 @@ async function redisChecks(cfg: Config, clock: Clock): Promise<CheckResult[]> {
       ];
     }
     const results: CheckResult[] = [pass('redis', 'Redis reachable', where)];
+    results.push(await checkRedisVersion(redis));
     results.push(...(await checkRedisSettings(redis)));
     results.push(await checkClock(redis, clock));
     if (cfg.project) results.push(await checkCredential(redis, new ProjectKeys(cfg.redis.keyPrefix, cfg.project), cfg));

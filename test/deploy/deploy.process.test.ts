@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isOlder, MIN_REDIS_VERSION } from '../../daemon/doctor/redis-version';
 import { schema } from '../../shared/config/schema';
 import { assertBuilt, cleanEnv, getAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
 import { asList, asMap, asString, parseYaml, type YamlValue } from '../support/mini-yaml';
@@ -311,6 +312,25 @@ describe('compose site (deploy/compose/docker-compose.yml)', () => {
     expect(command).toContain('--appendonly yes');
     expect(command).toContain('--maxmemory-policy noeviction');
     expect(asList(service('redis').volumes, 'redis volumes')).toContain('redis-data:/data');
+  });
+
+  test('runs a pinned, supported Redis with a password that every client of the site uses', () => {
+    // An exact release, not older than the oldest supported one (docs/operations.md, "Redis versions").
+    const image = asString(service('redis').image, 'redis image');
+    const version = /^redis:(\d+\.\d+\.\d+)-alpine$/.exec(image)?.[1] ?? '';
+    expect({ image, supported: version !== '' && !isOlder(version, MIN_REDIS_VERSION) }).toEqual({ image, supported: true });
+    const password = '${REDIS_PASSWORD:?export REDIS_PASSWORD first}';
+    expect(asList(service('redis').command, 'redis command').join(' ')).toContain(`--requirepass ${password}`);
+    // The health check authenticates without putting the password in its arguments.
+    expect(asList(at(service('redis'), 'healthcheck', 'test'), 'healthcheck').join(' ')).toContain('REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli ping');
+    const clients = Object.keys(services).filter((name) => name === 'authserver' || name === 'init' || /^node-\d+$/.test(name));
+    expect(clients).toHaveLength(5);
+    for (const name of clients) expect({ name, url: envOf(name).CLOUDAUTH_REDIS_URL }).toEqual({ name, url: `redis://:${password}@redis:6379` });
+  });
+
+  test('pins Prometheus and Alertmanager to exact releases', () => {
+    expect(asString(service('prometheus').image, 'prometheus image')).toMatch(/^prom\/prometheus:v3\.\d+\.\d+$/);
+    expect(asString(service('alertmanager').image, 'alertmanager image')).toMatch(/^prom\/alertmanager:v0\.\d+\.\d+$/);
   });
 
   test('runs the reference server from the image with the admin token from the environment', () => {

@@ -6,8 +6,9 @@ import { schema } from '../../shared/config/schema';
 import { COMMANDS } from '../../daemon/cli/commands';
 
 /**
- * The Dockerfile, linted as a test: no Docker engine runs here, so these rules stand in
- * for building the image. They tie the Dockerfile to what it depends on — package.json
+ * The Dockerfile, linted as a test (image.process.test.ts builds and runs it, where
+ * buildah is installed; these rules run everywhere and name the rule a change breaks).
+ * They tie the Dockerfile to what it depends on — package.json
  * (scripts, bin, "files"), the config schema (port, env names), the Lua scripts the code
  * reads at run time — so a change to any of those that the image would not follow
  * breaks a test rather than a deployment. The last test assembles the image's /app in a
@@ -20,6 +21,7 @@ const PACKAGE = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')
   bin: Record<string, string>;
   scripts: Record<string, string>;
   files: string[];
+  engines: { node: string };
 };
 
 interface Instruction {
@@ -154,8 +156,13 @@ describe('Dockerfile', () => {
     }
     const versions = new Set(STAGES.map((s) => s.image));
     expect(versions.size).toBe(1);
-    const major = Number(/^node:(\d+)\./.exec(FINAL?.image ?? '')?.[1]);
-    expect(major).toBeGreaterThanOrEqual(20);
+    // The newest line package.json "engines" supports is the one the image ships (README, "Supported runtimes").
+    const version = /^node:(\d+)\.(\d+)\.\d+-/.exec(FINAL?.image ?? '');
+    const lines = PACKAGE.engines.node.split('||').map((range) => /^\s*\^(\d+)\.(\d+)\.\d+\s*$/.exec(range));
+    expect(lines.every((m) => m !== null)).toBe(true);
+    const newest = lines.map((m) => [Number(m?.[1]), Number(m?.[2])]).sort((a, b) => (b[0] as number) - (a[0] as number))[0] ?? [];
+    expect(Number(version?.[1])).toBe(newest[0]);
+    expect(Number(version?.[2])).toBeGreaterThanOrEqual(newest[1] as number);
   });
 
   test('installs with npm ci only, install scripts off, all in the build stage: all dependencies to build, production ones for the image', () => {
@@ -203,7 +210,18 @@ describe('Dockerfile', () => {
 
   test('.dockerignore keeps node_modules, dist and .git out of the build context', () => {
     const ignored = dockerignoreMatcher();
-    for (const p of ['node_modules', 'node_modules/bullmq/package.json', 'dist', 'dist/daemon/cli/main.js', '.git', '.git/HEAD']) {
+    // .cache holds the image test's buildah storage and the stand-in's Debian; .tmp scratch files.
+    for (const p of [
+      'node_modules',
+      'node_modules/bullmq/package.json',
+      'dist',
+      'dist/daemon/cli/main.js',
+      '.git',
+      '.git/HEAD',
+      '.cache',
+      '.cache/image-test/storage',
+      '.tmp',
+    ]) {
       expect({ p, ignored: ignored(p) }).toEqual({ p, ignored: true });
     }
   });

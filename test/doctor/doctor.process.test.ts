@@ -121,6 +121,7 @@ const ALL_CHECKS = [
   'journal-dir',
   'node-ip',
   'redis',
+  'redis-version',
   'redis-persistence',
   'redis-eviction',
   'clock',
