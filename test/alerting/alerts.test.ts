@@ -32,6 +32,7 @@ const REQUIRED_ALERTS: Record<string, 'warning' | 'critical'> = {
   TwoLeaders: 'critical',
   LicenseExpiringSoon: 'warning',
   CapacityExhausted: 'warning',
+  CapacityLow: 'warning',
   LocalStateUnwritable: 'warning',
 };
 
