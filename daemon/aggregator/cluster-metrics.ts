@@ -157,7 +157,7 @@ export class ClusterMetrics {
     // instances (max by (account): every project reports the account's own figures).
     // Left out while no credential is stored (nothing to add up then).
     m.family('license_slots', 'gauge', 'Registration capacity of the account and the slots bound across its projects, from the last success.');
-    const account = view.account !== null ? { account: view.account } : {};
+    const account: Record<string, string> = view.account !== null ? { account: view.account } : {};
     if (view.license.capacity !== null) m.sample('license_slots', { ...account, kind: 'capacity' }, view.license.capacity);
     if (view.license.bound !== null) m.sample('license_slots', { ...account, kind: 'bound' }, view.license.bound);
 
