@@ -30,6 +30,7 @@ export const SPEC_METRICS: readonly SpecMetric[] = Object.freeze([
   { name: 'fdl_cloudauth_lockout_window_seconds', type: 'gauge', labels: ['project'], nodeLevel: false },
   { name: 'fdl_cloudauth_license_expiry_timestamp_seconds', type: 'gauge', labels: ['project'], nodeLevel: false },
   { name: 'fdl_cloudauth_license_slots', type: 'gauge', labels: ['project', 'account', 'kind'], nodeLevel: false },
+  { name: 'fdl_cloudauth_capacity_refusals_total', type: 'counter', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_leader', type: 'gauge', labels: ['project', 'instance'], nodeLevel: true },
   { name: 'fdl_cloudauth_leader_transitions_total', type: 'counter', labels: ['project'], nodeLevel: false },
   { name: 'fdl_cloudauth_journal_pending', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
