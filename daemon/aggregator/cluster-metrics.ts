@@ -152,9 +152,14 @@ export class ClusterMetrics {
     m.family('license_expiry_timestamp_seconds', 'gauge', 'License expiry as the last successful authentication reported it.');
     if (view.license.expiresAt !== null) m.sample('license_expiry_timestamp_seconds', {}, view.license.expiresAt / 1000);
 
-    m.family('license_slots', 'gauge', 'Registration capacity of the account and the slots bound, from the last success.');
-    if (view.license.capacity !== null) m.sample('license_slots', { kind: 'capacity' }, view.license.capacity);
-    if (view.license.bound !== null) m.sample('license_slots', { kind: 'bound' }, view.license.bound);
+    // The account name is an identifier, not a secret (docs/security.md): it lets
+    // Prometheus add one account's projects together across projects and Redis
+    // instances (max by (account): every project reports the account's own figures).
+    // Left out while no credential is stored (nothing to add up then).
+    m.family('license_slots', 'gauge', 'Registration capacity of the account and the slots bound across its projects, from the last success.');
+    const account: Record<string, string> = view.account !== null ? { account: view.account } : {};
+    if (view.license.capacity !== null) m.sample('license_slots', { ...account, kind: 'capacity' }, view.license.capacity);
+    if (view.license.bound !== null) m.sample('license_slots', { ...account, kind: 'bound' }, view.license.bound);
 
     // The project's count in Redis, to which every reader adds (leader, others, CLI).
     m.family('corrupt_records_total', 'counter', 'Records in Redis that did not parse (each distinct one counted once, whoever found it); skipped.');

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { CATALOG } from '../../shared/catalog';
+import { byCode, CATALOG, Codes } from '../../shared/catalog';
 import { packageVersion } from '../../shared/package-root';
 
 /**
@@ -15,6 +15,12 @@ export type LocalWriteOp = (typeof LOCAL_WRITE_OPS)[number];
 export const LOST_WHY = ['expired', 'held_max'] as const;
 export type LostWhy = (typeof LOST_WHY)[number];
 
+/**
+ * The reason of a 30007 answer: the account's capacity is reached. classify() names an
+ * answer by its code, so this reason is that answer and nothing else.
+ */
+const CAPACITY_REACHED = byCode(Codes.REGISTER_OUT_OF_LIMIT).name;
+
 export interface NodeMetricsSources {
   journalPending(): number;
   redisUp(): boolean;
@@ -28,6 +34,7 @@ export class NodeMetrics {
   private readonly duration: Histogram<'project' | 'node'>;
   private readonly localWriteErrors: Counter<'project' | 'node' | 'op'>;
   private readonly lost: Counter<'project' | 'node' | 'why'>;
+  private readonly capacityRefusals: Counter<'project' | 'node'>;
   private readonly labels: { project: string; node: string };
 
   constructor(registry: Registry, project: string, node: string, sources: NodeMetricsSources) {
@@ -91,6 +98,15 @@ export class NodeMetrics {
       labelNames: ['project', 'node', 'why'],
       registers: [registry],
     });
+    // Demand beyond what the account bought, the figure that sizes a purchase: a
+    // series of its own (authentication_failures_total has it too, among every other
+    // reason), so `sum by (project) (increase(...))` needs no reason filter.
+    this.capacityRefusals = new Counter({
+      name: 'fdl_cloudauth_capacity_refusals_total',
+      help: "Answers 30007 REGISTER_OUT_OF_LIMIT this node got: the account's registration capacity was reached.",
+      labelNames: ['project', 'node'],
+      registers: [registry],
+    });
     new Gauge({
       name: 'fdl_cloudauth_build_info',
       help: 'Version of the fdl-cloudauth sidecar; always 1.',
@@ -100,6 +116,7 @@ export class NodeMetrics {
     // Series exist from the start, so rate() and increase() see the first attempt and
     // the first failure of every reason (an absent series has no sample to increase from).
     this.attempts.inc(labels, 0);
+    this.capacityRefusals.inc(labels, 0);
     for (const entry of CATALOG) this.failures.inc({ ...labels, reason: entry.name }, 0);
     for (const op of LOCAL_WRITE_OPS) this.localWriteErrors.inc({ ...labels, op }, 0);
     for (const why of LOST_WHY) this.lost.inc({ ...labels, why }, 0);
@@ -118,5 +135,6 @@ export class NodeMetrics {
     this.attempts.inc(this.labels);
     this.duration.observe(this.labels, seconds);
     if (!ok && reasonName) this.failures.inc({ ...this.labels, reason: reasonName });
+    if (!ok && reasonName === CAPACITY_REACHED) this.capacityRefusals.inc(this.labels);
   }
 }

@@ -1,12 +1,13 @@
 import type { StatusJson } from '../view/status-json';
 import { spanWords, relative, utc } from './format';
 import { esc } from './html';
-import { unknownMembersText } from '../view/text-tables';
+import { slotRoomWarning, slotsText, unknownMembersText } from '../view/text-tables';
 
 /**
  * The banner: the project status in words and colour, the lockout forecast as a
- * countdown, policy and threshold, license expiry and slots, the leader, and the
- * recovery note after Redis lost its data, the unknown members — everything `status` prints above its table.
+ * countdown, policy and threshold, license expiry and the account's slots (with a note
+ * when none is left to spare), the leader, and the recovery note after Redis lost its
+ * data, the unknown members — everything `status` prints above its table.
  */
 const STATUS_WORDS: Record<string, string> = {
   registered: 'Registered — every node authenticates',
@@ -34,7 +35,8 @@ function license(status: StatusJson, now: number): string {
   const { expiresAt, capacity, bound } = status.license;
   const expiry =
     expiresAt === null ? 'expiry unknown' : `expires <time datetime="${esc(expiresAt)}">${esc(utc(expiresAt))}</time> (${esc(relative(expiresAt, now))})`;
-  const slots = capacity === null ? 'slots unknown' : `${esc(bound ?? '?')} of ${esc(capacity)} slots bound`;
+  // Capacity and bound are the account's, across all its projects: the same words as `status`.
+  const slots = `<span id="slots" data-capacity="${esc(capacity ?? '')}" data-bound="${esc(bound ?? '')}">${esc(slotsText({ capacity, bound }))}</span>`;
   return `License ${expiry}, ${slots}`;
 }
 
@@ -43,6 +45,8 @@ export function renderBanner(status: StatusJson, now: number): string {
     ? `${esc(status.leader.instance)} (epoch ${esc(status.leader.epoch)})`
     : '<strong>none</strong> — no aggregator leads this project';
   const recovery = status.recovery ? `<p class="note">${esc(status.recovery.lost)}</p>` : '';
+  const room = slotRoomWarning(status.license);
+  const slots = room ? `<p class="note" id="slot-room">Slots: ${esc(room)}</p>` : '';
   const unknown = status.unknownMembers.length > 0 ? `<p class="note" id="unknown-members">${esc(unknownMembersText(status.unknownMembers))}</p>` : '';
   return (
     `<section class="banner ${esc(status.status)}" id="banner" data-project-status="${esc(status.status)}">` +
@@ -54,6 +58,7 @@ export function renderBanner(status: StatusJson, now: number): string {
     `<li>${license(status, now)}</li>` +
     `<li>Leader ${leader}</li>` +
     '</ul></section>' +
+    slots +
     recovery +
     unknown
   );

@@ -240,6 +240,24 @@ export function computeLockoutSeconds(
   return Math.max(0, Math.floor((at - now) / 1000));
 }
 
+/**
+ * What the account's slots leave room for, on the figures of the latest success (the
+ * server counts capacity and bound across all the account's projects): `full` — a new
+ * or moved node is refused with 30007; `no-spare` — no slot for a migration, which
+ * binds the new server while the old one keeps its slot (capacity above 1; an account
+ * of one slot never has one to spare); `spare`; `unknown` before any success. The
+ * same conditions as the alerts CapacityExhausted and CapacityLow.
+ */
+export type SlotRoom = 'unknown' | 'spare' | 'no-spare' | 'full';
+
+export function slotRoom(license: Pick<LicenseView, 'capacity' | 'bound'>): SlotRoom {
+  const { capacity, bound } = license;
+  if (capacity === null || bound === null || capacity <= 0) return 'unknown';
+  if (bound >= capacity) return 'full';
+  if (capacity > 1 && bound >= capacity - 1) return 'no-spare';
+  return 'spare';
+}
+
 /** The license as the node with the latest success saw it. */
 export function latestLicense(records: readonly NodeRecord[]): LicenseView {
   let best: NodeRecord | undefined;

@@ -1,7 +1,7 @@
 import { recoveryLoss } from './status-json';
 import { byCode, byName, CONNECTION_FAILED, INCORRECT_LICENSE_FORMAT, type CatalogEntry } from '../../shared/catalog';
 import type { FailureEntry, Reason } from '../../shared/redis/records';
-import type { ProjectView, UnknownMember } from './compute-view';
+import { slotRoom, type LicenseView, type ProjectView, type UnknownMember } from './compute-view';
 
 /**
  * Human renderings of the project view and the failure list, for `status`,
@@ -123,7 +123,7 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
           license.expiresAt === null
             ? null
             : `expires ${localDateTime(license.expiresAt)} (${license.expiresAt >= now ? `in ${shortSpan(license.expiresAt - now)}` : `${shortSpan(now - license.expiresAt)} ago`})`,
-          license.capacity === null ? null : `${license.bound ?? '?'} of ${license.capacity} slots bound`,
+          license.capacity === null ? null : slotsText(license),
         ]
           .filter(Boolean)
           .join(', ');
@@ -134,6 +134,8 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
     `License  ${licenseText}`,
     `Leader   ${view.leader ? `${view.leader.instance} (epoch ${view.leader.epoch})` : 'none'}`,
   ].map((l) => fit(l, width));
+  const room = slotRoomWarning(license);
+  if (room) header.push(...labelled('Slots', room, width));
   if (view.recovery) {
     header.push(...labelled('Recovery', recoveryLoss(view.recovery.at), width));
   }
@@ -161,6 +163,26 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
 }
 
 /** Members whose record is missing or unreadable, in plain words (R5: counted, never as failed). */
+/** Capacity and bound of the account (across its projects), and the slots free: "3 of 5 slots bound, 2 free". */
+export function slotsText(license: Pick<LicenseView, 'capacity' | 'bound'>): string {
+  const { capacity, bound } = license;
+  if (capacity === null) return 'slots unknown';
+  const free = bound === null ? '' : `, ${Math.max(0, capacity - bound)} free`;
+  return `${bound ?? '?'} of ${capacity} slots bound${free}`;
+}
+
+/** What the slots leave no room for, and what to do (the runbook's CapacityLow and CapacityExhausted); null while there is room. */
+export function slotRoomWarning(license: Pick<LicenseView, 'capacity' | 'bound'>): string | null {
+  switch (slotRoom(license)) {
+    case 'full':
+      return 'every slot of the account is bound: a new or moved node is refused (30007) until one is unbound (fdl-cloudauth unbind --node ID) or the capacity is raised.';
+    case 'no-spare':
+      return 'no slot to spare for a migration (the old server keeps its slot while the new one binds): unbind a node that no longer runs, or have the capacity raised.';
+    default:
+      return null;
+  }
+}
+
 export function unknownMembersText(members: readonly UnknownMember[]): string {
   const list = members.map((m) => `${m.id} (record ${m.why})`).join(', ');
   return `${list}: counted as members of the project, never as failed, until their sidecar records an attempt again.`;

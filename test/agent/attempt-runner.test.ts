@@ -1,9 +1,12 @@
+import { Registry } from 'prom-client';
 import { AttemptAbandoned, AttemptRunner, type AttemptRunnerOptions } from '../../daemon/agent/attempt-runner';
+import { NodeMetrics } from '../../daemon/metrics/node-metrics';
 import { ATTEMPT_BUDGET_MS } from '../../daemon/agent/authenticate';
 import type { CachedCredential } from '../../daemon/agent/local-state';
 import type { Outcome } from '../../daemon/protocol/classify';
 import { createLogger } from '../../shared/logger';
 import { FakeClock, settle } from '../support/fake-clock';
+import type { RawAnswer } from '../../daemon/protocol/auth-client';
 import { HeldAuthClient, IP_REFUSED, OK_ANSWER, UNAVAILABLE } from '../support/held-auth-client';
 import { cachedCredential } from '../support/cached-credential';
 
@@ -17,7 +20,7 @@ import { cachedCredential } from '../support/cached-credential';
 const CREDENTIAL: CachedCredential = cachedCredential({ generation: 3 });
 const HOUR = 3_600_000;
 
-function runner(intervalMs: number, decrypt: AttemptRunnerOptions['decrypt'] = async () => 'pässword') {
+function runner(intervalMs: number, decrypt: AttemptRunnerOptions['decrypt'] = async () => 'pässword', nodeMetrics?: AttemptRunnerOptions['metrics']) {
   const clock = new FakeClock();
   const auth = new HeldAuthClient();
   const finished: Array<[boolean, string | null]> = [];
@@ -30,7 +33,12 @@ function runner(intervalMs: number, decrypt: AttemptRunnerOptions['decrypt'] = a
     } as AttemptRunnerOptions['config'],
     authClient: auth.client,
     decrypt,
-    metrics: { attemptFinished: (ok: boolean, reason: string | null) => void finished.push([ok, reason]) },
+    metrics: {
+      attemptFinished: (ok: boolean, reason: string | null, seconds: number) => {
+        finished.push([ok, reason]);
+        nodeMetrics?.attemptFinished(ok, reason, seconds);
+      },
+    },
     clock,
     timers: clock,
     log: createLogger({ level: 'silent' }),
@@ -76,6 +84,46 @@ it('does not retry a failure that is not transient', async () => {
   expect(result()?.outcome).toMatchObject({ ok: false, code: 30003, name: 'LICENSE_IP_ERROR' });
   expect(auth.calls).toBe(1);
   expect(finished).toEqual([[false, 'LICENSE_IP_ERROR']]);
+});
+
+const CAPACITY_REACHED: RawAnswer = {
+  kind: 'answer',
+  status: 200,
+  body: { code: 30007, name: 'REGISTER_OUT_OF_LIMIT', message: 'all 5 registration slots of the account are taken' },
+};
+
+it('counts a 30007 answer in fdl_cloudauth_capacity_refusals_total once, not retried, its duration on the injected clock', async () => {
+  const registry = new Registry();
+  const metrics = new NodeMetrics(registry, 'p', 'n1', { journalPending: () => 0, redisUp: () => true, localStateWritable: () => true });
+  const { r, clock, auth, finished } = runner(2 * HOUR, undefined, metrics);
+  expect(await registry.metrics()).toContain('fdl_cloudauth_capacity_refusals_total{project="p",node="n1"} 0');
+
+  // A transient failure first, retried: not a refusal.
+  const result = start(r);
+  await auth.called(1);
+  auth.answerNext(UNAVAILABLE);
+  await settle();
+  await clock.advance(1250);
+  await auth.called(2);
+  await clock.advance(750);
+  auth.answerNext(CAPACITY_REACHED);
+  await settle();
+  expect(result()?.outcome).toMatchObject({ ok: false, code: 30007, name: 'REGISTER_OUT_OF_LIMIT', transient: false });
+  expect(finished).toEqual([[false, 'REGISTER_OUT_OF_LIMIT']]);
+  // Not retried: the capacity does not free itself within an attempt.
+  expect(auth.calls).toBe(2);
+  const text = await registry.metrics();
+  expect(text).toContain('fdl_cloudauth_capacity_refusals_total{project="p",node="n1"} 1');
+  expect(text).toContain('fdl_cloudauth_authentication_failures_total{project="p",node="n1",reason="REGISTER_OUT_OF_LIMIT"} 1');
+  expect(text).toContain('fdl_cloudauth_heartbeat_duration_seconds_sum{project="p",node="n1"} 2');
+
+  // Another reason is no refusal for capacity.
+  const second = start(r);
+  await auth.called(3);
+  auth.answerNext(IP_REFUSED);
+  await settle();
+  expect(second()?.outcome).toMatchObject({ code: 30003 });
+  expect(await registry.metrics()).toContain('fdl_cloudauth_capacity_refusals_total{project="p",node="n1"} 1');
 });
 
 it('ends the attempt when its 5-minute budget runs out, cutting the try under way, and does not retry after', async () => {

@@ -92,8 +92,10 @@ describe('cluster metrics', () => {
     expect(series(text, 'node_failure_reason')).toEqual(['fdl_cloudauth_node_failure_reason{project="p1",node="n2",code="",reason="CONNECTION_FAILED"} 1']);
     expect(series(text, 'node_consecutive_failures')).toContain('fdl_cloudauth_node_consecutive_failures{project="p1",node="n2"} 2');
     expect(series(text, 'license_slots')).toEqual([
-      'fdl_cloudauth_license_slots{project="p1",kind="capacity"} 5',
-      'fdl_cloudauth_license_slots{project="p1",kind="bound"} 2',
+      // The account (an identifier, not a secret) lets Prometheus add one account's
+      // projects together across Redis instances: max by (account).
+      'fdl_cloudauth_license_slots{project="p1",account="acme",kind="capacity"} 5',
+      'fdl_cloudauth_license_slots{project="p1",account="acme",kind="bound"} 2',
     ]);
     expect(series(text, 'license_expiry_timestamp_seconds')).toEqual([`fdl_cloudauth_license_expiry_timestamp_seconds{project="p1"} ${expiresAt / 1000}`]);
     const lockout = Number(series(text, 'lockout_seconds')[0]?.split(' ')[1]);

@@ -26,11 +26,11 @@ const RULES = readFileSync(path.join(ROOT, 'deploy/prometheus/alerts.yml'), 'utf
 const ALERT_SEVERITIES = [...RULES.matchAll(/^\s*- alert:\s*(\w+)\s*$[\s\S]*?^\s*severity:\s*(\w+)\s*$/gm)].map((m) => [m[1] ?? '', m[2] ?? ''] as const);
 
 describe('amtool', () => {
-  it('check-config passes for the shipped file, with its receivers and four inhibit rules', () => {
+  it('check-config passes for the shipped file, with its receivers and five inhibit rules', () => {
     const r = amtool(['check-config', SHIPPED_ALERTMANAGER_CONFIG]);
     if (r.code !== 0) throw new Error(r.output);
     expect(r.output).toContain('SUCCESS');
-    expect(r.output).toContain('4 inhibit rules');
+    expect(r.output).toContain('5 inhibit rules');
     expect(r.output).toContain('2 receivers');
   });
 
@@ -96,7 +96,7 @@ describe('a real Alertmanager with the shipped configuration', () => {
     annotations: { summary: `${alertname} summary`, runbook_url: `https://example.test/docs/runbook.md#alert-${alertname.toLowerCase()}` },
   });
 
-  it("groups by project, and inhibits Degraded/Critical under Failed, and a node's JournalBacklog/NodeStale under its RedisDown", async () => {
+  it("groups by project (CapacityLow by account), and inhibits Degraded/Critical under Failed, a node's JournalBacklog/NodeStale under its RedisDown, and an account's CapacityLow under its CapacityExhausted", async () => {
     receiver = await startWebhookReceiver();
     am = await startAlertmanager(alertmanagerConfigFromShipped(receiver.url));
     const a = am;
@@ -111,19 +111,26 @@ describe('a real Alertmanager with the shipped configuration', () => {
       alert('RedisDown', 'warning', { project: 'redis', node: 'n1' }),
       alert('JournalBacklog', 'warning', { project: 'redis', node: 'n1' }),
       alert('JournalBacklog', 'warning', { project: 'redis', node: 'n2' }),
+      // Account "full": a project's CapacityExhausted inhibits the account's CapacityLow
+      // (which stays firing at capacity); account "tight" has a slot left, nothing inhibits it.
+      alert('CapacityExhausted', 'warning', { project: 'cap', account: 'full' }),
+      alert('CapacityLow', 'warning', { account: 'full' }),
+      alert('CapacityLow', 'warning', { account: 'tight' }),
     ]);
 
     const inhibited = await waitFor(
       'the inhibitions to apply',
       async () => {
         const held = await a.alerts();
-        const suppressed = held.filter((x) => x.status.inhibitedBy.length > 0).map((x) => `${x.labels.project}/${x.labels.alertname}/${x.labels.node ?? ''}`);
-        return held.length === 7 && suppressed.length === 3 ? suppressed.sort() : undefined;
+        const suppressed = held
+          .filter((x) => x.status.inhibitedBy.length > 0)
+          .map((x) => `${x.labels.project ?? x.labels.account}/${x.labels.alertname}/${x.labels.node ?? ''}`);
+        return held.length === 10 && suppressed.length === 4 ? suppressed.sort() : undefined;
       },
       20_000,
       200,
     );
-    expect(inhibited).toEqual(['failed/RegistrationCritical/', 'failed/RegistrationDegraded/', 'redis/JournalBacklog/n1']);
+    expect(inhibited).toEqual(['failed/RegistrationCritical/', 'failed/RegistrationDegraded/', 'full/CapacityLow/', 'redis/JournalBacklog/n1']);
 
     const r = receiver;
     const pagerFailed = await r.next('the page for project failed', (n) => n.path.endsWith('/critical') && n.groupLabels.project === 'failed');
@@ -133,9 +140,16 @@ describe('a real Alertmanager with the shipped configuration', () => {
     const teamRedis = await r.next('the warning for project redis', (n) => n.path.endsWith('/warning') && n.groupLabels.project === 'redis');
     // Grouped by project: one notification for the project's node alerts.
     expect(teamRedis.alerts.map((x) => `${x.labels.alertname}/${x.labels.node ?? ''}`).sort()).toEqual(['JournalBacklog/n2', 'RedisDown/n1']);
+    // CapacityLow is grouped by account, one notification for all the account's projects.
+    const teamTight = await r.next('the warning for account tight', (n) => n.path.endsWith('/warning') && n.groupLabels.account === 'tight');
+    expect(teamTight.alerts.map((x) => x.labels.alertname)).toEqual(['CapacityLow']);
     for (const n of r.notifications) for (const x of n.alerts) expect(x.annotations.runbook_url).toMatch(/runbook\.md#alert-/);
     // Project "failed" never told Degraded or Critical to anyone.
     const toldForFailed = r.notifications.filter((n) => n.groupLabels.project === 'failed').flatMap((n) => n.alerts.map((x) => x.labels.alertname));
     expect([...new Set(toldForFailed)]).toEqual(['RegistrationFailed']);
+    const teamCap = await r.next('the warning for project cap', (n) => n.path.endsWith('/warning') && n.groupLabels.project === 'cap');
+    expect(teamCap.alerts.map((x) => `${x.labels.alertname}/${x.labels.account}`)).toEqual(['CapacityExhausted/full']);
+    // Account "full" never told CapacityLow to anyone.
+    expect(r.notifications.flatMap((n) => n.alerts).filter((x) => x.labels.alertname === 'CapacityLow' && x.labels.account === 'full')).toEqual([]);
   });
 });

@@ -32,6 +32,7 @@ const REQUIRED_ALERTS: Record<string, 'warning' | 'critical'> = {
   TwoLeaders: 'critical',
   LicenseExpiringSoon: 'warning',
   CapacityExhausted: 'warning',
+  CapacityLow: 'warning',
   LocalStateUnwritable: 'warning',
 };
 
@@ -224,12 +225,14 @@ describe('Grafana dashboard', () => {
   const panels = allPanels(dashboard.panels).filter((p) => p.type !== 'row');
   const exprs = panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title ?? '?', expr: t.expr ?? '' })));
 
-  it('has a datasource variable and a project variable from label_values', () => {
+  it("has a datasource variable, a project variable from label_values, and the project's account", () => {
     expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
     const vars = dashboard.templating.list;
     expect(vars.find((v) => v.name === 'datasource')?.type).toBe('datasource');
     const project = vars.find((v) => v.name === 'project');
     expect(project?.definition).toBe('label_values(fdl_cloudauth_project_status, project)');
+    // The account of the selected project, for the Account row.
+    expect(vars.find((v) => v.name === 'account')?.definition).toBe('label_values(fdl_cloudauth_license_slots{project="$project"}, account)');
     for (const p of panels) expect(p.datasource?.uid).toBe('${datasource}');
   });
 
@@ -248,14 +251,34 @@ describe('Grafana dashboard', () => {
       'Journal pending',
       'Redis reachable',
       'Heartbeat duration',
+      'Account slots',
+      'Projects of the account',
+      'Capacity refusals per hour (account)',
     ]) {
       expect(titles).toContain(wanted);
     }
     for (const { panel, expr } of exprs) {
       expect(expr.length).toBeGreaterThan(0);
-      // Cluster series come from whichever sidecar leads: scope every query to the project.
-      if (!expr.includes('fdl_cloudauth_build_info')) expect(`${panel}: ${expr}`).toContain('project="$project"');
+      // Cluster series come from whichever sidecar leads: scope every query to the
+      // project, or — in the Account row — to the project's account.
+      if (!expr.includes('fdl_cloudauth_build_info')) expect(`${panel}: ${expr}`).toMatch(/project="\$project"|account="\$account"/);
     }
+  });
+
+  it("has an Account row: the account's capacity, bound and free slots, its projects, and its capacity refusals", () => {
+    const row = dashboard.panels.find((p) => p.type === 'row' && p.title === 'Account $account');
+    expect(row).toBeDefined();
+    const exprsOf = (title: string): string[] => (panels.find((p) => p.title === title)?.targets ?? []).map((t) => t.expr ?? '');
+    // max, not sum: every project of the account reports the account's own figures.
+    expect(exprsOf('Account slots')).toEqual([
+      'max by (kind) (fdl_cloudauth_license_slots{account="$account"})',
+      'max(fdl_cloudauth_license_slots{account="$account",kind="capacity"}) - max(fdl_cloudauth_license_slots{account="$account",kind="bound"})',
+    ]);
+    expect(exprsOf('Projects of the account').every((e) => e.startsWith('max by (project) (fdl_cloudauth_license_slots{account="$account"'))).toBe(true);
+    // The refusals carry no account: the projects of the account are joined on project.
+    expect(exprsOf('Capacity refusals per hour (account)')).toEqual([
+      'sum by (project) (increase(fdl_cloudauth_capacity_refusals_total[1h])) and on (project) max by (project) (fdl_cloudauth_license_slots{account="$account"})',
+    ]);
   });
 
   it('queries only SPEC metrics and labels, and uses all of them', () => {
@@ -282,6 +305,7 @@ describe('Grafana dashboard', () => {
       'journal_pending',
       'redis_up',
       'heartbeat_duration_seconds',
+      'capacity_refusals_total',
     ]
       .map((n) => `${METRIC_PREFIX}${n}`)
       .filter((n) => !used.has(n));
@@ -295,7 +319,10 @@ describe('Grafana dashboard', () => {
     try {
       const lines = ['groups:', '  - name: dashboard', '    rules:'];
       exprs.forEach(({ expr }, i) => {
-        const concrete = expr.replace(/\$__range|\$__rate_interval|\$__interval/g, '5m').replace(/\$\{?project\}?/g, 'demo');
+        const concrete = expr
+          .replace(/\$__range|\$__rate_interval|\$__interval/g, '5m')
+          .replace(/\$\{?project\}?/g, 'demo')
+          .replace(/\$\{?account\}?/g, 'acme');
         lines.push(`      - record: dashboard_query_${i}`, `        expr: ${JSON.stringify(concrete)}`);
       });
       const file = path.join(dir, 'dashboard-queries.yml');

@@ -121,12 +121,33 @@ describe('fdl-cloudauth status', () => {
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
     // The stale node (1 failure, last attempt 4 h ago) at its worst case decides: 4 h ago + 11 × 2 h.
     expect(run.stdout).toMatch(/Status {3}DEGRADED — lockout in 17h 5\dm/);
-    expect(run.stdout).toContain('3 of 5 slots bound');
+    // Capacity and bound are the account's (across its projects): the account is named.
+    expect(run.stdout).toContain('Project  p1 (account acme)');
+    expect(run.stdout).toContain('3 of 5 slots bound, 2 free');
+    expect(run.stdout).not.toContain('Slots ');
     expect(run.stdout).toContain(`(epoch ${leader.election.epoch})`);
     const n2 = lines.find((l) => l.startsWith('n2 '));
     expect(n2).toMatch(/n2\s+degraded\s+2\s+30003 LICENSE_IP_ERROR\s+30m ago \d\d:\d\d\s+5h ago \d\d:\d\d/);
     expect(lines.some((l) => l.startsWith('node-with-a-') && l.includes('…'))).toBe(true);
     expect(run.stdout).not.toContain('not-a-real-ciphertext');
+  });
+
+  it('says when the account has no slot to spare for a migration, and when it has none left', async () => {
+    const [s, us] = await admin.time();
+    const now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    for (const [project, bound, words] of [
+      ['tight', 4, 'Slots    no slot to spare for a migration (the old server keeps its slot while'],
+      ['full', 5, 'Slots    every slot of the account is bound: a new or moved node is refused'],
+    ] as const) {
+      const k = new ProjectKeys(keys.keyPrefix, project);
+      await writeCredential(admin, k, 'acme');
+      await writeNodeRecord(admin, k, { id: 'n1', lastAttemptAt: now, lastSuccessAt: now, license: { expiresAt: Date.UTC(2027, 0, 1), capacity: 5, bound } });
+      const run = await cli(['status'], { CLOUDAUTH_PROJECT: project });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`${bound} of 5 slots bound, ${5 - bound} free`);
+      expect(run.stdout).toContain(words);
+      for (const line of run.stdout.trimEnd().split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    }
   });
 
   it('exits 3 naming the Redis it could not reach', async () => {

@@ -45,3 +45,16 @@ it('says whether journal.dir takes writes, and counts failed writes by op from 0
   expect(after).toContain('fdl_cloudauth_local_state_write_errors_total{project="p",node="n1",op="state"} 0');
   expect(checkMetrics(after)).toEqual(expect.objectContaining({ code: 0, output: '' }));
 });
+
+it('counts 30007 answers in capacity_refusals_total from 0, and no other reason (SPEC §8)', async () => {
+  const registry = new Registry();
+  const metrics = new NodeMetrics(registry, 'p', 'n1', { journalPending: () => 0, redisUp: () => true, localStateWritable: () => true });
+  expect(await registry.metrics()).toContain('fdl_cloudauth_capacity_refusals_total{project="p",node="n1"} 0');
+  metrics.attemptFinished(false, 'LICENSE_IP_ERROR', 0.2);
+  metrics.attemptFinished(true, null, 0.2);
+  metrics.attemptFinished(false, 'REGISTER_OUT_OF_LIMIT', 0.2);
+  metrics.attemptFinished(false, 'REGISTER_OUT_OF_LIMIT', 0.2);
+  const after = await registry.metrics();
+  expect(after).toContain('fdl_cloudauth_capacity_refusals_total{project="p",node="n1"} 2');
+  expect(checkMetrics(after)).toEqual(expect.objectContaining({ code: 0, output: '' }));
+});

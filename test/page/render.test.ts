@@ -96,6 +96,22 @@ describe('the page', () => {
     expect(html).toContain('Leader n1 (epoch 7)');
   });
 
+  it("shows the account's capacity, bound and free slots, and says when none is left to spare", () => {
+    expect(html).toContain('<span id="slots" data-capacity="5" data-bound="2">2 of 5 slots bound, 3 free</span>');
+    expect(html).not.toContain('id="slot-room"');
+    const noSpare = renderPage(status({ license: { expiresAt: null, capacity: 5, bound: 4 } }), details());
+    expect(noSpare).toContain('4 of 5 slots bound, 1 free');
+    expect(noSpare).toContain('<p class="note" id="slot-room">Slots: no slot to spare for a migration');
+    const full = renderPage(status({ license: { expiresAt: null, capacity: 5, bound: 5 } }), details());
+    expect(full).toContain('5 of 5 slots bound, 0 free');
+    expect(full).toContain('<p class="note" id="slot-room">Slots: every slot of the account is bound: a new or moved node is refused (30007)');
+    // One slot of one: nothing to spare ever, so no note until it is taken.
+    expect(renderPage(status({ license: { expiresAt: null, capacity: 1, bound: 0 } }), details())).not.toContain('id="slot-room"');
+    const unknown = renderPage(status({ license: { expiresAt: null, capacity: null, bound: null } }), details());
+    expect(unknown).toContain('>slots unknown</span>');
+    expect(unknown).not.toContain('id="slot-room"');
+  });
+
   it('lists every node, marks the stale one, and links reasons to their error details with the catalog steps', () => {
     expect(html).toMatch(/<tr id="node-n3" data-node="n3" data-status="stale" class="stale">/);
     expect(html).toContain('href="#error-30003"');

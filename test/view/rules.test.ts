@@ -1,4 +1,4 @@
-import { computeLockoutSeconds, computeView, type ClusterSnapshot, type FailurePolicy, type ViewPolicy } from '../../daemon/view/compute-view';
+import { computeLockoutSeconds, computeView, slotRoom, type ClusterSnapshot, type FailurePolicy, type ViewPolicy } from '../../daemon/view/compute-view';
 import { buildStatusJson } from '../../daemon/view/status-json';
 import type { NodeRecord } from '../../shared/redis/records';
 
@@ -157,6 +157,25 @@ describe('lockoutSeconds', () => {
   it('is 0 when failed and null when nothing is registered', () => {
     expect(computeLockoutSeconds([], 'any', 'failed', NOW)).toBe(0);
     expect(computeLockoutSeconds([], 'any', 'unregistered', NOW)).toBeNull();
+  });
+});
+
+describe('slot room (the conditions of CapacityExhausted and CapacityLow)', () => {
+  it.each([
+    [null, null, 'unknown'],
+    [0, 0, 'unknown'],
+    [5, null, 'unknown'],
+    [5, 3, 'spare'],
+    [5, 4, 'no-spare'],
+    [5, 5, 'full'],
+    [5, 6, 'full'],
+    [2, 0, 'spare'],
+    [2, 1, 'no-spare'],
+    // An account of one slot never has one to spare: only full or not.
+    [1, 0, 'spare'],
+    [1, 1, 'full'],
+  ] as const)('capacity %s, bound %s: %s', (capacity, bound, room) => {
+    expect(slotRoom({ capacity, bound })).toBe(room);
   });
 });
 
