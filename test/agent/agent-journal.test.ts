@@ -7,11 +7,11 @@ import { nextSlot, stableOffset } from '../../shared/heartbeat-grid';
 import { slotAttemptId } from '../../daemon/agent/schedule';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { closeAllAgents, startAgent, storeCredential, type AgentUnderTest } from '../support/agent-harness';
-import { FakeClock } from '../support/fake-clock';
+import { FakeClock } from '../../harness/fake-clock';
 import { HeldAuthClient, OK_ANSWER } from '../support/held-auth-client';
-import { waitFor } from '../support/wait';
-import { recordedAttempts } from '../support/sidecar';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
+import { waitFor } from '../../harness/wait';
+import { recordedAttempts } from '../../harness/sidecar';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
 
 /**
  * SPEC §4 in this process (the agent's time on a fake clock, Redis and BullMQ real):

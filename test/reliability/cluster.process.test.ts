@@ -1,10 +1,10 @@
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../harness/wait';
 import { useThreeNodeCluster } from '../support/cluster-suite';
 import { expectNeverTwoLeaders, saysLeader } from '../support/sidecar-metrics';
 import { checkMetrics } from '../support/promtool';
-import type { Sidecar } from '../support/sidecar';
+import type { Sidecar } from '../../harness/sidecar';
 import { METRIC_PREFIX, SPEC_METRICS } from '../support/spec-metrics';
-import { heartbeatsWaitMs, LEADER_LEASE_MS, LEADER_RENEW_MS } from '../support/noise-budget';
+import { heartbeatsWaitMs, LEADER_LEASE_MS, LEADER_RENEW_MS } from '../../harness/noise-budget';
 
 /**
  * Leadership end to end: three real sidecar processes, a real Redis, the real

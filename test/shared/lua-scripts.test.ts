@@ -3,7 +3,7 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { definedScripts, LuaReplyError, LuaScript } from '../../shared/redis/lua-script';
 import { packageRoot } from '../../shared/package-root';
-import { disposeAllRedis, startRedis, type TestRedis } from '../support/redis-server';
+import { disposeAllRedis, startRedis, type TestRedis } from '../../harness/redis-server';
 // Every module that defines a script, so definedScripts() holds them all.
 import '../../daemon/agent/attempt-recorder';
 import '../../daemon/agent/recovery';

@@ -12,10 +12,10 @@ import { loadConfig } from '../../shared/config/load';
 import { createLogger } from '../../shared/logger';
 import { closeRedis, createRedis, type RedisClient } from '../../shared/redis/connection';
 import { ProjectKeys } from '../../shared/redis/keys';
-import { FakeClock } from './fake-clock';
+import { FakeClock } from '../../harness/fake-clock';
 import { HeldAuthClient, OK_ANSWER } from './held-auth-client';
-import { waitFor } from './wait';
-import { testPrefix } from './redis-server';
+import { waitFor } from '../../harness/wait';
+import { testPrefix } from '../../harness/redis-server';
 
 /**
  * One node agent in this process, as the daemon builds it, on a real Redis and a real

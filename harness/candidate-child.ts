@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
-import { packageRoot } from '../../shared/package-root';
+import { packageRoot } from '../shared/package-root';
 import { track } from './process-registry';
 import { waitFor } from './wait';
 

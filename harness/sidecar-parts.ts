@@ -1,14 +1,14 @@
 import { once } from 'node:events';
-import { monotonicClock, systemTimers, type Clock, type Timers } from '../../shared/clock';
-import { createRedis, closeRedis, type RedisClient } from '../../shared/redis/connection';
-import type { Config } from '../../shared/config/compile';
-import { createLogger } from '../../shared/logger';
-import type { ProjectKeys } from '../../shared/redis/keys';
-import { ChangeEvents } from '../../shared/redis/change-event-subscriber';
-import { LeaderElection, type DemotionReason } from '../../daemon/aggregator/leader-election';
-import { Aggregator } from '../../daemon/aggregator/aggregator';
-import { ProjectViewReader } from '../../daemon/view/project-view';
-import type { ViewPolicy } from '../../daemon/view/compute-view';
+import { monotonicClock, systemTimers, type Clock, type Timers } from '../shared/clock';
+import { createRedis, closeRedis, type RedisClient } from '../shared/redis/connection';
+import type { Config } from '../shared/config/compile';
+import { createLogger } from '../shared/logger';
+import type { ProjectKeys } from '../shared/redis/keys';
+import { ChangeEvents } from '../shared/redis/change-event-subscriber';
+import { LeaderElection, type DemotionReason } from '../daemon/aggregator/leader-election';
+import { Aggregator } from '../daemon/aggregator/aggregator';
+import { ProjectViewReader } from '../daemon/view/project-view';
+import type { ViewPolicy } from '../daemon/view/compute-view';
 
 /** The aggregator half of a sidecar, wired as the daemon wires it, for tests. */
 export const silentLog = createLogger({ level: 'silent' });
