@@ -78,7 +78,7 @@ it('hands over on a graceful stop through the published release, and by lease ex
   // it next found it free. With a 1 s renew the heir may find it free by its own try a
   // moment before the release event arrives (`no-leader`) on a loaded machine; that the
   // event alone hands over is proven where tries are a minute apart (leader-election.test).
-  expect((sidecars.get(first as string) as Sidecar).output()).toMatch(/"released":true,"msg":"Released the leader lease"/);
+  expect((sidecars.get(first as string) as Sidecar).output()).toMatch(/"reason":"closed","released":true,"msg":"Stepped down as aggregator leader"/);
   expect(['release', 'no-leader']).toContain(electedAfter(sidecars.get(heir as string) as Sidecar).at(-1));
   await start(first as string);
 
