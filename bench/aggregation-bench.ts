@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { ClusterMetrics } from '../daemon/aggregator/cluster-metrics';
 import { monotonicClock } from '../shared/clock';
 import { NodeMetrics } from '../daemon/metrics/node-metrics';
-import { startRedis } from '../test/support/redis-server';
+import { startRedis } from '../harness/redis-server';
 import { ClusterFixture, PROJECT } from './cluster-fixture';
 import { figure, median, msSince, type BenchContext, type Figure } from './figure';
 

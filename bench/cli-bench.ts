@@ -3,9 +3,9 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { packageRoot } from '../shared/package-root';
 import { ProjectKeys } from '../shared/redis/keys';
-import { reason, writeCredential, writeNodeRecord } from '../test/support/node-records';
-import { waitFor } from '../test/support/wait';
-import { startRedis, testPrefix } from '../test/support/redis-server';
+import { reason, writeCredential, writeNodeRecord } from '../harness/node-records';
+import { waitFor } from '../harness/wait';
+import { startRedis, testPrefix } from '../harness/redis-server';
 import { figure, median, type BenchContext, type Figure } from './figure';
 
 /**

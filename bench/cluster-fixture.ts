@@ -1,15 +1,15 @@
 import type { Redis } from 'ioredis';
 import { ProjectKeys } from '../shared/redis/keys';
-import { reason, writeCredential } from '../test/support/node-records';
-import { startCandidate, type Candidate } from '../test/support/sidecar-parts';
-import { testPrefix, type TestRedis } from '../test/support/redis-server';
+import { reason, writeCredential } from '../harness/node-records';
+import { startCandidate, type Candidate } from '../harness/sidecar-parts';
+import { testPrefix, type TestRedis } from '../harness/redis-server';
 import { CommandCounter } from './command-counter';
 
 /**
  * A project of N nodes in a benchmark Redis, and a leader (election + aggregator +
  * reader, wired as the daemon wires them) whose command connection is counted.
  * Records are written with pipelines in the format of shared/redis/records.ts (the
- * same fields as test/support/node-records.ts writeNodeRecord), 1,000 to a flush, so
+ * same fields as harness/node-records.ts writeNodeRecord), 1,000 to a flush, so
  * 10,000 nodes take about a second to set up.
  *
  * The lease is long and the sweep slow so that nothing but the measured work runs on

@@ -8,10 +8,10 @@ import { ProjectViewReader } from '../daemon/view/project-view';
 import { Codes } from '../shared/catalog';
 import { closeRedis, createRedis } from '../shared/redis/connection';
 import { ProjectKeys } from '../shared/redis/keys';
-import { writeCredential } from '../test/support/node-records';
-import { sleep } from '../test/support/wait';
-import { startRedis, testPrefix } from '../test/support/redis-server';
-import { realTime, redisConfig, silentLog } from '../test/support/sidecar-parts';
+import { writeCredential } from '../harness/node-records';
+import { sleep } from '../harness/wait';
+import { startRedis, testPrefix } from '../harness/redis-server';
+import { realTime, redisConfig, silentLog } from '../harness/sidecar-parts';
 import { figure, msSince, percentile, type BenchContext, type Figure } from './figure';
 
 /**

@@ -1,7 +1,7 @@
-import { assertBuilt } from '../test/support/authserver';
-import { sleep } from '../test/support/wait';
-import { startRedis, testPrefix } from '../test/support/redis-server';
-import { CandidateChild } from '../test/support/candidate-child';
+import { assertBuilt } from '../harness/authserver';
+import { sleep } from '../harness/wait';
+import { startRedis, testPrefix } from '../harness/redis-server';
+import { CandidateChild } from '../harness/candidate-child';
 import { figure, max, median, type BenchContext, type Figure } from './figure';
 
 /**

@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
 import { packageRoot } from '../shared/package-root';
-import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../test/support/authserver';
-import { sleep, waitFor } from '../test/support/wait';
-import { track } from '../test/support/process-registry';
-import { startRedis, testPrefix } from '../test/support/redis-server';
-import { readNode, registerProject, startSidecar, testKeyDir } from '../test/support/sidecar';
+import { closeAllAuthServers, createAccount, startInProcessAuthServer } from '../harness/authserver';
+import { sleep, waitFor } from '../harness/wait';
+import { track } from '../harness/process-registry';
+import { startRedis, testPrefix } from '../harness/redis-server';
+import { readNode, registerProject, startSidecar, testKeyDir } from '../harness/sidecar';
 import { figure, max, median, type BenchContext, type Figure } from './figure';
 import { cpuSeconds, rssKiB } from './proc-sampler';
 

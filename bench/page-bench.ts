@@ -2,8 +2,8 @@ import { RegistrationPage } from '../daemon/page/registration-page';
 import { stableOffset } from '../shared/heartbeat-grid';
 import { ProjectViewReader } from '../daemon/view/project-view';
 import { buildStatusJson } from '../daemon/view/status-json';
-import { silentLog } from '../test/support/sidecar-parts';
-import { startRedis } from '../test/support/redis-server';
+import { silentLog } from '../harness/sidecar-parts';
+import { startRedis } from '../harness/redis-server';
 import { ClusterFixture, INTERVAL_MS, PROJECT } from './cluster-fixture';
 import { figure, median, msSince, type BenchContext, type Figure } from './figure';
 

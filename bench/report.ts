@@ -74,7 +74,7 @@ const METHOD = `## How each figure is measured
 All figures come from one run of \`npm run bench\` on the machine described above;
 every value is measured beside its baseline in the same run (interleaved where both
 are cheap), because the machine is noisy. Redis is a private \`redis-server\` started
-by the benchmark (test/support/redis-server.ts), on loopback.
+by the benchmark (harness/redis-server.ts), on loopback.
 
 1. **Aggregation round** — N node records are written in the format of
    shared/redis/records.ts (90 % healthy, 5 % failing, 5 % stale). One round is

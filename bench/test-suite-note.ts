@@ -22,7 +22,7 @@ one core (\`npm run test:one-core\`, the stand-in for a loaded CI machine).
 What changed: the reference server runs in its own process in every suite that runs
 sidecars (it ran inside the busy jest worker, whose stalls timed healthy nodes out);
 heartbeat, request timeout, lease, Sentinel down-after and Cluster node timeout follow
-the budget (\`test/support/noise-budget.ts\`), and each wait is counted in heartbeats
+the budget (\`harness/noise-budget.ts\`), and each wait is counted in heartbeats
 plus stalls; a test asserts its subject, with thresholds low enough (3–8) that an 8 s
 heartbeat still tells the story quickly; long suites with independent parts run them
 at once (cluster-e2e and data-loss split in two, the agent-failure tests concurrent).

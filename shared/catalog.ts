@@ -234,9 +234,6 @@ export function byName(name: string): CatalogEntry | undefined {
   return BY_NAME.get(name);
 }
 
-/** The numeric codes of the catalog, in table order. */
-export const KNOWN_CODES: readonly number[] = Object.freeze(ENTRIES.flatMap((e) => (e.code === null ? [] : [e.code])));
-
 /** Numeric constants, so code says `Codes.LICENSE_IP_ERROR` instead of 30003. */
 export const Codes = Object.freeze({
   OK: 0,

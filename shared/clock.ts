@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
  * nodes, lockout, the leader's lease, the aggregator's sweep) so tests can move it
  * without sleeping. Each part takes a `clock` and the `timers` that run on it; the
  * daemon wires the real ones (`daemon/daemon.ts`), tests the one fake clock of
- * test/support/fake-clock.ts for both.
+ * harness/fake-clock.ts for both.
  */
 export interface Clock {
   /** Milliseconds: since the epoch (systemClock), or from any origin (monotonicClock). */

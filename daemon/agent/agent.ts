@@ -73,11 +73,6 @@ export class Agent {
     return this.sink.pending;
   }
 
-  /** Results held only in memory: a restart now loses them. */
-  get journalUnsaved(): number {
-    return this.sink.unsaved;
-  }
-
   /** Ready: Redis reachable and the node's schedule in place (GET /readyz). */
   get ready(): boolean {
     return this.state === 'RUNNING' && this.o.redis.status === 'ready' && this.scheduler.inPlace;

@@ -45,11 +45,6 @@ export class ReachabilityProbe {
     this.metrics = new ProbeMetrics(o.registry, o.project, o.node);
   }
 
-  /** The last result; null before the first probe. */
-  get lastResult(): ReachabilityResult | null {
-    return this.last;
-  }
-
   start(): void {
     if (this.o.intervalMs <= 0) {
       this.log.info('Reachability probe off (probe.interval is 0)');

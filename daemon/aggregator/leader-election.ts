@@ -29,8 +29,11 @@ import type { ChangeEvents } from '../../shared/redis/change-event-subscriber';
  * deadline too, so a process resumed after SIGSTOP does not believe it still leads
  * before its timers had a chance to run.
  *
- * It emits `elected` (the epoch: the aggregator reads the project at once) and
- * `demoted` (the DemotionReason) as it becomes and stops being the leader.
+ * It emits `elected` (the epoch: the aggregator reads the project at once) as it
+ * becomes the leader. Nothing in the sidecar needs telling when it stops (the
+ * aggregator and the cluster series ask `isLeader` each time), so a step-down is one
+ * log line, "Stepped down as aggregator leader" with its DemotionReason, whatever the
+ * reason — a graceful close included (at info; the others warn).
  *
  * A gracefully stopping leader deletes the lease and publishes `leader-released`;
  * candidates try at once on that event, so a hand-over takes one round trip rather
@@ -205,13 +208,14 @@ export class LeaderElection extends EventEmitter {
     this.options.events.off('resubscribed', this.onResubscribed);
     await this.settled();
     if (wasLeader && epoch !== null) {
+      let released = false;
       try {
-        const released = await this.release(epoch);
-        this.log.info({ epoch, released }, 'Released the leader lease');
+        released = await this.release(epoch);
       } catch (error) {
         this.log.warn({ epoch, err: error }, 'Could not release the leader lease; it expires by itself');
       }
-      this.emit('demoted', 'closed');
+      const reason: DemotionReason = 'closed';
+      this.log.info({ epoch, reason, released }, 'Stepped down as aggregator leader');
     }
     this.setState('closed');
   }
@@ -314,7 +318,6 @@ export class LeaderElection extends EventEmitter {
     if (epoch !== null && reason !== 'lease-lost' && reason !== 'fenced') {
       this.release(epoch).catch(() => undefined);
     }
-    this.emit('demoted', reason);
   }
 
   private setState(next: ElectionState): void {

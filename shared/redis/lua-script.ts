@@ -106,13 +106,6 @@ function prelude(): string {
   return preludeText;
 }
 
-/** Every script defined in this process, for the contract test that loads them all. */
-const defined: LuaScript<string, string, unknown>[] = [];
-
-export function definedScripts(): readonly LuaScript<string, string, unknown>[] {
-  return defined;
-}
-
 export class LuaScript<K extends string, A extends string, R> {
   readonly lua: string;
   readonly sha: string;
@@ -130,7 +123,6 @@ export class LuaScript<K extends string, A extends string, R> {
     if (!match) problems.push('its file name must end with -<number of keys>.lua');
     else if (Number(match[1]) !== definition.keys.length) problems.push(`its file name says ${match[1]} keys, the wrapper names ${definition.keys.length}`);
     if (problems.length > 0) throw new Error(`Lua script ${file} does not match its wrapper: ${problems.join('; ')}`);
-    defined.push(this as unknown as LuaScript<string, string, unknown>);
   }
 
   get file(): string {

@@ -1,8 +1,8 @@
 import { catchUpJobId } from '../../daemon/agent/heartbeat-scheduler';
 import { startAgent, storeCredential } from '../support/agent-harness';
 import { OK_ANSWER } from '../support/held-auth-client';
-import { waitFor } from '../support/wait';
-import { testPrefix } from '../support/redis-server';
+import { waitFor } from '../../harness/wait';
+import { testPrefix } from '../../harness/redis-server';
 import { useRedisForAgents } from '../support/agent-suite';
 import { ProjectKeys } from '../../shared/redis/keys';
 

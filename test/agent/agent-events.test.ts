@@ -1,7 +1,7 @@
 import type { ChangeEvent } from '../../shared/redis/change-events';
 import { startCaughtUpAgent } from '../support/agent-harness';
 import { useRedisForAgents } from '../support/agent-suite';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../harness/wait';
 
 /**
  * The agent's own reactions to change events (Agent.hear; the daemon only hands them

@@ -1,6 +1,6 @@
 import { SCHEDULER_ID, slotAttemptId } from '../../daemon/agent/schedule';
 import { startCaughtUpAgent } from '../support/agent-harness';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../harness/wait';
 import { useRedisForAgents } from '../support/agent-suite';
 
 /**

@@ -11,9 +11,9 @@ import { ResultSink } from '../../daemon/agent/result-sink';
 import type { Config } from '../../shared/config/compile';
 import { createLogger } from '../../shared/logger';
 import { ProjectKeys } from '../../shared/redis/keys';
-import { FakeClock, settle } from '../support/fake-clock';
+import { FakeClock, settle } from '../../harness/fake-clock';
 import { HeldAuthClient, OK_ANSWER } from '../support/held-auth-client';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
 import { cachedCredential } from '../support/cached-credential';
 
 /**

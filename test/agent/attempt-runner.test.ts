@@ -5,7 +5,7 @@ import { ATTEMPT_BUDGET_MS } from '../../daemon/agent/authenticate';
 import type { CachedCredential } from '../../daemon/agent/local-state';
 import type { Outcome } from '../../daemon/protocol/classify';
 import { createLogger } from '../../shared/logger';
-import { FakeClock, settle } from '../support/fake-clock';
+import { FakeClock, settle } from '../../harness/fake-clock';
 import type { RawAnswer } from '../../daemon/protocol/auth-client';
 import { HeldAuthClient, IP_REFUSED, OK_ANSWER, UNAVAILABLE } from '../support/held-auth-client';
 import { cachedCredential } from '../support/cached-credential';

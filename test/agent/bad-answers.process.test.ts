@@ -7,12 +7,12 @@ import Redis from 'ioredis';
 import { AuthClient, InsecureUrlError } from '../../daemon/protocol/auth-client';
 import { classify } from '../../daemon/protocol/classify';
 import { loadConfig } from '../../shared/config/load';
-import { AUTH_TIMEOUT_MS, heartbeatsWaitMs } from '../support/noise-budget';
+import { AUTH_TIMEOUT_MS, heartbeatsWaitMs } from '../../harness/noise-budget';
 import { startHostileServer, type HostileMode, type HostileServer } from '../support/hostile-server';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { readNode, registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';
-import { makeCertificates } from '../support/tls';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { readNode, registerProject, startSidecar, testKeyDir, type Sidecar } from '../../harness/sidecar';
+import { makeCertificates } from '../../harness/tls';
 
 /**
  * SPEC §4: answers that are malformed, truncated, over 64 KiB, slower than the timeout,

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { boundedStep } from '../../daemon/agent/in-flight';
 import { createLogger } from '../../shared/logger';
-import { FakeClock } from '../support/fake-clock';
+import { FakeClock } from '../../harness/fake-clock';
 
 /**
  * A closing step never holds a close up: one that hangs (a BullMQ worker whose Redis

@@ -5,8 +5,8 @@ import { attemptOfJob, HeartbeatScheduler, logJobFailure } from '../../daemon/ag
 import { SCHEDULER_ID, slotAttemptId } from '../../daemon/agent/schedule';
 import { systemClock, systemTimers } from '../../shared/clock';
 import { createLogger } from '../../shared/logger';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
 
 /**
  * What the agent relies on in BullMQ (6.7.0), on a real Redis, so that an upgrade that

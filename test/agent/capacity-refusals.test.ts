@@ -5,7 +5,7 @@ import { AuthClient } from '../../daemon/protocol/auth-client';
 import { systemClock, systemTimers } from '../../shared/clock';
 import { loadConfig } from '../../shared/config/load';
 import { createLogger } from '../../shared/logger';
-import { authenticate, createAccount, startInProcessAuthServer, unbind } from '../support/authserver';
+import { authenticate, createAccount, startInProcessAuthServer, unbind } from '../../harness/authserver';
 import { useRedisForAuthServers } from '../support/authserver-suite';
 import { cachedCredential } from '../support/cached-credential';
 

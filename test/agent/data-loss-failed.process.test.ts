@@ -1,13 +1,13 @@
 import Redis from 'ioredis';
-import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
 import { runCli } from '../support/cli';
-import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS } from '../support/noise-budget';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
+import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS } from '../../harness/noise-budget';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { registerCredential } from '../../daemon/credentials/register-credential';
-import { readNode, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { readNode, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 import type { StatusJson } from '../../daemon/view/status-json';
 
 /**

@@ -7,11 +7,11 @@ import { cipherFor } from '../../shared/crypto/ciphers';
 import { KEY_FILE_NAMES } from '../../shared/crypto/key-files';
 import { computeNodeStatus } from '../../daemon/view/compute-view';
 import { queueName } from '../../daemon/agent/schedule';
-import { BUSY_INTERVAL_MS, heartbeatsWaitMs } from '../support/noise-budget';
-import { closeAllAuthServers, createAccount, request, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
-import { sleep, waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { BUSY_INTERVAL_MS, heartbeatsWaitMs } from '../../harness/noise-budget';
+import { closeAllAuthServers, createAccount, request, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
+import { sleep, waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 
 /**
  * R2-R5 through real sidecars against the real reference server: a worker killed in

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { HeartbeatScheduler } from '../../daemon/agent/heartbeat-scheduler';
 import { systemClock, systemTimers } from '../../shared/clock';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
 
 /**
  * Whether the node's schedule is in place (half of GET /readyz) is the scheduler's own

@@ -5,7 +5,7 @@ import { restoreHeld, type Held } from '../../daemon/agent/recovery';
 import { DamagedKeyError } from '../../shared/redis/damaged-key-error';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord } from '../../shared/redis/records';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
 import { cachedCredential } from '../support/cached-credential';
 import { parseCredential } from '../../daemon/credentials/credential-store';
 

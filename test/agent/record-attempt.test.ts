@@ -4,7 +4,7 @@ import { recordDirect } from '../support/record-direct';
 import { restoreHeld } from '../../daemon/agent/recovery';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { parseNodeRecord } from '../../shared/redis/records';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
 
 /**
  * The recording script's rules on a real Redis: idempotent on the attempt id; the

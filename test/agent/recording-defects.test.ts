@@ -25,9 +25,9 @@ import { createLogger } from '../../shared/logger';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { HISTORY_MIN_AGE_MS } from '../../shared/redis/records';
 import { writeKeyPairs } from '../support/key-dirs';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { realTime, silentLog, startCandidate } from '../support/sidecar-parts';
-import { waitFor } from '../support/wait';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
+import { realTime, silentLog, startCandidate } from '../../harness/sidecar-parts';
+import { waitFor } from '../../harness/wait';
 
 /**
  * What recording an attempt must never do, on a real Redis through the real scripts

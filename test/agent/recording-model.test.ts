@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { commandArbitraries, Settle } from '../support/recording-model/commands';
 import { initialModel } from '../support/recording-model/oracle';
 import { RecordingWorld } from '../support/recording-model/world';
-import { disposeAllRedis, startRedis, type TestRedis } from '../support/redis-server';
+import { disposeAllRedis, startRedis, type TestRedis } from '../../harness/redis-server';
 
 /**
  * The recording protocol checked by a model: random sequences of what a site meets

@@ -1,9 +1,9 @@
 import Redis from 'ioredis';
-import { BUSY_INTERVAL_MS, heartbeatsWaitMs } from '../support/noise-budget';
-import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { BUSY_INTERVAL_MS, heartbeatsWaitMs } from '../../harness/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer } from '../../harness/authserver';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 import { queueName } from '../../daemon/agent/schedule';
 
 /**

@@ -1,9 +1,9 @@
 import Redis from 'ioredis';
 import { queueName } from '../../daemon/agent/schedule';
-import { closeAllAuthServers, createAccount, request, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { closeAllAuthServers, createAccount, request, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 
 /**
  * SIGTERM in the middle of an attempt, through a real sidecar process: the signal

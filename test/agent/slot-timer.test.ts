@@ -2,7 +2,7 @@ import { attemptOfJob, catchUpDue, catchUpJobId } from '../../daemon/agent/heart
 import { attemptIdAliases, legacySlotAttemptId, SCHEDULER_ID, slotAttemptId, slotOfAttemptId } from '../../daemon/agent/schedule';
 import { nextSlot, stableOffset } from '../../shared/heartbeat-grid';
 import { SlotTimer } from '../../daemon/agent/slot-timer';
-import { FakeClock } from '../support/fake-clock';
+import { FakeClock } from '../../harness/fake-clock';
 
 /**
  * The heartbeat's decisions on a fake clock (SPEC R1): the slot timer on the grid

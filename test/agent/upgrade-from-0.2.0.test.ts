@@ -11,7 +11,7 @@ import type { Outcome } from '../../daemon/protocol/classify';
 import { ProjectViewReader } from '../../daemon/view/project-view';
 import { createLogger } from '../../shared/logger';
 import { ProjectKeys } from '../../shared/redis/keys';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
 
 /**
  * An upgrade from 0.2.0, whose data names a registration by its generation alone (no

@@ -1,8 +1,8 @@
 import Redis from 'ioredis';
 import { ProjectKeys } from '../../shared/redis/keys';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { startCandidate } from '../support/sidecar-parts';
-import { waitFor } from '../support/wait';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
+import { startCandidate } from '../../harness/sidecar-parts';
+import { waitFor } from '../../harness/wait';
 
 /**
  * A fencing epoch key written by another tool (a float, a word, a wrong type) does not

@@ -7,11 +7,11 @@ import { CorruptRecordLog } from '../../daemon/view/corrupt-record-log';
 import { ProjectViewReader } from '../../daemon/view/project-view';
 import { readFailures } from '../../daemon/view/failure-history';
 import { UnknownNodeError } from '../../daemon/view/unknown-node-error';
-import { testPrefix } from '../support/redis-server';
-import { waitFor } from '../support/wait';
-import { startCandidate, DEFAULT_POLICY } from '../support/sidecar-parts';
+import { testPrefix } from '../../harness/redis-server';
+import { waitFor } from '../../harness/wait';
+import { startCandidate, DEFAULT_POLICY } from '../../harness/sidecar-parts';
 import { useRedisWithCandidates } from '../support/candidate-suite';
-import { pushFailure, reason, simulateRegister, writeCredential, writeNodeRecord } from '../support/node-records';
+import { pushFailure, reason, simulateRegister, writeCredential, writeNodeRecord } from '../../harness/node-records';
 
 const h = useRedisWithCandidates();
 const HOUR = 3_600_000;

@@ -1,13 +1,13 @@
 import { ProjectKeys } from '../../shared/redis/keys';
 import { StatusWriter } from '../../daemon/aggregator/status-writer';
-import { FakeClock } from '../support/fake-clock';
-import { startRedis, testPrefix } from '../support/redis-server';
-import { waitFor } from '../support/wait';
+import { FakeClock } from '../../harness/fake-clock';
+import { startRedis, testPrefix } from '../../harness/redis-server';
+import { waitFor } from '../../harness/wait';
 import { PausableProxy } from '../support/pausable-proxy';
-import { startCandidate, type Candidate } from '../support/sidecar-parts';
+import { startCandidate, type Candidate } from '../../harness/sidecar-parts';
 import { useRedisWithCandidates } from '../support/candidate-suite';
-import { writeCredential, writeNodeRecord } from '../support/node-records';
-import { LEADER_LEASE_MS, LEADER_RENEW_MS } from '../support/noise-budget';
+import { writeCredential, writeNodeRecord } from '../../harness/node-records';
+import { LEADER_LEASE_MS, LEADER_RENEW_MS } from '../../harness/noise-budget';
 
 const h = useRedisWithCandidates();
 

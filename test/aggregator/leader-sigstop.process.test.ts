@@ -1,12 +1,12 @@
 import Redis from 'ioredis';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { StatusWriter } from '../../daemon/aggregator/status-writer';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { waitFor } from '../support/wait';
-import { assertBuilt } from '../support/authserver';
-import { CandidateChild, type CandidateMessage } from '../support/candidate-child';
-import { startCandidate, type Candidate } from '../support/sidecar-parts';
-import { writeCredential, writeNodeRecord } from '../support/node-records';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
+import { waitFor } from '../../harness/wait';
+import { assertBuilt } from '../../harness/authserver';
+import { CandidateChild, type CandidateMessage } from '../../harness/candidate-child';
+import { startCandidate, type Candidate } from '../../harness/sidecar-parts';
+import { writeCredential, writeNodeRecord } from '../../harness/node-records';
 
 /**
  * A real paused process: a candidate + aggregator in a child process (from dist/),

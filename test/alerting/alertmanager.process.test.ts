@@ -11,7 +11,7 @@ import {
   type WebhookReceiver,
 } from '../support/alertmanager';
 import { asList, asMap, parseYaml } from '../support/mini-yaml';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../harness/wait';
 
 /**
  * deploy/alertmanager/alertmanager.yml: valid for amtool (also its commented e-mail,

@@ -2,13 +2,13 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LEADER_ENV } from '../support/noise-budget';
-import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
-import { waitFor } from '../support/wait';
+import { LEADER_ENV } from '../../harness/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer } from '../../harness/authserver';
+import { waitFor } from '../../harness/wait';
 import { startOnCallChain, type OnCallChain } from '../support/oncall-chain';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';
-import { makeCertificates } from '../support/tls';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { registerProject, startSidecar, testKeyDir, type Sidecar } from '../../harness/sidecar';
+import { makeCertificates } from '../../harness/tls';
 
 /**
  * The early warning end to end: two sidecars with a 1 h heartbeat and a 1 s probe of

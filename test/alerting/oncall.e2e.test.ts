@@ -1,10 +1,10 @@
-import { BUSY_INTERVAL_MS, LEADER_ENV } from '../support/noise-budget';
+import { BUSY_INTERVAL_MS, LEADER_ENV } from '../../harness/noise-budget';
 import { summarize, type Notification } from '../support/alertmanager';
-import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
-import { waitFor } from '../support/wait';
+import { closeAllAuthServers, createAccount, spawnAuthServer } from '../../harness/authserver';
+import { waitFor } from '../../harness/wait';
 import { startOnCallChain, type OnCallChain } from '../support/oncall-chain';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { registerProject, startSidecar, testKeyDir, type Sidecar } from '../../harness/sidecar';
 
 /**
  * The on-call chain end to end, every part real and on loopback: three sidecars and

@@ -1,9 +1,9 @@
-import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
-import { waitFor } from '../support/wait';
+import { closeAllAuthServers, createAccount, spawnAuthServer } from '../../harness/authserver';
+import { waitFor } from '../../harness/wait';
 import { configFromShipped, rulesFromShipped, startPrometheus, type PromAlert, type PromRule, type TestPrometheus } from '../support/prometheus';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { heartbeatsWaitMs, LEADER_ENV, LEADER_LEASE_MS, LEADER_RENEW_MS, STALL_MS } from '../support/noise-budget';
-import { registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { heartbeatsWaitMs, LEADER_ENV, LEADER_LEASE_MS, LEADER_RENEW_MS, STALL_MS } from '../../harness/noise-budget';
+import { registerProject, startSidecar, testKeyDir, type Sidecar } from '../../harness/sidecar';
 
 /**
  * The shipped Prometheus files against a real cluster and a real Prometheus: three

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
-import { FakeClock } from '../support/fake-clock';
-import { testPrefix } from '../support/redis-server';
-import { authenticate, boundNodes, createAccount, getAccount, startInProcessAuthServer } from '../support/authserver';
+import { FakeClock } from '../../harness/fake-clock';
+import { testPrefix } from '../../harness/redis-server';
+import { authenticate, boundNodes, createAccount, getAccount, startInProcessAuthServer } from '../../harness/authserver';
 import { useRedisForAuthServers } from '../support/authserver-suite';
 
 /**

@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import http from 'node:http';
 import net from 'node:net';
 import { byCode, INCORRECT_LICENSE_FORMAT } from '../../shared/catalog';
-import { authBody, closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { authBody, closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../../harness/authserver';
 import { fuzzParameters, fuzzSeed, mutationOf, nastyJson, nastyString } from '../support/fuzz';
-import { disposeAllRedis, startRedis } from '../support/redis-server';
+import { disposeAllRedis, startRedis } from '../../harness/redis-server';
 
 /**
  * The server against hostile input (SPEC §4): thousands of random and mutated

@@ -1,7 +1,7 @@
 import { FailureLimiter } from '../../daemon/http/failure-limiter';
-import { authenticate, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { authenticate, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../../harness/authserver';
 import { useRedisForAuthServers } from '../support/authserver-suite';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../harness/wait';
 import { holdConnections, trickle, untilClosed } from '../support/slow-client';
 
 /**

@@ -1,8 +1,8 @@
-import { makeCertificates } from '../support/tls';
+import { makeCertificates } from '../../harness/tls';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { authenticate, createAccount, request, startInProcessAuthServer } from '../support/authserver';
+import { authenticate, createAccount, request, startInProcessAuthServer } from '../../harness/authserver';
 import { useRedisForAuthServers } from '../support/authserver-suite';
 
 /**

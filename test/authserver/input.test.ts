@@ -1,7 +1,15 @@
 import http from 'node:http';
 import net from 'node:net';
-import { disposeAllRedis, startRedis, type TestRedis } from '../support/redis-server';
-import { authBody, authenticate, closeAllAuthServers, createAccount, request, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
+import { disposeAllRedis, startRedis, type TestRedis } from '../../harness/redis-server';
+import {
+  authBody,
+  authenticate,
+  closeAllAuthServers,
+  createAccount,
+  request,
+  startInProcessAuthServer,
+  type InProcessAuthServer,
+} from '../../harness/authserver';
 
 /**
  * SPEC §4 for the reference server: bad input gets a clear JSON answer, never a 500

@@ -1,4 +1,4 @@
-import { authenticate, createAccount, request, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
+import { authenticate, createAccount, request, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../../harness/authserver';
 import { useRedisForAuthServers } from '../support/authserver-suite';
 import { FailureLimiter } from '../../daemon/http/failure-limiter';
 import { DEFAULT_ADMIN_TOKEN_FAILURES, DEFAULT_PASSWORD_FAILURES } from '../../daemon/authserver/auth-server';

@@ -1,6 +1,6 @@
-import { testPrefix } from '../support/redis-server';
-import { waitFor } from '../support/wait';
-import { authenticate, boundNodes, createAccount, request, spawnAuthServer, startInProcessAuthServer, unbind } from '../support/authserver';
+import { testPrefix } from '../../harness/redis-server';
+import { waitFor } from '../../harness/wait';
+import { authenticate, boundNodes, createAccount, request, spawnAuthServer, startInProcessAuthServer, unbind } from '../../harness/authserver';
 import { useRedisForAuthServers } from '../support/authserver-suite';
 
 /**

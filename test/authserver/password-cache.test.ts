@@ -1,7 +1,7 @@
 import { Codes } from '../../shared/catalog';
 import { VerifiedPasswordCache } from '../../daemon/authserver/verified-password-cache';
-import { authenticate, closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../support/authserver';
-import { disposeAllRedis, startRedis } from '../support/redis-server';
+import { authenticate, closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../../harness/authserver';
+import { disposeAllRedis, startRedis } from '../../harness/redis-server';
 
 /**
  * The verified-password cache (added for the reference server's throughput, see

@@ -1,4 +1,4 @@
-import { disposeAllRedis, startRedis, type TestRedis } from '../support/redis-server';
+import { disposeAllRedis, startRedis, type TestRedis } from '../../harness/redis-server';
 import {
   authBody,
   authenticate,
@@ -11,7 +11,7 @@ import {
   unbind,
   type AccountBody,
   type InProcessAuthServer,
-} from '../support/authserver';
+} from '../../harness/authserver';
 
 /**
  * Protocol v1 against a real server over HTTP with a real Redis: every error code the

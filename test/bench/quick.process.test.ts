@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runBenchmarks } from '../../bench/run';
 import type { BenchResults } from '../../bench/figure';
-import { assertBuilt } from '../support/authserver';
+import { assertBuilt } from '../../harness/authserver';
 
 /**
  * Smoke test of `npm run bench`: every benchmark runs at its quick size and reports

@@ -9,10 +9,10 @@ import { ProjectKeys } from '../../shared/redis/keys';
 import { decryptCredential, readCredential } from '../../daemon/credentials/credential-store';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { writeKeyPairs } from '../support/key-dirs';
-import { assertBuilt, CLI_ENTRY } from '../support/authserver';
+import { assertBuilt, CLI_ENTRY } from '../../harness/authserver';
 import { runProcess, type CliRun } from '../support/cli';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { waitFor } from '../support/wait';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
+import { waitFor } from '../../harness/wait';
 
 /**
  * The credential commands as an operator runs them: real `node dist/daemon/cli/main.js`

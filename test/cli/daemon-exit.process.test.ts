@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { registerProject, startSidecar, testKeyDir } from '../support/sidecar';
+import { closeAllAuthServers, createAccount, spawnAuthServer } from '../../harness/authserver';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { registerProject, startSidecar, testKeyDir } from '../../harness/sidecar';
 
 /**
  * `fdl-cloudauth daemon` exits once it has stopped, even when something in the process

@@ -5,12 +5,12 @@ import Redis from 'ioredis';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import type { Algorithm } from '../../shared/crypto/cipher';
 import { ProjectKeys } from '../../shared/redis/keys';
-import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
 import { runCli } from '../support/cli';
-import { writeNodeRecord } from '../support/node-records';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { readNode, startSidecar, testKeyDir } from '../support/sidecar';
+import { writeNodeRecord } from '../../harness/node-records';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
+import { readNode, startSidecar, testKeyDir } from '../../harness/sidecar';
 
 /**
  * The CLI answers fast because each command loads only what it uses. Real

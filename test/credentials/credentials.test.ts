@@ -13,8 +13,8 @@ import { findCredentialProjects, SWITCH, switchCredential } from '../../daemon/c
 import { REGISTER, registerCredential } from '../../daemon/credentials/register-credential';
 import { readFirstLine } from '../../daemon/credentials/read-password';
 import { writeKeyPairs } from '../support/key-dirs';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
 
 /** The credential modules against a real redis-server, without the CLI around them. */
 let server: TestRedis;

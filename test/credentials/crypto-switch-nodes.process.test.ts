@@ -2,11 +2,11 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
 import { runCli } from '../support/cli';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { registerProject, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { registerProject, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 import { KEY_FILE_NAMES, loadPublicKey } from '../../shared/crypto/key-files';
 import type { StatusJson } from '../../daemon/view/status-json';
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { assertBuilt, cleanEnv, CLI_ENTRY } from '../support/authserver';
-import { track } from '../support/process-registry';
+import { assertBuilt, cleanEnv, CLI_ENTRY } from '../../harness/authserver';
+import { track } from '../../harness/process-registry';
 
 /**
  * `fdl-cloudauth demo` end to end, as a user runs it (piped, so in append mode): a

@@ -4,11 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { isOlder, MIN_REDIS_VERSION } from '../../daemon/doctor/redis-version';
 import { schema } from '../../shared/config/schema';
-import { assertBuilt, cleanEnv, getAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
+import { assertBuilt, cleanEnv, getAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../../harness/authserver';
 import { asList, asMap, asString, parseYaml, type YamlValue } from '../support/mini-yaml';
-import { track } from '../support/process-registry';
+import { track } from '../../harness/process-registry';
 import { checkConfig } from '../support/promtool';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
 
 /**
  * The deployment examples of deploy/ (SPEC section 10): the Kubernetes sidecar

@@ -5,12 +5,12 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import type { StatusJson } from '../../daemon/view/status-json';
 import { KEY_FILE_NAMES } from '../../shared/crypto/key-files';
-import { assertBuilt, boundNodes, closeAllAuthServers, createAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
-import { freePort } from '../support/ports';
-import { track } from '../support/process-registry';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { readNode, registerProject, testKeyDir, type ProjectFixture } from '../support/sidecar';
-import { waitFor } from '../support/wait';
+import { assertBuilt, boundNodes, closeAllAuthServers, createAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../../harness/authserver';
+import { freePort } from '../../harness/ports';
+import { track } from '../../harness/process-registry';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { readNode, registerProject, testKeyDir, type ProjectFixture } from '../../harness/sidecar';
+import { waitFor } from '../../harness/wait';
 
 /**
  * The image, built from the Dockerfile unchanged and run (SPEC section 10; issue 29).

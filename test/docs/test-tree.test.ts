@@ -8,7 +8,7 @@ import path from 'node:path';
  * its own, or `node:child_process` itself — so a suite that starts processes cannot
  * keep a name that says it does not, nor the other way round. Every helper that
  * starts a process is in one of the lists, and the README names each listed helper;
- * every file of test/support/ has its line in the README's index.
+ * every file of test/support/ and of harness/ has its line in the README's index.
  */
 const ROOT = path.resolve(__dirname, '..', '..');
 const TEST = path.join(ROOT, 'test');
@@ -24,11 +24,11 @@ function section(heading: string): string {
 
 /** The product in a process of its own (a sidecar, the CLI, the reference server, a candidate), by module and export. */
 const PRODUCT_PROCESSES: Record<string, readonly string[]> = {
-  'test/support/sidecar': ['startSidecar', 'startSidecars'],
+  'harness/sidecar': ['startSidecar', 'startSidecars'],
   'test/support/cluster-suite': ['useThreeNodeCluster'],
-  'test/support/authserver': ['spawnAuthServer'],
+  'harness/authserver': ['spawnAuthServer'],
   'test/support/cli': ['runCli', 'runProcess'],
-  'test/support/candidate-child': ['CandidateChild'],
+  'harness/candidate-child': ['CandidateChild'],
   'bench/run': ['runBenchmarks'],
 };
 
@@ -46,7 +46,14 @@ const OPERATOR_PROCESSES: Record<string, readonly string[]> = {
  * suites are "real Redis"), tools run to completion on a file or a string (promtool,
  * amtool, mount), and the registry that kills what the others started.
  */
-const NOT_A_PROCESS_SUITE = ['redis-server', 'redis-sentinel', 'redis-cluster', 'promtool', 'small-disk', 'process-registry'];
+const NOT_A_PROCESS_SUITE = [
+  'harness/redis-server',
+  'test/support/redis-sentinel',
+  'test/support/redis-cluster',
+  'test/support/promtool',
+  'test/support/small-disk',
+  'harness/process-registry',
+];
 
 type Kind = 'in the jest worker' | 'real processes' | 'whole system';
 
@@ -145,12 +152,12 @@ describe('the helpers that start processes', () => {
     for (const name of names) expect([name, new RegExp(`^export (async )?(function|class|const) ${name}\\b`, 'm').test(source)]).toEqual([name, true]);
   });
 
-  it('are each in a list: every support file that imports node:child_process', () => {
-    const spawning = filesUnder(path.join(TEST, 'support'))
+  it('are each in a list: every file of test/support/ and harness/ that imports node:child_process', () => {
+    const spawning = [...filesUnder(path.join(TEST, 'support')), ...filesUnder(path.join(ROOT, 'harness'))]
       .filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.endsWith('.test.ts'))
       .filter((f) => /^import [^;]*'node:child_process'/m.test(readFileSync(f, 'utf8')) || /require\('node:child_process'\)/.test(readFileSync(f, 'utf8')))
       .map((f) => rel(f).replace(/\.(ts|js|mjs)$/, ''));
-    const classified = [...Object.keys(lists), ...NOT_A_PROCESS_SUITE.map((m) => `test/support/${m}`)];
+    const classified = [...Object.keys(lists), ...NOT_A_PROCESS_SUITE];
     expect(spawning.filter((m) => !classified.includes(m))).toEqual([]);
   });
 
@@ -163,10 +170,13 @@ describe('the helpers that start processes', () => {
   });
 });
 
-describe("test/README.md's index of test/support/", () => {
-  const index = section('## test/support/');
+describe.each([
+  ['## test/support/', path.join(TEST, 'support')],
+  ['## harness/', path.join(ROOT, 'harness')],
+])("test/README.md's index under %s", (heading, folder) => {
+  const index = section(heading);
   const listed = [...index.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1] as string);
-  const files = filesUnder(path.join(TEST, 'support')).map((f) => path.relative(path.join(TEST, 'support'), f).split(path.sep).join('/'));
+  const files = filesUnder(folder).map((f) => path.relative(folder, f).split(path.sep).join('/'));
 
   it('has a line for every file', () => {
     expect(files.filter((f) => !listed.includes(f))).toEqual([]);

@@ -7,14 +7,14 @@ import { runCli } from '../../daemon/cli/run-cli';
 import { checkClock } from '../../daemon/doctor/redis-checks';
 import { cipherFor } from '../../shared/crypto/ciphers';
 import { KEY_FILE_NAMES } from '../../shared/crypto/key-files';
-import { FakeClock } from '../support/fake-clock';
-import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
-import { freePort } from '../support/ports';
+import { FakeClock } from '../../harness/fake-clock';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
+import { freePort } from '../../harness/ports';
 import { startConnectProxy, type TestProxy } from '../support/probe-servers';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { registerProject, testKeyDir } from '../support/sidecar';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
+import { registerProject, testKeyDir } from '../../harness/sidecar';
 import { fillDisk, mountable, mountSmallDisk, remount, unmountAll } from '../support/small-disk';
-import { makeCertificates } from '../support/tls';
+import { makeCertificates } from '../../harness/tls';
 
 /**
  * `fdl-cloudauth doctor` against real parts: Redis servers (one as the guidance asks,

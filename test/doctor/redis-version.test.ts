@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { checkRedisVersion, isOlder, MIN_REDIS_VERSION, redisVersionOf, redisVersionResult } from '../../daemon/doctor/redis-version';
-import { disposeAllRedis, startRedis } from '../support/redis-server';
+import { disposeAllRedis, startRedis } from '../../harness/redis-server';
 
 /**
  * `doctor`'s Redis version line (docs/operations.md, "Redis versions"): it reads INFO

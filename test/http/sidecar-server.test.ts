@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { SidecarServer } from '../../daemon/http/sidecar-server';
 import { loadWebConfig } from '../../daemon/http/web-config';
 import type { StatusJson } from '../../daemon/view/status-json';
-import { silentLog } from '../support/sidecar-parts';
+import { silentLog } from '../../harness/sidecar-parts';
 
 /**
  * `GET /` is built from the very status `/status` serves: the HTTP server asks the one

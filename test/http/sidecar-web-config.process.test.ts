@@ -7,11 +7,11 @@ import { Gauge, Registry } from 'prom-client';
 import { SidecarServer } from '../../daemon/http/sidecar-server';
 import { loadWebConfig, WebConfigError, type WebConfig } from '../../daemon/http/web-config';
 import { createLogger } from '../../shared/logger';
-import { request } from '../support/authserver';
-import { waitFor } from '../support/wait';
+import { request } from '../../harness/authserver';
+import { waitFor } from '../../harness/wait';
 import { findPrometheus, startPrometheus, type TestPrometheus } from '../support/prometheus';
 import { holdConnections, trickle, untilClosed } from '../support/slow-client';
-import { writeCertificates, type CertificateFiles } from '../support/tls';
+import { writeCertificates, type CertificateFiles } from '../../harness/tls';
 
 /**
  * The sidecar's endpoints behind a web configuration file in Prometheus'

@@ -10,7 +10,7 @@ import { Registry } from 'prom-client';
 import { SidecarServer } from '../../daemon/http/sidecar-server';
 import { WebConfigError } from '../../daemon/http/web-config';
 import { WebConfigSource } from '../../daemon/http/web-config-source';
-import { writeCertificates, type CertificateFiles } from '../support/tls';
+import { writeCertificates, type CertificateFiles } from '../../harness/tls';
 
 /**
  * exporter-toolkit's own cases for the web configuration file — the files of its

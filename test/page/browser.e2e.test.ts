@@ -4,12 +4,12 @@ import Redis from 'ioredis';
 import type { Page } from 'playwright-core';
 import { byCode } from '../../shared/catalog';
 import { packageRoot } from '../../shared/package-root';
-import { BUSY_INTERVAL_MS } from '../support/noise-budget';
-import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
+import { BUSY_INTERVAL_MS } from '../../harness/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
 import { launchBrowser, testOutputDir, type TestBrowser } from '../support/browser';
 import { runCli } from '../support/cli';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { registerProject, startSidecar, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
+import { registerProject, startSidecar, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 
 /**
  * Issue "The Registration page", in a real browser: headless Chromium (Debian's

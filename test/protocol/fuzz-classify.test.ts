@@ -3,9 +3,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AuthClient, type RawAnswer } from '../../daemon/protocol/auth-client';
 import { classify, type Outcome } from '../../daemon/protocol/classify';
-import { byName, CATALOG, CONNECTION_FAILED, INCORRECT_LICENSE_FORMAT, KNOWN_CODES } from '../../shared/catalog';
+import { byName, CATALOG, CONNECTION_FAILED, INCORRECT_LICENSE_FORMAT } from '../../shared/catalog';
 import { loadConfig } from '../../shared/config/load';
 import { fuzzParameters, fuzzSeed, mutationOf, nastyJson, nastyString } from '../support/fuzz';
+
+/** The catalog's numeric codes, in table order. */
+const KNOWN_CODES: readonly number[] = CATALOG.flatMap((e) => (e.code === null ? [] : [e.code]));
 
 /**
  * The agent's answer parser against hostile input. 12,000 random and mutated raw

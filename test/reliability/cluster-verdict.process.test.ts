@@ -1,10 +1,10 @@
-import { createAccount } from '../support/authserver';
+import { createAccount } from '../../harness/authserver';
 import { runCli } from '../support/cli';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../harness/wait';
 import { useThreeNodeCluster } from '../support/cluster-suite';
 import { saysLeader } from '../support/sidecar-metrics';
-import type { Sidecar } from '../support/sidecar';
-import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS } from '../support/noise-budget';
+import type { Sidecar } from '../../harness/sidecar';
+import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS } from '../../harness/noise-budget';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import type { StatusJson } from '../../daemon/view/status-json';
 

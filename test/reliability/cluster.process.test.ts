@@ -1,10 +1,10 @@
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../harness/wait';
 import { useThreeNodeCluster } from '../support/cluster-suite';
 import { expectNeverTwoLeaders, saysLeader } from '../support/sidecar-metrics';
 import { checkMetrics } from '../support/promtool';
-import type { Sidecar } from '../support/sidecar';
+import type { Sidecar } from '../../harness/sidecar';
 import { METRIC_PREFIX, SPEC_METRICS } from '../support/spec-metrics';
-import { heartbeatsWaitMs, LEADER_LEASE_MS, LEADER_RENEW_MS } from '../support/noise-budget';
+import { heartbeatsWaitMs, LEADER_LEASE_MS, LEADER_RENEW_MS } from '../../harness/noise-budget';
 
 /**
  * Leadership end to end: three real sidecar processes, a real Redis, the real
@@ -78,7 +78,7 @@ it('hands over on a graceful stop through the published release, and by lease ex
   // it next found it free. With a 1 s renew the heir may find it free by its own try a
   // moment before the release event arrives (`no-leader`) on a loaded machine; that the
   // event alone hands over is proven where tries are a minute apart (leader-election.test).
-  expect((sidecars.get(first as string) as Sidecar).output()).toMatch(/"released":true,"msg":"Released the leader lease"/);
+  expect((sidecars.get(first as string) as Sidecar).output()).toMatch(/"reason":"closed","released":true,"msg":"Stepped down as aggregator leader"/);
   expect(['release', 'no-leader']).toContain(electedAfter(sidecars.get(heir as string) as Sidecar).at(-1));
   await start(first as string);
 

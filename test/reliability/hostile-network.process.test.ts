@@ -1,10 +1,10 @@
 import Redis from 'ioredis';
 import { startHangingServer, startHostileServer, type HangingServer, type HostileServer } from '../support/hostile-server';
-import { freePort } from '../support/ports';
-import { waitFor } from '../support/wait';
-import { AUTH_TIMEOUT_MS, STALL_MS } from '../support/noise-budget';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { readNode, registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';
+import { freePort } from '../../harness/ports';
+import { waitFor } from '../../harness/wait';
+import { AUTH_TIMEOUT_MS, STALL_MS } from '../../harness/noise-budget';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { readNode, registerProject, startSidecar, testKeyDir, type Sidecar } from '../../harness/sidecar';
 
 /**
  * A hostile network between a real sidecar and the authorization

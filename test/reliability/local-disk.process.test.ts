@@ -2,13 +2,13 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { createAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
+import { createAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../../harness/authserver';
 import { nodeFigures, printFigures } from '../support/attempt-figures';
-import { HEALTHY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../support/noise-budget';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
+import { HEALTHY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../../harness/noise-budget';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
 import { gauge } from '../support/sidecar-metrics';
-import { recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 import { fillDisk, mountable, mountSmallDisk, remount, unmountAll } from '../support/small-disk';
 
 /**

@@ -1,17 +1,17 @@
 import { Writable } from 'node:stream';
 import Redis from 'ioredis';
-import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_LEASE_MS, LEADER_RENEW_MS } from '../support/noise-budget';
-import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
+import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_LEASE_MS, LEADER_RENEW_MS } from '../../harness/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
 import { nodeFigures, printFigures } from '../support/attempt-figures';
 import { PausableProxy } from '../support/pausable-proxy';
-import { sleep, waitFor } from '../support/wait';
+import { sleep, waitFor } from '../../harness/wait';
 import { expectNeverTwoLeaders, leaders, saysLeader } from '../support/sidecar-metrics';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { realTime, redisConfig, silentLog } from '../support/sidecar-parts';
-import { recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
+import { realTime, redisConfig, silentLog, stepDownLog } from '../../harness/sidecar-parts';
+import { recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 import { Aggregator } from '../../daemon/aggregator/aggregator';
 import { ChangeEvents } from '../../shared/redis/change-event-subscriber';
-import { LeaderElection, type DemotionReason } from '../../daemon/aggregator/leader-election';
+import { LeaderElection } from '../../daemon/aggregator/leader-election';
 import { ProjectViewReader } from '../../daemon/view/project-view';
 import type { ProjectView } from '../../daemon/view/compute-view';
 import { closeRedis, createRedis } from '../../shared/redis/connection';
@@ -182,9 +182,8 @@ it("refuses the old leader's write that arrives after the partition, and counts 
   sub.on('error', () => undefined);
   const events = new ChangeEvents({ subscriber: sub, keys: f.keys, log: silentLog });
   await events.start();
-  const demoted: DemotionReason[] = [];
-  const election = new LeaderElection({ redis: cmd, events, keys: f.keys, log: silentLog, nodeId: 'old', leaseMs: LEASE_MS, renewMs: RENEW_MS, ...realTime });
-  election.on('demoted', (r: DemotionReason) => demoted.push(r));
+  const { log: electionLog, reasons: demoted } = stepDownLog();
+  const election = new LeaderElection({ redis: cmd, events, keys: f.keys, log: electionLog, nodeId: 'old', leaseMs: LEASE_MS, renewMs: RENEW_MS, ...realTime });
   const reader = new PartitioningReader({ redis: cmd, keys: f.keys, log: silentLog, policy: { failurePolicy: 'any', threshold: 12, intervalMs: 1000 } });
   // The old leader's warnings, to tell whether it saw Redis refuse its write itself.
   const oldLeaderWarnings: string[] = [];

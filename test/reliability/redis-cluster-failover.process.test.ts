@@ -1,12 +1,12 @@
 import type { Cluster } from 'ioredis';
-import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../support/noise-budget';
+import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../../harness/noise-budget';
 import { nodeFigures, printFigures } from '../support/attempt-figures';
-import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
-import { waitFor } from '../support/wait';
+import { closeAllAuthServers, createAccount, spawnAuthServer } from '../../harness/authserver';
+import { waitFor } from '../../harness/wait';
 import { gauge, leaders } from '../support/sidecar-metrics';
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { onePerAttempt, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { onePerAttempt, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';

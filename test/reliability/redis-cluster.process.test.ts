@@ -1,11 +1,11 @@
 import type { Cluster } from 'ioredis';
-import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS, LEADER_ENV } from '../support/noise-budget';
-import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
+import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS, LEADER_ENV } from '../../harness/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
 import { runCli } from '../support/cli';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../harness/wait';
 import { startRedisCluster, type TestCluster } from '../support/redis-cluster';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';

@@ -1,12 +1,12 @@
 import Redis from 'ioredis';
-import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../support/noise-budget';
-import { closeAllAuthServers, createAccount, spawnAuthServer } from '../support/authserver';
+import { BUSY_INTERVAL_MS, heartbeatsWaitMs, LEADER_ENV } from '../../harness/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer } from '../../harness/authserver';
 import { attemptsMade, nodeFigures, printFigures, waitForMoreAttempts } from '../support/attempt-figures';
 import { PausableProxy } from '../support/pausable-proxy';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../harness/wait';
 import { disposeSentinelGroups, startSentinelGroup, type SentinelGroup } from '../support/redis-sentinel';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { recordedAttempts, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { recordedAttempts, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 

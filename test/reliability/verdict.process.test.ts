@@ -3,13 +3,13 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import type { StatusJson } from '../../daemon/view/status-json';
-import { createAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
+import { createAccount, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../../harness/authserver';
 import { runCli } from '../support/cli';
-import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS, LEADER_ENV } from '../support/noise-budget';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
+import { heartbeatsWaitMs, HEALTHY_INTERVAL_MS, LEADER_ENV } from '../../harness/noise-budget';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
 import { gauge } from '../support/sidecar-metrics';
-import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { readNode, recordedAttempts, registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 
 /**
  * Nothing unknown fails a project, and no registration is rolled back, with real sidecars, a real Redis and the reference server as an operator

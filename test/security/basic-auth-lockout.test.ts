@@ -6,7 +6,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { SidecarServer } from '../../daemon/http/sidecar-server';
 import { loadWebConfig } from '../../daemon/http/web-config';
-import { request, type HttpAnswer } from '../support/authserver';
+import { request, type HttpAnswer } from '../../harness/authserver';
 
 /**
  * Basic auth of the sidecar's endpoints over real HTTP cannot lock Prometheus out.

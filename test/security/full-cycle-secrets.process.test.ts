@@ -2,12 +2,12 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { BUSY_INTERVAL_MS, heartbeatsWaitMs } from '../support/noise-budget';
-import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
+import { BUSY_INTERVAL_MS, heartbeatsWaitMs } from '../../harness/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
 import { runCli, type CliRun } from '../support/cli';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { readNode, startSidecar, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { readNode, startSidecar, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 import { ProjectKeys } from '../../shared/redis/keys';
 
 /**

@@ -5,8 +5,8 @@ import { closeRedis, connectOrExplain, createRedis, RedisUnreachableError, type 
 import { CaptureProxy } from '../support/capture-proxy';
 import { startRedisCluster } from '../support/redis-cluster';
 import { disposeSecuredSentinels, startSecuredSentinel } from '../support/redis-sentinel';
-import { disposeAllRedis, startRedis, type TestRedis } from '../support/redis-server';
-import { writeCertificates, type CertificateFiles } from '../support/tls';
+import { disposeAllRedis, startRedis, type TestRedis } from '../../harness/redis-server';
+import { writeCertificates, type CertificateFiles } from '../../harness/tls';
 
 /**
  * Redis with TLS and passwords in all three modes, against real `redis-server`

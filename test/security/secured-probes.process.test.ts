@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
-import { cleanEnv, createAccount, request, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../support/authserver';
-import { waitFor } from '../support/wait';
-import { track } from '../support/process-registry';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { registerProject, startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';
-import { writeCertificates, type CertificateFiles } from '../support/tls';
+import { cleanEnv, createAccount, request, spawnAuthServer, TEST_ADMIN_TOKEN, type ChildAuthServer } from '../../harness/authserver';
+import { waitFor } from '../../harness/wait';
+import { track } from '../../harness/process-registry';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { registerProject, startSidecar, testKeyDir, type Sidecar } from '../../harness/sidecar';
+import { writeCertificates, type CertificateFiles } from '../../harness/tls';
 
 /**
  * A real sidecar process with TLS and basic auth on (CLOUDAUTH_WEB_CONFIG_FILE): its

@@ -5,13 +5,13 @@ import Redis from 'ioredis';
 import { registerCredential } from '../../daemon/credentials/register-credential';
 import { ProjectKeys } from '../../shared/redis/keys';
 import type { StatusJson } from '../../daemon/view/status-json';
-import { closeAllAuthServers, createAccount, request, spawnAuthServer } from '../support/authserver';
+import { closeAllAuthServers, createAccount, request, spawnAuthServer } from '../../harness/authserver';
 import { CaptureProxy } from '../support/capture-proxy';
-import { waitFor } from '../support/wait';
+import { waitFor } from '../../harness/wait';
 import { disposeSecuredSentinels, startSecuredSentinel } from '../support/redis-sentinel';
-import { disposeAllRedis, startRedis } from '../support/redis-server';
-import { startSidecar, testKeyDir, type Sidecar } from '../support/sidecar';
-import { writeCertificates, type CertificateFiles } from '../support/tls';
+import { disposeAllRedis, startRedis } from '../../harness/redis-server';
+import { startSidecar, testKeyDir, type Sidecar } from '../../harness/sidecar';
+import { writeCertificates, type CertificateFiles } from '../../harness/tls';
 
 /**
  * The whole sidecar process secured end to end, every setting through its

@@ -1,4 +1,7 @@
-import { byCode, byName, CATALOG, CONNECTION_FAILED, CREDENTIAL_UNREADABLE, INCORRECT_LICENSE_FORMAT, KNOWN_CODES } from '../../shared/catalog';
+import { byCode, byName, CATALOG, CONNECTION_FAILED, CREDENTIAL_UNREADABLE, INCORRECT_LICENSE_FORMAT } from '../../shared/catalog';
+
+/** The catalog's numeric codes, in table order. */
+const KNOWN_CODES: readonly number[] = CATALOG.flatMap((e) => (e.code === null ? [] : [e.code]));
 
 const SPEC_TABLE: Array<[number, string]> = [
   [10000, 'JSON_PARSER_ERROR'],

@@ -4,7 +4,7 @@ import { createLogger } from '../../shared/logger';
 
 /**
  * The change-event contract: every event type is accepted with its fields, as the Lua
- * scripts publish it (cjson's encoding, or the literal JSON register-5.lua writes); a
+ * scripts publish it (cjson's encoding; published-events.test.ts runs the publishers); a
  * message that is not JSON, has no known type, or lacks a field or has one of the wrong
  * kind is refused, quietly for an unknown type and with a warning naming the fields for
  * a known one; and which events make the aggregator read the project again.

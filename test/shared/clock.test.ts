@@ -1,5 +1,5 @@
 import { every } from '../../shared/clock';
-import { FakeClock } from '../support/fake-clock';
+import { FakeClock } from '../../harness/fake-clock';
 
 /**
  * `every` (the election's renew period, the aggregator's sweep) fires once per period a

@@ -1,19 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { definedScripts, LuaReplyError, LuaScript } from '../../shared/redis/lua-script';
+import { LuaReplyError, LuaScript } from '../../shared/redis/lua-script';
 import { packageRoot } from '../../shared/package-root';
-import { disposeAllRedis, startRedis, type TestRedis } from '../support/redis-server';
-// Every module that defines a script, so definedScripts() holds them all.
-import '../../daemon/agent/attempt-recorder';
-import '../../daemon/agent/recovery';
-import '../../daemon/authserver/account-store';
-import '../../daemon/aggregator/leader-election';
-import '../../daemon/aggregator/status-writer';
-import '../../daemon/cli/actions/unbind';
-import '../../daemon/credentials/credential-switch';
-import '../../daemon/credentials/register-credential';
-import '../../daemon/view/corrupt-record-log';
+import { disposeAllRedis, startRedis, type TestRedis } from '../../harness/redis-server';
 
 /**
  * The contract between the Lua files and their typed wrappers: every script has one
@@ -24,11 +14,17 @@ import '../../daemon/view/corrupt-record-log';
 const ROOT = packageRoot();
 const PRELUDE = 'shared/redis/lua/prelude.lua';
 
-function luaFiles(dir: string): string[] {
+function filesUnder(dir: string, extension: string): string[] {
   return readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && e.name.endsWith('.lua'))
+    .filter((e) => e.isFile() && e.name.endsWith(extension))
     .map((e) => path.relative(ROOT, path.join(e.parentPath, e.name)));
 }
+const luaFiles = (dir: string): string[] => filesUnder(dir, '.lua');
+
+/** Each wrapper of the product, read from its source: the module that defines it and the script file it names. */
+const WRAPPERS = [...filesUnder('daemon', '.ts'), ...filesUnder('shared', '.ts')].flatMap((module) =>
+  [...readFileSync(path.join(ROOT, module), 'utf8').matchAll(/new LuaScript\(\{\s*file:\s*'([^']+)'/g)].map((m) => ({ module, file: m[1] as string })),
+);
 
 describe('Lua scripts and their wrappers', () => {
   // The prelude is no script of its own: every script starts with it (lua-script.ts).
@@ -37,7 +33,16 @@ describe('Lua scripts and their wrappers', () => {
   it('the prelude touches no key: it only defines functions the scripts call', () => {
     const prelude = readFileSync(path.join(ROOT, PRELUDE), 'utf8');
     expect(prelude).not.toMatch(/KEYS\[|ARGV\[/);
-    expect(definedScripts().every((s) => s.lua.startsWith(prelude))).toBe(true);
+    // Every wrapper is made by this one constructor, which puts the prelude first.
+    const dir = path.join(ROOT, '.tmp', 'lua-prelude');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'plain-0.lua'), '--[[\n  returns 1\n]]\nreturn 1\n');
+    try {
+      const script = new LuaScript({ file: path.relative(ROOT, path.join(dir, 'plain-0.lua')), keys: [], args: [], reply: (raw, c) => c.integer(raw) });
+      expect(script.lua.startsWith(prelude)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each(files)("%s writes out none of the prelude's snippets: Redis time in ms, the key-type check, the damaged-key reply", (file) => {
@@ -52,11 +57,11 @@ describe('Lua scripts and their wrappers', () => {
   });
 
   it('every script file has exactly one typed wrapper', () => {
-    // Scripts the other tests here make under .tmp are not the product's.
-    const wrapped = definedScripts()
-      .map((s) => s.file)
-      .filter((f) => !f.startsWith('.tmp'));
-    expect([...wrapped].sort()).toEqual(files);
+    expect(WRAPPERS.map((w) => w.file).sort()).toEqual(files);
+  });
+
+  it.each([...new Set(WRAPPERS.map((w) => w.module))])('the wrappers of %s match their scripts (the constructor refuses one that does not)', async (module) => {
+    await expect(import(path.join(ROOT, module))).resolves.toBeDefined();
   });
 
   it.each(files)('%s publishes only to a channel it takes as a KEY', (file) => {

@@ -10,9 +10,9 @@ import { parseChangeEvent, type ChangeEvent } from '../../shared/redis/change-ev
 import { ProjectKeys } from '../../shared/redis/keys';
 import { writeKeyPairs } from '../support/key-dirs';
 import { recordDirect } from '../support/record-direct';
-import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../support/redis-server';
-import { startCandidate } from '../support/sidecar-parts';
-import { waitFor } from '../support/wait';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
+import { startCandidate } from '../../harness/sidecar-parts';
+import { waitFor } from '../../harness/wait';
 
 /**
  * The change-event contract checked where events leave, not only where they arrive:

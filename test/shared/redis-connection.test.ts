@@ -1,6 +1,6 @@
 import { closeRedis, connectOrExplain, createRedis, RedisUnreachableError } from '../../shared/redis/connection';
-import { freePort } from '../support/ports';
-import { redisConfig } from '../support/sidecar-parts';
+import { freePort } from '../../harness/ports';
+import { redisConfig } from '../../harness/sidecar-parts';
 
 /**
  * A CLI connection that Redis refuses must leave nothing that keeps the process

@@ -11,7 +11,7 @@ import {
   stringList,
   stringValue,
 } from '../../shared/redis/replies';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
 
 /**
  * The one way replies are read: a batch's values in order, the first error thrown

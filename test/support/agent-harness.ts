@@ -12,10 +12,10 @@ import { loadConfig } from '../../shared/config/load';
 import { createLogger } from '../../shared/logger';
 import { closeRedis, createRedis, type RedisClient } from '../../shared/redis/connection';
 import { ProjectKeys } from '../../shared/redis/keys';
-import { FakeClock } from './fake-clock';
+import { FakeClock } from '../../harness/fake-clock';
 import { HeldAuthClient, OK_ANSWER } from './held-auth-client';
-import { waitFor } from './wait';
-import { testPrefix } from './redis-server';
+import { waitFor } from '../../harness/wait';
+import { testPrefix } from '../../harness/redis-server';
 
 /**
  * One node agent in this process, as the daemon builds it, on a real Redis and a real
@@ -35,6 +35,8 @@ export interface AgentUnderTest {
   registry: Registry;
   /** The agent's log lines so far (msg fields). */
   logs(): string[];
+  /** The agent's log lines so far, whole (every field). */
+  logEntries(): Array<Record<string, unknown>>;
   /** The node's BullMQ queue, for looking at its jobs. */
   queue(): Queue;
   /** Closes the agent and its connections (idempotent). */
@@ -93,11 +95,16 @@ export async function startAgent(setup: AgentSetup): Promise<AgentUnderTest> {
   const clock = setup.clock ?? new FakeClock(Date.now());
   const auth = setup.auth ?? new HeldAuthClient();
   const lines: string[] = [];
+  const entries: Array<Record<string, unknown>> = [];
   const logger = createLogger({
     level: 'debug',
     destination: new Writable({
       write: (chunk: Buffer, _e, cb) => {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push((JSON.parse(line) as { msg: string }).msg);
+        for (const line of chunk.toString().split('\n').filter(Boolean)) {
+          const entry = JSON.parse(line) as Record<string, unknown> & { msg: string };
+          entries.push(entry);
+          lines.push(entry.msg);
+        }
         cb();
       },
     }),
@@ -114,6 +121,7 @@ export async function startAgent(setup: AgentSetup): Promise<AgentUnderTest> {
     redis,
     registry,
     logs: () => [...lines],
+    logEntries: () => [...entries],
     queue: () => {
       const q = new Queue(queueName(nodeId), { connection: bull, prefix: keys.bullPrefix });
       queues.push(q);

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { closeAllAgents } from './agent-harness';
-import { disposeAllRedis, startRedis } from './redis-server';
+import { disposeAllRedis, startRedis } from '../../harness/redis-server';
 
 // Jest hooks live here, apart from agent-harness.ts, as candidate-suite.ts does for the
 // aggregator's candidates.

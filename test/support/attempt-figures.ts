@@ -1,8 +1,8 @@
 import type { RedisClient } from '../../shared/redis/connection';
 import type { ProjectKeys } from '../../shared/redis/keys';
 import { slotOfAttemptId } from '../../daemon/agent/schedule';
-import { waitFor } from './wait';
-import { onePerAttempt, type Sidecar } from './sidecar';
+import { waitFor } from '../../harness/wait';
+import { onePerAttempt, type Sidecar } from '../../harness/sidecar';
 
 /**
  * The figures the reliability tests print: for each node, the attempts its sidecar

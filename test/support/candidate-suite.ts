@@ -1,9 +1,9 @@
 import Redis from 'ioredis';
-import { disposeAllRedis, startRedis, type TestRedis } from './redis-server';
-import type { Candidate } from './sidecar-parts';
+import { disposeAllRedis, startRedis, type TestRedis } from '../../harness/redis-server';
+import type { Candidate } from '../../harness/sidecar-parts';
 
-// Jest hooks live here, apart from sidecar-parts.ts, which the benchmarks compile
-// without jest's globals (tsconfig.bench.json).
+// Jest hooks live here, apart from harness/sidecar-parts.ts, which the benchmarks
+// compile without jest's globals (tsconfig.bench.json).
 
 export interface CandidateHarness {
   readonly server: TestRedis;

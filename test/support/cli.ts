@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
-import { assertBuilt, cleanEnv, CLI_ENTRY } from './authserver';
-import { track } from './process-registry';
+import { assertBuilt, cleanEnv, CLI_ENTRY } from '../../harness/authserver';
+import { track } from '../../harness/process-registry';
 
 /** What a finished process left: its exit code or signal, and all it wrote. */
 export interface CliRun {

@@ -1,9 +1,9 @@
 import Redis from 'ioredis';
-import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from './authserver';
-import { LEADER_ENV } from './noise-budget';
-import { disposeAllRedis, startRedis, testPrefix } from './redis-server';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
+import { LEADER_ENV } from '../../harness/noise-budget';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
 import { leaders as leadersOf } from './sidecar-metrics';
-import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from './sidecar';
+import { registerProject, startSidecar, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 import type { StatusJson } from '../../daemon/view/status-json';
 
 /**

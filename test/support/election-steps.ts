@@ -1,11 +1,11 @@
 import { ProjectKeys } from '../../shared/redis/keys';
 import type { DemotionReason, ElectionState } from '../../daemon/aggregator/leader-election';
 import type { CandidateHarness } from './candidate-suite';
-import { FakeClock } from './fake-clock';
+import { FakeClock } from '../../harness/fake-clock';
 import { PausableProxy } from './pausable-proxy';
-import { waitFor } from './wait';
-import { testPrefix } from './redis-server';
-import { startCandidate, type Candidate } from './sidecar-parts';
+import { waitFor } from '../../harness/wait';
+import { testPrefix } from '../../harness/redis-server';
+import { startCandidate, type Candidate } from '../../harness/sidecar-parts';
 
 /**
  * The steps of the leader-election cases (test/aggregator/leader-election-cases.test.ts)

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import Redis, { Cluster } from 'ioredis';
-import { STALL_MS } from './noise-budget';
-import { freePort } from './ports';
-import { waitFor } from './wait';
-import { startRedis, type RedisServerOptions, type TestRedis } from './redis-server';
+import { STALL_MS } from '../../harness/noise-budget';
+import { freePort } from '../../harness/ports';
+import { waitFor } from '../../harness/wait';
+import { startRedis, type RedisServerOptions, type TestRedis } from '../../harness/redis-server';
 
 /**
  * A Redis Cluster for tests: `primaries` redis-server processes with

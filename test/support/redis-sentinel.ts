@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { STALL_MS } from './noise-budget';
-import { freePort } from './ports';
-import { waitFor, waitForPort } from './wait';
-import { track } from './process-registry';
-import { startRedis, type TestRedis } from './redis-server';
-import type { CertificateFiles } from './tls';
+import { STALL_MS } from '../../harness/noise-budget';
+import { freePort } from '../../harness/ports';
+import { waitFor, waitForPort } from '../../harness/wait';
+import { track } from '../../harness/process-registry';
+import { startRedis, type TestRedis } from '../../harness/redis-server';
+import type { CertificateFiles } from '../../harness/tls';
 
 /**
  * A Sentinel-monitored Redis for fail-over tests: a primary, one replica and three

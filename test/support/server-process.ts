@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { waitFor } from './wait';
-import { track } from './process-registry';
+import { waitFor } from '../../harness/wait';
+import { track } from '../../harness/process-registry';
 
 /**
  * A server binary of the Prometheus family (prometheus, alertmanager) run for a test:

@@ -1,5 +1,5 @@
-import { sleep } from './wait';
-import type { Sidecar } from './sidecar';
+import { sleep } from '../../harness/wait';
+import type { Sidecar } from '../../harness/sidecar';
 
 /**
  * What the fault tests read from sidecars' /metrics: who says it leads, and a gauge's

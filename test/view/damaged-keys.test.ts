@@ -5,10 +5,10 @@ import { CorruptRecordLog } from '../../daemon/view/corrupt-record-log';
 import { ProjectViewReader } from '../../daemon/view/project-view';
 import { DamagedKeyError } from '../../shared/redis/damaged-key-error';
 import { ProjectKeys } from '../../shared/redis/keys';
-import { reason, writeCredential, writeNodeRecord } from '../support/node-records';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { silentLog } from '../support/sidecar-parts';
-import { testKeyDir } from '../support/sidecar';
+import { reason, writeCredential, writeNodeRecord } from '../../harness/node-records';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { silentLog } from '../../harness/sidecar-parts';
+import { testKeyDir } from '../../harness/sidecar';
 
 /**
  * Damaged keys, for the readers and the other writers: a key of the wrong type is

@@ -4,9 +4,9 @@ import { ProjectViewReader } from '../../daemon/view/project-view';
 import type { FailurePolicy } from '../../daemon/view/compute-view';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { fuzzParameters, fuzzSeed } from '../support/fuzz';
-import { reason, writeCredential, writeNodeRecord } from '../support/node-records';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { silentLog } from '../support/sidecar-parts';
+import { reason, writeCredential, writeNodeRecord } from '../../harness/node-records';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { silentLog } from '../../harness/sidecar-parts';
 
 /**
  * The property of the rule (SPEC R5, R6): for random projects — a policy, a

@@ -1,9 +1,9 @@
 import Redis from 'ioredis';
-import { heartbeatsWaitMs, LEADER_ENV } from '../support/noise-budget';
-import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../support/authserver';
-import { waitFor } from '../support/wait';
-import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
-import { registerProject, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../support/sidecar';
+import { heartbeatsWaitMs, LEADER_ENV } from '../../harness/noise-budget';
+import { closeAllAuthServers, createAccount, spawnAuthServer, type ChildAuthServer } from '../../harness/authserver';
+import { waitFor } from '../../harness/wait';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
+import { registerProject, startSidecars, testKeyDir, type ProjectFixture, type Sidecar } from '../../harness/sidecar';
 import type { StatusJson } from '../../daemon/view/status-json';
 
 /**

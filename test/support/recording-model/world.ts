@@ -22,9 +22,9 @@ import type { Config } from '../../../shared/config/compile';
 import type { ChangeEvents } from '../../../shared/redis/change-event-subscriber';
 import { createLogger, type Logger } from '../../../shared/logger';
 import { ProjectKeys } from '../../../shared/redis/keys';
-import { FakeClock } from '../fake-clock';
+import { FakeClock } from '../../../harness/fake-clock';
 import { writeKeyPairs } from '../key-dirs';
-import { testPrefix, type TestRedis } from '../redis-server';
+import { testPrefix, type TestRedis } from '../../../harness/redis-server';
 
 /**
  * The real system the recording model drives: one project on a real Redis, and per

@@ -1,20 +1,42 @@
 import { once } from 'node:events';
-import { monotonicClock, systemTimers, type Clock, type Timers } from '../../shared/clock';
-import { createRedis, closeRedis, type RedisClient } from '../../shared/redis/connection';
-import type { Config } from '../../shared/config/compile';
-import { createLogger } from '../../shared/logger';
-import type { ProjectKeys } from '../../shared/redis/keys';
-import { ChangeEvents } from '../../shared/redis/change-event-subscriber';
-import { LeaderElection, type DemotionReason } from '../../daemon/aggregator/leader-election';
-import { Aggregator } from '../../daemon/aggregator/aggregator';
-import { ProjectViewReader } from '../../daemon/view/project-view';
-import type { ViewPolicy } from '../../daemon/view/compute-view';
+import { monotonicClock, systemTimers, type Clock, type Timers } from '../shared/clock';
+import { createRedis, closeRedis, type RedisClient } from '../shared/redis/connection';
+import type { Config } from '../shared/config/compile';
+import { createLogger, type Logger } from '../shared/logger';
+import type { ProjectKeys } from '../shared/redis/keys';
+import { ChangeEvents } from '../shared/redis/change-event-subscriber';
+import { LeaderElection } from '../daemon/aggregator/leader-election';
+import { Aggregator } from '../daemon/aggregator/aggregator';
+import { ProjectViewReader } from '../daemon/view/project-view';
+import type { ViewPolicy } from '../daemon/view/compute-view';
 
 /** The aggregator half of a sidecar, wired as the daemon wires it, for tests. */
 export const silentLog = createLogger({ level: 'silent' });
 
 /** The clock and timers the daemon gives the election and the aggregator. */
 export const realTime: { readonly clock: Clock; readonly timers: Timers } = Object.freeze({ clock: monotonicClock, timers: systemTimers });
+
+/** The line the election logs each time it stops leading, with the `reason` (a DemotionReason). */
+const STEPPED_DOWN = 'Stepped down as aggregator leader';
+
+/**
+ * A logger for an election that keeps the reason of each step-down as the election
+ * logs it: a test sees a demotion where an operator does, in the log, and the election
+ * needs no hook for tests. Its other lines go nowhere.
+ */
+export function stepDownLog(): { readonly log: Logger; readonly reasons: string[] } {
+  const reasons: string[] = [];
+  const log = createLogger({
+    level: 'info',
+    destination: {
+      write(line: string): void {
+        const entry = JSON.parse(line) as { part?: unknown; msg?: unknown; reason?: unknown };
+        if (entry.part === 'leader-election' && entry.msg === STEPPED_DOWN) reasons.push(String(entry.reason));
+      },
+    },
+  });
+  return { log, reasons };
+}
 
 export function redisConfig(url: string, keyPrefix: string): Config['redis'] {
   return {
@@ -54,8 +76,10 @@ export interface Candidate {
   election: LeaderElection;
   reader: ProjectViewReader;
   aggregator: Aggregator | undefined;
+  /** The epoch of each election won, in order (the election's `elected` event, which the aggregator also hears). */
   elected: number[];
-  demoted: DemotionReason[];
+  /** The reason of each step-down, in order, as the election logged it. */
+  demoted: string[];
   close(): Promise<void>;
 }
 
@@ -72,13 +96,13 @@ export async function startCandidate(options: CandidateOptions): Promise<Candida
   const events = new ChangeEvents({ subscriber, keys: options.keys, log: silentLog });
   await events.start();
   const elected: number[] = [];
-  const demoted: DemotionReason[] = [];
+  const stepDowns = stepDownLog();
   const time = { clock: options.clock ?? realTime.clock, timers: options.timers ?? realTime.timers };
   const election = new LeaderElection({
     redis,
     events,
     keys: options.keys,
-    log: silentLog,
+    log: stepDowns.log,
     nodeId: options.nodeId,
     leaseMs: options.leaseMs ?? 1000,
     renewMs: options.renewMs ?? 200,
@@ -90,7 +114,6 @@ export async function startCandidate(options: CandidateOptions): Promise<Candida
     : undefined;
   aggregator?.start();
   election.on('elected', (epoch: number) => elected.push(epoch));
-  election.on('demoted', (reason: DemotionReason) => demoted.push(reason));
   await election.start();
   return {
     redis,
@@ -100,7 +123,7 @@ export async function startCandidate(options: CandidateOptions): Promise<Candida
     reader,
     aggregator,
     elected,
-    demoted,
+    demoted: stepDowns.reasons,
     close: async () => {
       await aggregator?.close();
       await election.close();

@@ -1,2 +1,2 @@
 // The demo needs free ports too; one implementation serves both.
-export { freePort } from '../../daemon/demo/free-port';
+export { freePort } from '../daemon/demo/free-port';

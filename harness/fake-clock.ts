@@ -1,4 +1,4 @@
-import type { Clock, Timer, Timers } from '../../shared/clock';
+import type { Clock, Timer, Timers } from '../shared/clock';
 
 /**
  * A clock and its timers that move only when a test says so: `advance(ms)` fires every

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
-import { packageRoot } from '../../shared/package-root';
+import { packageRoot } from '../shared/package-root';
 import { track } from './process-registry';
 import { waitFor } from './wait';
 
@@ -9,7 +9,8 @@ import { waitFor } from './wait';
  * in its own process, loaded from dist/ (`npm run build`), for tests that SIGSTOP or
  * SIGKILL a leader and for the failover benchmark. It writes one JSON line per event:
  * `{ready}`, `{elected, at, instance}` (Date.now() when it became leader),
- * `{demoted, isLeader}`, with `reportMs` a periodic `{isLeader}`, and
+ * `{demoted, isLeader}` (the reason of a step-down, read from the election's log line
+ * as an operator reads it), with `reportMs` a periodic `{isLeader}`, and
  * `{closed}` after a graceful SIGTERM, on which it closes like the daemon: election
  * first, so the lease is released and the release published.
  */
@@ -25,15 +26,19 @@ const { Aggregator } = require(root + '/dist/daemon/aggregator/aggregator.js');
 const { ProjectViewReader } = require(root + '/dist/daemon/view/project-view.js');
 const keys = new ProjectKeys(process.env.BENCH_PREFIX, process.env.BENCH_PROJECT);
 const cfg = { url: process.env.BENCH_URL, sentinels: [], sentinelName: 'm', clusterNodes: [], keyPrefix: process.env.BENCH_PREFIX };
-const log = createLogger({ level: 'silent' });
+const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
+let election;
+const log = createLogger({ level: 'info', destination: { write(line) {
+  const entry = JSON.parse(line);
+  if (entry.part === 'leader-election' && entry.msg === 'Stepped down as aggregator leader') say({ demoted: entry.reason, isLeader: election.isLeader });
+} } });
 const redis = createRedis(cfg, { purpose: 'command' });
 const subscriber = createRedis(cfg, { purpose: 'subscriber' });
 const events = new ChangeEvents({ subscriber, keys, log });
-const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
 (async () => {
   await new Promise((r) => redis.once('ready', r));
   await events.start();
-  const election = new LeaderElection({ redis, events, keys, log, nodeId: process.env.BENCH_NAME,
+  election = new LeaderElection({ redis, events, keys, log, nodeId: process.env.BENCH_NAME,
     leaseMs: Number(process.env.BENCH_LEASE_MS), renewMs: Number(process.env.BENCH_RENEW_MS),
     clock: monotonicClock, timers: systemTimers });
   const reader = new ProjectViewReader({ redis, keys, log, policy: { failurePolicy: 'any', threshold: 12, intervalMs: 7200000 } });
@@ -41,7 +46,6 @@ const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
   const aggregator = new Aggregator({ redis, events, election, reader, log, ...tuning, clock: monotonicClock, timers: systemTimers });
   aggregator.start();
   election.on('elected', (epoch) => say({ elected: epoch, at: Date.now(), instance: election.instance }));
-  election.on('demoted', (reason) => say({ demoted: reason, isLeader: election.isLeader }));
   await election.start();
   say({ ready: true, leader: election.isLeader });
   if (process.env.BENCH_REPORT_MS) {

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { disposeAllRedis, startRedis, testPrefix } from './redis-server';
+import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
 
 afterAll(disposeAllRedis);
 

@@ -1,6 +1,6 @@
-import type { RedisClient } from '../../shared/redis/connection';
-import type { ProjectKeys } from '../../shared/redis/keys';
-import type { Reason } from '../../shared/redis/records';
+import type { RedisClient } from '../shared/redis/connection';
+import type { ProjectKeys } from '../shared/redis/keys';
+import type { Reason } from '../shared/redis/records';
 
 /**
  * Writes node records in exactly the format of shared/redis/records.ts, as the
