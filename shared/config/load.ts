@@ -13,7 +13,11 @@ export { ConfigError };
  * reported in one `ConfigError` (exit code 2), so an operator fixes them all at once.
  */
 
-export type Requirement = 'project' | 'daemon' | 'authserver';
+/**
+ * `authenticate`: what a command that authenticates as this node needs besides the
+ * project (`register` checking the password): the daemon's server and node keys.
+ */
+export type Requirement = 'project' | 'daemon' | 'authserver' | 'authenticate';
 
 export interface LoadOptions {
   file?: string;
@@ -157,11 +161,13 @@ function crossChecks(c: Config, require: Requirement[]): string[] {
   if ((needs.has('project') || needs.has('daemon')) && !c.project) {
     problems.push(`${where('project')}: is required: set the FDL project name`);
   }
-  if (needs.has('daemon')) {
-    if (!c.product.version) problems.push(`${where('product.version')}: is required by the daemon: set the FDL product version, e.g. 4.1.5`);
-    if (!c.authServer.url)
-      problems.push(`${where('authServer.url')}: is required by the daemon: set the authorization server URL, e.g. https://register.fanruan.com`);
-    if (!c.node.id) problems.push(`${where('node.id')}: is required by the daemon: set this node's id`);
+  if (needs.has('daemon') || needs.has('authenticate')) {
+    // register checks the password as this node: it needs what the daemon sends, and
+    // says how to go without (a site whose firewall is not open yet).
+    const by = needs.has('daemon') ? 'by the daemon' : 'to check the password with the server (or register with --no-verify)';
+    if (!c.product.version) problems.push(`${where('product.version')}: is required ${by}: set the FDL product version, e.g. 4.1.5`);
+    if (!c.authServer.url) problems.push(`${where('authServer.url')}: is required ${by}: set the authorization server URL, e.g. https://register.fanruan.com`);
+    if (!c.node.id) problems.push(`${where('node.id')}: is required ${by}: set this node's id`);
   }
   if (needs.has('authserver')) {
     if (!c.authserver.adminToken) problems.push(`${where('authserver.adminToken')}: is required by authserver: set a long random bearer token`);
@@ -175,7 +181,7 @@ function crossChecks(c: Config, require: Requirement[]): string[] {
     problems.push(`${where('leader.renew')}: must be at least 10ms and at most half of leader.lease (${c.leader.leaseMs} ms)`);
   }
   if (c.leader.leaseMs < 100) problems.push(`${where('leader.lease')}: must be at least 100ms`);
-  if (needs.has('daemon') && c.authServer.url) {
+  if ((needs.has('daemon') || needs.has('authenticate')) && c.authServer.url) {
     const url = new URL(c.authServer.url);
     if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !c.authServer.allowHttp) {
       problems.push(
