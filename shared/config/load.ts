@@ -69,12 +69,17 @@ export function loadConfig(options: LoadOptions = {}): Config {
   /** Keys the schema found invalid: the cross-checks see their defaults and say nothing of them. */
   let invalid: string[] = [];
 
+  // Whether redis.url was given anywhere: a CLI run without its environment file says
+  // so instead of quietly using the default (cli-redis.ts).
+  let redisUrlSet = env.CLOUDAUTH_REDIS_URL !== undefined || options.overrides?.['redis.url'] !== undefined;
   if (options.file) {
     if (!existsSync(options.file)) {
       throw new ConfigError([`config file ${options.file} does not exist: pass an existing file to --config`]);
     }
     try {
-      config.load(JSON.parse(readFileSync(options.file, 'utf8')) as object);
+      const fromFile = JSON.parse(readFileSync(options.file, 'utf8')) as { redis?: { url?: unknown } } | null;
+      config.load(fromFile as object);
+      if (fromFile?.redis?.url !== undefined) redisUrlSet = true;
     } catch (error) {
       const reason = error instanceof SyntaxError ? `is not valid JSON (${error.message})` : `cannot be read (${(error as Error).message})`;
       throw new ConfigError([`config file ${options.file} ${reason}`]);
@@ -108,7 +113,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
 
   let compiled: Config;
   try {
-    compiled = compileConfig(config.getProperties(), env);
+    compiled = compileConfig(config.getProperties(), env, redisUrlSet);
   } catch (error) {
     throw new ConfigError([...problems, (error as Error).message]);
   }

@@ -27,7 +27,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const log = cliLogger(cfg.log.level === 'info' ? 'warn' : cfg.log.level, 'failures');
   const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
   const details = ctx.values.details === true;
-  return withCliRedis(cfg.redis, 'failures', log, async (redis) => {
+  return withCliRedis(cfg.redis, 'failures', log, ctx.stderr, async (redis) => {
     const corrupt = new CorruptRecordLog(log);
     const entries = await readFailures(redis, keys, { node, limit }, corrupt);
     if (ctx.values.json === true) {

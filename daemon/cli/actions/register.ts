@@ -44,7 +44,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const log = cliLogger(cfg.log.level, 'register');
   const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
 
-  return withCliRedis(cfg.redis, 'register', log, async (redis) => {
+  return withCliRedis(cfg.redis, 'register', log, ctx.stderr, async (redis) => {
     const password = await readPassword(ctx, fromStdin);
     plaintextBytes(password);
     if (verify) {
