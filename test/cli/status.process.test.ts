@@ -193,7 +193,7 @@ describe('fdl-cloudauth failures', () => {
       removed: keys.removed,
       events: keys.events,
     };
-    expect(await REMOVE_NODE.run(admin, removed, { nodeId: 'old', historyRetentionS: 60 })).toBe(true);
+    expect(await REMOVE_NODE.run(admin, removed, { nodeId: 'old', historyRetentionS: 60, nodePrefix: keys.node(''), bound: '-' })).toBe(true);
     const run = await cli(['failures', '--node', 'old']);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
