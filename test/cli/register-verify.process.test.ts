@@ -129,6 +129,20 @@ describe('register checks the password before it stores', () => {
     expect(await keysUnder(prefix)).toEqual([]);
   });
 
+  it('says a missing key file before it asks the server, so the check binds nothing', async () => {
+    const prefix = testPrefix('regv');
+    const missing = path.join(keyDir(), '..', 'no-keys-here');
+    const run = await runCli(
+      ['register', '--account', ACCOUNT, '--password-stdin'],
+      nodeEnv(prefix, 'reg-n7', { CLOUDAUTH_KEY_DIR: missing }),
+      `${PASSWORD}\n`,
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(path.join(missing, 'rsa-public.pem'));
+    expect(await boundNodes(server.url, server.token, ACCOUNT)).not.toContain('reg-n7');
+    expect(await keysUnder(prefix)).toEqual([]);
+  });
+
   it('--no-verify stores without asking the server, and warns on a line of its own', async () => {
     const prefix = testPrefix('regv');
     const env = nodeEnv(prefix, 'reg-n6');

@@ -1,4 +1,6 @@
 import { plaintextBytes } from '../../../shared/crypto/encoding';
+import { isAlgorithm } from '../../../shared/crypto/cipher';
+import { loadPublicKey } from '../../../shared/crypto/key-files';
 import { describeRedis } from '../../../shared/redis/connection';
 import { withCliRedis } from '../cli-redis';
 import { ProjectKeys } from '../../../shared/redis/keys';
@@ -48,6 +50,10 @@ export async function run(ctx: CommandContext): Promise<number> {
     const password = await readPassword(ctx, fromStdin);
     plaintextBytes(password);
     if (verify) {
+      // The public key first: a missing key file is said before the server is asked,
+      // so a check never binds the node (or spends a wrong password) for nothing.
+      const stored = await redis.hget(keys.credential, 'algorithm').catch(() => null);
+      loadPublicKey(cfg.crypto.keyDir, isAlgorithm(stored) ? stored : cfg.crypto.algorithm);
       const check = await checkWithServer(cfg, account, password);
       if (!check.outcome.ok) {
         log.debug({ project: cfg.project, code: check.outcome.code, reason: check.outcome.name }, 'register refused by the authorization server');
