@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { byCode, byName, INCORRECT_LICENSE_FORMAT, type CatalogEntry } from '../../shared/catalog';
+import { byCode, byName, Codes, INCORRECT_LICENSE_FORMAT, type CatalogEntry } from '../../shared/catalog';
 import type { Config } from '../../shared/config/compile';
 import { ATTEMPT_BUDGET_MS, authenticate } from '../agent/authenticate';
 import { AuthClient } from '../protocol/auth-client';
@@ -74,6 +74,11 @@ export function describeRefusal(cfg: CheckConfig, account: string, check: Regist
     `  contact: ${entry.steps.contact}`,
     'nothing was stored: the project keeps its previous credential, if it had one.',
   ];
+  if (outcome.code === Codes.ACCOUNT_INPUT_ERROR) {
+    lines.push(
+      'Each wrong password counts on the server: after 10 in 15 minutes it refuses the account, the right password included, until the window passes.',
+    );
+  }
   if (outcome.transient) {
     lines.push(
       'If this site registers before its firewall lets it reach the server, `register --no-verify` stores the password unchecked ' +

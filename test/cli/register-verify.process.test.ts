@@ -69,10 +69,12 @@ describe('register checks the password before it stores', () => {
   it('refuses a wrong password with the catalog reason and its steps, and stores nothing', async () => {
     const prefix = testPrefix('regv');
     const run = await runCli(['register', '--account', ACCOUNT, '--password-stdin'], nodeEnv(prefix, 'reg-n1'), `${WRONG}\n`);
+    if (process.env.SHOW_CLI_OUTPUT) console.log(run.stderr);
     expect(run.code).toBe(1);
     expect(run.stdout).not.toContain('registered project');
     expect(run.stderr).toContain('30006 ACCOUNT_INPUT_ERROR');
     expect(run.stderr).toContain('nothing was stored');
+    expect(run.stderr).toContain('after 10 in 15 minutes');
     // The catalog's steps: what to check and what to change.
     expect(run.stderr).toMatch(/check: .*password/i);
     expect(run.stderr).toMatch(/change: /i);
