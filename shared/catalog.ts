@@ -122,7 +122,8 @@ const ENTRIES: CatalogEntry[] = [
     definition: 'the IP address is not within the allowed range',
     transient: false,
     steps: {
-      check: 'Check node.ip reported by this node (status shows the node) against the IP ranges of the license.',
+      check:
+        'Check the IP this node reports (node.ip; `fdl-cloudauth doctor` on that node prints it as "node IP reported", and `status` names the node) against the IP ranges of the license.',
       change: 'Set node.ip to the address the license allows, or move the node into the allowed range.',
       contact: `Ask ${FANRUAN} to add this node's IP range to the license.`,
     },

@@ -9,7 +9,8 @@ import type { Parsed } from './protocol-request';
  * (`allowedIP`) would otherwise silently mean "any IP".
  */
 export interface AccountRequest extends AccountSettings {
-  readonly password: string;
+  /** null: omitted, which keeps an existing account's password (refused for a new one by the store). */
+  readonly password: string | null;
 }
 
 const KNOWN = new Set(['account', 'password', 'capacity', 'expiresAt', 'status', 'allowedIps', 'allowedDomains', 'allowedAppNames', 'allowedVersions']);
@@ -56,9 +57,11 @@ export function parseAccountRequest(body: unknown): Parsed<AccountRequest> {
   if (typeof b.account !== 'string') problems.push('account is required: a string');
   else if (!ACCOUNT_NAME.test(account)) problems.push('account must be 1-64 letters, digits, ".", "_", "-" or "@"');
 
-  const password = typeof b.password === 'string' ? b.password : '';
-  if (typeof b.password !== 'string') problems.push('password is required: a string');
-  else if (password.length === 0 || password.length > 256) problems.push('password must be 1-256 characters');
+  // Omitted on an existing account: its password is kept (changing an allow-list needs
+  // no password); the store refuses to create an account without one.
+  const password = typeof b.password === 'string' ? b.password : null;
+  if (b.password !== undefined && typeof b.password !== 'string') problems.push('password must be a string (omit it to keep the stored one)');
+  else if (password !== null && (password.length === 0 || password.length > 256)) problems.push('password must be 1-256 characters');
 
   let capacity = 1;
   if (b.capacity !== undefined) {

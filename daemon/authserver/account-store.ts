@@ -1,6 +1,5 @@
 import type { RedisClient } from '../../shared/redis/connection';
 import { LuaScript, type ReplyCheck } from '../../shared/redis/lua-script';
-import { execAll } from '../../shared/redis/replies';
 
 /**
  * The reference server's state in Redis, so a restart loses nothing:
@@ -76,6 +75,17 @@ const UNBIND = new LuaScript({
   reply: statusAndCount,
 });
 
+const SAVE = new LuaScript({
+  file: 'daemon/authserver/lua/save-account-1.lua',
+  keys: ['account'],
+  args: ['passwordHash'],
+  variadic: true,
+  reply: (raw, check) => check.integer(raw),
+});
+
+/** What a save did: `no-account` when it kept a password of an account that does not exist (nothing written). */
+export type SaveResult = 'created' | 'replaced' | 'no-account';
+
 /** Bindings are per node id within a project; JSON keeps the pair unambiguous. */
 export function nodeKey(project: string, nodeId: string): string {
   return JSON.stringify([project, nodeId]);
@@ -103,12 +113,13 @@ export class AccountStore {
     return { account: `${base}:account`, bindings: `${base}:bindings` };
   }
 
-  /** Creates or replaces an account's settings; its bindings are kept. Returns true when created. */
-  async save(account: StoredAccount, nowMs: number): Promise<boolean> {
-    const key = this.keys(account.account).account;
+  /**
+   * Creates or replaces an account's settings; its bindings are kept. A null password
+   * hash keeps the stored one (an allow-list changed without the account's password).
+   */
+  async save(account: AccountSettings & { readonly passwordHash: string | null }, nowMs: number): Promise<SaveResult> {
     const fields: Record<string, string> = {
       account: account.account,
-      passwordHash: account.passwordHash,
       capacity: String(account.capacity),
       expiresAt: String(account.expiresAtMs),
       status: account.status,
@@ -118,10 +129,15 @@ export class AccountStore {
     if (account.allowedDomains) fields.allowedDomains = JSON.stringify(account.allowedDomains);
     if (account.allowedAppNames) fields.allowedAppNames = JSON.stringify(account.allowedAppNames);
     if (account.allowedVersions !== null) fields.allowedVersions = account.allowedVersions;
-    // DEL + HSET in one transaction: an allow-list left out of the new settings must
-    // not survive from the old ones, and no reader may see the account half-written.
-    const { values } = await execAll(this.redis.multi().exists(key).del(key).hset(key, fields));
-    return values[0] === 0;
+    // One script: no reader sees the account half-written, and a kept password is the
+    // one stored at that moment.
+    const reply = await SAVE.run(
+      this.redis,
+      { account: this.keys(account.account).account },
+      { passwordHash: account.passwordHash ?? '' },
+      Object.entries(fields).flat(),
+    );
+    return reply === 1 ? 'created' : reply === 0 ? 'replaced' : 'no-account';
   }
 
   async get(account: string): Promise<StoredAccount | undefined> {

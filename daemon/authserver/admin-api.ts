@@ -33,14 +33,25 @@ export class AdminApi {
         : undefined;
     if (!parsed.ok) return business(Codes.PARAM_INPUT_ERROR, parsed.problems.join('; '), undefined, { account });
     const { password, ...settings } = parsed.value;
-    const passwordHash = await hashPassword(password);
-    const created = await this.options.store.save({ ...settings, passwordHash }, this.options.clock.now());
-    this.options.logger.info({ account: settings.account, created, capacity: settings.capacity, status: settings.status }, 'account saved');
-    return ok(
-      created ? 'account created' : 'account replaced; bindings kept',
-      { ...(await this.view(settings.account)), created },
-      { account: settings.account },
+    const passwordHash = password === null ? null : await hashPassword(password);
+    const result = await this.options.store.save({ ...settings, passwordHash }, this.options.clock.now());
+    if (result === 'no-account') {
+      return business(
+        Codes.PARAM_INPUT_ERROR,
+        `password is required to create account ${settings.account} (omit it only to keep an existing account's)`,
+        undefined,
+        {
+          account,
+        },
+      );
+    }
+    const created = result === 'created';
+    this.options.logger.info(
+      { account: settings.account, created, passwordKept: password === null, capacity: settings.capacity, status: settings.status },
+      'account saved',
     );
+    const message = created ? 'account created' : password === null ? 'account replaced; bindings kept; password kept' : 'account replaced; bindings kept';
+    return ok(message, { ...(await this.view(settings.account)), created }, { account: settings.account });
   }
 
   private async view(account: string): Promise<Record<string, unknown> | undefined> {

@@ -11,7 +11,8 @@ import { decryptCredential, type StoredCredential } from './credential-store';
 /**
  * Unbinding a node (`fdl-cloudauth unbind`): frees its slot on the authorization
  * server (protocol v1 /v1/unbind, with the project's credential), then takes it out of
- * the project's view (remove-node-6.lua) and has its heartbeat schedule dropped (by
+ * the project's view (remove-node-6.lua, which also brings the slot count the other
+ * records hold up to date) and has its heartbeat schedule dropped (by
  * the agent's scheduler, handed in as `removeSchedule`), so a migrated node neither
  * holds a slot nor shows as stale. The server is asked first: when it refuses, nothing
  * in Redis changes.
@@ -19,7 +20,7 @@ import { decryptCredential, type StoredCredential } from './credential-store';
 export const REMOVE_NODE = new LuaScript({
   file: 'daemon/credentials/lua/remove-node-6.lua',
   keys: ['nodes', 'node', 'attempts', 'history', 'removed', 'events'],
-  args: ['nodeId', 'historyRetentionS'],
+  args: ['nodeId', 'historyRetentionS', 'nodePrefix', 'bound'],
   // 1 when the node was part of the project; the role of a key of the wrong type (nothing written).
   reply: (raw, check): boolean | { damaged: 'nodes' | 'removed' } => {
     const role = damagedRole(raw);
@@ -70,7 +71,10 @@ export async function unbindNode(o: UnbindOptions): Promise<UnbindResult> {
     removed: keys.removed,
     events: keys.events,
   };
-  const wasMember = await REMOVE_NODE.run(o.redis, removeKeys, { nodeId, historyRetentionS: HISTORY_RETENTION_S });
+  // The slots the server counts now, for the other records' license (status shows it at
+  // once): its answer's count, one less when it gives none, unchanged when nothing was bound.
+  const bound = notBound ? '-' : outcome.ok && outcome.license.bound !== null ? String(outcome.license.bound) : '';
+  const wasMember = await REMOVE_NODE.run(o.redis, removeKeys, { nodeId, historyRetentionS: HISTORY_RETENTION_S, nodePrefix: keys.node(''), bound });
   if (typeof wasMember === 'object') throw new DamagedKeyError(wasMember.damaged, removeKeys[wasMember.damaged], REMOVE_NODE.file);
   await o.removeSchedule().catch((error: unknown) => o.warn(error as Error, 'could not remove the node schedule'));
   return { done: true, notBound, wasMember };

@@ -42,8 +42,9 @@ export async function readFailures(redis: RedisClient, keys: ProjectKeys, query:
   const ids = await redis.zrange(keys.nodes, '0', '-1');
   let nodes = ids;
   if (query.node !== undefined) {
-    // An unbound node has left the nodes set; its history is kept for 30 days.
-    if (!ids.includes(query.node) && (await redis.exists(keys.history(query.node))) === 0) {
+    // An unbound node has left the nodes set; its history is kept for 30 days, and the
+    // removed set says it was unbound (an empty list for it is an answer, not a typo).
+    if (!ids.includes(query.node) && (await redis.exists(keys.history(query.node))) === 0 && (await redis.sismember(keys.removed, query.node)) === 0) {
       throw new UnknownNodeError(query.node, keys.project, ids);
     }
     nodes = [query.node];

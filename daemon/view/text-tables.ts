@@ -191,15 +191,24 @@ export function unknownMembersText(members: readonly UnknownMember[]): string {
 export function renderFailures(entries: readonly FailureEntry[], options: TextOptions = {}): string {
   const width = options.width ?? 80;
   if (entries.length === 0) return 'No failures recorded.\n';
-  const rows = entries.map((e) => [localDateTime(e.at), e.node, e.code === null ? '-' : String(e.code), e.name, e.message.replace(/\s+/g, ' ')]);
+  // A line per failure with its attempt id (what the server's and the sidecar's logs
+  // name), and the message whole below it, wrapped: a cut message loses the part that
+  // says what was wrong (an IP, a host, a version).
+  const rows = entries.map((e) => [localDateTime(e.at), e.node, e.code === null ? '-' : String(e.code), e.name, e.attemptId || '-']);
   const columns: Column[] = [
     { title: 'AT (LOCAL)', max: 16, min: 16 },
     { title: 'NODE', max: 24, min: 8 },
     { title: 'CODE', max: 5, min: 5 },
     { title: 'NAME', max: 25, min: 14 },
-    { title: 'MESSAGE', max: 200, min: 12 },
+    { title: 'ATTEMPT', max: 40, min: 18 },
   ];
-  return `${table(columns, rows, width).join('\n')}\n`;
+  const [header = '', ...lines] = table(columns, rows, width);
+  const out = [header];
+  lines.forEach((line, i) => {
+    const message = (entries[i]?.message ?? '').replace(/\s+/g, ' ').trim();
+    out.push(line, ...(message ? wrapLong(message, width, '    ') : ['    (no message)']));
+  });
+  return `${out.join('\n')}\n`;
 }
 
 /** The catalog entry a recorded failure is shown with (R7). */
@@ -213,6 +222,13 @@ function labelled(label: string, text: string, width: number): string[] {
   const indent = ' '.repeat(9);
   const lines = wrap(text, width, indent);
   return lines.map((line, i) => (i === 0 ? `${label.padEnd(indent.length)}${line.slice(indent.length)}` : line));
+}
+
+/** wrap(), with a word longer than the line (a URL, a base64 blob) split rather than overflowing. */
+function wrapLong(text: string, width: number, indent: string): string[] {
+  const room = Math.max(10, width - indent.length);
+  const words = text.split(/\s+/).flatMap((w) => (w.length > room ? (w.match(new RegExp(`.{1,${room}}`, 'gu')) ?? [w]) : [w]));
+  return wrap(words.join(' '), width, indent);
 }
 
 function wrap(text: string, width: number, indent: string): string[] {

@@ -4,7 +4,8 @@
 #      replace existing keys: passwords stored with them would no longer decrypt);
 #   2. the account on the reference authorization server (posting it again replaces
 #      its settings and keeps its bindings, so this step can run on every `up`);
-#   3. the project's registration (re-registering clears a failed status).
+#   3. the project's registration (re-registering clears a failed status), checked
+#      with the reference server first.
 # The password comes from the environment and reaches register on stdin, never as an
 # argument; the admin token goes to the HTTP request from the environment too.
 set -eu
@@ -45,4 +46,9 @@ fetch(base + "/admin/accounts", {
 });
 '
 
-printf '%s\n' "$FDL_ACCOUNT_PASSWORD" | cli register --account "$FDL_ACCOUNT" --password-stdin
+# register checks the password with the server first, as a node of the project: as
+# node-1, whose slot its sidecar takes anyway (as this container it would hold a slot of
+# its own for 24 h).
+printf '%s\n' "$FDL_ACCOUNT_PASSWORD" |
+  CLOUDAUTH_NODE_ID="${CLOUDAUTH_NODE_ID:-node-1}" CLOUDAUTH_NODE_DOMAIN="${CLOUDAUTH_NODE_DOMAIN:-node-1.fdl.example}" \
+    cli register --account "$FDL_ACCOUNT" --password-stdin

@@ -9,6 +9,12 @@ export interface Config {
   readonly product: { readonly version: string };
   readonly redis: {
     readonly url: string;
+    /**
+     * redis.url was set nowhere (no file, environment variable or flag) and neither
+     * Sentinels nor Cluster nodes were: the default `redis://127.0.0.1:6379` is in use,
+     * which a CLI run without its environment file would otherwise use without a word.
+     */
+    readonly urlIsDefault?: boolean;
     readonly sentinels: ReadonlyArray<{ host: string; port: number }>;
     readonly sentinelName: string;
     readonly clusterNodes: ReadonlyArray<{ host: string; port: number }>;
@@ -75,13 +81,14 @@ function effectiveProxy(raw: RawConfig, env: NodeJS.ProcessEnv): string {
   return noProxyExempts(url, env.NO_PROXY ?? env.no_proxy ?? '') ? '' : fromEnv;
 }
 
-export function compileConfig(raw: RawConfig, env: NodeJS.ProcessEnv = {}): Config {
+export function compileConfig(raw: RawConfig, env: NodeJS.ProcessEnv = {}, redisUrlSet = true): Config {
   return deepFreeze({
     project: raw.project,
     node: { ...raw.node },
     product: { ...raw.product },
     redis: {
       url: raw.redis.url,
+      urlIsDefault: !redisUrlSet && raw.redis.sentinels === '' && raw.redis.clusterNodes === '',
       sentinels: hostList(raw.redis.sentinels),
       sentinelName: raw.redis.sentinelName,
       clusterNodes: hostList(raw.redis.clusterNodes),

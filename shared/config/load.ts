@@ -13,7 +13,11 @@ export { ConfigError };
  * reported in one `ConfigError` (exit code 2), so an operator fixes them all at once.
  */
 
-export type Requirement = 'project' | 'daemon' | 'authserver';
+/**
+ * `authenticate`: what a command that authenticates as this node needs besides the
+ * project (`register` checking the password): the daemon's server and node keys.
+ */
+export type Requirement = 'project' | 'daemon' | 'authserver' | 'authenticate';
 
 export interface LoadOptions {
   file?: string;
@@ -65,12 +69,17 @@ export function loadConfig(options: LoadOptions = {}): Config {
   /** Keys the schema found invalid: the cross-checks see their defaults and say nothing of them. */
   let invalid: string[] = [];
 
+  // Whether redis.url was given anywhere: a CLI run without its environment file says
+  // so instead of quietly using the default (cli-redis.ts).
+  let redisUrlSet = env.CLOUDAUTH_REDIS_URL !== undefined || options.overrides?.['redis.url'] !== undefined;
   if (options.file) {
     if (!existsSync(options.file)) {
       throw new ConfigError([`config file ${options.file} does not exist: pass an existing file to --config`]);
     }
     try {
-      config.load(JSON.parse(readFileSync(options.file, 'utf8')) as object);
+      const fromFile = JSON.parse(readFileSync(options.file, 'utf8')) as { redis?: { url?: unknown } } | null;
+      config.load(fromFile as object);
+      if (fromFile?.redis?.url !== undefined) redisUrlSet = true;
     } catch (error) {
       const reason = error instanceof SyntaxError ? `is not valid JSON (${error.message})` : `cannot be read (${(error as Error).message})`;
       throw new ConfigError([`config file ${options.file} ${reason}`]);
@@ -104,7 +113,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
 
   let compiled: Config;
   try {
-    compiled = compileConfig(config.getProperties(), env);
+    compiled = compileConfig(config.getProperties(), env, redisUrlSet);
   } catch (error) {
     throw new ConfigError([...problems, (error as Error).message]);
   }
@@ -157,11 +166,13 @@ function crossChecks(c: Config, require: Requirement[]): string[] {
   if ((needs.has('project') || needs.has('daemon')) && !c.project) {
     problems.push(`${where('project')}: is required: set the FDL project name`);
   }
-  if (needs.has('daemon')) {
-    if (!c.product.version) problems.push(`${where('product.version')}: is required by the daemon: set the FDL product version, e.g. 4.1.5`);
-    if (!c.authServer.url)
-      problems.push(`${where('authServer.url')}: is required by the daemon: set the authorization server URL, e.g. https://register.fanruan.com`);
-    if (!c.node.id) problems.push(`${where('node.id')}: is required by the daemon: set this node's id`);
+  if (needs.has('daemon') || needs.has('authenticate')) {
+    // register checks the password as this node: it needs what the daemon sends, and
+    // says how to go without (a site whose firewall is not open yet).
+    const by = needs.has('daemon') ? 'by the daemon' : 'to check the password with the server (or register with --no-verify)';
+    if (!c.product.version) problems.push(`${where('product.version')}: is required ${by}: set the FDL product version, e.g. 4.1.5`);
+    if (!c.authServer.url) problems.push(`${where('authServer.url')}: is required ${by}: set the authorization server URL, e.g. https://register.fanruan.com`);
+    if (!c.node.id) problems.push(`${where('node.id')}: is required ${by}: set this node's id`);
   }
   if (needs.has('authserver')) {
     if (!c.authserver.adminToken) problems.push(`${where('authserver.adminToken')}: is required by authserver: set a long random bearer token`);
@@ -175,7 +186,7 @@ function crossChecks(c: Config, require: Requirement[]): string[] {
     problems.push(`${where('leader.renew')}: must be at least 10ms and at most half of leader.lease (${c.leader.leaseMs} ms)`);
   }
   if (c.leader.leaseMs < 100) problems.push(`${where('leader.lease')}: must be at least 100ms`);
-  if (needs.has('daemon') && c.authServer.url) {
+  if ((needs.has('daemon') || needs.has('authenticate')) && c.authServer.url) {
     const url = new URL(c.authServer.url);
     if (url.protocol === 'http:' && !isLoopbackHost(url.hostname) && !c.authServer.allowHttp) {
       problems.push(

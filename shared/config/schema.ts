@@ -117,7 +117,7 @@ export const schema = {
   },
   product: {
     version: {
-      doc: 'FDL product version reported to the authorization server (required for daemon).',
+      doc: 'FDL product version reported to the authorization server (required for daemon, and for register unless --no-verify).',
       format: String,
       default: '',
       env: 'CLOUDAUTH_PRODUCT_VERSION',
@@ -203,7 +203,7 @@ export const schema = {
   },
   authServer: {
     url: {
-      doc: 'Base URL of the authorization server (required for daemon).',
+      doc: 'Base URL of the authorization server (required for daemon and unbind, and for register unless --no-verify).',
       format: 'url-or-empty',
       default: '',
       env: 'CLOUDAUTH_AUTH_SERVER_URL',

@@ -73,7 +73,7 @@ const unbind = (keys: ProjectKeys) =>
   REMOVE_NODE.run(
     admin,
     { nodes: keys.nodes, node: keys.node('n1'), attempts: keys.attempts('n1'), history: keys.history('n1'), removed: keys.removed, events: keys.events },
-    { nodeId: 'n1', historyRetentionS: 60 },
+    { nodeId: 'n1', historyRetentionS: 60, nodePrefix: keys.node(''), bound: '-' },
   );
 
 it('journals while Redis is away, and replays the journal before a newer result, oldest first, each once', async () => {

@@ -34,6 +34,21 @@ describe('amtool', () => {
     expect(r.output).toContain('2 receivers');
   });
 
+  it('its two receivers are used (every alert reaches one), and as shipped they post to loopback: no DNS lookup of a name that does not exist', () => {
+    const shipped = readFileSync(SHIPPED_ALERTMANAGER_CONFIG, 'utf8');
+    const active = shipped
+      .split('\n')
+      .filter((line) => !/^\s*#/.test(line))
+      .join('\n');
+    const urls = [...active.matchAll(/^\s*- url: (\S+)$/gm)].map((m) => new URL(m[1] ?? ''));
+    expect(urls.map((u) => u.pathname)).toEqual(['/fdl-cloudauth/critical', '/fdl-cloudauth/warning']);
+    for (const url of urls) expect(url.hostname).toBe('127.0.0.1');
+    expect(active).not.toContain('example.internal');
+    // The file says what it does: its receivers are not "unused" placeholders.
+    expect(shipped).not.toMatch(/unused/i);
+    expect(shipped).toMatch(/every alert is routed to one of them/);
+  });
+
   it('check-config passes with the e-mail, PagerDuty and Slack examples uncommented, each with the runbook link', () => {
     const shipped = readFileSync(SHIPPED_ALERTMANAGER_CONFIG, 'utf8');
     const examples = shipped.replace(/^#>/gm, '');

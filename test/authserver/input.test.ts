@@ -319,3 +319,33 @@ describe('random input', () => {
     await stillServing();
   });
 });
+
+describe('changing an account without its password', () => {
+  it('keeps the stored password when a post for an existing account omits it, and applies the new settings', async () => {
+    const keeper = { account: 'keeper', password: 'keeper-password-1' };
+    await createAccount(url, server.token, { ...keeper, capacity: 2 });
+    expect((await authenticate(url, { ...keeper, nodeId: 'k1', ip: '10.0.0.1' })).json?.code).toBe(0);
+
+    // An allow-list changed by an operator who does not hold the account's password.
+    const changed = await request(url, '/admin/accounts', {
+      token: server.token,
+      body: { account: 'keeper', capacity: 2, expiresAt: '2099-01-01T00:00:00Z', allowedIps: ['10.0.0.0/8'] },
+    });
+    expect([changed.status, changed.json?.code]).toEqual([200, 0]);
+    expect(changed.json?.message).toContain('password kept');
+    expect(changed.json?.data).toMatchObject({ created: false, allowedIps: ['10.0.0.0/8'], bound: [expect.objectContaining({ nodeId: 'k1' })] });
+    expect(changed.text).not.toContain('passwordHash');
+
+    expect((await authenticate(url, { ...keeper, nodeId: 'k1', ip: '10.0.0.1' })).json?.code).toBe(0);
+    expect((await authenticate(url, { ...keeper, nodeId: 'k2', ip: '192.168.0.1' })).json?.code).toBe(30003);
+    expect((await authenticate(url, { account: 'keeper', password: 'not-it', nodeId: 'k1', ip: '10.0.0.1' })).json?.code).toBe(30006);
+  });
+
+  it('still needs a password to create an account, and says so', async () => {
+    const answer = await request(url, '/admin/accounts', { token: server.token, body: { account: 'newcomer', expiresAt: '2099-01-01T00:00:00Z' } });
+    expect([answer.status, answer.json?.code]).toEqual([400, 10001]);
+    expect(answer.json?.message).toContain('password is required to create account newcomer');
+    expect((await request(url, '/admin/accounts/newcomer', { token: server.token })).status).toBe(404);
+    await stillServing();
+  });
+});

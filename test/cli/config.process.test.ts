@@ -1,4 +1,6 @@
-import { runCli } from '../support/cli';
+import { spawnSync } from 'node:child_process';
+import { runCli, runProcess } from '../support/cli';
+import { CLI_ENTRY } from '../../harness/authserver';
 
 /**
  * Configuration errors through the real CLI process (`node dist/daemon/cli/main.js`):
@@ -52,6 +54,22 @@ describe('fdl-cloudauth CLI configuration', () => {
     const notNumber = await runCli(['authserver', '--port', 'abc'], { CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: 'a-long-enough-token' });
     expect(notNumber.code).toBe(2);
     expect(notNumber.stderr).toContain('--port');
+  });
+
+  // The test never touches a Redis it did not start: where something listens on the
+  // default port, the CLI runs in a network namespace of its own (unshare -n, as root),
+  // where nothing does; without either, the case is skipped.
+  const defaultPortFree = spawnSync('bash', ['-c', 'exec 3<>/dev/tcp/127.0.0.1/6379'], { stdio: 'ignore' }).status !== 0;
+  const ownNetwork = !defaultPortFree && spawnSync('unshare', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
+  const statusWithout = (env: Record<string, string>) =>
+    ownNetwork ? runProcess('unshare', ['-n', process.execPath, CLI_ENTRY, 'status'], env, { minimalEnv: true }) : runCli(['status'], env);
+  (defaultPortFree || ownNetwork ? it : it.skip)('a command with no redis.url anywhere says it uses the default Redis, and how to set it', async () => {
+    const bare = await statusWithout({ CLOUDAUTH_PROJECT: 'p' });
+    expect(bare.code).toBe(3);
+    expect(bare.stderr).toMatch(/^notice: redis\.url is not set, so this uses the default Redis redis:\/\/127\.0\.0\.1:6379\. Set CLOUDAUTH_REDIS_URL/);
+    const given = await statusWithout({ CLOUDAUTH_PROJECT: 'p', CLOUDAUTH_REDIS_URL: 'redis://127.0.0.1:6379' });
+    expect(given.code).toBe(3);
+    expect(given.stderr).not.toContain('notice:');
   });
 
   it('an unreachable Redis is exit 3, naming the Redis', async () => {

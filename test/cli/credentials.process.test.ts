@@ -137,8 +137,10 @@ describe('register', () => {
     const env = envFor(prefix, keyDir, { CLOUDAUTH_PROJECT: 'p1' });
     const password = 'Pässwörd 密码 🔑';
 
-    const first = await runCli(['register', '--account', 'ops@example.com', '--password-stdin'], env, `${password}\nsecond line is ignored\n`);
-    expect(first.stderr).toBe('');
+    // Stored unchecked (--no-verify: no server here; the check has its own suite,
+    // register-verify.process.test.ts), which register says in one warning line.
+    const first = await runCli(['register', '--account', 'ops@example.com', '--password-stdin', '--no-verify'], env, `${password}\nsecond line is ignored\n`);
+    expect(first.stderr).toMatch(/^warning: the password was NOT checked[^\n]*\n$/);
     expect(first.code).toBe(0);
     const cred = await readCredential(client, keys);
     expect(cred).not.toBeNull();
@@ -167,7 +169,7 @@ describe('register', () => {
     subscriber.on('message', (_channel: string, message: string) => events.push(message));
     await subscriber.subscribe(keys.events);
     try {
-      const second = await runCli(['register', '--account', 'ops@example.com', '--password-stdin'], env, 'new-password\r\n');
+      const second = await runCli(['register', '--account', 'ops@example.com', '--password-stdin', '--no-verify'], env, 'new-password\r\n');
       expect(second.code).toBe(0);
       expect(second.stdout).toContain('generation 2');
       expect(second.stdout).toContain('2 node streak(s) were reset');
@@ -203,7 +205,7 @@ describe('register', () => {
     const keyDir = await generatedKeyDir();
     const keys = new ProjectKeys(prefix, 'p2');
     const sm2Env = envFor(prefix, keyDir, { CLOUDAUTH_PROJECT: 'p2', CLOUDAUTH_CRYPTO_ALGORITHM: 'sm2' });
-    expect((await runCli(['register', '--account', 'a', '--password-stdin'], sm2Env, 'pw-sm2\n')).code).toBe(0);
+    expect((await runCli(['register', '--account', 'a', '--password-stdin', '--no-verify'], sm2Env, 'pw-sm2\n')).code).toBe(0);
     const cred = await readCredential(client, keys);
     expect(cred?.algorithm).toBe('sm2');
     expect(cred?.keyId).toBe(loadPublicKey(keyDir, 'sm2').keyId);
@@ -211,7 +213,7 @@ describe('register', () => {
 
     // The configuration now says rsa, but the project's credential is on sm2: it stays sm2.
     const rsaEnv = envFor(prefix, keyDir, { CLOUDAUTH_PROJECT: 'p2', CLOUDAUTH_CRYPTO_ALGORITHM: 'rsa' });
-    const again = await runCli(['register', '--account', 'a', '--password-stdin'], rsaEnv, 'pw-2\n');
+    const again = await runCli(['register', '--account', 'a', '--password-stdin', '--no-verify'], rsaEnv, 'pw-2\n');
     expect(again.stdout).toContain('algorithm sm2');
     expect((await readCredential(client, keys))?.algorithm).toBe('sm2');
   });
@@ -266,7 +268,7 @@ sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
     const keyDir = await generatedKeyDir();
     const keys = new ProjectKeys(prefix, 'tty');
     const run = (first: string, second: string) =>
-      runCommand('python3', ['-c', PTY_DRIVER, process.execPath, CLI, 'register', '--account', 'console'], {
+      runCommand('python3', ['-c', PTY_DRIVER, process.execPath, CLI, 'register', '--account', 'console', '--no-verify'], {
         ...envFor(prefix, keyDir, { CLOUDAUTH_PROJECT: 'tty' }),
         PTY_FIRST: first,
         PTY_SECOND: second,
@@ -291,7 +293,7 @@ sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
 
   it('refuses to prompt when stdin is not a terminal and --password-stdin is absent', async () => {
     const env = envFor(testPrefix('tty'), tempDir(), { CLOUDAUTH_PROJECT: 'p' });
-    const result = await runCli(['register', '--account', 'a'], env, 'piped-password\n');
+    const result = await runCli(['register', '--account', 'a', '--no-verify'], env, 'piped-password\n');
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('stdin is not a terminal');
     expect(result.stderr).toContain('--password-stdin');
@@ -300,20 +302,28 @@ sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
 
   it('needs a project, an account and a non-empty password', async () => {
     const keyDir = await generatedKeyDir();
-    const noProject = await runCli(['register', '--account', 'a', '--password-stdin'], envFor(testPrefix('np'), keyDir), 'pw\n');
+    const noProject = await runCli(['register', '--account', 'a', '--password-stdin', '--no-verify'], envFor(testPrefix('np'), keyDir), 'pw\n');
     expect(noProject.code).toBe(2);
     expect(noProject.stderr).toContain('CLOUDAUTH_PROJECT');
-    const noAccount = await runCli(['register', '--password-stdin'], envFor(testPrefix('na'), keyDir, { CLOUDAUTH_PROJECT: 'p' }), 'pw\n');
+    const noAccount = await runCli(['register', '--password-stdin', '--no-verify'], envFor(testPrefix('na'), keyDir, { CLOUDAUTH_PROJECT: 'p' }), 'pw\n');
     expect(noAccount.code).toBe(2);
     expect(noAccount.stderr).toContain('--account');
-    const empty = await runCli(['register', '--account', 'a', '--password-stdin'], envFor(testPrefix('ep'), keyDir, { CLOUDAUTH_PROJECT: 'p' }), '\n');
+    const empty = await runCli(
+      ['register', '--account', 'a', '--password-stdin', '--no-verify'],
+      envFor(testPrefix('ep'), keyDir, { CLOUDAUTH_PROJECT: 'p' }),
+      '\n',
+    );
     expect(empty.code).toBe(1);
     expect(empty.stderr).toContain('password is empty');
   });
 
   it('says which key file is missing and how to make it', async () => {
     const keyDir = path.join(tempDir(), 'none');
-    const result = await runCli(['register', '--account', 'a', '--password-stdin'], envFor(testPrefix('nk'), keyDir, { CLOUDAUTH_PROJECT: 'p' }), 'pw\n');
+    const result = await runCli(
+      ['register', '--account', 'a', '--password-stdin', '--no-verify'],
+      envFor(testPrefix('nk'), keyDir, { CLOUDAUTH_PROJECT: 'p' }),
+      'pw\n',
+    );
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(path.join(keyDir, 'rsa-public.pem'));
     expect(result.stderr).toContain('keys generate');
@@ -324,7 +334,7 @@ sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 99)
     await stopped.stop();
     const keyDir = await generatedKeyDir();
     const env = { ...envFor(testPrefix('down'), keyDir, { CLOUDAUTH_PROJECT: 'p' }), CLOUDAUTH_REDIS_URL: stopped.url };
-    const result = await runCli(['register', '--account', 'a', '--password-stdin'], env, 'pw-down\n');
+    const result = await runCli(['register', '--account', 'a', '--password-stdin', '--no-verify'], env, 'pw-down\n');
     expect(result.code).toBe(3);
     expect(result.stderr).toContain(`127.0.0.1:${stopped.port}`);
     expect(result.stderr).not.toContain('pw-down');
@@ -429,7 +439,7 @@ describe('secrets never reach the output', () => {
     };
 
     record(await runCli(['keys', 'generate'], env));
-    record(await runCli(['register', '--account', 'acct', '--password-stdin'], env, `${password}\n`));
+    record(await runCli(['register', '--account', 'acct', '--password-stdin', '--no-verify'], env, `${password}\n`));
     ciphertexts.push((await client.hget(keys.credential, 'ciphertext')) ?? '');
     record(await runCli(['crypto', 'switch', '--to', 'sm2'], env));
     ciphertexts.push((await client.hget(keys.credential, 'ciphertext')) ?? '');

@@ -11,6 +11,7 @@ import { assertBuilt } from '../../harness/authserver';
 import { runCli, type CliRun } from '../support/cli';
 import { DEFAULT_POLICY, silentLog, startCandidate, type Candidate } from '../../harness/sidecar-parts';
 import { pushFailure, reason, writeCredential, writeNodeRecord } from '../../harness/node-records';
+import { REMOVE_NODE } from '../../daemon/credentials/unbind-node';
 
 const HOUR = 3_600_000;
 const LONG_NODE = 'node-with-a-really-long-identifier-for-tables-01';
@@ -188,6 +189,40 @@ describe('fdl-cloudauth failures', () => {
     expect(run.stdout.replace(/\s+/g, ' ')).toContain(`Contact: ${ip.steps.contact}`);
     expect(run.stdout.replace(/\s+/g, ' ')).toContain(`Change: ${CONNECTION_FAILED.steps.change}`);
     expect(run.stdout).toContain('INCORRECT_LICENSE_FORMAT (raw code 40404)');
+  });
+
+  it('prints the attempt id the help promises, and every message whole (wrapped, never cut)', async () => {
+    const help = await cli(['failures', '--help']);
+    expect(help.stdout).toContain('attempt id');
+    const run = await cli(['failures']);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
+    expect(lines[0]).toMatch(/\bATTEMPT\b/);
+    for (const id of ['n2-2', 'n2-1', 'l-1']) expect(run.stdout).toMatch(new RegExp(`\\b${id}\\b`));
+    // 'a very long message ' × 10: all of it, across lines.
+    expect(run.stdout.replace(/\s+/g, ' ')).toContain('a very long message '.repeat(10).trim());
+  });
+
+  it('answers for an unbound node with no failures that it was unbound, not that the id is wrong', async () => {
+    await writeNodeRecord(admin, keys, { id: 'old', lastAttemptAt: Date.now(), lastSuccessAt: Date.now() });
+    const removed = {
+      nodes: keys.nodes,
+      node: keys.node('old'),
+      attempts: keys.attempts('old'),
+      history: keys.history('old'),
+      removed: keys.removed,
+      events: keys.events,
+    };
+    expect(await REMOVE_NODE.run(admin, removed, { nodeId: 'old', historyRetentionS: 60, nodePrefix: keys.node(''), bound: '-' })).toBe(true);
+    const run = await cli(['failures', '--node', 'old']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('No failures recorded for node old');
+    expect(run.stdout).toContain('unbound');
+    expect(run.stdout).not.toMatch(/check the node id/i);
+    const json = await cli(['failures', '--node', 'old', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual([]);
   });
 
   it('names an unknown node clearly and exits 1', async () => {

@@ -39,8 +39,18 @@ let page: Page;
 const sidecars: Sidecar[] = [];
 const out = testOutputDir('registration-page');
 
+/** The CLI on node alpha: `register` checks the password with the server as alpha. */
 function cliEnv(f: ProjectFixture): Record<string, string> {
-  return { CLOUDAUTH_PROJECT: f.project, CLOUDAUTH_REDIS_URL: f.redisUrl, CLOUDAUTH_REDIS_KEY_PREFIX: f.keyPrefix, CLOUDAUTH_KEY_DIR: f.keyDir };
+  return {
+    CLOUDAUTH_PROJECT: f.project,
+    CLOUDAUTH_REDIS_URL: f.redisUrl,
+    CLOUDAUTH_REDIS_KEY_PREFIX: f.keyPrefix,
+    CLOUDAUTH_KEY_DIR: f.keyDir,
+    CLOUDAUTH_AUTH_SERVER_URL: f.authUrl,
+    CLOUDAUTH_PRODUCT_VERSION: '4.1.5',
+    CLOUDAUTH_NODE_ID: 'alpha',
+    CLOUDAUTH_NODE_IP: IPS.alpha ?? '',
+  };
 }
 
 async function projectStatus(p: Page, status: string): Promise<void> {

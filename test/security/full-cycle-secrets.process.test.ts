@@ -45,6 +45,10 @@ it('never shows a password, key or ciphertext, from keys generate to unbind', as
     CLOUDAUTH_REDIS_KEY_PREFIX: keyPrefix,
     CLOUDAUTH_KEY_DIR: keyDir,
     CLOUDAUTH_AUTH_SERVER_URL: auth.url,
+    // register checks the password as this node: the sidecar's node, so it binds no other slot.
+    CLOUDAUTH_NODE_ID: 'c1',
+    CLOUDAUTH_NODE_IP: '127.0.0.1',
+    CLOUDAUTH_PRODUCT_VERSION: '4.1.5',
     CLOUDAUTH_LOG_LEVEL: 'debug',
   };
   const cli = async (args: string[], stdin?: string): Promise<CliRun> => {

@@ -1,4 +1,5 @@
 import { loadConfig, ConfigError } from '../../shared/config/load';
+import { defaultRedisNotice } from '../../daemon/cli/cli-redis';
 import { parseDuration } from '../../shared/duration';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -29,6 +30,28 @@ describe('configuration', () => {
     expect(c.heartbeat.retries).toBe(5);
     expect(c.heartbeat.intervalMs).toBe(20 * 60_000);
     expect(c.http.port).toBe(3333);
+  });
+
+  it('knows whether redis.url was given anywhere, so a CLI without its environment file can say it uses the default', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+    const withUrl = path.join(dir, 'with-url.json');
+    const without = path.join(dir, 'without.json');
+    writeFileSync(withUrl, JSON.stringify({ redis: { url: 'redis://127.0.0.1:6379' } }));
+    writeFileSync(without, JSON.stringify({ project: 'p' }));
+    expect(loadConfig({ env: {} }).redis.urlIsDefault).toBe(true);
+    expect(loadConfig({ file: without, env: {} }).redis.urlIsDefault).toBe(true);
+    // Given, even as the default's own value: nothing to say.
+    expect(loadConfig({ file: withUrl, env: {} }).redis.urlIsDefault).toBe(false);
+    expect(loadConfig({ env: { CLOUDAUTH_REDIS_URL: 'redis://127.0.0.1:6379' } }).redis.urlIsDefault).toBe(false);
+    expect(loadConfig({ env: {}, overrides: { 'redis.url': 'redis://10.0.0.1:6379' } }).redis.urlIsDefault).toBe(false);
+    // Sentinel or Cluster: the URL only carries the password, the hosts are given.
+    expect(loadConfig({ env: { CLOUDAUTH_REDIS_SENTINELS: 's1:26379' } }).redis.urlIsDefault).toBe(false);
+
+    const notice = defaultRedisNotice(loadConfig({ env: {} }).redis);
+    expect(notice).toContain('redis://127.0.0.1:6379');
+    expect(notice).toContain('CLOUDAUTH_REDIS_URL');
+    expect(notice).toContain('/etc/fdl-cloudauth/env');
+    expect(defaultRedisNotice(loadConfig({ env: { CLOUDAUTH_REDIS_URL: 'redis://10.0.0.1:6379' } }).redis)).toBeNull();
   });
 
   it('lists every invalid key in one error, naming key and environment variable', () => {

@@ -90,7 +90,7 @@ it('remove-node-6.lua (unbind) publishes `node-removed`', async () => {
     REMOVE_NODE.run(
       admin,
       { nodes: keys.nodes, node: keys.node('n1'), attempts: keys.attempts('n1'), history: keys.history('n1'), removed: keys.removed, events: keys.events },
-      { nodeId: 'n1', historyRetentionS: 60 },
+      { nodeId: 'n1', historyRetentionS: 60, nodePrefix: keys.node(''), bound: '-' },
     ),
   );
   expect(event).toEqual({ type: 'node-removed', node: 'n1' });

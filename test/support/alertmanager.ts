@@ -54,7 +54,7 @@ export function amtool(args: readonly string[]): { code: number; stdout: string;
  */
 export function alertmanagerConfigFromShipped(receiverUrl: string, groupTimer = '1s'): string {
   const shipped = readFileSync(SHIPPED_ALERTMANAGER_CONFIG, 'utf8');
-  const placeholder = /http:\/\/alert-receiver\.example\.internal:9095/g;
+  const placeholder = /http:\/\/127\.0\.0\.1:9095/g;
   if (!placeholder.test(shipped)) throw new Error(`${SHIPPED_ALERTMANAGER_CONFIG}: no placeholder receiver URL to replace`);
   let text = shipped.replace(placeholder, receiverUrl);
   for (const key of ['group_wait', 'group_interval']) {

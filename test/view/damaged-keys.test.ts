@@ -82,7 +82,7 @@ describe('the writers check before their first write', () => {
       await REMOVE_NODE.run(
         redis,
         { nodes: keys.nodes, node: keys.node('n1'), attempts: keys.attempts('n1'), history: keys.history('n1'), removed: keys.removed, events: keys.events },
-        { nodeId: 'n1', historyRetentionS: 60 },
+        { nodeId: 'n1', historyRetentionS: 60, nodePrefix: keys.node(''), bound: '-' },
       ),
     ).toEqual({ damaged: 'removed' });
     expect(await redis.zscore(keys.nodes, 'n1')).not.toBeNull();

@@ -53,7 +53,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const policy = viewPolicy(cfg);
   const keyFiles = `${KEY_FILE_NAMES[to].private} and ${KEY_FILE_NAMES[to].public}`;
 
-  return withCliRedis(cfg.redis, 'crypto-switch', log, async (redis) => {
+  return withCliRedis(cfg.redis, 'crypto-switch', log, ctx.stderr, async (redis) => {
     const projects = cfg.project ? [cfg.project] : await findCredentialProjects(redis, cfg.redis.keyPrefix);
     const counts = { switched: 0, already: 0, missing: 0, failed: 0 };
     for (const project of projects) {

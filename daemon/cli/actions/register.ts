@@ -1,4 +1,6 @@
 import { plaintextBytes } from '../../../shared/crypto/encoding';
+import { isAlgorithm } from '../../../shared/crypto/cipher';
+import { loadPublicKey } from '../../../shared/crypto/key-files';
 import { describeRedis } from '../../../shared/redis/connection';
 import { withCliRedis } from '../cli-redis';
 import { ProjectKeys } from '../../../shared/redis/keys';
@@ -7,12 +9,16 @@ import { PasswordInputError } from '../../credentials/password-input-error';
 import { promptHidden, readFirstLine } from '../../credentials/read-password';
 import { registerCredential } from '../../credentials/register-credential';
 import { ExitCode, stringFlag, UsageError, type CommandContext } from '../command';
+import { checkWithServer, describeRefusal } from '../register-check';
 
 /**
  * `fdl-cloudauth register`: stores the project's public cloud account and its
  * encrypted password, and re-registers a `failed` project (SPEC R5, R9). The password
  * is never an argument: it comes from stdin (--password-stdin) or a hidden prompt.
  * The agents authenticate with it as soon as they hear the `registered` event.
+ * Before it stores, the account and password are checked with the authorization
+ * server as this node (register-check.ts): a refusal stores nothing. `--no-verify`
+ * skips the check, with a warning, for a site that cannot reach the server yet.
  */
 const ACCOUNT = /^[^\s\p{Cc}][^\p{Cc}]{0,127}$/u;
 
@@ -35,13 +41,32 @@ export async function run(ctx: CommandContext): Promise<number> {
         '(e.g. `fdl-cloudauth register --account NAME --password-stdin < password-file`)',
     );
   }
-  const cfg = ctx.config(['project']);
+  const verify = ctx.values['no-verify'] !== true;
+  const cfg = ctx.config(verify ? ['project', 'authenticate'] : ['project']);
   const log = cliLogger(cfg.log.level, 'register');
   const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
 
-  return withCliRedis(cfg.redis, 'register', log, async (redis) => {
+  return withCliRedis(cfg.redis, 'register', log, ctx.stderr, async (redis) => {
     const password = await readPassword(ctx, fromStdin);
     plaintextBytes(password);
+    if (verify) {
+      // The public key first: a missing key file is said before the server is asked,
+      // so a check never binds the node (or spends a wrong password) for nothing.
+      const stored = await redis.hget(keys.credential, 'algorithm').catch(() => null);
+      loadPublicKey(cfg.crypto.keyDir, isAlgorithm(stored) ? stored : cfg.crypto.algorithm);
+      const check = await checkWithServer(cfg, account, password);
+      if (!check.outcome.ok) {
+        log.debug({ project: cfg.project, code: check.outcome.code, reason: check.outcome.name }, 'register refused by the authorization server');
+        ctx.stderr.write(describeRefusal(cfg, account, { ...check, outcome: check.outcome }));
+        return ExitCode.FAILED;
+      }
+      ctx.stdout.write(`account ${account} checked with the authorization server as node ${cfg.node.id}: accepted (this node is bound)\n`);
+    } else {
+      ctx.stderr.write(
+        `warning: the password was NOT checked with the authorization server (--no-verify): if it is wrong, every node fails with 30006 ` +
+          'at its first attempt, and 10 wrong passwords in 15 minutes block the account. Run `fdl-cloudauth register` without --no-verify once the server is reachable, or watch `fdl-cloudauth status`.\n',
+      );
+    }
     log.debug({ project: cfg.project, redis: describeRedis(cfg.redis) }, 'storing credential');
     const result = await registerCredential(redis, keys, {
       account,

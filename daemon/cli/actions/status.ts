@@ -11,7 +11,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   const cfg = ctx.config(['project']);
   const log = cliLogger(cfg.log.level === 'info' ? 'warn' : cfg.log.level, 'status');
   const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
-  return withCliRedis(cfg.redis, 'status', log, async (redis) => {
+  return withCliRedis(cfg.redis, 'status', log, ctx.stderr, async (redis) => {
     const reader = new ProjectViewReader({
       redis,
       keys,

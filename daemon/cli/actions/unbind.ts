@@ -24,7 +24,7 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   const log = cliLogger(cfg.log.level, 'unbind');
   const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
-  return withCliRedis(cfg.redis, 'unbind', log, async (redis) => {
+  return withCliRedis(cfg.redis, 'unbind', log, ctx.stderr, async (redis) => {
     const credential = await readCredential(redis, keys);
     if (!credential) {
       ctx.stderr.write(`project ${cfg.project} has no stored credential: run \`fdl-cloudauth register\` first\n`);

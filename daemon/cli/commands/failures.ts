@@ -10,8 +10,9 @@ export const failuresCommand: Command = {
   summary: 'failure list of the nodes, newest first, with error details',
   help: `Usage: fdl-cloudauth failures [--node ID] [--limit N] [--json] [--details]
 
-Lists recorded failures (time, node, code, name, message, attempt id), newest first
-across all nodes of the project.
+Lists recorded failures newest first across all nodes of the project: a line per
+failure (local time, node, code, name, attempt id) with its message in full below it.
+For a node unbound from the project, its history is kept 30 days after the unbind.
 
   --node ID     only this node's failures
   --limit N     at most N failures (default 50)
