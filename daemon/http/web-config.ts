@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { validateHeaderValue } from 'node:http';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseGoDuration } from './go-duration';
@@ -229,6 +230,13 @@ function readTls(doc: Record<string, unknown>, reader: Reader, http2: boolean): 
     else curves.push(name);
   }
   const clientAllowedSans = stringList(problems, 'tls_server_config.client_allowed_sans', doc.client_allowed_sans);
+  // Beyond exporter-toolkit: SANs checked on a certificate that is optional or unverified let a client
+  // without one in, or one that signed its own SANs; worded as its client-CA check.
+  if (clientAllowedSans !== undefined && clientAuth !== 'RequireAndVerifyClientCert') {
+    problems.push(
+      'tls_server_config: client_allowed_sans have been configured without a Client Auth Policy of RequireAndVerifyClientCert: set client_auth_type: RequireAndVerifyClientCert (with client_ca_file), or remove client_allowed_sans',
+    );
+  }
 
   if (!cert || !key) return undefined;
   const settings: TlsSettings = {
@@ -267,6 +275,23 @@ export function secureContextOptions(t: TlsSettings): import('node:tls').SecureC
   };
 }
 
+/**
+ * A header value as Go's Header.Write sends it: CR and LF become spaces and the value
+ * is trimmed; other bytes go out as they are, UTF-8 (Node writes a header string as
+ * Latin-1, so the UTF-8 bytes are given as a Latin-1 string). Undefined when another
+ * control character is left, which Node refuses to send (every answer would be a 500).
+ */
+function headerValue(value: string): string | undefined {
+  const text = value.replace(/[\r\n]/g, ' ').replace(/^[ \t]+|[ \t]+$/g, '');
+  const wire = Buffer.from(text, 'utf8').toString('latin1');
+  try {
+    validateHeaderValue('x', wire);
+  } catch {
+    return undefined;
+  }
+  return wire;
+}
+
 function readHttp(problems: string[], doc: unknown): WebConfig['http'] {
   if (doc === undefined || doc === null) return { http2: true, headers: {} };
   if (!isRecord(doc)) {
@@ -281,7 +306,8 @@ function readHttp(problems: string[], doc: unknown): WebConfig['http'] {
     if (!isRecord(doc.headers)) problems.push('http_server_config.headers must be a mapping of header name to value');
     else {
       for (const [name, value] of Object.entries(doc.headers)) {
-        const allowed = CONFIGURABLE_HEADERS[name];
+        // Own properties only: "constructor" or "toString" is a header name like any other, not Object's.
+        const allowed = Object.hasOwn(CONFIGURABLE_HEADERS, name) ? CONFIGURABLE_HEADERS[name] : undefined;
         if (!allowed)
           problems.push(
             `http_server_config.headers: HTTP header "${name.slice(0, 64)}" can not be configured (only ${Object.keys(CONFIGURABLE_HEADERS).join(', ')})`,
@@ -289,7 +315,12 @@ function readHttp(problems: string[], doc: unknown): WebConfig['http'] {
         else if (typeof value !== 'string' && typeof value !== 'number') problems.push(`http_server_config.headers.${name} must be a string`);
         else if (allowed.length > 0 && !allowed.includes(String(value)))
           problems.push(`http_server_config.headers: invalid value for ${name}: expected one of ${allowed.join(', ')}`);
-        else if (String(value) !== '') headers[name] = String(value);
+        else {
+          const wire = headerValue(String(value));
+          if (wire === undefined)
+            problems.push(`http_server_config.headers.${name}: the value holds a control character; remove it (a newline is sent as a space)`);
+          else if (wire !== '') headers[name] = wire;
+        }
       }
     }
   }
