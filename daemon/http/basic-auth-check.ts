@@ -12,8 +12,8 @@ import { FailureLimiter } from './failure-limiter';
  *   second Prometheus with an old one behind the same NAT) is answered 401 without
  *   another bcrypt and is not a new guess, so it never blocks anyone.
  * - Identical checks in progress are shared: 150 scrapes sent at once cost one bcrypt.
- * - New wrong passwords are counted per source address *and* user (all unknown users
- *   of an address share one count), with a slot reserved before the bcrypt so that
+ * - New wrong passwords are counted per source address *and* user name, known or not
+ *   (the limiter answers alike for both, so it tells no one which names exist), with a slot reserved before the bcrypt so that
  *   concurrent guesses cannot pass the limit. A right password clears its key.
  * - Past the limit, a key's passwords are still checked, one per second (others get
  *   429 and Retry-After: 1): once the wrong ones stop, the right one gets in at its
@@ -88,7 +88,9 @@ export class BasicAuthCheck {
     const shared = this.inFlight.get(digest);
     if (shared) return { kind: (await shared) ? 'ok' : 'wrong' };
 
-    const key = `${source}\n${hash ? user : ''}`;
+    // Every name has its own count, known or not: a shared count for unknown names made
+    // them answer 429 where a real name still answered 401 (names could be enumerated).
+    const key = `${source}\n${user}`;
     let release: () => void = () => undefined;
     if (this.failures.blockedForMs(key) > 0) {
       // Even a remembered right password waits for the key's next slot: answering it at

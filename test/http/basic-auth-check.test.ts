@@ -55,11 +55,28 @@ it('does not count a repeated wrong password as a new guess (a second Prometheus
 it('keys the count by address and user: a guesser of one user or of unknown users does not block another', async () => {
   const { run } = fixture();
   for (let i = 0; i < 40; i++) await run('grafana', `g-${i}`);
-  for (let i = 0; i < 40; i++) await run(`nobody-${i}`, 'x');
+  for (let i = 0; i < 40; i++) await run('nobody', `n-${i}`);
   expect(await run('grafana', 'g-more')).toBe('throttled');
-  expect(await run('nobody-x', 'y')).toBe('throttled');
+  expect(await run('nobody', 'n-more')).toBe('throttled');
   expect(await run('prometheus', 'right-Pw-1')).toBe('ok');
   expect(await run('grafana', 'other-Pw-2', '10.0.0.8')).toBe('ok');
+});
+
+it('answers a known and an unknown user name alike, guess by guess (no enumeration by 401 against 429)', async () => {
+  // Before issue 28 all unknown names of an address shared one count: after 30 wrong
+  // guesses spread over names, a new unknown name answered 429 where a real one answered 401.
+  const { run } = fixture();
+  for (let i = 0; i < 30; i++) expect(await run(`ghost-${i}`, `u-${i}`)).toBe('wrong');
+  expect(await run('ghost-new', 'first-guess')).toBe(await run('grafana', 'first-guess'));
+  // The same guesses at one name: the same answers, known or not.
+  const known: string[] = [];
+  const unknown: string[] = [];
+  for (let i = 0; i < 35; i++) {
+    known.push(await run('grafana', `k-${i}`));
+    unknown.push(await run('ghost-new', `k-${i}`));
+  }
+  expect(unknown).toEqual(known);
+  expect(known.slice(-3)).toEqual(['throttled', 'throttled', 'throttled']);
 });
 
 it('evaluates at most the limit (and one blocked slot) of 200 different wrong passwords sent at once', async () => {
