@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { validateHeaderValue } from 'node:http';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
@@ -56,6 +56,22 @@ export interface WebConfig {
   readonly basicAuthUsers: ReadonlyMap<string, string>;
   /** Every file this configuration was read from (itself and the PEM files it names), for change detection. */
   readonly files: readonly string[];
+  /** fileIdentity of each of `files`, taken just before it was read. */
+  readonly identities: readonly string[];
+}
+
+/**
+ * Who a file is and what it holds, as far as a stat tells: device, inode, size and the
+ * modification and change times in nanoseconds. Taken before a read and compared after
+ * it, it tells whether the read may have caught the file half-written.
+ */
+export function fileIdentity(file: string): string {
+  try {
+    const s = statSync(file, { bigint: true });
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch {
+    return 'missing';
+  }
 }
 
 export class WebConfigError extends Error {
@@ -122,8 +138,9 @@ function stringList(problems: string[], name: string, value: unknown): string[] 
   return value as string[];
 }
 
-function readYaml(file: string): unknown {
+function readYaml(file: string, identities: string[]): unknown {
   let content: string;
+  identities.push(fileIdentity(file));
   try {
     content = readFileSync(file, 'utf8');
   } catch (error) {
@@ -144,6 +161,7 @@ function readYaml(file: string): unknown {
 class Reader {
   readonly problems: string[] = [];
   readonly files: string[] = [];
+  readonly identities: string[] = [];
   constructor(private readonly dir: string) {}
 
   /** A PEM from `<name>_file` (relative to the configuration's folder) or inline `<name>`; the file wins, as in Go. */
@@ -152,6 +170,7 @@ class Reader {
     if (file !== undefined) {
       const resolved = path.resolve(this.dir, file);
       this.files.push(resolved);
+      this.identities.push(fileIdentity(resolved));
       try {
         return readFileSync(resolved);
       } catch (error) {
@@ -360,7 +379,8 @@ function readUsers(problems: string[], doc: unknown): Map<string, string> {
 }
 
 export function loadWebConfig(file: string): WebConfig {
-  const doc = readYaml(file);
+  const identities: string[] = [];
+  const doc = readYaml(file, identities);
   if (!isRecord(doc)) throw new WebConfigError(file, ['must be a YAML mapping (tls_server_config, http_server_config, rate_limit, basic_auth_users)']);
   const reader = new Reader(path.dirname(path.resolve(file)));
   const problems = reader.problems;
@@ -374,5 +394,5 @@ export function loadWebConfig(file: string): WebConfig {
   const rateLimit = readRateLimit(problems, doc.rate_limit);
   const basicAuthUsers = readUsers(problems, doc.basic_auth_users);
   if (problems.length > 0) throw new WebConfigError(file, problems);
-  return { tls, http, rateLimit, basicAuthUsers, files: [path.resolve(file), ...reader.files] };
+  return { tls, http, rateLimit, basicAuthUsers, files: [path.resolve(file), ...reader.files], identities: [...identities, ...reader.identities] };
 }
