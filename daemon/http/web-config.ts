@@ -153,8 +153,8 @@ function readYaml(file: string, identities: string[]): unknown {
     return parse(content) ?? {};
   } catch (error) {
     // The parser's message quotes the offending line, which may hold a hash or a key: say where only.
-    const at = (error as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line;
-    throw new WebConfigError(file, [`is not valid YAML${at ? ` (line ${at})` : ''}`]);
+    const at = (error as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+    throw new WebConfigError(file, [`is not valid YAML${at ? ` (line ${at.line}, column ${at.col})` : ''}`]);
   }
 }
 
