@@ -145,6 +145,13 @@ export class AuthServer {
         this.log.debug({ errCode: error.code }, 'client too slow: connection closed');
         return;
       }
+      // A TLS failure (the handshake deadline, a bad hello) reaches here too on HTTPS: there is no
+      // HTTP to answer on that socket, and an answer written to it would keep it open.
+      if (!error.code?.startsWith('HPE_')) {
+        this.log.debug({ errCode: error.code }, 'connection failed before HTTP: closed');
+        socket.destroy();
+        return;
+      }
       // Unparseable HTTP: answer 400 when the socket still takes it; never crash.
       this.log.debug({ errCode: error.code }, 'client sent unparseable HTTP');
       if (socket.writable)
