@@ -85,7 +85,18 @@ it('evaluates at most the limit (and one blocked slot) of 200 different wrong pa
   const evaluated = kinds.filter((k) => k === 'wrong').length;
   expect(evaluated).toBeGreaterThan(0);
   expect(evaluated).toBeLessThanOrEqual(LIMITS.perAddressAndUser + 1);
-  expect(kinds.filter((k) => k === 'throttled').length).toBe(200 - evaluated);
+  // The rest are refused before any bcrypt: by the limit (throttled) or by the full queue of checks (busy).
+  expect(kinds.filter((k) => k === 'throttled' || k === 'busy').length).toBe(200 - evaluated);
+});
+
+it('refuses checks beyond the bounded queue at once (busy), and never counts them as guesses', async () => {
+  const { run } = fixture();
+  // 40 names at once from one address: 8 may wait for the worker, the rest are busy.
+  const kinds = await Promise.all(Array.from({ length: 40 }, (_, i) => run(`name-${i}`, `guess-${i}`)));
+  expect(kinds.filter((k) => k === 'busy').length).toBeGreaterThan(0);
+  expect(kinds.every((k) => k === 'busy' || k === 'wrong')).toBe(true);
+  // Another address still gets its turn, and the right password gets in.
+  expect(await run('prometheus', 'right-Pw-1', '10.0.0.99')).toBe('ok');
 });
 
 it('shares one check among identical requests sent at once', async () => {
