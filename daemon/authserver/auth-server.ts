@@ -130,7 +130,10 @@ export class AuthServer {
     this.defineRoutes(protocol, admin, store);
 
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
-    const serverLimits: ServerLimits = { ...DEFAULT_LIMITS, ...this.options.limits };
+    // No cap per address below the global one: the nodes of a site often reach it from one
+    // NAT address, and many at once. The reserve of server-limits.ts still keeps room for
+    // an address that holds none when one address fills the rest.
+    const serverLimits: ServerLimits = { ...DEFAULT_LIMITS, maxConnectionsPerAddress: DEFAULT_LIMITS.maxConnections, ...this.options.limits };
     checkLimits(serverLimits);
     const creation = serverCreationOptions(serverLimits);
     const server = tls ? https.createServer({ ...creation, ...tls }, handler) : http.createServer(creation, handler);
