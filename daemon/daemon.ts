@@ -21,7 +21,6 @@ import { registerWebConfigMetrics } from './metrics/web-config-metrics';
 import { RegistrationPage } from './page/registration-page';
 import { NodeMetrics } from './metrics/node-metrics';
 import { AuthClient } from './protocol/auth-client';
-import { describeDiskProblem } from './agent/local-disk';
 
 /**
  * The sidecar process (`fdl-cloudauth daemon`): the node agent, the aggregator
@@ -146,8 +145,8 @@ export class Daemon {
       readiness: () => {
         const disk = this.agent.disk.lastProblem;
         const checks = { redis: this.redis.status === 'ready', schedule: this.agent.ready, localState: disk === null };
-        const problems = disk ? [describeDiskProblem(disk)] : [];
-        return { ready: this.state === 'RUNNING' && checks.redis && checks.schedule && checks.localState, checks, problems };
+        // What is wrong with the disk (its path, the OS error) is logged by LocalDisk, not told to every prober.
+        return { ready: this.state === 'RUNNING' && checks.redis && checks.schedule && checks.localState, checks };
       },
       // Any sidecar answers /status from Redis, leader or not: the same JSON as `status --json`.
       status: async () => buildStatusJson(await this.reader.read()),

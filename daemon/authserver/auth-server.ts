@@ -130,7 +130,10 @@ export class AuthServer {
     this.defineRoutes(protocol, admin, store);
 
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
-    const serverLimits: ServerLimits = { ...DEFAULT_LIMITS, ...this.options.limits };
+    // No cap per address below the global one: the nodes of a site often reach it from one
+    // NAT address, and many at once. The reserve of server-limits.ts still keeps room for
+    // an address that holds none when one address fills the rest.
+    const serverLimits: ServerLimits = { ...DEFAULT_LIMITS, maxConnectionsPerAddress: DEFAULT_LIMITS.maxConnections, ...this.options.limits };
     checkLimits(serverLimits);
     const creation = serverCreationOptions(serverLimits);
     const server = tls ? https.createServer({ ...creation, ...tls }, handler) : http.createServer(creation, handler);
@@ -143,6 +146,13 @@ export class AuthServer {
       // A header or request deadline passed: 408 and close, as Node itself answers.
       if (closeSlowClient(error, socket)) {
         this.log.debug({ errCode: error.code }, 'client too slow: connection closed');
+        return;
+      }
+      // A TLS failure (the handshake deadline, a bad hello) reaches here too on HTTPS: there is no
+      // HTTP to answer on that socket, and an answer written to it would keep it open.
+      if (!error.code?.startsWith('HPE_')) {
+        this.log.debug({ errCode: error.code }, 'connection failed before HTTP: closed');
+        socket.destroy();
         return;
       }
       // Unparseable HTTP: answer 400 when the socket still takes it; never crash.

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type bcryptjs from 'bcryptjs';
+import { BcryptPool, PasswordCheckBusy } from './bcrypt-pool';
 import { FailureLimiter } from './failure-limiter';
 
 /**
@@ -12,8 +12,8 @@ import { FailureLimiter } from './failure-limiter';
  *   second Prometheus with an old one behind the same NAT) is answered 401 without
  *   another bcrypt and is not a new guess, so it never blocks anyone.
  * - Identical checks in progress are shared: 150 scrapes sent at once cost one bcrypt.
- * - New wrong passwords are counted per source address *and* user (all unknown users
- *   of an address share one count), with a slot reserved before the bcrypt so that
+ * - New wrong passwords are counted per source address *and* user name, known or not
+ *   (the limiter answers alike for both, so it tells no one which names exist), with a slot reserved before the bcrypt so that
  *   concurrent guesses cannot pass the limit. A right password clears its key.
  * - Past the limit, a key's passwords are still checked, one per second (others get
  *   429 and Retry-After: 1): once the wrong ones stop, the right one gets in at its
@@ -21,7 +21,12 @@ import { FailureLimiter } from './failure-limiter';
  *   a second per address and user — and so, while he does, may be the right client
  *   sharing both (docs/security.md).
  *
- * bcryptjs is loaded by the first check: most sidecars have no basic_auth_users (~3 MiB).
+ * - The bcrypt comparison itself runs in a worker thread, one at a time, from a bounded
+ *   queue (bcrypt-pool.ts): when the queue is full the answer is 429 with Retry-After
+ *   ('busy'), and the event loop never computes a hash.
+ *
+ * The worker (and bcryptjs in it) is started by the first check: most sidecars have no
+ * basic_auth_users.
  */
 export interface BasicAuthLimits {
   /** New wrong passwords allowed per address and user per window (default 30 per 5 min). */
@@ -33,24 +38,31 @@ export interface BasicAuthLimits {
 
 export const DEFAULT_BASIC_AUTH_LIMITS: BasicAuthLimits = Object.freeze({ perAddressAndUser: 30, windowMs: 5 * 60_000, blockedCheckEveryMs: 1000 });
 
-export type CheckResult = { readonly kind: 'ok' } | { readonly kind: 'wrong' } | { readonly kind: 'throttled'; readonly retryAfterMs: number };
+export type CheckResult =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'wrong' }
+  | { readonly kind: 'throttled'; readonly retryAfterMs: number }
+  | { readonly kind: 'busy'; readonly retryAfterMs: number };
+
+// Retry-After of a check refused because the queue of checks is full.
+const BUSY_RETRY_MS = 1000;
+const BUSY: CheckResult = Object.freeze({ kind: 'busy', retryAfterMs: BUSY_RETRY_MS });
 
 // Separate bounds: a guesser's many wrong passwords never push out a right one.
 const REMEMBERED_RIGHT = 256;
 const REMEMBERED_WRONG = 1024;
 
-// A valid bcrypt hash of a random string, compared against when the user is unknown
-// (the answer takes as long as for a known user); made on first use.
-let dummyHash: string | undefined;
-function unknownUserHash(bcrypt: typeof bcryptjs): string {
-  dummyHash ??= bcrypt.hashSync(createHash('sha256').update(String(Math.random())).digest('hex'), 10);
-  return dummyHash;
+/** The cost of the configured hashes (an unknown user is compared at it); 10, htpasswd's, when none. */
+function costOf(users: ReadonlyMap<string, string>): number {
+  const first = users.values().next();
+  const match = first.done ? null : /^\$2[aby]?\$(\d\d)\$/.exec(first.value);
+  return match?.[1] ? Number(match[1]) : 10;
 }
 
 export class BasicAuthCheck {
   private readonly right = new Set<string>();
   private readonly wrong = new Set<string>();
-  private readonly inFlight = new Map<string, Promise<boolean>>();
+  private readonly inFlight = new Map<string, Promise<'ok' | 'wrong' | 'busy'>>();
   private readonly lastBlockedCheck = new Map<string, number>();
   private readonly failures: FailureLimiter;
   private readonly now: () => number;
@@ -58,6 +70,7 @@ export class BasicAuthCheck {
   constructor(
     private readonly limits: BasicAuthLimits = DEFAULT_BASIC_AUTH_LIMITS,
     now?: () => number,
+    private readonly pool: BcryptPool = new BcryptPool(),
   ) {
     this.now = now ?? (() => performance.now());
     this.failures = new FailureLimiter({ maxFailures: limits.perAddressAndUser, windowMs: limits.windowMs, now: this.now });
@@ -74,10 +87,18 @@ export class BasicAuthCheck {
     if (set.size > (ok ? REMEMBERED_RIGHT : REMEMBERED_WRONG)) set.delete(set.values().next().value as string);
   }
 
-  private async compare(password: string, hash: string | undefined): Promise<boolean> {
-    const bcrypt = (await import('bcryptjs')).default;
-    const matches = await bcrypt.compare(password, hash ?? unknownUserHash(bcrypt));
-    return Boolean(hash) && matches;
+  private async compare(password: string, hash: string | undefined, cost: number, source: string): Promise<'ok' | 'wrong' | 'busy'> {
+    try {
+      return (await this.pool.compare(password, hash, cost, source)) && Boolean(hash) ? 'ok' : 'wrong';
+    } catch (error) {
+      if (error instanceof PasswordCheckBusy) return 'busy';
+      throw error;
+    }
+  }
+
+  /** Stops the worker thread. */
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   async check(users: ReadonlyMap<string, string>, user: string, password: string, source: string): Promise<CheckResult> {
@@ -86,9 +107,14 @@ export class BasicAuthCheck {
     // A password known wrong, or one being checked, tells its sender nothing new.
     if (this.wrong.has(digest)) return { kind: 'wrong' };
     const shared = this.inFlight.get(digest);
-    if (shared) return { kind: (await shared) ? 'ok' : 'wrong' };
+    if (shared) {
+      const kind = await shared;
+      return kind === 'busy' ? BUSY : { kind };
+    }
 
-    const key = `${source}\n${hash ? user : ''}`;
+    // Every name has its own count, known or not: a shared count for unknown names made
+    // them answer 429 where a real name still answered 401 (names could be enumerated).
+    const key = `${source}\n${user}`;
     let release: () => void = () => undefined;
     if (this.failures.blockedForMs(key) > 0) {
       // Even a remembered right password waits for the key's next slot: answering it at
@@ -108,15 +134,18 @@ export class BasicAuthCheck {
       return { kind: 'ok' };
     }
 
-    const running = this.compare(password, hash);
+    const running = this.compare(password, hash, costOf(users), source);
     this.inFlight.set(digest, running);
-    let ok: boolean;
+    let kind: 'ok' | 'wrong' | 'busy';
     try {
-      ok = await running;
+      kind = await running;
     } finally {
       this.inFlight.delete(digest);
       release();
     }
+    // Not checked: neither remembered nor counted (the reservation is released above).
+    if (kind === 'busy') return BUSY;
+    const ok = kind === 'ok';
     this.remember(digest, ok);
     if (ok) {
       this.failures.recordSuccess(key);

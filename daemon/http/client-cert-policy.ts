@@ -1,4 +1,5 @@
 import type { TLSSocket } from 'node:tls';
+import { sansOfCertificate } from './certificate-sans';
 import type { TlsSettings } from './web-config';
 
 /**
@@ -11,12 +12,9 @@ import type { TlsSettings } from './web-config';
  * failed connection, as with exporter-toolkit, never an HTTP answer.
  */
 function sansOf(socket: TLSSocket): string[] {
-  const alt = socket.getPeerCertificate().subjectaltname ?? '';
-  // "DNS:a, IP Address:10.0.0.1, email:x@y, URI:spiffe://..." — Go compares the values only.
-  return alt
-    .split(/,\s*/)
-    .map((entry) => entry.slice(entry.indexOf(':') + 1))
-    .filter(Boolean);
+  // From the certificate's DER, as Go reads them (certificate-sans.ts), not Node's text rendering.
+  const raw = socket.getPeerCertificate().raw as Buffer | undefined;
+  return raw ? sansOfCertificate(raw) : [];
 }
 
 /** Undefined when the connection satisfies the policy, else why not (for the debug log). */
@@ -39,6 +37,8 @@ export function clientCertProblem(tls: TlsSettings, socket: TLSSocket): string |
       if (!verified) return 'the client certificate does not verify against client_ca_file';
       break;
   }
+  // Loading refuses client_allowed_sans under any policy but RequireAndVerifyClientCert (web-config.ts),
+  // so a client without a certificate never reaches this line with SANs configured.
   if (given && tls.clientAllowedSans && !sansOf(socket).some((san) => tls.clientAllowedSans?.includes(san))) {
     return 'the client certificate has none of client_allowed_sans';
   }

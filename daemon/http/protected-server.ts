@@ -102,6 +102,10 @@ export class Gate {
       const seconds = Math.ceil(result.retryAfterMs / 1000);
       return (deny(res, 429, `too many wrong passwords from this address for this user: try again in ${seconds} s`, { 'retry-after': String(seconds) }), false);
     }
+    if (result.kind === 'busy') {
+      const seconds = Math.ceil(result.retryAfterMs / 1000);
+      return (deny(res, 429, `too many password checks waiting: try again in ${seconds} s`, { 'retry-after': String(seconds) }), false);
+    }
     this.o.log.warn({ source, path }, 'HTTP request with wrong credentials refused');
     return (deny(res, 401, 'wrong user name or password', { 'www-authenticate': REALM }), false);
   }

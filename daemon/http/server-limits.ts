@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { Socket } from 'node:net';
 
 /**
  * Limits every HTTP server of the product applies (the sidecar's endpoints and the
@@ -11,6 +12,19 @@ import type http from 'node:http';
  * interval is set to a quarter of the header deadline (at most 1 s) so a deadline
  * fires within a fraction of itself. `timeout` closes a socket that sends nothing at
  * all for idleMs, between requests or before the first one.
+ *
+ * A TLS server waits for the handshake before any of those run (Node's default
+ * `handshakeTimeout` is 120 s): a socket that connects and says nothing held its slot
+ * for two minutes. The handshake deadline is the header deadline, so a silent socket
+ * lasts as long on TLS as on plain HTTP.
+ *
+ * Connections are capped per source address as well as in all, and a few slots beyond
+ * the global cap are kept for addresses that hold almost none (`reservedConnections`):
+ * a flood from other addresses fills its own share and the global cap, and a kubelet's
+ * probe or Prometheus' scrape — one or two connections from an address of their own —
+ * still gets in. (A listener of their own would need a second port in every manifest
+ * and scrape configuration; the reserve works on the one port Prometheus and the
+ * probes already use. docs/security.md says what it does not cover.)
  */
 export interface ServerLimits {
   /** The whole header block must arrive within this. */
@@ -19,20 +33,33 @@ export interface ServerLimits {
   readonly requestTimeoutMs: number;
   /** A socket silent this long is closed; also the keep-alive time between requests. */
   readonly idleTimeoutMs: number;
-  /** Connections beyond this are closed as soon as they are accepted. */
+  /** Connections beyond this are closed as soon as they are accepted (but see reservedConnections). */
   readonly maxConnections: number;
+  /** Connections one source address may hold at once. */
+  readonly maxConnectionsPerAddress?: number;
+  /** Slots beyond maxConnections for an address that holds fewer than RESERVE_FOR_HOLDING connections. */
+  readonly reservedConnections?: number;
 }
 
-export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
+export const DEFAULT_LIMITS = Object.freeze({
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 20_000,
   idleTimeoutMs: 5_000,
   maxConnections: 256,
-});
+  maxConnectionsPerAddress: 32,
+  reservedConnections: 16,
+}) satisfies Required<ServerLimits>;
+
+/**
+ * The reserve takes an address's first connection and a second (one closing while the
+ * next opens, or a probe beside a scrape); an address of a flood holds more.
+ */
+export const RESERVE_FOR_HOLDING = 2;
 
 /** Options for http(s).createServer that only work when given at creation. */
-export function serverCreationOptions(limits: ServerLimits): http.ServerOptions {
+export function serverCreationOptions(limits: ServerLimits): http.ServerOptions & { handshakeTimeout: number } {
   return {
+    handshakeTimeout: limits.headersTimeoutMs,
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
     keepAliveTimeout: limits.idleTimeoutMs,
@@ -45,9 +72,31 @@ export function applyServerLimits(server: http.Server, limits: ServerLimits): vo
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.idleTimeoutMs;
-  server.maxConnections = limits.maxConnections;
+  const perAddress = limits.maxConnectionsPerAddress ?? DEFAULT_LIMITS.maxConnectionsPerAddress;
+  const reserved = limits.reservedConnections ?? DEFAULT_LIMITS.reservedConnections;
+  // Node refuses beyond this before any listener runs; the rules below decide within it.
+  server.maxConnections = limits.maxConnections + reserved;
   // A silent socket (no request yet, or an idle keep-alive one) is destroyed.
   server.setTimeout(limits.idleTimeoutMs, (socket) => socket.destroy());
+  const held = new Map<string, number>();
+  let total = 0;
+  // Before the HTTP or TLS listener: a refused socket is closed before either reads a byte.
+  server.prependListener('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    const mine = held.get(address) ?? 0;
+    if (mine >= perAddress || (total >= limits.maxConnections && mine >= RESERVE_FOR_HOLDING)) {
+      socket.destroy();
+      return;
+    }
+    total += 1;
+    held.set(address, mine + 1);
+    socket.once('close', () => {
+      total -= 1;
+      const left = (held.get(address) ?? 1) - 1;
+      if (left > 0) held.set(address, left);
+      else held.delete(address);
+    });
+  });
 }
 
 /** Checks a set of limits, naming the one that is wrong. */

@@ -18,8 +18,6 @@ import { PAGE_HEADERS } from '../page/page-script';
 export interface Readiness {
   ready: boolean;
   checks: Record<string, boolean>;
-  /** What is wrong, in words, for a check that failed (the local state directory and its error). */
-  problems?: string[];
 }
 
 /** `S` is what `/status` serves (StatusJson in the daemon); the page is given the same. */
@@ -95,12 +93,15 @@ export class SidecarServer<S = unknown> {
           this.send(res, 200, 'application/json', JSON.stringify({ status: 'alive' }));
           return;
         case '/readyz': {
+          // The probes answer anyone who reaches the port: the names of the checks, never a
+          // path or an OS error (the part that failed logged those when it failed).
           const r = this.o.readiness();
+          const failing = Object.keys(r.checks).filter((name) => !r.checks[name]);
           this.send(
             res,
             r.ready ? 200 : 503,
             'application/json',
-            JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks, ...(r.problems?.length ? { problems: r.problems } : {}) }),
+            JSON.stringify(r.ready ? { status: 'ready', checks: r.checks } : { status: 'not ready', failing, checks: r.checks }),
           );
           return;
         }
@@ -108,7 +109,14 @@ export class SidecarServer<S = unknown> {
           try {
             this.send(res, 200, 'application/json', JSON.stringify(await this.o.status()));
           } catch (error) {
-            this.send(res, 503, 'application/json', JSON.stringify({ error: 'status unavailable: Redis is unreachable', detail: (error as Error).message }));
+            // Redis's own words (addresses, ACL and cluster errors) go to the log only.
+            this.log.warn({ err: error }, 'GET /status: the project could not be read from Redis');
+            this.send(
+              res,
+              503,
+              'application/json',
+              JSON.stringify({ error: 'status unavailable: the project could not be read from Redis (the sidecar log says why)' }),
+            );
           }
           return;
         case '/':

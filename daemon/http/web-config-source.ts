@@ -1,23 +1,43 @@
-import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { loadWebConfig, WebConfigError, type WebConfig } from './web-config';
+import { fileIdentity, loadWebConfig, WebConfigError, type WebConfig } from './web-config';
 
 /**
  * The web configuration as it is now, re-read when its file or a file it names changes,
  * as exporter-toolkit re-reads it for each connection and request: certificates are
  * rotated and users changed without a restart.
  *
- * A change is seen by the files' size, modification time and inode (a stat of each, per
- * new connection and per request: microseconds). A file that no longer loads leaves the
- * last good configuration in force, logs the problems once per change and sets
- * `reloadOk` false until a good one loads. TLS cannot be switched on or off on a
- * listening socket (exporter-toolkit decides that at start too): such a change is a
- * failed reload that asks for a restart.
+ * A change is seen by each file's identity (device, inode, size, modification and change
+ * times: a stat of each, per new connection and per request, microseconds). The identity
+ * is taken before each file is read and compared after the whole load: a file that
+ * changed meanwhile may have been caught half-written (a rewrite truncates, then
+ * writes), so the load is tried again, and when the files keep changing the
+ * configuration in force stays until a read sees them still. Before, the stat ran after
+ * the read: a reader that caught the file empty kept "no users" — the endpoints open —
+ * after the good file was completely written.
+ *
+ * A file that no longer loads leaves the last good configuration in force, logs the
+ * problems once per change and sets `reloadOk` false until a good one loads. Two
+ * changes are refused the same way because a half-written or mistaken file is their
+ * likeliest cause and both would open the endpoints: one that removes every basic-auth
+ * user, and one that switches TLS on or off (which a listening socket cannot do either;
+ * exporter-toolkit decides it at start). Each asks for a restart when it is meant.
  */
 export interface WebConfigReload {
   readonly ok: boolean;
   /** Seconds since the epoch of the last successful load. */
   readonly lastSuccessSeconds: number;
+}
+
+// Loads tried in one call while the files change under them; then the last good one answers.
+const READ_TRIES = 3;
+
+/** Loads the files, again while they change during the read; undefined when they never held still. */
+function loadStill(file: string): WebConfig | undefined {
+  for (let i = 0; i < READ_TRIES; i++) {
+    const config = loadWebConfig(file);
+    if (config.files.map(fileIdentity).join('|') === config.identities.join('|')) return config;
+  }
+  return undefined;
 }
 
 export class WebConfigSource {
@@ -32,21 +52,14 @@ export class WebConfigSource {
     readonly file: string,
     private readonly log: Logger,
   ) {
-    this.config = loadWebConfig(file);
-    this.signature = WebConfigSource.sign(this.config.files);
+    const config = loadStill(file);
+    if (!config) throw new WebConfigError(file, ['changed while it was read, three times: start again once it is written']);
+    this.config = config;
+    this.signature = config.identities.join('|');
   }
 
   private static sign(files: readonly string[]): string {
-    return files
-      .map((file) => {
-        try {
-          const s = statSync(file);
-          return `${s.ino}:${s.size}:${s.mtimeMs}`;
-        } catch {
-          return 'missing';
-        }
-      })
-      .join('|');
+    return files.map(fileIdentity).join('|');
   }
 
   /** Increments each time a new configuration takes effect. */
@@ -58,19 +71,33 @@ export class WebConfigSource {
     return { ok: this.failedSignature === undefined, lastSuccessSeconds: Math.floor(this.lastSuccessMs / 1000) };
   }
 
+  private refuseOpening(next: WebConfig): void {
+    const problems: string[] = [];
+    if (Boolean(next.tls) !== Boolean(this.config.tls)) {
+      problems.push(`tls_server_config ${next.tls ? 'added' : 'removed'} while running: TLS is switched on or off only at start, so restart the sidecar`);
+    }
+    if (this.config.basicAuthUsers.size > 0 && next.basicAuthUsers.size === 0) {
+      problems.push(
+        'basic_auth_users: every user removed while running (a half-written file looks the same): to serve without basic auth, restart the sidecar',
+      );
+    }
+    if (problems.length > 0) throw new WebConfigError(this.file, problems);
+  }
+
   /** The configuration in force, re-read first when a file changed. */
   current(): WebConfig {
     const signature = WebConfigSource.sign(this.config.files);
     if (signature === this.signature || signature === this.failedSignature) return this.config;
     // The file may now name other files: sign what the new load read, not what the old one did.
-    let next: WebConfig;
+    let next: WebConfig | undefined;
     try {
-      next = loadWebConfig(this.file);
-      if (Boolean(next.tls) !== Boolean(this.config.tls)) {
-        throw new WebConfigError(this.file, [
-          `tls_server_config ${next.tls ? 'added' : 'removed'} while running: TLS is switched on or off only at start, so restart the sidecar`,
-        ]);
+      next = loadStill(this.file);
+      if (!next) {
+        // Still being written: the next request or connection reads it again.
+        this.log.debug({ file: this.file }, 'web configuration changed while it was read; the last good one stays');
+        return this.config;
       }
+      this.refuseOpening(next);
     } catch (error) {
       this.failedSignature = signature;
       const problems = error instanceof WebConfigError ? error.problems : [(error as Error).message];
@@ -81,7 +108,7 @@ export class WebConfigSource {
       return this.config;
     }
     this.config = next;
-    this.signature = WebConfigSource.sign(next.files);
+    this.signature = next.identities.join('|');
     this.failedSignature = undefined;
     this.lastSuccessMs = Date.now();
     this.generationCount += 1;

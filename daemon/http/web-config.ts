@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { validateHeaderValue } from 'node:http';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parseGoDuration } from './go-duration';
@@ -55,6 +56,22 @@ export interface WebConfig {
   readonly basicAuthUsers: ReadonlyMap<string, string>;
   /** Every file this configuration was read from (itself and the PEM files it names), for change detection. */
   readonly files: readonly string[];
+  /** fileIdentity of each of `files`, taken just before it was read. */
+  readonly identities: readonly string[];
+}
+
+/**
+ * Who a file is and what it holds, as far as a stat tells: device, inode, size and the
+ * modification and change times in nanoseconds. Taken before a read and compared after
+ * it, it tells whether the read may have caught the file half-written.
+ */
+export function fileIdentity(file: string): string {
+  try {
+    const s = statSync(file, { bigint: true });
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch {
+    return 'missing';
+  }
 }
 
 export class WebConfigError extends Error {
@@ -121,8 +138,9 @@ function stringList(problems: string[], name: string, value: unknown): string[] 
   return value as string[];
 }
 
-function readYaml(file: string): unknown {
+function readYaml(file: string, identities: string[]): unknown {
   let content: string;
+  identities.push(fileIdentity(file));
   try {
     content = readFileSync(file, 'utf8');
   } catch (error) {
@@ -135,14 +153,15 @@ function readYaml(file: string): unknown {
     return parse(content) ?? {};
   } catch (error) {
     // The parser's message quotes the offending line, which may hold a hash or a key: say where only.
-    const at = (error as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line;
-    throw new WebConfigError(file, [`is not valid YAML${at ? ` (line ${at})` : ''}`]);
+    const at = (error as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+    throw new WebConfigError(file, [`is not valid YAML${at ? ` (line ${at.line}, column ${at.col})` : ''}`]);
   }
 }
 
 class Reader {
   readonly problems: string[] = [];
   readonly files: string[] = [];
+  readonly identities: string[] = [];
   constructor(private readonly dir: string) {}
 
   /** A PEM from `<name>_file` (relative to the configuration's folder) or inline `<name>`; the file wins, as in Go. */
@@ -151,6 +170,7 @@ class Reader {
     if (file !== undefined) {
       const resolved = path.resolve(this.dir, file);
       this.files.push(resolved);
+      this.identities.push(fileIdentity(resolved));
       try {
         return readFileSync(resolved);
       } catch (error) {
@@ -229,6 +249,13 @@ function readTls(doc: Record<string, unknown>, reader: Reader, http2: boolean): 
     else curves.push(name);
   }
   const clientAllowedSans = stringList(problems, 'tls_server_config.client_allowed_sans', doc.client_allowed_sans);
+  // Beyond exporter-toolkit: SANs checked on a certificate that is optional or unverified let a client
+  // without one in, or one that signed its own SANs; worded as its client-CA check.
+  if (clientAllowedSans !== undefined && clientAuth !== 'RequireAndVerifyClientCert') {
+    problems.push(
+      'tls_server_config: client_allowed_sans have been configured without a Client Auth Policy of RequireAndVerifyClientCert: set client_auth_type: RequireAndVerifyClientCert (with client_ca_file), or remove client_allowed_sans',
+    );
+  }
 
   if (!cert || !key) return undefined;
   const settings: TlsSettings = {
@@ -267,6 +294,23 @@ export function secureContextOptions(t: TlsSettings): import('node:tls').SecureC
   };
 }
 
+/**
+ * A header value as Go's Header.Write sends it: CR and LF become spaces and the value
+ * is trimmed; other bytes go out as they are, UTF-8 (Node writes a header string as
+ * Latin-1, so the UTF-8 bytes are given as a Latin-1 string). Undefined when another
+ * control character is left, which Node refuses to send (every answer would be a 500).
+ */
+function headerValue(value: string): string | undefined {
+  const text = value.replace(/[\r\n]/g, ' ').replace(/^[ \t]+|[ \t]+$/g, '');
+  const wire = Buffer.from(text, 'utf8').toString('latin1');
+  try {
+    validateHeaderValue('x', wire);
+  } catch {
+    return undefined;
+  }
+  return wire;
+}
+
 function readHttp(problems: string[], doc: unknown): WebConfig['http'] {
   if (doc === undefined || doc === null) return { http2: true, headers: {} };
   if (!isRecord(doc)) {
@@ -281,7 +325,8 @@ function readHttp(problems: string[], doc: unknown): WebConfig['http'] {
     if (!isRecord(doc.headers)) problems.push('http_server_config.headers must be a mapping of header name to value');
     else {
       for (const [name, value] of Object.entries(doc.headers)) {
-        const allowed = CONFIGURABLE_HEADERS[name];
+        // Own properties only: "constructor" or "toString" is a header name like any other, not Object's.
+        const allowed = Object.hasOwn(CONFIGURABLE_HEADERS, name) ? CONFIGURABLE_HEADERS[name] : undefined;
         if (!allowed)
           problems.push(
             `http_server_config.headers: HTTP header "${name.slice(0, 64)}" can not be configured (only ${Object.keys(CONFIGURABLE_HEADERS).join(', ')})`,
@@ -289,7 +334,12 @@ function readHttp(problems: string[], doc: unknown): WebConfig['http'] {
         else if (typeof value !== 'string' && typeof value !== 'number') problems.push(`http_server_config.headers.${name} must be a string`);
         else if (allowed.length > 0 && !allowed.includes(String(value)))
           problems.push(`http_server_config.headers: invalid value for ${name}: expected one of ${allowed.join(', ')}`);
-        else if (String(value) !== '') headers[name] = String(value);
+        else {
+          const wire = headerValue(String(value));
+          if (wire === undefined)
+            problems.push(`http_server_config.headers.${name}: the value holds a control character; remove it (a newline is sent as a space)`);
+          else if (wire !== '') headers[name] = wire;
+        }
       }
     }
   }
@@ -329,7 +379,8 @@ function readUsers(problems: string[], doc: unknown): Map<string, string> {
 }
 
 export function loadWebConfig(file: string): WebConfig {
-  const doc = readYaml(file);
+  const identities: string[] = [];
+  const doc = readYaml(file, identities);
   if (!isRecord(doc)) throw new WebConfigError(file, ['must be a YAML mapping (tls_server_config, http_server_config, rate_limit, basic_auth_users)']);
   const reader = new Reader(path.dirname(path.resolve(file)));
   const problems = reader.problems;
@@ -343,5 +394,5 @@ export function loadWebConfig(file: string): WebConfig {
   const rateLimit = readRateLimit(problems, doc.rate_limit);
   const basicAuthUsers = readUsers(problems, doc.basic_auth_users);
   if (problems.length > 0) throw new WebConfigError(file, problems);
-  return { tls, http, rateLimit, basicAuthUsers, files: [path.resolve(file), ...reader.files] };
+  return { tls, http, rateLimit, basicAuthUsers, files: [path.resolve(file), ...reader.files], identities: [...identities, ...reader.identities] };
 }

@@ -4,6 +4,7 @@ import { createConvict, schema } from './schema';
 import { parseDuration } from '../duration';
 import { isLoopbackHost } from '../net/hosts';
 import { ConfigError } from './config-error';
+import { jsonErrorPosition } from './json-error-position';
 
 export { ConfigError };
 
@@ -76,14 +77,25 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (!existsSync(options.file)) {
       throw new ConfigError([`config file ${options.file} does not exist: pass an existing file to --config`]);
     }
+    let text: string;
     try {
-      const fromFile = JSON.parse(readFileSync(options.file, 'utf8')) as { redis?: { url?: unknown } } | null;
-      config.load(fromFile as object);
-      if (fromFile?.redis?.url !== undefined) redisUrlSet = true;
+      text = readFileSync(options.file, 'utf8');
     } catch (error) {
-      const reason = error instanceof SyntaxError ? `is not valid JSON (${error.message})` : `cannot be read (${(error as Error).message})`;
-      throw new ConfigError([`config file ${options.file} ${reason}`]);
+      throw new ConfigError([`config file ${options.file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
     }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch {
+      // JSON.parse's message quotes the text around the error, which may be a token or a password: say where only.
+      const at = jsonErrorPosition(text);
+      throw new ConfigError([`config file ${options.file} is not valid JSON${at ? ` (line ${at.line}, column ${at.column})` : ''}: fix the syntax there`]);
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+      throw new ConfigError([`config file ${options.file} must hold one JSON object (keys as in docs/configuration.md)`]);
+    }
+    config.load(doc);
+    if ((doc as { redis?: { url?: unknown } }).redis?.url !== undefined) redisUrlSet = true;
   }
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value === undefined) continue;

@@ -55,11 +55,28 @@ it('does not count a repeated wrong password as a new guess (a second Prometheus
 it('keys the count by address and user: a guesser of one user or of unknown users does not block another', async () => {
   const { run } = fixture();
   for (let i = 0; i < 40; i++) await run('grafana', `g-${i}`);
-  for (let i = 0; i < 40; i++) await run(`nobody-${i}`, 'x');
+  for (let i = 0; i < 40; i++) await run('nobody', `n-${i}`);
   expect(await run('grafana', 'g-more')).toBe('throttled');
-  expect(await run('nobody-x', 'y')).toBe('throttled');
+  expect(await run('nobody', 'n-more')).toBe('throttled');
   expect(await run('prometheus', 'right-Pw-1')).toBe('ok');
   expect(await run('grafana', 'other-Pw-2', '10.0.0.8')).toBe('ok');
+});
+
+it('answers a known and an unknown user name alike, guess by guess (no enumeration by 401 against 429)', async () => {
+  // Before issue 28 all unknown names of an address shared one count: after 30 wrong
+  // guesses spread over names, a new unknown name answered 429 where a real one answered 401.
+  const { run } = fixture();
+  for (let i = 0; i < 30; i++) expect(await run(`ghost-${i}`, `u-${i}`)).toBe('wrong');
+  expect(await run('ghost-new', 'first-guess')).toBe(await run('grafana', 'first-guess'));
+  // The same guesses at one name: the same answers, known or not.
+  const known: string[] = [];
+  const unknown: string[] = [];
+  for (let i = 0; i < 35; i++) {
+    known.push(await run('grafana', `k-${i}`));
+    unknown.push(await run('ghost-new', `k-${i}`));
+  }
+  expect(unknown).toEqual(known);
+  expect(known.slice(-3)).toEqual(['throttled', 'throttled', 'throttled']);
 });
 
 it('evaluates at most the limit (and one blocked slot) of 200 different wrong passwords sent at once', async () => {
@@ -68,7 +85,18 @@ it('evaluates at most the limit (and one blocked slot) of 200 different wrong pa
   const evaluated = kinds.filter((k) => k === 'wrong').length;
   expect(evaluated).toBeGreaterThan(0);
   expect(evaluated).toBeLessThanOrEqual(LIMITS.perAddressAndUser + 1);
-  expect(kinds.filter((k) => k === 'throttled').length).toBe(200 - evaluated);
+  // The rest are refused before any bcrypt: by the limit (throttled) or by the full queue of checks (busy).
+  expect(kinds.filter((k) => k === 'throttled' || k === 'busy').length).toBe(200 - evaluated);
+});
+
+it('refuses checks beyond the bounded queue at once (busy), and never counts them as guesses', async () => {
+  const { run } = fixture();
+  // 40 names at once from one address: 8 may wait for the worker, the rest are busy.
+  const kinds = await Promise.all(Array.from({ length: 40 }, (_, i) => run(`name-${i}`, `guess-${i}`)));
+  expect(kinds.filter((k) => k === 'busy').length).toBeGreaterThan(0);
+  expect(kinds.every((k) => k === 'busy' || k === 'wrong')).toBe(true);
+  // Another address still gets its turn, and the right password gets in.
+  expect(await run('prometheus', 'right-Pw-1', '10.0.0.99')).toBe('ok');
 });
 
 it('shares one check among identical requests sent at once', async () => {

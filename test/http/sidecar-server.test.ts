@@ -92,3 +92,39 @@ it('is protected like /metrics: 401 without the web configuration credential, th
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('says what failed in its own words: /status without Redis words, /readyz "not ready" naming the check, never a path or an OS error (issue 28)', async () => {
+  const lines: string[] = [];
+  const { createLogger } = await import('../../shared/logger');
+  const { Writable } = await import('node:stream');
+  const logger = createLogger({
+    level: 'debug',
+    destination: new Writable({
+      write(chunk: Buffer, _e, cb) {
+        lines.push(chunk.toString());
+        cb();
+      },
+    }),
+  });
+  const redisWords = 'NOAUTH Authentication required. rediss://10.0.0.9:6380 CLUSTERDOWN';
+  const server = pageServer({
+    logger,
+    status: () => Promise.reject(new Error(redisWords)),
+    readiness: () => ({ ready: false, checks: { redis: true, schedule: true, localState: false } }),
+  });
+  await server.start();
+  try {
+    const base = `http://127.0.0.1:${server.port}`;
+    const status = await fetch(`${base}/status`);
+    const statusText = await status.text();
+    expect(status.status).toBe(503);
+    expect(JSON.parse(statusText)).toEqual({ error: expect.stringMatching(/^status unavailable: the project could not be read from Redis/) });
+    expect(statusText).not.toMatch(/NOAUTH|10\.0\.0\.9|CLUSTERDOWN/);
+    expect(lines.join('')).toContain('NOAUTH');
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'not ready', failing: ['localState'], checks: { redis: true, schedule: true, localState: false } });
+  } finally {
+    await server.close();
+  }
+});

@@ -180,7 +180,7 @@ describe('web configuration errors', () => {
     expect(problems(`tls_server_config:\n  cert_file: ${files.certFile}\n  key_file: ${files.keyFile}\n  client_ca_file: ${files.caFile}\n`)).toMatch(
       /client CA's have been configured without a Client Auth Policy: set client_auth_type/,
     );
-    expect(problems('basic_auth_users: [\n  "secret-In-Bad-Yaml\n')).toMatch(/is not valid YAML/);
+    expect(problems('basic_auth_users: [\n  "secret-In-Bad-Yaml\n')).toMatch(/is not valid YAML \(line \d+, column \d+\)/);
     expect(problems('basic_auth_users: [\n  "secret-In-Bad-Yaml\n')).not.toContain('secret-In-Bad-Yaml');
   });
 });

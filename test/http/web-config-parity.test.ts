@@ -20,7 +20,9 @@ import { writeCertificates, type CertificateFiles } from '../../harness/tls';
  * what a client sees (an HTTP status, a negotiated cipher, or a failed connection).
  * Each case runs the sidecar's real HTTP(S) server on loopback with a real client.
  * A refusal counts only with exporter-toolkit's reason. Before the parity work (0.2.0), 24 of these 63
- * cases behaved as exporter-toolkit does; `PARITY_DETAILS=1` prints every case's result.
+ * cases behaved as exporter-toolkit does; issue 28 added 12 (header values, own-property header
+ * names, client_allowed_sans only with a required and verified certificate, SANs as Go spells
+ * them), of which 10 failed before it. `PARITY_DETAILS=1` prints every case's result.
  */
 jest.setTimeout(120_000);
 
@@ -28,7 +30,7 @@ type Client = {
   /** Speak TLS (trusting the test CA). */
   readonly tls?: boolean;
   /** Present a client certificate: the CA-signed one, or one of the self-signed ones. */
-  readonly cert?: 'self' | 'self2';
+  readonly cert?: 'self' | 'self2' | 'self3';
   readonly maxVersion?: 'TLSv1.1' | 'TLSv1.2';
   readonly ciphers?: string;
   readonly ecdhCurve?: string;
@@ -52,7 +54,8 @@ let dir: string;
 const PEM = { serverKeyInline: '', serverCertInline: '' };
 const log = pino({ level: 'silent' });
 
-function selfSigned(cn: string, dns: string[]): { cert: string; key: string } {
+type AltName = { type: 1 | 2 | 6; value: string } | { type: 7; ip: string };
+function selfSigned(cn: string, dns: string[], more: AltName[] = []): { cert: string; key: string } {
   const keys = forge.pki.rsa.generateKeyPair(2048);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
@@ -65,7 +68,7 @@ function selfSigned(cn: string, dns: string[]): { cert: string; key: string } {
     { name: 'basicConstraints', cA: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, keyCertSign: true },
     { name: 'extKeyUsage', clientAuth: true },
-    ...(dns.length ? [{ name: 'subjectAltName', altNames: dns.map((value) => ({ type: 2, value })) }] : []),
+    ...(dns.length || more.length ? [{ name: 'subjectAltName', altNames: [...dns.map((value) => ({ type: 2, value })), ...more] }] : []),
   ]);
   cert.sign(keys.privateKey, forge.md.sha256.create());
   return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(keys.privateKey) };
@@ -263,6 +266,41 @@ function cases(): Case[] {
       config: 'http_server_config:\n  headers:\n    X-Frame-Options: foo\n',
       expected: { refused: /invalid value for X-Frame-Options/ },
     },
+    // Header values (issue 28): Go's Header.Write turns CR and LF into spaces and trims the value, and
+    // writes other bytes as they are (UTF-8); Node refused such a value on every answer (500, probes too).
+    {
+      name: 'a header value ending in a newline (a YAML | block)',
+      config: 'http_server_config:\n  headers:\n    Strict-Transport-Security: |\n      max-age=31536000\n',
+      client: {},
+      expected: { status: 200, headers: { 'strict-transport-security': 'max-age=31536000' } },
+    },
+    {
+      name: 'a header value with a newline inside',
+      config: 'http_server_config:\n  headers:\n    Content-Security-Policy: "default-src \'self\';\\nimg-src *"\n',
+      client: {},
+      expected: { status: 200, headers: { 'content-security-policy': "default-src 'self'; img-src *" } },
+    },
+    {
+      name: 'a header value with a typographic apostrophe (UTF-8 on the wire, as Go sends it)',
+      config: 'http_server_config:\n  headers:\n    Content-Security-Policy: "default-src \u2019self\u2019"\n',
+      client: {},
+      expected: { status: 200, headers: { 'content-security-policy': Buffer.from('default-src \u2019self\u2019').toString('latin1') } },
+    },
+    {
+      name: 'a constructor header',
+      config: 'http_server_config:\n  headers:\n    constructor: x\n',
+      expected: { refused: /HTTP header "constructor" can not be configured/ },
+    },
+    {
+      name: 'a toString header',
+      config: 'http_server_config:\n  headers:\n    toString: x\n',
+      expected: { refused: /HTTP header "toString" can not be configured/ },
+    },
+    {
+      name: 'a header value with a control character',
+      config: 'http_server_config:\n  headers:\n    X-XSS-Protection: "1\\u0000"\n',
+      expected: { refused: /http_server_config\.headers\.X-XSS-Protection: the value holds a control character/ },
+    },
     {
       name: 'a header that can not be configured',
       config: 'http_server_config:\n  headers:\n    Content-Type: foo\n',
@@ -326,6 +364,43 @@ function cases(): Case[] {
       name: 'client_allowed_sans without a SAN of the certificate',
       config: `${TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client-self2.pem\n  client_allowed_sans:\n    - "bad"\n`,
       client: { tls: true, cert: 'self2' },
+      expected: { fails: true },
+    },
+    // Beyond exporter-toolkit (issue 28): SANs without a required, verified certificate let a client
+    // with no certificate in (Go hands VerifyPeerCertificate an empty list; the fix there refuses in the
+    // handshake), so the combination is refused at load, in the words of its client-CA check.
+    {
+      name: 'client_allowed_sans under VerifyClientCertIfGiven',
+      config: `${TLS}  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: client-self2.pem\n  client_allowed_sans:\n    - "test3"\n`,
+      expected: { refused: /client_allowed_sans have been configured without a Client Auth Policy of RequireAndVerifyClientCert/ },
+    },
+    {
+      name: 'client_allowed_sans under RequestClientCert',
+      config: `${TLS}  client_auth_type: RequestClientCert\n  client_allowed_sans:\n    - "test3"\n`,
+      expected: { refused: /client_allowed_sans have been configured without a Client Auth Policy of RequireAndVerifyClientCert/ },
+    },
+    {
+      name: 'client_allowed_sans with an IPv6 SAN, written as Go writes it (::1)',
+      config: `${TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client-self3.pem\n  client_allowed_sans:\n    - "::1"\n`,
+      client: { tls: true, cert: 'self3' },
+      expected: { status: 200 },
+    },
+    {
+      name: 'client_allowed_sans with a URI SAN (SPIFFE)',
+      config: `${TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client-self3.pem\n  client_allowed_sans:\n    - "spiffe://example.org/prometheus"\n`,
+      client: { tls: true, cert: 'self3' },
+      expected: { status: 200 },
+    },
+    {
+      name: 'client_allowed_sans with an e-mail SAN',
+      config: `${TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client-self3.pem\n  client_allowed_sans:\n    - "ops@example.org"\n`,
+      client: { tls: true, cert: 'self3' },
+      expected: { status: 200 },
+    },
+    {
+      name: 'client_allowed_sans naming the IPv6 SAN as Node spells it out: not a SAN to Go',
+      config: `${TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client-self3.pem\n  client_allowed_sans:\n    - "0:0:0:0:0:0:0:1"\n`,
+      client: { tls: true, cert: 'self3' },
       expected: { fails: true },
     },
     { name: 'rate limiter off (interval 0)', config: 'rate_limit:\n  interval: 0\n  burst: 0\n', client: {}, expected: { status: 200 } },
@@ -431,8 +506,19 @@ beforeAll(() => {
   PEM.serverKeyInline = files.pems.keyPem;
   clients.self = selfSigned('client', []);
   clients.self2 = selfSigned('client2', ['test3']);
+  // Go renders an IPv6 SAN compressed (::1) and a URI as written; Node's subjectaltname text spells IPv6 out in full.
+  clients.self3 = selfSigned(
+    'client3',
+    [],
+    [
+      { type: 7, ip: '::1' },
+      { type: 6, value: 'spiffe://example.org/prometheus' },
+      { type: 1, value: 'ops@example.org' },
+    ],
+  );
   writeFileSync(path.join(dir, 'client-self.pem'), clients.self.cert);
   writeFileSync(path.join(dir, 'client-self2.pem'), clients.self2.cert);
+  writeFileSync(path.join(dir, 'client-self3.pem'), clients.self3.cert);
 });
 afterAll(() => files.remove());
 

@@ -145,6 +145,29 @@ describe('configuration', () => {
     expect(() => loadConfig({ file, env: {} })).toThrow(/is not valid JSON/);
   });
 
+  it('names a syntax error by line and column and never echoes the text around it (issue 28: it quoted the admin token)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+    const file = path.join(dir, 'token.json');
+    const token = 'Adm1n-T0ken-Secret-9f8e7d';
+    const cases: Array<[string, string]> = [
+      [`{\n  "authserver": {\n    "adminToken": ${token}\n  }\n}\n`, 'line 3, column 19'],
+      [`{\n  "authserver": { "adminToken": "${token}" },\n}\n`, 'line 3, column 1'],
+      [`{"authserver": {"adminToken": "${token}"}} ${token}`, 'line 1, column 61'],
+      [`{"authserver": {"adminToken": "${token}`, 'line 1, column 57'],
+    ];
+    for (const [text, where] of cases) {
+      writeFileSync(file, text);
+      let message = '';
+      try {
+        loadConfig({ file, env: {} });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toContain(`is not valid JSON (${where})`);
+      for (let i = 0; i + 4 <= token.length; i++) expect(message).not.toContain(token.slice(i, i + 4));
+    }
+  });
+
   it('takes the proxy from HTTPS_PROXY unless configured, and never for a loopback server', () => {
     expect(loadConfig({ env: { HTTPS_PROXY: 'http://proxy:3128', CLOUDAUTH_AUTH_SERVER_URL: 'https://register.fanruan.com' } }).authServer.proxy).toBe(
       'http://proxy:3128',

@@ -42,3 +42,38 @@ export async function holdConnections(port: number, count: number): Promise<net.
   }
   return held;
 }
+
+export interface Flood {
+  /** Flood sockets the server has kept open for at least 300 ms (a refused one closes at once). */
+  held(): number;
+  stop(): void;
+}
+
+/**
+ * Silent TCP connections from each of `addresses` (loopback source addresses such as
+ * 127.0.0.2, through `localAddress`), `perAddress` of them, each opened again 50 ms
+ * after the server closes it: an attacker who keeps every slot he can get.
+ */
+export function flood(port: number, addresses: readonly string[], perAddress: number): Flood {
+  const open = new Map<net.Socket, number>();
+  let stopped = false;
+  const connect = (localAddress: string) => {
+    if (stopped) return;
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+    socket.on('error', () => undefined);
+    socket.on('connect', () => open.set(socket, performance.now()));
+    socket.on('close', () => {
+      open.delete(socket);
+      if (!stopped) setTimeout(() => connect(localAddress), 50);
+    });
+  };
+  for (const address of addresses) for (let i = 0; i < perAddress; i++) connect(address);
+  return {
+    held: () => [...open.values()].filter((at) => performance.now() - at >= 300).length,
+    stop: () => {
+      stopped = true;
+      for (const socket of open.keys()) socket.destroy();
+      open.clear();
+    },
+  };
+}
