@@ -20,6 +20,7 @@ import { WebConfigSource } from './http/web-config-source';
 import { registerWebConfigMetrics } from './metrics/web-config-metrics';
 import { RegistrationPage } from './page/registration-page';
 import { NodeMetrics } from './metrics/node-metrics';
+import { registerProcessMetrics } from './metrics/process-metrics';
 import { AuthClient } from './protocol/auth-client';
 import { describeDiskProblem } from './agent/local-disk';
 
@@ -75,6 +76,7 @@ export class Daemon {
     this.authClient = new AuthClient(config.authServer);
     this.events = new ChangeEvents({ subscriber: this.subscriber, keys: this.keys, log: o.logger });
 
+    registerProcessMetrics(this.registry);
     const metrics = new NodeMetrics(this.registry, config.project, config.node.id, {
       journalPending: () => this.agent.journalPending,
       redisUp: () => this.redis.status === 'ready',

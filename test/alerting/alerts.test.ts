@@ -5,7 +5,7 @@ import { headings } from '../support/markdown';
 import { asList, asMap, asString, parseYaml, type YamlValue } from '../support/mini-yaml';
 import { metricReferences, templateQueries, type MetricReference } from '../support/promql-names';
 import { checkConfig, checkRules, testRules } from '../support/promtool';
-import { METRIC_PREFIX, specMetricOf } from '../support/spec-metrics';
+import { METRIC_PREFIX, SPEC_METRICS, specMetricOf } from '../support/spec-metrics';
 
 /**
  * The alerting side of SPEC section 8: alert rules, their promtool unit tests, the
@@ -39,7 +39,7 @@ const REQUIRED_ALERTS: Record<string, 'warning' | 'critical'> = {
 /** Series Prometheus itself writes for every target; the only non-SPEC names allowed. */
 const PROMETHEUS_SERIES = new Set(['up']);
 /** Labels Prometheus attaches on scrape. */
-const SCRAPE_LABELS = new Set(['job', 'instance', 'exported_instance']);
+const SCRAPE_LABELS = new Set(['job', 'instance']);
 
 interface AlertRule {
   readonly name: string;
@@ -121,6 +121,12 @@ describe('deploy/prometheus', () => {
     expect(asList(config.rule_files, 'rule_files')).toEqual(['alerts.yml']);
     expect(asList(asMap(config.alerting, 'alerting').alertmanagers, 'alertmanagers').length).toBeGreaterThan(0);
     expect(readFileSync(CONFIG_FILE, 'utf8')).toMatch(/#\s*kubernetes_sd_configs:/);
+  });
+});
+
+describe('exporter conventions', () => {
+  it('no series has a label named like a target label (instance, job): Prometheus would rename it exported_*', () => {
+    expect(SPEC_METRICS.filter((m) => m.labels.some((l) => SCRAPE_LABELS.has(l))).map((m) => m.name)).toEqual([]);
   });
 });
 
