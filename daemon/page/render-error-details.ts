@@ -9,8 +9,12 @@ import { anchorId, esc } from './html';
  * One block per reason (not per row), so a hundred nodes failing for one reason add
  * one block; rows link to it.
  */
-/** The runbook the alerts' runbook_url point into; each reason code has a section there. */
-export const RUNBOOK_URL = 'https://github.com/fdl-cloudauth/fdl-cloudauth/blob/main/docs/runbook.md';
+/**
+ * The runbook, as this very sidecar serves it (`GET /runbook`, daemon/page/runbook-page.ts):
+ * it opens wherever the page opens, air-gapped sites included, and matches the running
+ * version. Each reason code has a section there.
+ */
+export const RUNBOOK_URL = '/runbook';
 
 export interface ShownReason {
   code: number | null;

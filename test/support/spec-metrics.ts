@@ -45,6 +45,7 @@ export const SPEC_METRICS: readonly SpecMetric[] = Object.freeze([
   { name: 'fdl_cloudauth_local_state_writable', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_local_state_write_errors_total', type: 'counter', labels: ['project', 'node', 'op'], nodeLevel: true },
   { name: 'fdl_cloudauth_results_lost_total', type: 'counter', labels: ['project', 'node', 'why'], nodeLevel: true },
+  { name: 'fdl_cloudauth_web_info', type: 'gauge', labels: ['project', 'node', 'scheme', 'external_url'], nodeLevel: true },
 ] satisfies SpecMetric[]);
 
 /**
