@@ -44,7 +44,8 @@ export function runbookHref(entry: ShownReason): string {
     .replace(/ /g, '-')}`;
 }
 
-export function renderErrorDetails(reasons: readonly ShownReason[]): string {
+/** `open`: the anchors of the reasons to show unfolded (those of the failing nodes). */
+export function renderErrorDetails(reasons: readonly ShownReason[], open: ReadonlySet<string> = new Set()): string {
   const seen = new Map<string, ShownReason>();
   for (const r of reasons) if (!seen.has(reasonAnchor(r))) seen.set(reasonAnchor(r), r);
   if (seen.size === 0) return '<section id="error-details"><h2>Error details</h2><p class="muted">No failure to explain.</p></section>';
@@ -52,7 +53,7 @@ export function renderErrorDetails(reasons: readonly ShownReason[]): string {
     const c = catalogEntryOf(r);
     const title = c === INCORRECT_LICENSE_FORMAT && r.code !== null ? `${c.name} (raw code ${r.code})` : reasonLabel(r);
     return (
-      `<details id="${esc(anchor)}" class="error-details"><summary>${esc(title)} — View Error Details</summary>` +
+      `<details id="${esc(anchor)}" class="error-details"${open.has(anchor) ? ' open' : ''}><summary>${esc(title)} — View Error Details</summary>` +
       `<p>${esc(c.definition)}</p><dl>` +
       `<dt>Check</dt><dd class="step-check">${esc(c.steps.check)}</dd>` +
       `<dt>Change</dt><dd class="step-change">${esc(c.steps.change)}</dd>` +
