@@ -37,16 +37,17 @@ function failingItem(n: NodeStatusJson, role: Role): string {
 }
 
 function staleItem(n: NodeStatusJson, now: number): string {
-  const since = n.lastAttemptAt === null ? 'ever' : `since ${relative(n.lastAttemptAt, now)}`;
+  const last = n.lastAttemptAt === null ? 'has never recorded an attempt' : `recorded its last attempt ${relative(n.lastAttemptAt, now)}, and none since`;
   return (
-    `<li data-node="${esc(n.id)}"><strong>${esc(n.id)}</strong> has recorded no attempt ${esc(since)}: ` +
+    `<li data-node="${esc(n.id)}"><strong>${esc(n.id)}</strong> ${esc(last)}: ` +
     '<div class="step">First step: check its sidecar — <code>/healthz</code>, <code>/readyz</code> and its log — and restart it if it is stuck.</div></li>'
   );
 }
 
 export function renderFirstStep(status: StatusJson, now: number): string {
   const nodes = failing(status);
-  const stale = status.nodes.filter((n) => n.status === 'stale');
+  // A stale node with a streak is named once, as failing.
+  const stale = status.nodes.filter((n) => n.status === 'stale' && !nodes.includes(n));
   if (nodes.length === 0 && stale.length === 0 && status.status !== 'failed') return '';
   const top = nodes[0]?.consecutiveFailures ?? 0;
   const roleOf = (n: NodeStatusJson): Role => (status.policy !== 'any' ? 'is failing' : n.consecutiveFailures === top ? 'drives the countdown' : 'fails too');

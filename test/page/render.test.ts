@@ -153,7 +153,7 @@ describe('the page', () => {
     expect(first).toContain('href="#error-30003"');
     // The healthy node is not named; the stale one is, with what to look at.
     expect(first).not.toContain('data-node="n1"');
-    expect(first).toContain('<strong>n3</strong> has recorded no attempt');
+    expect(first).toContain('<strong>n3</strong> recorded its last attempt 4 h 0 min ago, and none since');
     // The countdown stays on a degraded project.
     expect(html).toContain('class="countdown"');
   });
