@@ -13,6 +13,7 @@ import { benchDetection } from './detection-bench';
 import { benchFailover } from './failover-bench';
 import { benchFootprint } from './footprint-bench';
 import { benchPage } from './page-bench';
+import { benchProcessMetrics } from './process-metrics-bench';
 import type { BenchContext, BenchResults, Figure } from './figure';
 import { renderMarkdown } from './report';
 
@@ -48,6 +49,7 @@ export const BENCHES: readonly Bench[] = [
   { id: 'attempt', title: '7. Cost of one attempt', run: benchAttemptCost },
   { id: 'page', title: '8. Registration page', run: benchPage },
   { id: 'cli', title: '9. CLI start-up', run: benchCli },
+  { id: 'process', title: '10. Process and Node.js series', run: benchProcessMetrics },
 ];
 
 function redisVersion(): string {

@@ -19,7 +19,10 @@ import { SidecarServer } from './http/sidecar-server';
 import { WebConfigSource } from './http/web-config-source';
 import { registerWebConfigMetrics } from './metrics/web-config-metrics';
 import { RegistrationPage } from './page/registration-page';
+import { runbookPage } from './page/runbook-page';
 import { NodeMetrics } from './metrics/node-metrics';
+import { registerProcessMetrics } from './metrics/process-metrics';
+import { registerWebInfoMetric } from './metrics/web-info-metrics';
 import { AuthClient } from './protocol/auth-client';
 
 /**
@@ -74,6 +77,7 @@ export class Daemon {
     this.authClient = new AuthClient(config.authServer);
     this.events = new ChangeEvents({ subscriber: this.subscriber, keys: this.keys, log: o.logger });
 
+    registerProcessMetrics(this.registry);
     const metrics = new NodeMetrics(this.registry, config.project, config.node.id, {
       journalPending: () => this.agent.journalPending,
       redisUp: () => this.redis.status === 'ready',
@@ -135,6 +139,10 @@ export class Daemon {
     // Read now, so a bad file stops the start; re-read on change while running.
     const webConfig = config.http.webConfigFile ? new WebConfigSource(config.http.webConfigFile, o.logger.child({ part: 'http' })) : undefined;
     if (webConfig) registerWebConfigMetrics(this.registry, webConfig);
+    registerWebInfoMetric(this.registry, config.project, config.node.id, {
+      scheme: webConfig?.current().tls ? 'https' : 'http',
+      externalUrl: config.http.externalUrl,
+    });
     this.http = new SidecarServer({
       host: config.http.host,
       port: config.http.port,
@@ -151,6 +159,7 @@ export class Daemon {
       // Any sidecar answers /status from Redis, leader or not: the same JSON as `status --json`.
       status: async () => buildStatusJson(await this.reader.read()),
       page: (status, search) => page.render(status, search),
+      runbook: runbookPage,
     });
   }
 

@@ -59,12 +59,14 @@ export class ClusterMetrics {
     const leader: Gauge<string> = new Gauge({
       name: `${this.prefix}leader`,
       help: '1 while this sidecar is the aggregator leader of the project; 0 once it has been a candidate for a whole lease without leading (absent before).',
-      labelNames: ['project', 'instance'],
+      // `holder`, not `instance`: a label named like a target label (instance, job) would be
+      // renamed `exported_instance` by Prometheus (SPEC §8).
+      labelNames: ['project', 'holder'],
       registers,
       collect: () => {
         leader.reset();
-        if (election.isLeader) leader.set({ project, instance: election.instance }, 1);
-        else if (this.clock.now() - candidateSince >= election.leaseMs) leader.set({ project, instance: election.instance }, 0);
+        if (election.isLeader) leader.set({ project, holder: election.instance }, 1);
+        else if (this.clock.now() - candidateSince >= election.leaseMs) leader.set({ project, holder: election.instance }, 0);
       },
     });
 

@@ -22,6 +22,9 @@ function mainHelp(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Every command takes --config FILE, the CLOUDAUTH_* environment variables, and --help.',
+    '',
+    '  fdl-cloudauth --version  prints the version (also -v)',
+    '  fdl-cloudauth --help     prints this help (also -h)',
   ].join('\n');
 }
 

@@ -12,7 +12,7 @@ import { PAGE_HEADERS } from '../page/page-script';
  * The sidecar's HTTP surface (SPEC §8): /metrics (Prometheus text), /healthz (the
  * process is alive), /readyz (Redis reachable, the schedule in place, journal.dir writable), /status (the
  * same JSON as `status --json`), / (the Registration page, rendered from the very
- * status `/status` serves). Read-only; a failure of one handler never takes the others
+ * status `/status` serves), /runbook (docs/runbook.md, for the alerts' links). Read-only; a failure of one handler never takes the others
  * down.
  */
 export interface Readiness {
@@ -32,6 +32,8 @@ export interface SidecarServerOptions<S = unknown> {
   status(): Promise<S>;
   /** The Registration page, given the status `/status` would serve for this request (one source). */
   page?(status: Promise<S>, search: URLSearchParams): Promise<HtmlPage>;
+  /** The runbook as HTML (`GET /runbook`), for the alerts' and the page's runbook links. */
+  runbook?(): string;
   logger: Logger;
   /** TLS and basic auth for every endpoint but the probes (http.webConfigFile), re-read when a WebConfigSource; open when absent. */
   webConfig?: WebConfig | WebConfigProvider;
@@ -125,8 +127,17 @@ export class SidecarServer<S = unknown> {
             this.send(res, page.code, 'text/html; charset=utf-8', page.html, PAGE_HEADERS);
           } else this.send(res, 404, 'application/json', JSON.stringify({ error: 'not found', paths: ['/metrics', '/healthz', '/readyz', '/status'] }));
           return;
+        case '/runbook':
+          if (this.o.runbook) this.send(res, 200, 'text/html; charset=utf-8', this.o.runbook(), PAGE_HEADERS);
+          else this.send(res, 404, 'application/json', JSON.stringify({ error: 'not found', paths: ['/metrics', '/healthz', '/readyz', '/status'] }));
+          return;
         default:
-          this.send(res, 404, 'application/json', JSON.stringify({ error: 'not found', paths: ['/', '/metrics', '/healthz', '/readyz', '/status'] }));
+          this.send(
+            res,
+            404,
+            'application/json',
+            JSON.stringify({ error: 'not found', paths: ['/', '/runbook', '/metrics', '/healthz', '/readyz', '/status'] }),
+          );
       }
     } catch (error) {
       this.log.error({ err: error, path }, 'HTTP handler failed');

@@ -5,7 +5,7 @@ import { PAGE_STYLE_HASH } from './page-style';
  * The page's only script, inline and allowed by its hash in the Content-Security-Policy
  * (nothing else may run, so a message that slipped past escaping still could not).
  * It (1) refreshes the page in place every `data-refresh-ms`: fetches the same URL,
- * swaps <main> and keeps the error details the reader opened; (2) counts the lockout
+ * swaps <main> and keeps the error details as the reader left them (opened or folded); (2) counts the lockout
  * forecast down between refreshes; (3) opens the error details a "View Error Details"
  * link points to. Without JavaScript a <noscript> meta refresh reloads the page.
  */
@@ -43,9 +43,11 @@ export const PAGE_SCRIPT = `(function () {
       .then(function (r) {
         var next = r.ok && new DOMParser().parseFromString(r.text, 'text/html').querySelector('main');
         if (!next) throw new Error('no page');
-        var open = Array.prototype.map.call(document.querySelectorAll('details[open][id]'), function (d) { return d.id; });
+        var ids = function (sel) { return Array.prototype.map.call(document.querySelectorAll(sel), function (d) { return d.id; }); };
+        var open = ids('details[open][id]'), shut = ids('details[id]:not([open])');
         document.querySelector('main').replaceWith(document.adoptNode(next));
         open.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = true; });
+        shut.forEach(function (id) { var d = document.getElementById(id); if (d) d.open = false; });
         loadedAt = Date.now();
         body.removeAttribute('data-offline');
         tick();

@@ -17,6 +17,9 @@ a{color:#0969da}
 .banner .state{font-size:1.6em;font-weight:700;letter-spacing:.02em}
 .banner p{margin:.25em 0}
 .facts{display:flex;flex-wrap:wrap;gap:6px 18px;margin:10px 0 0;padding:0;list-style:none;font-size:.93em}
+.first-step{border:2px solid var(--warn);border-radius:8px;padding:4px 14px 10px;margin:10px 0}.first-step[data-project-status=failed]{border-color:var(--bad)}
+.first-step h2{margin:.5em 0 .3em}.first-step ul{margin:0;padding-left:1.2em}.first-step li{margin:.3em 0}.step{margin-top:.2em;font-weight:600}
+.fold{white-space:normal}
 .note{background:#fff8c5;border:1px solid #d4a72c;border-radius:6px;padding:8px 10px;margin:10px 0}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}
 table{border-collapse:collapse;width:100%;font-size:.93em}

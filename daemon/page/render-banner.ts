@@ -22,9 +22,22 @@ const POLICY_WORDS: Record<string, string> = {
   majority: 'the project fails when a majority of nodes has failed',
 };
 
+/** "about 24 h", "about 2 min": the guarantee of a healthy project, in round figures. */
+export function aboutWords(seconds: number): string {
+  if (seconds < 60) return `${seconds} s`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 48 * 3600) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} d`;
+}
+
 function lockout(status: StatusJson): string {
   if (status.status === 'failed') return '<p>Locked out: the nodes stopped authenticating until the project is registered again.</p>';
   if (status.lockoutSeconds === null) return '<p>No lockout forecast: no node is authenticating under this registration.</p>';
+  // A healthy project is not counting down to anything: say the guarantee instead, calmly
+  // (it starts over at each success). The countdown is for a project with a failing node.
+  if (status.status === 'registered') {
+    return `<p class="guarantee">If every attempt failed from now on, the project would stay registered for about ${esc(aboutWords(status.lockoutSeconds))}.</p>`;
+  }
   return (
     `<p class="countdown">Locked out in <strong data-lockout-seconds="${status.lockoutSeconds}">${esc(spanWords(status.lockoutSeconds * 1000))}</strong>` +
     ' if every attempt fails from now.</p>'

@@ -9,8 +9,12 @@ import { anchorId, esc } from './html';
  * One block per reason (not per row), so a hundred nodes failing for one reason add
  * one block; rows link to it.
  */
-/** The runbook the alerts' runbook_url point into; each reason code has a section there. */
-export const RUNBOOK_URL = 'https://github.com/fdl-cloudauth/fdl-cloudauth/blob/main/docs/runbook.md';
+/**
+ * The runbook, as this very sidecar serves it (`GET /runbook`, daemon/page/runbook-page.ts):
+ * it opens wherever the page opens, air-gapped sites included, and matches the running
+ * version. Each reason code has a section there.
+ */
+export const RUNBOOK_URL = '/runbook';
 
 export interface ShownReason {
   code: number | null;
@@ -40,7 +44,8 @@ export function runbookHref(entry: ShownReason): string {
     .replace(/ /g, '-')}`;
 }
 
-export function renderErrorDetails(reasons: readonly ShownReason[]): string {
+/** `open`: the anchors of the reasons to show unfolded (those of the failing nodes). */
+export function renderErrorDetails(reasons: readonly ShownReason[], open: ReadonlySet<string> = new Set()): string {
   const seen = new Map<string, ShownReason>();
   for (const r of reasons) if (!seen.has(reasonAnchor(r))) seen.set(reasonAnchor(r), r);
   if (seen.size === 0) return '<section id="error-details"><h2>Error details</h2><p class="muted">No failure to explain.</p></section>';
@@ -48,7 +53,7 @@ export function renderErrorDetails(reasons: readonly ShownReason[]): string {
     const c = catalogEntryOf(r);
     const title = c === INCORRECT_LICENSE_FORMAT && r.code !== null ? `${c.name} (raw code ${r.code})` : reasonLabel(r);
     return (
-      `<details id="${esc(anchor)}" class="error-details"><summary>${esc(title)} — View Error Details</summary>` +
+      `<details id="${esc(anchor)}" class="error-details"${open.has(anchor) ? ' open' : ''}><summary>${esc(title)} — View Error Details</summary>` +
       `<p>${esc(c.definition)}</p><dl>` +
       `<dt>Check</dt><dd class="step-check">${esc(c.steps.check)}</dd>` +
       `<dt>Change</dt><dd class="step-change">${esc(c.steps.change)}</dd>` +

@@ -7,11 +7,43 @@ import { reasonLink } from './render-error-details';
 
 /**
  * The failure history, newest first, filterable by node (a plain GET form: it works
- * without JavaScript) and paged by links. The same entries as `fdl-cloudauth failures`.
+ * without JavaScript) and paged by links. The same entries as `fdl-cloudauth failures`,
+ * except that a run of entries alike (same node, reason and message, one after the
+ * other) is one row — "24 × 30003, from … to …" — instead of 24 identical ones
+ * (issue 32). Folding is within the page shown; `failures` lists each entry.
  */
-function row(e: FailureEntry): string {
+export interface FoldedEntry {
+  /** The newest entry of the run. */
+  readonly entry: FailureEntry;
+  readonly count: number;
+  /** `at` of the oldest entry of the run. */
+  readonly from: number;
+}
+
+function alike(a: FailureEntry, b: FailureEntry): boolean {
+  return a.node === b.node && a.code === b.code && a.name === b.name && a.message === b.message;
+}
+
+/** Runs of alike entries, newest first as given. */
+export function foldHistory(entries: readonly FailureEntry[]): FoldedEntry[] {
+  const out: FoldedEntry[] = [];
+  for (const e of entries) {
+    const last = out[out.length - 1];
+    if (last && alike(last.entry, e)) out[out.length - 1] = { ...last, count: last.count + 1, from: e.at };
+    else out.push({ entry: e, count: 1, from: e.at });
+  }
+  return out;
+}
+
+function time(at: number): string {
+  return `<time datetime="${esc(new Date(at).toISOString())}">${esc(utc(at))}</time>`;
+}
+
+function row(f: FoldedEntry): string {
+  const e = f.entry;
+  const when = f.count === 1 ? time(e.at) : `<span class="fold">${f.count} × ${esc(e.code ?? e.name)}, from ${time(f.from)} to ${time(e.at)}</span>`;
   return (
-    `<tr data-node="${esc(e.node)}"><td><time datetime="${esc(new Date(e.at).toISOString())}">${esc(utc(e.at))}</time></td>` +
+    `<tr data-node="${esc(e.node)}"${f.count > 1 ? ` data-count="${f.count}"` : ''}><td>${when}</td>` +
     `<td>${esc(e.node)}</td><td>${e.code === null ? '<span class="muted">–</span>' : esc(e.code)}</td>` +
     `<td>${reasonLink(e, e.name)}</td><td class="msg">${esc(e.message)}</td></tr>`
   );
@@ -33,7 +65,7 @@ export function renderHistory(page: FailurePage, nodeIds: readonly string[]): st
     page.entries.length === 0
       ? `<p class="muted">No failure recorded for ${scope}${page.page > 1 ? ' on this page' : ''}.</p>`
       : '<div class="scroll"><table><thead><tr><th>Time</th><th>Node</th><th>Code</th><th>Name</th><th>Message</th></tr></thead>' +
-        `<tbody>${page.entries.map(row).join('')}</tbody></table></div>`;
+        `<tbody>${foldHistory(page.entries).map(row).join('')}</tbody></table></div>`;
   return (
     `<section id="history"><h2>Failure history — ${scope}, page ${page.page}</h2>${filter(nodeIds, page.node)}${table}` +
     (nav.length > 0 ? `<nav class="pages">${nav.join('')}</nav>` : '') +

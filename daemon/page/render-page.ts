@@ -6,6 +6,7 @@ import { PAGE_SCRIPT } from './page-script';
 import { PAGE_STYLE } from './page-style';
 import { renderBanner } from './render-banner';
 import { renderErrorDetails, type ShownReason } from './render-error-details';
+import { renderFirstStep, urgentReasonAnchors } from './render-first-step';
 import { renderHistory } from './render-history';
 import { renderNodes } from './render-nodes';
 import { renderTimelines } from './render-timeline';
@@ -49,8 +50,9 @@ function shownReasons(status: StatusJson, details: PageDetails): ShownReason[] {
 export function renderPage(status: StatusJson, details: PageDetails): string {
   const main =
     renderBanner(status, details.now) +
+    renderFirstStep(status, details.now) +
     renderNodes(status.nodes, details.now) +
-    renderErrorDetails(shownReasons(status, details)) +
+    renderErrorDetails(shownReasons(status, details), urgentReasonAnchors(status)) +
     renderTimelines(details.timelines, details.intervalMs) +
     renderHistory(
       details.failures,

@@ -38,7 +38,8 @@ export interface Config {
   readonly probe: { readonly intervalMs: number };
   readonly cluster: { readonly failurePolicy: 'any' | 'all' | 'majority' };
   readonly leader: { readonly leaseMs: number; readonly renewMs: number };
-  readonly http: { readonly host: string; readonly port: number; readonly webConfigFile: string };
+  /** externalUrl: '' or an absolute URL ending in `/` (the alerts append `runbook`). */
+  readonly http: { readonly host: string; readonly port: number; readonly webConfigFile: string; readonly externalUrl: string };
   readonly journal: { readonly dir: string };
   readonly log: { readonly level: string };
   readonly authserver: {
@@ -57,6 +58,10 @@ function hostList(value: string): Array<{ host: string; port: number }> {
     const at = trimmed.lastIndexOf(':');
     return { host: trimmed.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(trimmed.slice(at + 1)) };
   });
+}
+
+function withTrailingSlash(url: string): string {
+  return url === '' || url.endsWith('/') ? url : `${url}/`;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -114,7 +119,7 @@ export function compileConfig(raw: RawConfig, env: NodeJS.ProcessEnv = {}, redis
     probe: { intervalMs: parseDuration(raw.probe.interval) },
     cluster: { failurePolicy: raw.cluster.failurePolicy as 'any' | 'all' | 'majority' },
     leader: { leaseMs: parseDuration(raw.leader.lease), renewMs: parseDuration(raw.leader.renew) },
-    http: { ...raw.http },
+    http: { ...raw.http, externalUrl: withTrailingSlash(raw.http.externalUrl) },
     journal: { ...raw.journal },
     log: { ...raw.log },
     authserver: { ...raw.authserver },

@@ -320,6 +320,12 @@ export const schema = {
       default: '',
       env: 'CLOUDAUTH_WEB_CONFIG_FILE',
     },
+    externalUrl: {
+      doc: 'The URL people open this sidecar at (its Registration page), e.g. https://fdl-1.example.com:9464/, when it is not the address Prometheus scrapes: the alerts link to it (page_url, runbook_url); by default they link to the scraped address, with https:// when the web configuration has TLS',
+      format: 'url-or-empty',
+      default: '',
+      env: 'CLOUDAUTH_HTTP_EXTERNAL_URL',
+    },
   },
   journal: {
     dir: {

@@ -104,7 +104,7 @@ describe('cluster metrics', () => {
     expect(lockout).toBeLessThanOrEqual(20 * 3600);
     // The whole window: threshold 12 × 2 h.
     expect(series(text, 'lockout_window_seconds')).toEqual(['fdl_cloudauth_lockout_window_seconds{project="p1"} 86400']);
-    expect(series(text, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",instance="${leader.c.election.instance}"} 1`]);
+    expect(series(text, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",holder="${leader.c.election.instance}"} 1`]);
     // The project's epoch: one leadership taken so far.
     expect(series(text, 'leader_transitions_total')).toEqual([`fdl_cloudauth_leader_transitions_total{project="p1"} ${leader.c.election.epoch}`]);
 
@@ -117,7 +117,7 @@ describe('cluster metrics', () => {
     follower.metricsClock.offsetMs += follower.c.election.leaseMs;
     const other = await follower.scrape();
     for (const metric of CLUSTER_METRICS) expect(series(other, metric)).toEqual([]);
-    expect(series(other, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",instance="${follower.c.election.instance}"} 0`]);
+    expect(series(other, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",holder="${follower.c.election.instance}"} 0`]);
     // Cluster-level: the project's count comes from the leader only.
     expect(series(other, 'leader_transitions_total')).toEqual([]);
 
@@ -179,7 +179,7 @@ describe('cluster metrics', () => {
       a.metricsClock.offsetMs += a.c.election.leaseMs;
       const text = await a.scrape();
       for (const metric of CLUSTER_METRICS) expect(series(text, metric)).toEqual([]);
-      expect(series(text, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",instance="${a.c.election.instance}"} 0`]);
+      expect(series(text, 'leader')).toEqual([`fdl_cloudauth_leader{project="p1",holder="${a.c.election.instance}"} 0`]);
     } finally {
       ownAdmin.disconnect();
     }

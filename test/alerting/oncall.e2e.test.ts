@@ -101,6 +101,15 @@ it('tells the team Degraded, pages Failed with Degraded inhibited, and resolves 
   const failed = await hook.next('RegistrationFailed at the pager', (n) => n.path.endsWith('/critical') && says(n, 'RegistrationFailed', 'firing'), 90_000);
   const failedAlert = failed.alerts.find((a) => a.labels.alertname === 'RegistrationFailed');
   expect(failedAlert?.labels.severity).toBe('critical');
+  // The page that pages links to the Registration page of a sidecar of the project (over
+  // http here: no web configuration) and to the runbook that sidecar serves (issue 32).
+  const pageUrl = failedAlert?.annotations.page_url ?? '';
+  expect(sidecars.map((s) => `http://127.0.0.1:${s.port}/`)).toContain(pageUrl);
+  expect(failedAlert?.annotations.runbook_url).toBe(`${pageUrl}runbook#alert-registrationfailed`);
+  const runbook = await fetch(`${pageUrl}runbook`);
+  expect(runbook.status).toBe(200);
+  expect(await runbook.text()).toContain('id="alert-registrationfailed"');
+  expect((await fetch(pageUrl)).status).toBe(200);
   expect(degraded.alerts.find((a) => a.labels.alertname === 'RegistrationDegraded')?.annotations.description).toContain('node-3 (30003 LICENSE_IP_ERROR');
 
   // The failure resolved RegistrationDegraded in Prometheus. Alertmanager got that
@@ -144,9 +153,13 @@ it('tells the team Degraded, pages Failed with Degraded inhibited, and resolves 
   // Before register, no one was told that Degraded was resolved: the failure is not a recovery.
   const beforeRegister = hook.notifications.filter((n) => n.receivedAt < registerAt);
   expect(beforeRegister.filter((n) => says(n, 'RegistrationDegraded', 'resolved')).map(summarize)).toEqual([]);
-  // Every notification links every alert to its runbook section.
+  // Every notification links every alert to its runbook section and to the project's page.
   for (const n of hook.notifications) {
-    for (const a of n.alerts) if (a.labels.alertname !== 'OnCallE2ECanary') expect(a.annotations.runbook_url).toMatch(/\/docs\/runbook\.md#alert-[a-z]+$/);
+    for (const a of n.alerts) {
+      if (a.labels.alertname === 'OnCallE2ECanary') continue;
+      expect(a.annotations.runbook_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/runbook#alert-[a-z]+$/);
+      expect(a.annotations.page_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    }
   }
 
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

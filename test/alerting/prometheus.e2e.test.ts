@@ -116,7 +116,8 @@ it('fires RegistrationFailed for a failed project, not NoLeader nor TwoLeaders, 
   expect(leaders).toHaveLength(1);
   expect(leaders[0]?.metric.project).toBe(project);
   expect(targets).toContain(leaders[0]?.metric.instance);
-  expect(leaders[0]?.metric.exported_instance).toMatch(/^node-[123]\b/);
+  expect(leaders[0]?.metric.holder).toMatch(/^node-[123]\b/);
+  expect(leaders[0]?.metric.exported_instance).toBeUndefined();
 
   // The failing node is the one the allow-list refuses, with its reason.
   const reasons = await prom.query('fdl_cloudauth_node_failure_reason == 1');

@@ -44,6 +44,7 @@ const EXPECTED = [
   'page.weight.100',
   'cli.help',
   'cli.status',
+  'scrape.processMetrics',
 ];
 
 const ROOT = path.resolve(__dirname, '..', '..');

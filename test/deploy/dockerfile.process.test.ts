@@ -311,6 +311,8 @@ describe('Dockerfile', () => {
     expect(lua.length).toBeGreaterThan(0);
     for (const file of lua) expect({ file, inImage: files.has(file) }).toEqual({ file, inImage: true });
     expect(files.has('package.json')).toBe(true);
+    // The runbook the sidecar serves at /runbook (the alerts' default runbook links).
+    expect(files.has('docs/runbook.md')).toBe(true);
 
     // dist/ exists after `npm run build` (npm test builds before jest); the layout
     // check needs it, and what it checks does not depend on dist being fresh.
@@ -335,6 +337,12 @@ describe('Dockerfile', () => {
         timeout: 30_000,
       });
       expect(root.stdout).toBe(app);
+      const runbook = spawnSync('node', ['-e', "process.stdout.write(require('./dist/daemon/page/runbook-page').runbookPage())"], {
+        cwd: app,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(runbook.stdout).toContain('id="alert-registrationcritical"');
     } finally {
       rmSync(app, { recursive: true, force: true });
     }

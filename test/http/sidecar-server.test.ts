@@ -128,3 +128,19 @@ it('says what failed in its own words: /status without Redis words, /readyz "not
     await server.close();
   }
 });
+
+it('serves the runbook at /runbook with the page headers, and answers 404 when it has none', async () => {
+  const server = pageServer({ runbook: () => '<!doctype html><main class="runbook">runbook</main>' });
+  const bare = pageServer({});
+  await Promise.all([server.start(), bare.start()]);
+  try {
+    const runbook = await fetch(`http://127.0.0.1:${server.port}/runbook`);
+    expect(runbook.status).toBe(200);
+    expect(runbook.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(runbook.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(await runbook.text()).toContain('runbook</main>');
+    expect((await fetch(`http://127.0.0.1:${bare.port}/runbook`)).status).toBe(404);
+  } finally {
+    await Promise.all([server.close(), bare.close()]);
+  }
+});

@@ -108,7 +108,10 @@ it('follows the story registered → degraded (reason and error details) → fai
   expect(response?.headers()['content-type']).toBe('text/html; charset=utf-8');
   await projectStatus(page, 'registered');
   await page.waitForSelector('#nodes tr[data-node="beta"][data-status="ok"]', WAIT);
-  expect(await page.locator('#banner').innerText()).toMatch(/Locked out in \d+ s if every attempt fails from now\./);
+  // A healthy project: the guarantee, calmly, and no countdown or first step (issue 32).
+  expect(await page.locator('#banner').innerText()).toMatch(/If every attempt failed from now on, the project would stay registered for about \d+ (s|min)\./);
+  expect(await page.locator('#banner').innerText()).not.toContain('Locked out');
+  expect(await page.locator('#first-step').count()).toBe(0);
   await shoot(page, '1-registered');
 
   // beta's address leaves the allow-list: beta fails with 30003; alpha keeps the project short of `all`.
@@ -118,9 +121,21 @@ it('follows the story registered → degraded (reason and error details) → fai
   await row.locator('a.reason[href="#error-30003"]').first().waitFor(WAIT);
   expect(await row.innerText()).toContain('30003 LICENSE_IP_ERROR');
   expect(await row.innerText()).toContain('IP address 10.2.0.2 is not within the allowed range');
-  await row.locator('a.reason[href="#error-30003"]').first().click();
+  // The first thing to do, under the banner: the node driving the countdown, its reason
+  // and the catalog's first step; its error details open without a click (issue 32).
+  const first = page.locator('#first-step li[data-node="beta"]');
+  await first.waitFor(WAIT);
+  const firstText = await first.innerText();
+  // Policy all: the countdown runs to the node that would fail last, so beta is named as failing.
+  expect(firstText).toContain('beta is failing');
+  expect(firstText).toContain('30003 LICENSE_IP_ERROR');
+  expect(firstText).toContain(`First step: ${byCode(30003).steps.check}`);
+  expect(await page.locator('#first-step li[data-node="alpha"]').count()).toBe(0);
+  expect(await page.locator('#banner .countdown').count()).toBe(1);
   const details = page.locator('details#error-30003[open]');
   await details.waitFor(WAIT);
+  expect(await details.isVisible()).toBe(true);
+  await row.locator('a.reason[href="#error-30003"]').first().click();
   const steps = byCode(30003).steps;
   const text = await details.innerText();
   for (const step of [byCode(30003).definition, steps.check, steps.change, steps.contact]) expect(text).toContain(step);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { byCode, CATALOG } from '../../shared/catalog';
+import { byCode, byName, CATALOG } from '../../shared/catalog';
 import { runbookHref, RUNBOOK_URL } from '../../daemon/page/render-error-details';
 import { githubAnchor, headings } from '../support/markdown';
 import { stableOffset } from '../../shared/heartbeat-grid';
@@ -117,7 +117,9 @@ describe('the page', () => {
     expect(html).toContain('href="#error-30003"');
     const steps = byCode(30003).steps;
     for (const text of [steps.check, steps.change, steps.contact]) expect(html).toContain(esc(text));
-    expect(html).toContain('<details id="error-30003" class="error-details">');
+    // The reason of a failing node is open (issue 32: the fix was hidden); the others start folded.
+    expect(html).toContain('<details id="error-30003" class="error-details" open>');
+    expect(html).toMatch(/<details id="error-INCORRECT_LICENSE_FORMAT|<details id="error-99999" class="error-details">/);
     expect(html).toContain('INCORRECT_LICENSE_FORMAT (raw code 99999)');
     expect(html).toContain('<details id="error-CONNECTION_FAILED"');
   });
@@ -138,6 +140,79 @@ describe('the page', () => {
     expect(html).toContain('&lt;script&gt;window.__pwned=1&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=2&quot;&gt;');
     // The page's own script is the only one.
     expect(html.match(/<script>/g)).toHaveLength(1);
+  });
+
+  it('tells the first thing to do on a degraded project: the node driving the countdown, its reason and first step', () => {
+    const first = /<section id="first-step"[^>]*>(.*?)<\/section>/s.exec(html)?.[1] ?? '';
+    expect(first).toContain('<h2>First thing to do</h2>');
+    expect(first).toContain('data-node="n2"');
+    expect(first).toContain('<strong>n2</strong> drives the countdown');
+    expect(first).toContain('3 failures in a row');
+    expect(first).toContain('30003 LICENSE_IP_ERROR');
+    expect(first).toContain(`First step: ${esc(byCode(30003).steps.check)}`);
+    expect(first).toContain('href="#error-30003"');
+    // The healthy node is not named; the stale one is, with what to look at.
+    expect(first).not.toContain('data-node="n1"');
+    expect(first).toContain('<strong>n3</strong> recorded its last attempt 4 h 0 min ago, and none since');
+    // The countdown stays on a degraded project.
+    expect(html).toContain('class="countdown"');
+  });
+
+  it('names every failing node, most failures in a row first, and says what to do after a failure', () => {
+    const n4 = {
+      id: 'n4',
+      status: 'degraded',
+      consecutiveFailures: 7,
+      reason: { code: null, name: 'CONNECTION_FAILED', message: 'timeout', at: new Date(NOW - 14 * HOUR).toISOString() },
+      latestReason: null,
+      lastAttemptAt: null,
+      lastSuccessAt: null,
+    };
+    const two = renderPage(status({ nodes: [...status().nodes, n4] }), details());
+    const first = /<section id="first-step"[^>]*>(.*?)<\/section>/s.exec(two)?.[1] ?? '';
+    expect(first.indexOf('data-node="n4"')).toBeLessThan(first.indexOf('data-node="n2"'));
+    expect(first).toContain('<strong>n4</strong> drives the countdown');
+    expect(first).toContain('<strong>n2</strong> fails too');
+    expect(first).toContain(`First step: ${esc(byName('CONNECTION_FAILED')?.steps.check)}`);
+    const all = renderPage(status({ policy: 'all' }), details());
+    expect(all).toContain('<strong>n2</strong> is failing');
+    expect(all).not.toContain('drives the countdown');
+    const failed = renderPage(status({ status: 'failed', lockoutSeconds: 0 }), details());
+    expect(failed).toContain('then register the project again: <code>fdl-cloudauth register --account NAME --password-stdin</code>');
+  });
+
+  it('on a healthy project says the guarantee calmly, with no countdown and no first step', () => {
+    const healthy = renderPage(
+      status({ status: 'registered', lockoutSeconds: 23 * 3600 + 50 * 60, nodes: status().nodes.slice(0, 1) }),
+      details({ failures: { ...details().failures, entries: [], hasOlder: false } }),
+    );
+    expect(healthy).toContain('If every attempt failed from now on, the project would stay registered for about 24 h.');
+    expect(healthy).not.toContain('Locked out in');
+    expect(healthy).not.toContain('class="countdown"');
+    expect(healthy).not.toMatch(/<[a-z]+ data-lockout-seconds/);
+    expect(healthy).not.toContain('id="first-step"');
+    // A short demo interval: minutes, still calm.
+    expect(renderPage(status({ status: 'registered', lockoutSeconds: 110, nodes: status().nodes.slice(0, 1) }), details())).toContain(
+      'the project would stay registered for about 2 min.',
+    );
+  });
+
+  it('folds repeated history entries: "24 × 30003, from … to …"', () => {
+    const same = (i: number) => ({ node: 'n2', at: NOW - i * 2 * HOUR, code: 30003, name: 'LICENSE_IP_ERROR', message: 'IP not allowed', attemptId: `a${i}` });
+    const entries = [
+      { node: 'n3', at: NOW - 5 * 60_000, code: null, name: 'CONNECTION_FAILED', message: 'timeout', attemptId: 'b' },
+      ...Array.from({ length: 24 }, (_x, i) => same(i + 1)),
+      { node: 'n2', at: NOW - 60 * HOUR, code: 30003, name: 'LICENSE_IP_ERROR', message: 'another message', attemptId: 'c' },
+    ];
+    const folded = renderPage(status(), details({ failures: { entries, node: null, page: 1, pageSize: 50, hasOlder: false } }));
+    const rows = [...folded.matchAll(/<tr data-node="[^"]+"[^>]*>.*?<\/tr>/gs)].map((m) => m[0]).filter((r) => r.includes('<td') && !r.includes('id="node-'));
+    expect(rows).toHaveLength(3);
+    expect(rows[1]).toContain('data-count="24"');
+    expect(rows[1]).toContain(
+      '24 × 30003, from <time datetime="2026-11-29T12:00:00.000Z">2026-11-29 12:00 UTC</time> to <time datetime="2026-12-01T10:00:00.000Z">2026-12-01 10:00 UTC</time>',
+    );
+    expect(rows[0]).not.toContain('×');
+    expect(rows[2]).toContain('another message');
   });
 
   it('pages the failure history and filters it by node', () => {
@@ -161,11 +236,13 @@ describe('the page', () => {
   });
 
   it('loads nothing from elsewhere', () => {
-    // Links may lead elsewhere (the runbook); nothing is loaded from there.
+    // Not even a link leads elsewhere: the runbook is served by this sidecar (/runbook),
+    // so it opens on an air-gapped site too.
+    expect(RUNBOOK_URL).toBe('/runbook');
     expect(html).not.toMatch(/\bsrc="(https?:)?\/\//);
     expect(html).not.toMatch(/<link[^>]*href="(https?:)?\/\//);
-    expect([...html.matchAll(/href="(https?:\/\/[^"#]*)/g)].map((m) => m[1])).toEqual(expect.arrayContaining([RUNBOOK_URL]));
-    expect([...html.matchAll(/href="(https?:\/\/[^"#]*)/g)].every((m) => m[1] === RUNBOOK_URL)).toBe(true);
+    expect(html).not.toMatch(/href="(https?:)?\/\//);
+    expect(html).toContain(`href="${RUNBOOK_URL}#`);
     expect(html).not.toMatch(/@import|url\(/);
   });
 

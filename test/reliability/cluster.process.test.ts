@@ -3,7 +3,7 @@ import { useThreeNodeCluster } from '../support/cluster-suite';
 import { expectNeverTwoLeaders, saysLeader } from '../support/sidecar-metrics';
 import { checkMetrics } from '../support/promtool';
 import type { Sidecar } from '../../harness/sidecar';
-import { METRIC_PREFIX, SPEC_METRICS } from '../support/spec-metrics';
+import { DEFAULT_PROCESS_METRICS, METRIC_PREFIX, SPEC_METRICS } from '../support/spec-metrics';
 import { heartbeatsWaitMs, LEADER_LEASE_MS, LEADER_RENEW_MS } from '../../harness/noise-budget';
 
 /**
@@ -57,6 +57,8 @@ it('elects one leader whose cluster series are the only ones, and the scrape pas
   const exported = new Set([...leaderText.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`));
   for (const metric of SPEC_METRICS) expect(exported).toContain(`${metric.name} ${metric.type}`);
   expect([...exported].filter((e) => e.startsWith(METRIC_PREFIX)).length).toBe(SPEC_METRICS.length);
+  // prom-client's default process and Node.js series, from every sidecar (issue 32).
+  for (const text of texts) for (const family of DEFAULT_PROCESS_METRICS) expect(text).toContain(`# TYPE ${family}\n`);
 });
 
 /** The leader's log line of its election: `after` says whether a published release prompted it. */

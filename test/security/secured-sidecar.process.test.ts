@@ -95,6 +95,7 @@ it('registers and authenticates through a TLS Sentinel with passwords, its endpo
         CLOUDAUTH_REDIS_TLS_CERT_FILE: files.clientCertFile,
         CLOUDAUTH_REDIS_TLS_KEY_FILE: files.clientKeyFile,
         CLOUDAUTH_WEB_CONFIG_FILE: webConfig,
+        CLOUDAUTH_HTTP_EXTERNAL_URL: 'https://sec-1.example.com',
       },
     },
   );
@@ -109,7 +110,13 @@ it('registers and authenticates through a TLS Sentinel with passwords, its endpo
     40_000,
     200,
   );
-  expect((await s.get('/metrics')).text).toContain('fdl_cloudauth_');
+  const metrics = (await s.get('/metrics')).text;
+  expect(metrics).toContain('fdl_cloudauth_');
+  // The alerts' links follow TLS and http.externalUrl (issue 32): the sidecar says both.
+  expect(metrics).toContain('fdl_cloudauth_web_info{project="sec",node="sec-1",scheme="https",external_url="https://sec-1.example.com/"} 1');
+  // And it serves the runbook the links point into, behind the same TLS and basic auth.
+  expect((await s.get('/runbook')).text).toContain('id="alert-registrationcritical"');
+  expect((await request(`https://127.0.0.1:${s.port}`, '/runbook', { ca: files.pems.caPem })).status).toBe(401);
 
   const open = await request(`https://127.0.0.1:${s.port}`, '/status', { ca: files.pems.caPem });
   expect(open.status).toBe(401);

@@ -31,7 +31,7 @@ export const SPEC_METRICS: readonly SpecMetric[] = Object.freeze([
   { name: 'fdl_cloudauth_license_expiry_timestamp_seconds', type: 'gauge', labels: ['project'], nodeLevel: false },
   { name: 'fdl_cloudauth_license_slots', type: 'gauge', labels: ['project', 'account', 'kind'], nodeLevel: false },
   { name: 'fdl_cloudauth_capacity_refusals_total', type: 'counter', labels: ['project', 'node'], nodeLevel: true },
-  { name: 'fdl_cloudauth_leader', type: 'gauge', labels: ['project', 'instance'], nodeLevel: true },
+  { name: 'fdl_cloudauth_leader', type: 'gauge', labels: ['project', 'holder'], nodeLevel: true },
   { name: 'fdl_cloudauth_leader_transitions_total', type: 'counter', labels: ['project'], nodeLevel: false },
   { name: 'fdl_cloudauth_journal_pending', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_corrupt_records_total', type: 'counter', labels: ['project'], nodeLevel: false },
@@ -45,7 +45,24 @@ export const SPEC_METRICS: readonly SpecMetric[] = Object.freeze([
   { name: 'fdl_cloudauth_local_state_writable', type: 'gauge', labels: ['project', 'node'], nodeLevel: true },
   { name: 'fdl_cloudauth_local_state_write_errors_total', type: 'counter', labels: ['project', 'node', 'op'], nodeLevel: true },
   { name: 'fdl_cloudauth_results_lost_total', type: 'counter', labels: ['project', 'node', 'why'], nodeLevel: true },
+  { name: 'fdl_cloudauth_web_info', type: 'gauge', labels: ['project', 'node', 'scheme', 'external_url'], nodeLevel: true },
 ] satisfies SpecMetric[]);
+
+/**
+ * prom-client's default process and Node.js series (SPEC §8: "exported too"), a few of
+ * the ones every exporter's users chart — memory, file descriptors, start time, the
+ * heap and the event loop — with their types. Not prefixed, so not in the list above.
+ */
+export const DEFAULT_PROCESS_METRICS: readonly string[] = Object.freeze([
+  'process_cpu_seconds_total counter',
+  'process_resident_memory_bytes gauge',
+  'process_open_fds gauge',
+  'process_max_fds gauge',
+  'process_start_time_seconds gauge',
+  'nodejs_heap_size_used_bytes gauge',
+  'nodejs_eventloop_lag_p99_seconds gauge',
+  'nodejs_version_info gauge',
+]);
 
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
 
