@@ -103,7 +103,7 @@ describe('deploy/prometheus', () => {
     const result = testRules(ALERTS_TEST_FILE);
     if (result.code !== 0) throw new Error(`promtool test rules failed:\n${result.output}`);
     expect(result.output).toContain('SUCCESS');
-  });
+  }, 180_000);
 
   it('prometheus.yml passes promtool check config, with its rule file found next to it', () => {
     // Run from elsewhere: rule_files must resolve relative to the config file.
