@@ -98,6 +98,7 @@ it('every link follows the sidecar: its external URL or its scheme (TLS), never 
     }
   }
   expect(`${alertsText}${testsText}${readFileSync(path.join(ROOT, 'deploy/kubernetes/monitoring.yaml'), 'utf8')}`).not.toContain('github.com/fdl-cloudauth');
+  expect(readFileSync(path.join(ROOT, 'deploy/grafana/fdl-cloudauth-dashboard.json'), 'utf8')).not.toContain('github.com/fdl-cloudauth');
 });
 
 it('the promtool cases check page_url and runbook_url on every firing case of every paging alert', () => {

@@ -180,10 +180,22 @@ function luaFilesInRepo(): string[] {
 /**
  * Run in the container: requires every compiled module of the image that defines a
  * Lua script (each reads its file and the prelude when it loads, and throws when one is
- * missing) and prints what they loaded.
+ * missing) and prints what they loaded. The scripts are seen as they are made: the
+ * LuaScript export is wrapped before the modules load (compiled modules call
+ * "new lua_script_1.LuaScript(...)" through the export), so production code keeps no
+ * registry for this test.
  */
 const LOADED_SCRIPTS = `
 const fs = require('node:fs'), path = require('node:path');
+const luaScript = require(path.resolve('dist/shared/redis/lua-script.js'));
+const made = [];
+const Original = luaScript.LuaScript;
+luaScript.LuaScript = class extends Original {
+  constructor(definition) {
+    super(definition);
+    made.push(this);
+  }
+};
 const modules = [];
 (function walk(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -193,9 +205,8 @@ const modules = [];
   }
 })('dist');
 for (const m of modules) require(path.resolve(m));
-const { definedScripts } = require(path.resolve('dist/shared/redis/lua-script.js'));
 const prelude = fs.readFileSync('shared/redis/lua/prelude.lua', 'utf8');
-process.stdout.write(JSON.stringify({ modules: modules.length, scripts: definedScripts().map((s) => ({ file: s.definition.file, prelude: s.lua.startsWith(prelude) })) }));
+process.stdout.write(JSON.stringify({ modules: modules.length, scripts: made.map((s) => ({ file: s.definition.file, prelude: s.lua.startsWith(prelude) })) }));
 `;
 
 function megabytes(bytes: number): number {
