@@ -114,7 +114,10 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
       ? ''
       : view.status === 'failed'
         ? ' — registration failed: run `fdl-cloudauth register`'
-        : ` — lockout in ${humanSpan(view.lockoutSeconds * 1000)} if every attempt fails from now`;
+        : // A healthy project is counting down to nothing: say its guarantee, calmly, as the page does.
+          view.status === 'registered'
+          ? ` — stays registered ${humanSpan(view.lockoutSeconds * 1000)} even if every attempt fails`
+          : ` — lockout in ${humanSpan(view.lockoutSeconds * 1000)} if every attempt fails from now`;
   const license = view.license;
   const licenseText =
     license.expiresAt === null && license.capacity === null

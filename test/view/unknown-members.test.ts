@@ -124,3 +124,13 @@ describe('a stored verdict applies only to its own generation (R5)', () => {
     expect(view([record('n1', 0)], [], 'any', { stored }).status).toBe('failed');
   });
 });
+
+describe('the status text on a healthy project', () => {
+  it('states the guarantee calmly instead of a lockout countdown; a degraded one keeps the countdown', () => {
+    const healthy = renderStatus(view([record('n1', 0)], [], 'any')).replace(/\s+/g, ' ');
+    expect(healthy).toMatch(/REGISTERED — stays registered 3h 50m even if every attempt fails Policy/);
+    expect(healthy).not.toMatch(/lockout in/);
+    const degraded = renderStatus(view([record('n1', 1)], [], 'any')).replace(/\s+/g, ' ');
+    expect(degraded).toMatch(/DEGRADED — lockout in \d+h \d+m if every attempt fails from now/);
+  });
+});
