@@ -249,6 +249,32 @@ describe('systemd unit (deploy/systemd/fdl-cloudauth.service)', () => {
     expect(text).toMatch(/#[^\n]*MemoryDenyWriteExecute[^\n]*JIT/);
   });
 
+  test('writes no core dump and keeps the rest of the sandbox: only the state directory is writable (issue 28, item 9)', () => {
+    // A core dump of the sidecar holds the decrypted account password and the private keys.
+    expect(one('LimitCORE')).toBe('0');
+    for (const [key, value] of [
+      ['PrivateDevices', 'yes'],
+      ['ProtectKernelTunables', 'yes'],
+      ['ProtectKernelModules', 'yes'],
+      ['ProtectKernelLogs', 'yes'],
+      ['ProtectControlGroups', 'yes'],
+      ['ProtectClock', 'yes'],
+      ['ProtectHostname', 'yes'],
+      ['ProtectProc', 'invisible'],
+      ['RestrictSUIDSGID', 'yes'],
+      ['RestrictNamespaces', 'yes'],
+      ['RestrictRealtime', 'yes'],
+      ['LockPersonality', 'yes'],
+      ['UMask', '0077'],
+    ] as const)
+      expect({ key, value: one(key) }).toEqual({ key, value });
+    // ProtectSystem=strict: nothing is writable but the state directories systemd makes (journal
+    // included); no ReadWritePaths widens it.
+    expect(one('StateDirectory').split(/\s+/).sort()).toEqual(['fdl-cloudauth', 'fdl-cloudauth/journal']);
+    expect(entries.has('Service.ReadWritePaths')).toBe(false);
+    expect(one('StateDirectoryMode')).toBe('0700');
+  });
+
   test('stops with SIGTERM, waits well past the agent close grace, restarts on failure but not on a bad configuration', () => {
     expect(one('KillSignal')).toBe('SIGTERM');
     const stop = /^(\d+)s$/.exec(one('TimeoutStopSec'));
