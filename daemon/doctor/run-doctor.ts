@@ -7,11 +7,12 @@ import { fail, pass, type CheckResult } from './check-result';
 import { checkJournalDir, checkKeys, checkNodeIp } from './local-checks';
 import { checkAuthServer, checkManagementCenter } from './network-checks';
 import { checkClock, checkCredential, checkRedisSettings } from './redis-checks';
+import { checkRedisUser } from './redis-user-check';
 
 /**
  * Everything a node needs, checked in the order an operator would fix it:
  * configuration, keys, the journal directory, node IP, Redis (reachable, persistence, eviction, clock), the
- * stored credential, the authorization server (DNS, TCP, proxy, TLS), the management
+ * stored credential, the Redis user's rights (deploy/redis/), the authorization server (DNS, TCP, proxy, TLS), the management
  * center (optional). A check that cannot run because an earlier one failed is a
  * failure that says so. No line ever holds a password, a proxy credential or key material.
  */
@@ -61,8 +62,11 @@ async function redisChecks(cfg: Config, clock: Clock): Promise<CheckResult[]> {
     const results: CheckResult[] = [pass('redis', 'Redis reachable', where)];
     results.push(...(await checkRedisSettings(redis)));
     results.push(await checkClock(redis, clock));
-    if (cfg.project) results.push(await checkCredential(redis, new ProjectKeys(cfg.redis.keyPrefix, cfg.project), cfg));
-    else results.push(fail('credential', 'stored credential', 'not checked: no project configured', 'set project (CLOUDAUTH_PROJECT)'));
+    if (cfg.project) {
+      const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
+      results.push(await checkCredential(redis, keys, cfg));
+      results.push(...(await checkRedisUser(redis, keys)));
+    } else results.push(fail('credential', 'stored credential', 'not checked: no project configured', 'set project (CLOUDAUTH_PROJECT)'));
     return results;
   } finally {
     await closeRedis(redis);
