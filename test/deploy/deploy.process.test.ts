@@ -7,6 +7,8 @@ import { assertBuilt, cleanEnv, getAccount, spawnAuthServer, TEST_ADMIN_TOKEN, t
 import { asList, asMap, asString, parseYaml, type YamlValue } from '../support/mini-yaml';
 import { track } from '../support/process-registry';
 import { checkConfig } from '../support/promtool';
+import { projectUserName } from '../../shared/redis/acl-rules';
+import { projectUserUrl } from '../support/project-acl';
 import { disposeAllRedis, startRedis, testPrefix } from '../support/redis-server';
 
 /**
@@ -118,6 +120,11 @@ describe('Kubernetes example (deploy/kubernetes/fdl-with-sidecar.yaml)', () => {
     const ref = asMap(at(envNamed('CLOUDAUTH_REDIS_URL'), 'valueFrom', 'secretKeyRef'), 'secretKeyRef');
     const secret = kind('Secret', asString(ref.name, 'secret name'));
     expect(at(secret, 'stringData', asString(ref.key, 'secret key'))).toMatch(/^rediss?:\/\//);
+    // The project's least-privilege ACL user (deploy/redis/), never the default user.
+    const url = new URL(asString(at(secret, 'stringData', asString(ref.key, 'secret key')), 'redis url'));
+    expect(url.username).toBe(
+      projectUserName(asString(data.CLOUDAUTH_REDIS_KEY_PREFIX ?? 'fdl-cloudauth', 'prefix'), asString(data.CLOUDAUTH_PROJECT, 'project')),
+    );
   });
 
   test('gives the sidecar its private keys owner-only, as regular files, read-only at the key directory', () => {
@@ -339,6 +346,23 @@ describe('compose site (deploy/compose/docker-compose.yml)', () => {
     expect(asList(service('redis').volumes, 'redis volumes')).toContain('redis-data:/data');
   });
 
+  test("runs the nodes and init as the project's least-privilege Redis user, written by deploy/redis/project-user.sh before Redis starts", () => {
+    const project = envOf('node-1').CLOUDAUTH_PROJECT ?? '';
+    const user = projectUserName('fdl-cloudauth', project);
+    for (const name of ['init', 'node-1', 'node-2', 'node-3']) {
+      expect({ name, url: envOf(name).CLOUDAUTH_REDIS_URL }).toEqual({
+        name,
+        url: `redis://${user}:\${FDL_REDIS_PASSWORD:?export FDL_REDIS_PASSWORD first}@redis:6379`,
+      });
+    }
+    const acl = service('redis-acl');
+    expect(asList(acl.entrypoint, 'entrypoint').join(' ')).toContain(`sh /redis/project-user.sh fdl-cloudauth ${project} > /acl/users.acl`);
+    expect(asList(acl.volumes, 'redis-acl volumes')).toEqual(['../redis:/redis:ro', 'redis-acl:/acl']);
+    expect(asList(service('redis').command, 'redis command').join(' ')).toContain('--aclfile /etc/redis-acl/users.acl');
+    expect(asList(service('redis').volumes, 'redis volumes')).toContain('redis-acl:/etc/redis-acl:ro');
+    expect(at(service('redis'), 'depends_on', 'redis-acl', 'condition')).toBe('service_completed_successfully');
+  });
+
   test('runs the reference server from the image with the admin token from the environment', () => {
     const s = service('authserver');
     expect(asList(s.command, 'command')).toEqual(['authserver']);
@@ -437,7 +461,8 @@ describe('compose site (deploy/compose/docker-compose.yml)', () => {
       const password = 'compose-secret-5c1e';
       const env = cleanEnv({
         ...envFile('cluster.env'),
-        CLOUDAUTH_REDIS_URL: redis.url,
+        // register runs as the project's own Redis user, as in the compose site.
+        CLOUDAUTH_REDIS_URL: await projectUserUrl(redis.url, keyPrefix, 'demo'),
         CLOUDAUTH_REDIS_KEY_PREFIX: keyPrefix,
         CLOUDAUTH_AUTH_SERVER_URL: server.url,
         CLOUDAUTH_KEY_DIR: keyDir,

@@ -29,7 +29,7 @@ function redisBefore72(): boolean {
 }
 
 function script(args: string[], stdin: string) {
-  return spawnSync('bash', [SCRIPT, ...args], { input: stdin, encoding: 'utf8', timeout: 30_000 });
+  return spawnSync('sh', [SCRIPT, ...args], { input: stdin, encoding: 'utf8', timeout: 30_000 });
 }
 
 it('writes a line redis-server loads: the user reaches its project only, and the password appears only hashed', async () => {
