@@ -35,8 +35,9 @@ export const PROJECT_USER_COMMANDS: readonly string[] = [
   'client|setinfo',
   'info',
   'time',
-  // Redis Cluster: ioredis reads the slot map
+  // Redis Cluster: ioredis reads the slot map and, as its ready check, the cluster state
   'cluster|slots',
+  'cluster|info',
   // scripts (ours and BullMQ's: EVALSHA, and EVAL when the server's script cache was emptied) and transactions
   'eval',
   'evalsha',

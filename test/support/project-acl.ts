@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { NEWER_COMMANDS, projectUserName, projectUserRules } from '../../shared/redis/acl-rules';
+import { projectUserName } from '../../shared/redis/acl-rules';
+import { createProjectUser, urlWithUser } from '../../shared/redis/create-project-user';
 import { beforeDisposeAll, onRedisStart, startedRedis, type TestRedis } from './redis-server';
 
 /**
@@ -34,18 +35,7 @@ async function apply(server: TestRedis, user: ProjectUser): Promise<void> {
   if (!server.running) return;
   const admin = adminClient(server);
   try {
-    // A command this server does not know yet (NEWER_COMMANDS) is left out, as deploy/redis/ tells operators to.
-    const without: string[] = [];
-    for (;;) {
-      try {
-        await admin.call('ACL', 'SETUSER', user.name, ...projectUserRules(user.keyPrefix, user.project, { without }), `>${user.password}`);
-        return;
-      } catch (error) {
-        const unknown = Object.keys(NEWER_COMMANDS).find((c) => !without.includes(c) && String(error).includes(`'+${c}'`));
-        if (!unknown) throw error;
-        without.push(unknown);
-      }
-    }
+    await createProjectUser(admin, user.keyPrefix, user.project, user.password);
   } finally {
     admin.disconnect();
   }
@@ -123,8 +113,5 @@ export async function ensureProjectUser(keyPrefix: string, project: string): Pro
 /** redis.url with the project's user and password in place of whatever user the URL named. */
 export async function projectUserUrl(redisUrl: string, keyPrefix: string, project: string): Promise<string> {
   const user = await ensureProjectUser(keyPrefix, project);
-  const url = new URL(redisUrl);
-  url.username = encodeURIComponent(user.name);
-  url.password = encodeURIComponent(user.password);
-  return url.toString();
+  return urlWithUser(redisUrl, user.name, user.password);
 }
