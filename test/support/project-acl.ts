@@ -11,8 +11,8 @@ import { beforeDisposeAll, onRedisStart, startedRedis, type TestRedis } from './
  * lacks fails the test. The user is created on every redis-server this worker has
  * started (primaries, replicas, Cluster nodes — ACL users are not replicated) and
  * again after each restart, as an ACL file would keep it. Before the servers are
- * disposed, every denial logged for such a user (ACL LOG) fails the suite, unless the
- * test expected it and said so (`expectAclDenials`).
+ * disposed, every denial logged for such a user (ACL LOG) fails the suite; a test
+ * that provokes denials on purpose empties the log after (`resetAclLog`).
  */
 
 interface ProjectUser {
@@ -23,7 +23,6 @@ interface ProjectUser {
 }
 
 const users = new Map<string, ProjectUser>();
-let expectedDenials = false;
 
 function adminClient(server: TestRedis): Redis {
   const client = new Redis({ ...server.clientOptions(), lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
@@ -76,11 +75,6 @@ export async function resetAclLog(): Promise<void> {
   }
 }
 
-/** For a suite whose denials are its subject: they no longer fail it at dispose. */
-export function expectAclDenials(): void {
-  expectedDenials = true;
-}
-
 let hooked = false;
 function hookOnce(): void {
   if (hooked) return;
@@ -89,7 +83,6 @@ function hookOnce(): void {
     for (const user of users.values()) await apply(server, user);
   });
   beforeDisposeAll(async (servers) => {
-    if (expectedDenials) return;
     const found = (await Promise.all(servers.map((s) => aclDenials(s).catch(() => [])))).flat();
     if (found.length > 0) {
       throw new Error(`Redis refused the project's ACL user (add what it needs to shared/redis/acl-rules.ts and deploy/redis/):\n${found.join('\n')}`);
