@@ -35,9 +35,12 @@ export const PROJECT_USER_COMMANDS: readonly string[] = [
   'client|setinfo',
   'info',
   'time',
-  // Redis Cluster: ioredis reads the slot map and, as its ready check, the cluster state
+  // Redis Cluster: ioredis reads the slot map and, as its ready check, the cluster state;
+  // it marks its connections to replicas READONLY (READWRITE when one is promoted)
   'cluster|slots',
   'cluster|info',
+  'readonly',
+  'readwrite',
   // scripts (ours and BullMQ's: EVALSHA, and EVAL when the server's script cache was emptied) and transactions
   'eval',
   'evalsha',
