@@ -111,6 +111,12 @@ class ProcessRedis implements TestRedis {
   }
 
   async start(): Promise<void> {
+    await this.startProcess();
+    // After every start and restart: what a test keeps on its servers (the projects' ACL users, project-acl.ts).
+    for (const hook of startHooks) await hook(this);
+  }
+
+  private async startProcess(): Promise<void> {
     const { tls, password } = this.security;
     const listen = tls ? ['--port', '0', '--tls-port', String(this.port), ...tlsServerArgs(tls.files, tls.clientCertificates)] : ['--port', String(this.port)];
     const auth = password ? ['--requirepass', password, '--masterauth', password] : [];
@@ -259,6 +265,24 @@ async function dockerReachable(): Promise<boolean> {
 }
 
 const started: TestRedis[] = [];
+const startHooks = new Set<(server: TestRedis) => Promise<void>>();
+
+const disposeChecks = new Set<(servers: readonly TestRedis[]) => Promise<void>>();
+
+/** Runs check on the servers before disposeAllRedis stops them; a check that throws fails the suite's afterAll. */
+export function beforeDisposeAll(check: (servers: readonly TestRedis[]) => Promise<void>): void {
+  disposeChecks.add(check);
+}
+
+/** Runs hook on every server this worker starts or restarts from now on (redis-server processes only, not Sentinels). */
+export function onRedisStart(hook: (server: TestRedis) => Promise<void>): void {
+  startHooks.add(hook);
+}
+
+/** The servers started by this worker and not yet disposed. */
+export function startedRedis(): readonly TestRedis[] {
+  return started;
+}
 
 export async function startRedis(options: RedisServerOptions = {}): Promise<TestRedis> {
   let server: TestRedis;
@@ -276,7 +300,11 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Test
 }
 
 export async function disposeAllRedis(): Promise<void> {
+  // The checks run while the servers still answer; the servers are stopped whatever they find.
+  const found = await Promise.allSettled([...disposeChecks].map((check) => check(started)));
   await Promise.all(started.splice(0).map((s) => s.dispose().catch(() => undefined)));
+  const failed = found.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 let counter = 0;

@@ -13,6 +13,7 @@ import { freePort } from './ports';
 import { waitFor } from './wait';
 import { AUTH_TIMEOUT_MS, HEALTHY_INTERVAL_MS, START_BOUND_MS } from './noise-budget';
 import { track } from './process-registry';
+import { sidecarRedisUrl } from './sidecar-redis-user';
 
 /**
  * Real sidecar processes for tests (`node dist/daemon/cli/main.js daemon`), each with
@@ -84,12 +85,18 @@ export interface SidecarOptions {
   env?: Record<string, string>;
   /** When the sidecar serves HTTPS with basic auth (CLOUDAUTH_WEB_CONFIG_FILE): how get() reaches it. */
   web?: { ca: string; user: string; password: string };
+  /**
+   * The Redis user: the project's least-privilege ACL user (harness/project-acl.ts), as
+   * deploy/redis/ ships it, unless 'as-given' keeps the user and password of the URL.
+   */
+  redisUser?: 'project' | 'as-given';
 }
 
 export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promise<Sidecar> {
   assertBuilt();
   const port = o.port ?? (await freePort());
   const journalDir = o.journalDir ?? mkdtempSync(path.join(os.tmpdir(), `fdl-journal-${o.nodeId}-`));
+  const redisUrl = await sidecarRedisUrl(f, o);
   const child = spawn(process.execPath, [CLI_ENTRY, 'daemon'], {
     env: cleanEnv({
       CLOUDAUTH_PROJECT: f.project,
@@ -99,7 +106,6 @@ export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promis
       CLOUDAUTH_PRODUCT_VERSION: '4.1.5',
       CLOUDAUTH_AUTH_SERVER_URL: f.authUrl,
       CLOUDAUTH_AUTH_TIMEOUT: `${AUTH_TIMEOUT_MS}ms`,
-      CLOUDAUTH_REDIS_URL: f.redisUrl,
       CLOUDAUTH_REDIS_KEY_PREFIX: f.keyPrefix,
       CLOUDAUTH_KEY_DIR: f.keyDir,
       CLOUDAUTH_JOURNAL_DIR: journalDir,
@@ -108,6 +114,7 @@ export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promis
       CLOUDAUTH_HTTP_PORT: String(port),
       CLOUDAUTH_LOG_LEVEL: 'debug',
       ...o.env,
+      CLOUDAUTH_REDIS_URL: redisUrl,
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -9,6 +9,7 @@
 // command to run and fails, so nothing else has to be figured out by hand.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const { runHeld } = require('./hold-service-starts');
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -54,18 +55,17 @@ const hasApt = spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status =
 if (isRoot && hasApt) {
   console.error(`ensure-tools: installing ${pkgs.join(', ')} with apt-get (missing: ${missing.join(', ')})`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env });
-  if (r.status !== 0) {
+  // The Debian packages would start their services on install (the tests start their
+  // own on free ports): the starts are held instead, so no process has to be stopped
+  // afterwards — stopping one by name could hit a Prometheus this script did not start.
+  const install = () => runHeld('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { spawn: { env } });
+  let status = install();
+  if (status !== 0) {
     spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env });
-  }
-  // The Debian packages start their services on install; the tests start their own.
-  if (pkgs.includes('prometheus')) spawnSync('sh', ['-c', 'service prometheus stop >/dev/null 2>&1 || pkill -x prometheus || true']);
-  if (pkgs.includes('prometheus-alertmanager')) {
-    spawnSync('sh', ['-c', 'service prometheus-alertmanager stop >/dev/null 2>&1 || true']);
+    status = install();
   }
   const still = names.filter((n) => !present(n));
-  if (r.status === 0 && still.length === 0) process.exit(0);
+  if (status === 0 && still.length === 0) process.exit(0);
   console.error(`ensure-tools: apt-get could not install ${still.join(', ')}`);
   process.exit(1);
 }

@@ -6,6 +6,7 @@ import { parseAccountRequest } from './account-request';
 import { ACCOUNT_NAME, type AccountStore } from './account-store';
 import { parseFaultRequest, type FaultInjector } from './fault-injector';
 import { hashPassword } from './password-hash';
+import type { VerifiedPasswordCache } from './verified-password-cache';
 
 /**
  * The reference server's administration (SPEC §5), behind the bearer token checked by
@@ -18,6 +19,12 @@ export interface AdminApiOptions {
   faults: FaultInjector;
   clock: OffsetClock;
   logger: Logger;
+  /**
+   * The protocol's cache of verified passwords: a password just set is known to match
+   * the hash just made from it, so the account's first authentications need no scrypt
+   * (N = 2^17 takes seconds on a loaded machine, longer than a 1 s heartbeat's budget).
+   */
+  verifiedPasswords?: VerifiedPasswordCache;
 }
 
 const MAX_OFFSET_MS = 10 * 365 * 24 * 3600_000;
@@ -46,6 +53,7 @@ export class AdminApi {
       );
     }
     const created = result === 'created';
+    if (password !== null && passwordHash !== null) this.options.verifiedPasswords?.remember(settings.account, passwordHash, password);
     this.options.logger.info(
       { account: settings.account, created, passwordKept: password === null, capacity: settings.capacity, status: settings.status },
       'account saved',

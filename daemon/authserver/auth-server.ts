@@ -9,6 +9,7 @@ import { OffsetClock, systemClock, type Clock } from '../../shared/clock';
 import { ConfigError, type Config } from '../../shared/config/load';
 import type { Logger } from '../../shared/logger';
 import { closeRedis, connectOrExplain, createRedis, type RedisClient } from '../../shared/redis/connection';
+import { VerifiedPasswordCache } from './verified-password-cache';
 import { AdminApi } from './admin-api';
 import { business, httpError, withStatus, type Answer } from './answer';
 import { AccountStore } from './account-store';
@@ -125,8 +126,10 @@ export class AuthServer {
       account: new FailureLimiter({ maxFailures: failures.perAccount, windowMs: failures.windowMs }),
       address: new FailureLimiter({ maxFailures: failures.perAddress, windowMs: failures.windowMs }),
     };
-    const protocol = new ProtocolApi({ store, faults: this.faults, clock: this.clock, logger: this.log, limits });
-    const admin = new AdminApi({ store, faults: this.faults, clock: this.clock, logger: this.log });
+    // One cache for both: an account saved through the admin API is verified already.
+    const verifiedPasswords = new VerifiedPasswordCache();
+    const protocol = new ProtocolApi({ store, faults: this.faults, clock: this.clock, logger: this.log, limits, verifiedPasswords });
+    const admin = new AdminApi({ store, faults: this.faults, clock: this.clock, logger: this.log, verifiedPasswords });
     this.defineRoutes(protocol, admin, store);
 
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);

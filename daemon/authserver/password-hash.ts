@@ -6,14 +6,23 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:c
  * hash so they can be raised later without invalidating stored accounts.
  * Verification compares in constant time, and an unknown account is verified against
  * a dummy hash so its answer takes as long as a wrong password's.
+ *
+ * The cost is the OWASP Password Storage Cheat Sheet's current minimum for scrypt:
+ * N = 2^17, r = 8 (1024-byte blocks), p = 1 — 128 MiB and a few hundred milliseconds
+ * of a thread-pool thread per derivation. Hashes stored under the earlier N = 2^14
+ * still verify (their parameters are read from the hash); parameters above what this
+ * server ever writes are refused without deriving, so a damaged record cannot make it
+ * try to allocate gigabytes.
  */
-const PARAMS = { N: 16384, r: 8, p: 1 } as const;
+const PARAMS = { N: 2 ** 17, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
+/** scrypt's memory is 128 × N × r bytes; this is twice the current parameters' need. */
+const MAX_MEMORY = 2 * 128 * PARAMS.N * PARAMS.r;
 
 function derive(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, keyLength, { ...options, maxmem: 64 * 1024 * 1024 }, (error, key) => (error ? reject(error) : resolve(key)));
+    scrypt(password, salt, keyLength, { ...options, maxmem: MAX_MEMORY }, (error, key) => (error ? reject(error) : resolve(key)));
   });
 }
 
@@ -30,6 +39,7 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const salt = Buffer.from(parts[4] ?? '', 'base64');
   const expected = Buffer.from(parts[5] ?? '', 'base64');
   if (!N || !r || !p || salt.length === 0 || expected.length === 0) return false;
+  if (N > PARAMS.N || r > PARAMS.r || p > PARAMS.p) return false;
   const key = await derive(password, salt, expected.length, { N, r, p });
   return timingSafeEqual(key, expected);
 }

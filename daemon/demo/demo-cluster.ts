@@ -8,6 +8,7 @@ import { ensureKeyDir, keyFilePath, PRIVATE_KEY_MODE, PUBLIC_KEY_MODE, writeFile
 import type { Config } from '../../shared/config/compile';
 import { formatDuration } from '../../shared/duration';
 import { closeRedis, connectOrExplain, createRedis, describeRedis, type RedisClient } from '../../shared/redis/connection';
+import { createProjectUser, urlWithUser } from '../../shared/redis/create-project-user';
 import { ProjectKeys } from '../../shared/redis/keys';
 import { startAuthServer, type RunningAuthServer } from '../authserver/auth-server';
 import { registerCredential, type RegisterResult } from '../credentials/register-credential';
@@ -75,6 +76,8 @@ export interface AccountSettings {
 
 export class DemoCluster {
   private redisServer: PrivateRedis | undefined;
+  /** The project user's URL on the private Redis (the configured URL otherwise). */
+  private sidecarRedisUrl: string | undefined;
   private config: Config | undefined;
   private redis: RedisClient | undefined;
   private authServer: RunningAuthServer | undefined;
@@ -144,6 +147,14 @@ export class DemoCluster {
       writeFileAtomic(keyFilePath(this.keyDir, algorithm, 'public'), pair.publicKey, PUBLIC_KEY_MODE);
     }
     this.keys = new ProjectKeys(this.keyPrefix, DEMO_PROJECT);
+    if (this.o.privateRedis) {
+      // On its own Redis the demo runs the sidecars as deploy/redis/ advises: as the
+      // project's least-privilege ACL user (its keys, its channel, the commands it needs).
+      const password = randomBytes(18).toString('base64url');
+      const user = await createProjectUser(this.redis, this.keyPrefix, DEMO_PROJECT, password);
+      this.sidecarRedisUrl = urlWithUser(config.redis.url, user, password);
+      say(`  Redis user            ${user}: keys and channel ${this.keys.base}:* only (deploy/redis/)`);
+    }
     const registered = await this.register();
     say(
       `  project               ${DEMO_PROJECT}: registered with account ${DEMO_ACCOUNT} (password encrypted with ${registered.algorithm}, key id ${registered.keyId})`,
@@ -187,7 +198,7 @@ export class DemoCluster {
       // Longer than a stall of a busy machine (the demo runs everything on one host): a
       // healthy node of the story never fails for a server that answered a moment late.
       CLOUDAUTH_AUTH_TIMEOUT: '5s',
-      CLOUDAUTH_REDIS_URL: config.redis.url,
+      CLOUDAUTH_REDIS_URL: this.sidecarRedisUrl ?? config.redis.url,
       CLOUDAUTH_REDIS_SENTINELS: hosts(config.redis.sentinels),
       CLOUDAUTH_REDIS_SENTINEL_NAME: config.redis.sentinelName,
       CLOUDAUTH_REDIS_CLUSTER_NODES: hosts(config.redis.clusterNodes),

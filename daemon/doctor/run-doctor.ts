@@ -7,12 +7,13 @@ import { fail, pass, type CheckResult } from './check-result';
 import { checkJournalDir, checkKeys, checkNodeIp } from './local-checks';
 import { checkAuthServer, checkManagementCenter } from './network-checks';
 import { checkClock, checkCredential, checkRedisSettings } from './redis-checks';
+import { checkRedisUser } from './redis-user-check';
 import { checkRedisVersion } from './redis-version';
 
 /**
  * Everything a node needs, checked in the order an operator would fix it:
  * configuration, keys, the journal directory, node IP, Redis (reachable, version, persistence, eviction, clock), the
- * stored credential, the authorization server (DNS, TCP, proxy, TLS), the management
+ * stored credential, the Redis user's rights (deploy/redis/), the authorization server (DNS, TCP, proxy, TLS), the management
  * center (optional). A check that cannot run because an earlier one failed is a
  * failure that says so. No line ever holds a password, a proxy credential or key material.
  */
@@ -63,8 +64,11 @@ async function redisChecks(cfg: Config, clock: Clock): Promise<CheckResult[]> {
     results.push(await checkRedisVersion(redis));
     results.push(...(await checkRedisSettings(redis)));
     results.push(await checkClock(redis, clock));
-    if (cfg.project) results.push(await checkCredential(redis, new ProjectKeys(cfg.redis.keyPrefix, cfg.project), cfg));
-    else results.push(fail('credential', 'stored credential', 'not checked: no project configured', 'set project (CLOUDAUTH_PROJECT)'));
+    if (cfg.project) {
+      const keys = new ProjectKeys(cfg.redis.keyPrefix, cfg.project);
+      results.push(await checkCredential(redis, keys, cfg));
+      results.push(...(await checkRedisUser(redis, keys)));
+    } else results.push(fail('credential', 'stored credential', 'not checked: no project configured', 'set project (CLOUDAUTH_PROJECT)'));
     return results;
   } finally {
     await closeRedis(redis);

@@ -163,6 +163,18 @@ function redisTlsChecks(r: Config['redis']): string[] {
         (r.sentinels.length > 0 ? ' and/or set redis.sentinelTls (CLOUDAUTH_REDIS_SENTINEL_TLS=true)' : ''),
     );
   }
+  // With rediss:// the primary's certificate is checked against the host a Sentinel
+  // names; a Sentinel spoken to in clear can be impersonated and name any host whose
+  // owner holds a certificate for it from a public CA, which then hears AUTH with the
+  // Redis password. Something must pin the primary's identity.
+  if (r.sentinels.length > 0 && r.url.startsWith('rediss:') && !r.sentinelTls && !r.tls.caFile && !r.tls.servername) {
+    problems.push(
+      `${where('redis.url')}: is rediss:// through Sentinels reached in clear, and nothing pins the primary's identity ` +
+        '(a forged Sentinel reply could name another TLS server, which would receive the Redis password): set ' +
+        `${where('redis.tls.servername')} to the name on the primary's certificate, or ${where('redis.tls.caFile')} to the private CA that signs it, ` +
+        'or redis.sentinelTls (CLOUDAUTH_REDIS_SENTINEL_TLS=true) to reach the Sentinels over TLS',
+    );
+  }
   if (r.sentinels.length === 0 && (r.sentinelTls || r.sentinelUsername || r.sentinelPassword)) {
     problems.push(
       `${where('redis.sentinelTls')}, sentinelUsername, sentinelPassword: apply only with redis.sentinels (CLOUDAUTH_REDIS_SENTINELS): set the Sentinels or remove these`,

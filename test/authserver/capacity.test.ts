@@ -53,7 +53,7 @@ describe('restart', () => {
       const keys = (await client.keys(`${keyPrefix}:*`)).sort();
       expect(keys).toEqual([`${keyPrefix}:authserver:{${a.account}}:account`, `${keyPrefix}:authserver:{${a.account}}:bindings`]);
       const stored = await client.hgetall(keys[0] ?? '');
-      expect(stored.passwordHash).toMatch(/^scrypt\$16384\$8\$1\$/);
+      expect(stored.passwordHash).toMatch(/^scrypt\$131072\$8\$1\$/);
       const everything = JSON.stringify([stored, await client.hgetall(keys[1] ?? '')]);
       expect(everything).not.toContain(a.password);
     } finally {

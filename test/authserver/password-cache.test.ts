@@ -1,7 +1,13 @@
 import { Codes } from '../../shared/catalog';
+import Redis from 'ioredis';
+import { AccountStore } from '../../daemon/authserver/account-store';
+import { AdminApi } from '../../daemon/authserver/admin-api';
+import { FaultInjector } from '../../daemon/authserver/fault-injector';
+import { OffsetClock } from '../../shared/clock';
+import { createLogger } from '../../shared/logger';
 import { VerifiedPasswordCache } from '../../daemon/authserver/verified-password-cache';
 import { authenticate, closeAllAuthServers, createAccount, startInProcessAuthServer, type InProcessAuthServer } from '../../harness/authserver';
-import { disposeAllRedis, startRedis } from '../../harness/redis-server';
+import { disposeAllRedis, startRedis, testPrefix, type TestRedis } from '../../harness/redis-server';
 
 /**
  * The verified-password cache (added for the reference server's throughput, see
@@ -50,9 +56,11 @@ describe('VerifiedPasswordCache', () => {
 describe('the reference server with the cache', () => {
   let server: InProcessAuthServer;
 
+  let redisServer: TestRedis;
+
   beforeAll(async () => {
-    const redis = await startRedis();
-    server = await startInProcessAuthServer({ redisUrl: redis.url, logLevel: 'warn' });
+    redisServer = await startRedis();
+    server = await startInProcessAuthServer({ redisUrl: redisServer.url, logLevel: 'warn' });
   });
 
   afterAll(async () => {
@@ -68,6 +76,30 @@ describe('the reference server with the cache', () => {
     await createAccount(server.url, server.token, { account: 'cache-1', password: 'second-password', capacity: 5 });
     expect((await authenticate(server.url, { account: 'cache-1', password: 'first-password' })).json?.code).toBe(30006);
     expect((await authenticate(server.url, { account: 'cache-1', password: 'second-password' })).json?.code).toBe(0);
+  });
+
+  it('knows a password saved through the admin API: a node needs no hash for it, a wrong password still does', async () => {
+    // scrypt at N = 2^17 takes seconds on a loaded machine: a node's first attempt after
+    // the account was saved must not wait for it (the demo's 1 s heartbeat did).
+    const verifiedPasswords = new VerifiedPasswordCache();
+    const redis = new Redis(redisServer.url);
+    try {
+      const store = new AccountStore(redis, testPrefix('admincache'));
+      const admin = new AdminApi({
+        store,
+        faults: new FaultInjector(),
+        clock: new OffsetClock(),
+        logger: createLogger({ level: 'silent' }),
+        verifiedPasswords,
+      });
+      await admin.saveAccount({ account: 'cache-3', password: 'pw-cache-3', capacity: 5, expiresAt: '2099-01-01T00:00:00Z' });
+      const stored = (await store.get('cache-3'))?.passwordHash ?? '';
+      expect(stored).toMatch(/^scrypt\$/);
+      expect(verifiedPasswords.has('cache-3', stored, 'pw-cache-3')).toBe(true);
+      expect(verifiedPasswords.has('cache-3', stored, 'pw-cache-3X')).toBe(false);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('still applies the account as stored now: disabled after a cached success is refused', async () => {

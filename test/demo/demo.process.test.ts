@@ -130,6 +130,9 @@ it('runs the whole story (registered → degraded → failed → registered agai
   expect(metrics).toHaveLength(3);
   expect(new Set(metrics).size).toBe(3);
   expect(out).toMatch(/status JSON +http:\/\/127\.0\.0\.1:\d+\/status/);
+  // The whole story ran with the sidecars as the project's least-privilege Redis user
+  // (deploy/redis/): a permission it lacked would have stopped it.
+  expect(out).toMatch(/Redis user +fdl-demo-[0-9a-f]+-\S+: keys and channel fdl-demo-[0-9a-f]+:\{\S+\}:\* only/);
 
   expectNothingLeft(run, 4);
 });

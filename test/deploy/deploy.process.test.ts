@@ -8,6 +8,8 @@ import { assertBuilt, cleanEnv, getAccount, spawnAuthServer, TEST_ADMIN_TOKEN, t
 import { asList, asMap, asString, parseYaml, type YamlValue } from '../support/mini-yaml';
 import { track } from '../../harness/process-registry';
 import { checkConfig } from '../support/promtool';
+import { projectUserName } from '../../shared/redis/acl-rules';
+import { projectUserUrl } from '../../harness/project-acl';
 import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-server';
 
 /**
@@ -119,6 +121,11 @@ describe('Kubernetes example (deploy/kubernetes/fdl-with-sidecar.yaml)', () => {
     const ref = asMap(at(envNamed('CLOUDAUTH_REDIS_URL'), 'valueFrom', 'secretKeyRef'), 'secretKeyRef');
     const secret = kind('Secret', asString(ref.name, 'secret name'));
     expect(at(secret, 'stringData', asString(ref.key, 'secret key'))).toMatch(/^rediss?:\/\//);
+    // The project's least-privilege ACL user (deploy/redis/), never the default user.
+    const url = new URL(asString(at(secret, 'stringData', asString(ref.key, 'secret key')), 'redis url'));
+    expect(url.username).toBe(
+      projectUserName(asString(data.CLOUDAUTH_REDIS_KEY_PREFIX ?? 'fdl-cloudauth', 'prefix'), asString(data.CLOUDAUTH_PROJECT, 'project')),
+    );
   });
 
   test('gives the sidecar its private keys owner-only, as regular files, read-only at the key directory', () => {
@@ -250,6 +257,32 @@ describe('systemd unit (deploy/systemd/fdl-cloudauth.service)', () => {
     expect(text).toMatch(/#[^\n]*MemoryDenyWriteExecute[^\n]*JIT/);
   });
 
+  test('writes no core dump and keeps the rest of the sandbox: only the state directory is writable (issue 28, item 9)', () => {
+    // A core dump of the sidecar holds the decrypted account password and the private keys.
+    expect(one('LimitCORE')).toBe('0');
+    for (const [key, value] of [
+      ['PrivateDevices', 'yes'],
+      ['ProtectKernelTunables', 'yes'],
+      ['ProtectKernelModules', 'yes'],
+      ['ProtectKernelLogs', 'yes'],
+      ['ProtectControlGroups', 'yes'],
+      ['ProtectClock', 'yes'],
+      ['ProtectHostname', 'yes'],
+      ['ProtectProc', 'invisible'],
+      ['RestrictSUIDSGID', 'yes'],
+      ['RestrictNamespaces', 'yes'],
+      ['RestrictRealtime', 'yes'],
+      ['LockPersonality', 'yes'],
+      ['UMask', '0077'],
+    ] as const)
+      expect({ key, value: one(key) }).toEqual({ key, value });
+    // ProtectSystem=strict: nothing is writable but the state directories systemd makes (journal
+    // included); no ReadWritePaths widens it.
+    expect(one('StateDirectory').split(/\s+/).sort()).toEqual(['fdl-cloudauth', 'fdl-cloudauth/journal']);
+    expect(entries.has('Service.ReadWritePaths')).toBe(false);
+    expect(one('StateDirectoryMode')).toBe('0700');
+  });
+
   test('stops with SIGTERM, waits well past the agent close grace, restarts on failure but not on a bad configuration', () => {
     expect(one('KillSignal')).toBe('SIGTERM');
     const stop = /^(\d+)s$/.exec(one('TimeoutStopSec'));
@@ -314,23 +347,44 @@ describe('compose site (deploy/compose/docker-compose.yml)', () => {
     expect(asList(service('redis').volumes, 'redis volumes')).toContain('redis-data:/data');
   });
 
-  test('runs a pinned, supported Redis with a password that every client of the site uses', () => {
+  test('runs a pinned, supported Redis whose default user has a password, which the reference server and the health check use', () => {
     // An exact release, not older than the oldest supported one (docs/operations.md, "Redis versions").
     const image = asString(service('redis').image, 'redis image');
     const version = /^redis:(\d+\.\d+\.\d+)-alpine$/.exec(image)?.[1] ?? '';
     expect({ image, supported: version !== '' && !isOlder(version, MIN_REDIS_VERSION) }).toEqual({ image, supported: true });
     const password = '${REDIS_PASSWORD:?export REDIS_PASSWORD first}';
-    expect(asList(service('redis').command, 'redis command').join(' ')).toContain(`--requirepass ${password}`);
+    // The default user's password is written into the ACL file (as its SHA-256), not given on the command line.
+    expect(asList(service('redis').command, 'redis command').join(' ')).not.toContain('requirepass');
+    expect(asList(service('redis-acl').entrypoint, 'entrypoint').join(' ')).toContain(
+      `printf 'user default on %s%s ~* &* +@all\\n' '#' "$$(printf '%s' "$$REDIS_PASSWORD" | sha256sum`,
+    );
+    expect(envOf('redis-acl').REDIS_PASSWORD).toBe(password);
     // The health check authenticates without putting the password in its arguments.
     expect(asList(at(service('redis'), 'healthcheck', 'test'), 'healthcheck').join(' ')).toContain('REDISCLI_AUTH="$$REDIS_PASSWORD" redis-cli ping');
-    const clients = Object.keys(services).filter((name) => name === 'authserver' || name === 'init' || /^node-\d+$/.test(name));
-    expect(clients).toHaveLength(5);
-    for (const name of clients) expect({ name, url: envOf(name).CLOUDAUTH_REDIS_URL }).toEqual({ name, url: `redis://:${password}@redis:6379` });
+    expect(envOf('authserver').CLOUDAUTH_REDIS_URL).toBe(`redis://:${password}@redis:6379`);
+    expect(asString(service('redis-acl').image, 'redis-acl image')).toBe(image);
   });
 
   test('pins Prometheus and Alertmanager to exact releases', () => {
     expect(asString(service('prometheus').image, 'prometheus image')).toMatch(/^prom\/prometheus:v3\.\d+\.\d+$/);
     expect(asString(service('alertmanager').image, 'alertmanager image')).toMatch(/^prom\/alertmanager:v0\.\d+\.\d+$/);
+  });
+
+  test("runs the nodes and init as the project's least-privilege Redis user, written by deploy/redis/project-user.sh before Redis starts", () => {
+    const project = envOf('node-1').CLOUDAUTH_PROJECT ?? '';
+    const user = projectUserName('fdl-cloudauth', project);
+    for (const name of ['init', 'node-1', 'node-2', 'node-3']) {
+      expect({ name, url: envOf(name).CLOUDAUTH_REDIS_URL }).toEqual({
+        name,
+        url: `redis://${user}:\${FDL_REDIS_PASSWORD:?export FDL_REDIS_PASSWORD first}@redis:6379`,
+      });
+    }
+    const acl = service('redis-acl');
+    expect(asList(acl.entrypoint, 'entrypoint').join(' ')).toContain(`sh /redis/project-user.sh fdl-cloudauth ${project}; } > /acl/users.acl`);
+    expect(asList(acl.volumes, 'redis-acl volumes')).toEqual(['../redis:/redis:ro', 'redis-acl:/acl']);
+    expect(asList(service('redis').command, 'redis command').join(' ')).toContain('--aclfile /etc/redis-acl/users.acl');
+    expect(asList(service('redis').volumes, 'redis volumes')).toContain('redis-acl:/etc/redis-acl:ro');
+    expect(at(service('redis'), 'depends_on', 'redis-acl', 'condition')).toBe('service_completed_successfully');
   });
 
   test('runs the reference server from the image with the admin token from the environment', () => {
@@ -431,7 +485,8 @@ describe('compose site (deploy/compose/docker-compose.yml)', () => {
       const password = 'compose-secret-5c1e';
       const env = cleanEnv({
         ...envFile('cluster.env'),
-        CLOUDAUTH_REDIS_URL: redis.url,
+        // register runs as the project's own Redis user, as in the compose site.
+        CLOUDAUTH_REDIS_URL: await projectUserUrl(redis.url, keyPrefix, 'demo'),
         CLOUDAUTH_REDIS_KEY_PREFIX: keyPrefix,
         CLOUDAUTH_AUTH_SERVER_URL: server.url,
         CLOUDAUTH_KEY_DIR: keyDir,

@@ -65,9 +65,18 @@ function check(checks: Check[], id: string): Check {
   return found;
 }
 
+/**
+ * The failing checks but the Redis user's scope: these runs use the server's
+ * administrator (CONFIG GET answers), which doctor rightly warns can do more than one
+ * project needs; the project's own user is test/security/redis-acl.process.test.ts's.
+ */
+function failing(checks: Check[]): Check[] {
+  return checks.filter((c) => !c.ok && c.id !== 'redis-user-scope');
+}
+
 /** Expects exactly the given checks to fail, each with a fix, and the exit code that follows. */
 function expectFailing(result: Awaited<ReturnType<typeof doctor>>, ids: string[], exitCode = 1): void {
-  expect(result.checks.filter((c) => !c.ok).map((c) => c.id)).toEqual(ids);
+  expect(failing(result.checks).map((c) => c.id)).toEqual(ids);
   for (const id of ids) {
     expect(check(result.checks, id).fix?.length).toBeGreaterThan(10);
     expect(result.text).toMatch(new RegExp(`✗ [^\\n]*\\n {4}fix: `));
@@ -126,6 +135,8 @@ const ALL_CHECKS = [
   'redis-eviction',
   'clock',
   'credential',
+  'redis-user',
+  'redis-user-scope',
   'authserver-dns',
   'authserver-tcp',
   'authserver-tls',
@@ -136,7 +147,7 @@ describe('fdl-cloudauth doctor on a healthy node', () => {
   it('passes every check, each on a ✓ line, and exits 0', async () => {
     const r = await doctor(healthy);
     expect(r.checks.map((c) => c.id)).toEqual(ALL_CHECKS);
-    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(failing(r.checks)).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.code).toBe(0);
     expect(
@@ -145,7 +156,10 @@ describe('fdl-cloudauth doctor on a healthy node', () => {
         .split('\n')
         .filter((l) => /^[✓✗] /.test(l)),
     ).toHaveLength(ALL_CHECKS.length);
-    expect(r.text).not.toContain('✗');
+    // The one ✗: the administrator can do more than the project needs, a warning that does not fail the run.
+    expect(r.text.match(/✗/g)).toHaveLength(1);
+    expect(check(r.checks, 'redis-user-scope')).toMatchObject({ ok: false, required: false });
+    expect(check(r.checks, 'redis-user-scope').detail).toContain('FLUSHALL');
     expect(r.text).toContain('Every required check passed.');
     expect(check(r.checks, 'authserver-tls').detail).toMatch(/^chain trusted, certificate expires \d{4}-/);
     expect(check(r.checks, 'credential').detail).toMatch(/^opens with this node's rsa key /);
@@ -154,7 +168,7 @@ describe('fdl-cloudauth doctor on a healthy node', () => {
 
   it('goes through the proxy with its credentials (an extra ✓ line) and never prints a password', async () => {
     const r = await doctor({ ...healthy, CLOUDAUTH_AUTH_PROXY: proxy.url });
-    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(failing(r.checks)).toEqual([]);
     expect(check(r.checks, 'authserver-proxy').ok).toBe(true);
     expect(proxy.connects.length).toBeGreaterThanOrEqual(2);
     for (const secret of [REDIS_PASSWORD, PROXY_PASSWORD, PASSWORD]) expect(r.text + JSON.stringify(r.checks)).not.toContain(secret);

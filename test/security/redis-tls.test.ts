@@ -201,6 +201,23 @@ describe('Redis TLS configuration checks', () => {
     );
   });
 
+  it('refuses rediss:// through plain-text Sentinels unless something pins the primary, naming what to set', () => {
+    const base = { CLOUDAUTH_REDIS_URL: 'rediss://127.0.0.1:6379', CLOUDAUTH_REDIS_SENTINELS: '127.0.0.1:26379' };
+    const text = problems(base);
+    expect(text).toContain('redis.url (CLOUDAUTH_REDIS_URL)');
+    expect(text).toMatch(/nothing pins the primary's identity/);
+    expect(text).toContain('redis.tls.servername (CLOUDAUTH_REDIS_TLS_SERVERNAME)');
+    expect(text).toContain('redis.tls.caFile (CLOUDAUTH_REDIS_TLS_CA_FILE)');
+    expect(text).toContain('redis.sentinelTls (CLOUDAUTH_REDIS_SENTINEL_TLS=true)');
+    // Any one of the three pins it.
+    expect(problems({ ...base, CLOUDAUTH_REDIS_TLS_SERVERNAME: 'redis.internal' })).toBe('');
+    expect(problems({ ...base, CLOUDAUTH_REDIS_TLS_CA_FILE: files.caFile })).toBe('');
+    expect(problems({ ...base, CLOUDAUTH_REDIS_SENTINEL_TLS: 'true' })).toBe('');
+    // Plain redis:// through Sentinels and rediss:// without Sentinels are not this check's business.
+    expect(problems({ ...base, CLOUDAUTH_REDIS_URL: 'redis://127.0.0.1:6379' })).toBe('');
+    expect(problems({ CLOUDAUTH_REDIS_URL: 'rediss://127.0.0.1:6379' })).toBe('');
+  });
+
   it('names an unreadable file, a certificate without its key, and Sentinel settings without Sentinels', () => {
     const text = problems({
       CLOUDAUTH_REDIS_URL: 'rediss://127.0.0.1:6379',
