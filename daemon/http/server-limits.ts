@@ -78,6 +78,25 @@ export function applyServerLimits(server: http.Server, limits: ServerLimits): vo
   server.maxConnections = limits.maxConnections + reserved;
   // A silent socket (no request yet, or an idle keep-alive one) is destroyed.
   server.setTimeout(limits.idleTimeoutMs, (socket) => socket.destroy());
+  // ... but once a request has arrived whole, the wait for its answer is the server's
+  // time, not the client's silence: a queued password check or a slow hash may take
+  // longer than the silence deadline, and destroying the socket then answered nothing
+  // ("socket hang up"). The deadline is set again when the answer is written, for the
+  // keep-alive wait. A body still arriving keeps the deadline (a slow client).
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    const serverTime = () => {
+      if (!res.writableFinished && !socket.destroyed) socket.setTimeout(0);
+    };
+    // A request without a body is complete only once the parser has finished with it,
+    // just after 'request' is emitted; 'end' fires only for a body a handler reads.
+    const whenComplete = () => (req.complete ? serverTime() : req.once('end', serverTime));
+    if (req.complete) serverTime();
+    else setImmediate(whenComplete);
+    res.once('finish', () => {
+      if (!socket.destroyed) socket.setTimeout(limits.idleTimeoutMs);
+    });
+  });
   const held = new Map<string, number>();
   let total = 0;
   // Before the HTTP or TLS listener: a refused socket is closed before either reads a byte.
