@@ -5,6 +5,7 @@ import { definedScripts, LuaReplyError, LuaScript } from '../../shared/redis/lua
 import { packageRoot } from '../../shared/package-root';
 import { disposeAllRedis, startRedis, type TestRedis } from '../support/redis-server';
 // Every module that defines a script, so definedScripts() holds them all.
+import '../../daemon/agent/attempt-plan';
 import '../../daemon/agent/attempt-recorder';
 import '../../daemon/agent/recovery';
 import '../../daemon/authserver/account-store';
