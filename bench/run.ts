@@ -11,6 +11,7 @@ import { benchAuthServer } from './authserver-bench';
 import { benchCli } from './cli-bench';
 import { benchDetection } from './detection-bench';
 import { benchFailover } from './failover-bench';
+import { benchFleet } from './fleet-bench';
 import { benchFootprint } from './footprint-bench';
 import { benchPage } from './page-bench';
 import type { BenchContext, BenchResults, Figure } from './figure';
@@ -48,6 +49,7 @@ export const BENCHES: readonly Bench[] = [
   { id: 'attempt', title: '7. Cost of one attempt', run: benchAttemptCost },
   { id: 'page', title: '8. Registration page', run: benchPage },
   { id: 'cli', title: '9. CLI start-up', run: benchCli },
+  { id: 'fleet', title: '10. Sidecars on a shared Redis', run: benchFleet },
 ];
 
 function redisVersion(): string {
