@@ -18,7 +18,7 @@ import { viewPolicy } from './view/view-policy';
 import { SidecarServer } from './http/sidecar-server';
 import { WebConfigSource } from './http/web-config-source';
 import { registerWebConfigMetrics } from './metrics/web-config-metrics';
-import { RegistrationPage } from './page/registration-page';
+import type { RegistrationPage } from './page/registration-page';
 import { NodeMetrics } from './metrics/node-metrics';
 import { AuthClient } from './protocol/auth-client';
 import { describeDiskProblem } from './agent/local-disk';
@@ -131,7 +131,17 @@ export class Daemon {
     });
     // The aggregator's clock: it stamps the reads whose age the metrics report.
     const clusterMetrics = new ClusterMetrics(this.registry, this.aggregator, this.election, { clock: monotonicClock });
-    const page = new RegistrationPage({ redis: this.redis, keys: this.keys, intervalMs: config.heartbeat.intervalMs, corrupt: this.reader.corrupt });
+    // The page's code (renderer, history and timeline reads) is loaded at the first `GET /`:
+    // most sidecars are never asked for it, and it is memory an idle sidecar need not hold (issue 31).
+    let page: RegistrationPage | undefined;
+    const pageOf = (): RegistrationPage =>
+      (page ??= new // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous load on first use is the point
+      (require('./page/registration-page') as typeof import('./page/registration-page')).RegistrationPage({
+        redis: this.redis,
+        keys: this.keys,
+        intervalMs: config.heartbeat.intervalMs,
+        corrupt: this.reader.corrupt,
+      }));
     // Read now, so a bad file stops the start; re-read on change while running.
     const webConfig = config.http.webConfigFile ? new WebConfigSource(config.http.webConfigFile, o.logger.child({ part: 'http' })) : undefined;
     if (webConfig) registerWebConfigMetrics(this.registry, webConfig);
@@ -150,7 +160,7 @@ export class Daemon {
       },
       // Any sidecar answers /status from Redis, leader or not: the same JSON as `status --json`.
       status: async () => buildStatusJson(await this.reader.read()),
-      page: (status, search) => page.render(status, search),
+      page: (status, search) => pageOf().render(status, search),
     });
   }
 
