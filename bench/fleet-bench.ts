@@ -157,6 +157,7 @@ async function oneSidecar(ctx: BenchContext, authUrl: string): Promise<SidecarCo
         `${Math.round(totalOf(inner, ['info', 'monitor', 'client']) / sidecars.length / elapsedHours)} an hour a sidecar.`,
     );
     const idleAllPerHour = totalOf(inner, ['info', 'monitor', 'client']) / sidecars.length / elapsedHours;
+    ctx.log(`idle: ${Math.round(perHour)} top-level commands an hour a sidecar (${formatStats(idleByName)}), ${Math.round(idleAllPerHour)} with scripts' own`);
     return { connections, idleCommandsPerHour: perHour, idleAllPerHour, idleByName };
   } finally {
     monitor.close();
@@ -312,7 +313,8 @@ export async function benchFleet(ctx: BenchContext): Promise<Figure[]> {
       }),
     ];
   } finally {
-    for (const d of daemons.reverse()) await d.close().catch(() => undefined);
+    // All at once, each bounded: one by one, a thousand closes (each lets its attempt under way finish) outlast any run.
+    await Promise.all(daemons.map((d) => Promise.race([d.close().catch(() => undefined), sleep(30_000)])));
     admin.disconnect();
     await server.dispose();
     await auth.stop();
