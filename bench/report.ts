@@ -25,13 +25,51 @@ function row(f: Figure): string {
 /** What changed in the figures, and why, newest first (kept by hand with the code that changed them). */
 const CHANGES = `## What changed
 
-- **Issue 32, prom-client's process and Node.js series on every sidecar.** Benchmark 10
+- **Issue 32, prom-client's process and Node.js series on every sidecar.** Benchmark 11
   times \`registry.metrics()\` of a sidecar's node series with and without them,
   alternated in one loop (2026-12-07, this machine, median of 500): 0.577 ms against
   0.055 ms — about half a millisecond and 6 KiB (28 families) more per scrape, read at
   scrape time (memory, file descriptors from /proc, the event-loop histogram). Measured
   on its own (\`npm run bench -- --only process\`) and merged into the stored results;
   the other figures are those of the run dated above.
+- **Issue 31, a sidecar that costs a shared Redis little.** Measured first on the code
+  before the change (this machine, 2026-12-07, real sidecars from \`dist/\` on a Redis
+  of their own): **4 connections** a sidecar (CLIENT LIST: the command connection,
+  BullMQ's own connection for its queue and worker, the worker's blocking connection,
+  the change-event subscriber); **15 commands an attempt** on the agent's connection
+  (benchmark 7: a MULTI block of 11 before the attempt — two HGETALL, TIME, two EXISTS,
+  ZRANGE, two ZSCORE, MULTI/EXEC — the recording's EVALSHA, and a MULTI of two ZSCOREs
+  at every slot); an idle sidecar at **+40 MiB over a bare node** (79–81 MiB against
+  39.4, Node 20). Now: **3 connections** — BullMQ's queue and its worker's non-blocking
+  commands share the command connection (BullMQ takes an existing ioredis instance and
+  never closes it; the worker's blocking connection is made from the configuration,
+  since a copy of a fail-fast command connection is refused for a blocking one:
+  \`lendToBullmq\` in shared/redis/connection.ts). **3 commands an attempt**: the read
+  before it is one script (\`daemon/agent/lua/read-before-attempt-5.lua\`, the key-type
+  checks that made the MULTI block tolerate a WRONGTYPE done inside), and so is the
+  slot check (\`slot-recorded-1.lua\`). The idle memory: the client of the
+  authorization server is node's \`http\`/\`https\` instead of undici (110 module
+  files and a WebAssembly build of llhttp compiled at the first request: about 17 MiB
+  of an idle sidecar, measured by a process that requires it and makes one request,
+  61.5 MiB against 44.8 for node:http); BullMQ's Queue and Worker are loaded from their
+  own files instead of its index (70 module files fewer: flows, the PostgreSQL and relay
+  backends, other clients' adapters; about 1.3 MiB) and the page's code at the first
+  \`GET /\` (0.6 MiB); a sidecar loads 431 module files where it loaded 626. Idle
+  RSS, median over 300 s beside a bare node of the same Node (benchmark 5): Node 20
+  20.20.2 64.4 MiB against 39.4 (+ 24.9 MiB: the goal of + 25 MiB met, by a hair; a
+  second run of the same build gave + 24.4), Node 24.22.3 81.8 MiB against 42.1
+  (+ 39.7 MiB: **missed by 14.7 MiB**; Node 24's binary alone keeps about 17 MiB more
+  of its pages resident under the same code, and its young generation grows to 32 MiB).
+  No flag is shipped: \`--max-semi-space-size=1\` lowers the first minutes (the
+  start-up peak) but not the median now, and \`--jitless\` (about 7 MiB less) would
+  slow the leader's aggregation of a large project. What stays is V8's heap (about 11 MiB of module code and objects in old space, and a young
+  generation that start-up grows to 16 MiB on Node 20 and 32 MiB on Node 24 and V8 gives
+  back only after a while idle) and the pages of the node binary the loaded code runs
+  (about 9 MiB over a bare process on Node 20, 17 MiB on Node 24). The commands of an
+  idle hour and the fleet on one Redis are benchmark 10; the sizing table it gives is
+  in docs/operations.md ("Sizing a shared Redis"). Benchmarks 5, 7 and 10 were run for
+  this change with \`--only\` (2026-12-07); the other figures are from the full run in
+  the header.
 - **Issue 11, the CLI answers fast: each command loads only what it uses.** Before,
   the command table imported every command's code, so every invocation — \`--help\`
   included — loaded the whole product (836 module files: BullMQ, ioredis, both cipher
@@ -112,19 +150,23 @@ by the benchmark (harness/redis-server.ts), on loopback.
    from the signal to the moment another process reports it was elected. Baseline:
    client-go's leader election as published (graceful ≈ one 2 s retry period with
    ReleaseOnCancel; crash: lease + up to 2.4 s, retry period 2 s with 1.2 jitter).
-5. **Footprint** — a real sidecar (\`node dist/daemon/cli/main.js daemon\`, 2 h
-   interval, default lease, against the reference server) left idle after its first
+5. **Footprint** — real sidecars (\`node dist/daemon/cli/main.js daemon\`, 2 h
+   interval, default lease, against the reference server) left idle after their first
    attempt; RSS (VmRSS, /proc/<pid>/status) and CPU (utime + stime, /proc/<pid>/stat)
-   sampled every second, beside a bare \`node -e "setInterval(()=>{},1e9)"\` measured
-   over the same seconds.
+   sampled every second, each beside a bare \`node -e "setInterval(()=>{},1e9)"\` of
+   the same Node measured over the same seconds: as shipped (no flags), with
+   \`--max-semi-space-size=1\` and with \`--jitless\` (measured, not shipped), and on
+   Node 24 (as shipped and with the young-generation cap) when a Node 24 binary is
+   found (\`FDL_BENCH_NODE24\`, or one under .cache/node/24.*).
 6. **Reference server throughput** — undici Pool with 50 connections and 50
    concurrent requesters against \`fdl-cloudauth authserver\` in its own process (log
    level info, as shipped), reusing 20 node ids of one account. Baseline: the same
    server answering \`GET /healthz\` (a Redis PING) the same way.
 7. **Cost of one attempt** — a real in-process agent (BullMQ queue, worker and job
    scheduler, 2 s interval) against the reference server; its command connection and
-   BullMQ's connection are counted separately, and INFO commandstats before and after
-   attributes BullMQ's commands by name.
+   BullMQ's connection are counted separately (the agent is given a connection of its
+   own for BullMQ here, so its own commands can be counted apart; the sidecar shares
+   one), and MONITOR attributes BullMQ's commands by name.
 8. **Registration page** — \`GET /\` of a 100-node project with a bad day behind it
    (bench/page-bench.ts): the status read as \`/status\` does it, one page of the
    failure history and every node's 24 h timeline read beside it, and the HTML
@@ -137,6 +179,18 @@ by the benchmark (harness/redis-server.ts), on loopback.
    (recorded once through MONITOR) in one pipeline and prints the replies. Each pair
    runs alternately, 30 times (5 in a quick run), after one untimed run of each;
    medians.
+10. **Sidecars on a shared Redis** (bench/fleet-bench.ts) — connections: two real
+   sidecars of one project (2 h interval), CLIENT LIST by the names they give their
+   connections (baseline: 4, counted the same way before issue 31); commands per idle
+   hour: MONITOR over an idle window (top-level commands), and INFO commandstats
+   (a script's own commands too). The fleet: 1,000 daemons (the Daemon class the
+   process runs, in one process) over 300 projects on one Redis, heartbeat 60 s
+   standing for 2 h; Redis CPU (INFO cpu, used_cpu_sys + used_cpu_user), commands
+   per second (INFO stats total_commands_processed, which counts a script's own
+   commands), used_memory per project and connected_clients, against the same Redis
+   empty over a window of the same length. The reference server has a Redis of its
+   own. The sizing follows from these: commands an hour at the real interval times
+   the CPU cost of a command measured in the fleet.
 `;
 
 export function renderMarkdown(results: BenchResults): string {

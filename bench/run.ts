@@ -11,6 +11,7 @@ import { benchAuthServer } from './authserver-bench';
 import { benchCli } from './cli-bench';
 import { benchDetection } from './detection-bench';
 import { benchFailover } from './failover-bench';
+import { benchFleet } from './fleet-bench';
 import { benchFootprint } from './footprint-bench';
 import { benchPage } from './page-bench';
 import { benchProcessMetrics } from './process-metrics-bench';
@@ -49,7 +50,8 @@ export const BENCHES: readonly Bench[] = [
   { id: 'attempt', title: '7. Cost of one attempt', run: benchAttemptCost },
   { id: 'page', title: '8. Registration page', run: benchPage },
   { id: 'cli', title: '9. CLI start-up', run: benchCli },
-  { id: 'process', title: '10. Process and Node.js series', run: benchProcessMetrics },
+  { id: 'fleet', title: '10. Sidecars on a shared Redis', run: benchFleet },
+  { id: 'process', title: '11. Process and Node.js series', run: benchProcessMetrics },
 ];
 
 function redisVersion(): string {

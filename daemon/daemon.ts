@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { monotonicClock, systemClock, systemTimers, type Clock } from '../shared/clock';
 import type { Config } from '../shared/config/compile';
-import { closeRedis, createRedis, describeRedis, type RedisClient } from '../shared/redis/connection';
+import { closeRedis, createRedis, describeRedis, lendToBullmq, type RedisClient } from '../shared/redis/connection';
 import type { ChangeEvent } from '../shared/redis/change-events';
 import { ChangeEvents } from '../shared/redis/change-event-subscriber';
 import { ProjectKeys } from '../shared/redis/keys';
@@ -18,7 +18,7 @@ import { viewPolicy } from './view/view-policy';
 import { SidecarServer } from './http/sidecar-server';
 import { WebConfigSource } from './http/web-config-source';
 import { registerWebConfigMetrics } from './metrics/web-config-metrics';
-import { RegistrationPage } from './page/registration-page';
+import type { RegistrationPage } from './page/registration-page';
 import { runbookPage } from './page/runbook-page';
 import { NodeMetrics } from './metrics/node-metrics';
 import { registerProcessMetrics } from './metrics/process-metrics';
@@ -46,7 +46,6 @@ export class Daemon {
   readonly registry = new Registry();
   readonly keys: ProjectKeys;
   private readonly redis: RedisClient;
-  private readonly bullConnection: RedisClient;
   private readonly subscriber: RedisClient;
   private readonly authClient: AuthClient;
   private readonly events: ChangeEvents;
@@ -64,11 +63,11 @@ export class Daemon {
     this.keys = new ProjectKeys(config.redis.keyPrefix, config.project);
     const name = `fdl-cloudauth:${config.node.id}`;
     this.redis = createRedis(config.redis, { purpose: 'command', connectionName: name, lazyConnect: true });
-    this.bullConnection = createRedis(config.redis, { purpose: 'bullmq', connectionName: `${name}:bull`, lazyConnect: true });
+    // BullMQ's Queue and Worker share the command connection; only the Worker's blocking one is its own (`${name}:bull`).
+    const bullConnection = lendToBullmq(this.redis, config.redis, `${name}:bull`);
     this.subscriber = createRedis(config.redis, { purpose: 'subscriber', connectionName: `${name}:events`, lazyConnect: true });
     for (const [label, client] of [
       ['command', this.redis],
-      ['bullmq', this.bullConnection],
       ['subscriber', this.subscriber],
     ] as const) {
       // ioredis emits 'error' on every failed reconnect; a listener keeps them from crashing the process.
@@ -87,7 +86,7 @@ export class Daemon {
       config,
       keys: this.keys,
       redis: this.redis,
-      bullConnection: this.bullConnection,
+      bullConnection,
       authClient: this.authClient,
       decrypt: async (credential) => decryptCredential(credential, config.crypto.keyDir),
       metrics,
@@ -135,7 +134,17 @@ export class Daemon {
     });
     // The aggregator's clock: it stamps the reads whose age the metrics report.
     const clusterMetrics = new ClusterMetrics(this.registry, this.aggregator, this.election, { clock: monotonicClock });
-    const page = new RegistrationPage({ redis: this.redis, keys: this.keys, intervalMs: config.heartbeat.intervalMs, corrupt: this.reader.corrupt });
+    // The page's code (renderer, history and timeline reads) is loaded at the first `GET /`:
+    // most sidecars are never asked for it, and it is memory an idle sidecar need not hold (issue 31).
+    let page: RegistrationPage | undefined;
+    const pageOf = (): RegistrationPage =>
+      (page ??= new // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous load on first use is the point
+      (require('./page/registration-page') as typeof import('./page/registration-page')).RegistrationPage({
+        redis: this.redis,
+        keys: this.keys,
+        intervalMs: config.heartbeat.intervalMs,
+        corrupt: this.reader.corrupt,
+      }));
     // Read now, so a bad file stops the start; re-read on change while running.
     const webConfig = config.http.webConfigFile ? new WebConfigSource(config.http.webConfigFile, o.logger.child({ part: 'http' })) : undefined;
     if (webConfig) registerWebConfigMetrics(this.registry, webConfig);
@@ -158,7 +167,7 @@ export class Daemon {
       },
       // Any sidecar answers /status from Redis, leader or not: the same JSON as `status --json`.
       status: async () => buildStatusJson(await this.reader.read()),
-      page: (status, search) => page.render(status, search),
+      page: (status, search) => pageOf().render(status, search),
       runbook: runbookPage,
     });
   }
@@ -188,9 +197,7 @@ export class Daemon {
     await this.http.start();
     // Connect without waiting forever: with Redis away the agent starts on its journal.
     await Promise.all(
-      [this.redis, this.bullConnection, this.subscriber].map((c) =>
-        Promise.race([c.connect().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]),
-      ),
+      [this.redis, this.subscriber].map((c) => Promise.race([c.connect().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())])),
     );
     if (this.redis.status !== 'ready')
       this.log.warn({ redis: describeRedis(config.redis) }, 'Redis unreachable at start: authenticating from the local journal until it returns');
@@ -219,7 +226,7 @@ export class Daemon {
         ['events', () => this.events.close()],
         ['http', () => this.http.close()],
         ['auth client', () => this.authClient.close()],
-        ['redis', () => Promise.all([closeRedis(this.redis), closeRedis(this.bullConnection), closeRedis(this.subscriber)]).then(() => undefined)],
+        ['redis', () => Promise.all([closeRedis(this.redis), closeRedis(this.subscriber)]).then(() => undefined)],
       ];
       for (const [part, step] of steps) {
         try {

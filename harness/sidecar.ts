@@ -83,6 +83,8 @@ export interface SidecarOptions {
   journalDir?: string;
   port?: number;
   env?: Record<string, string>;
+  /** The node binary to run it with (another Node line, for the footprint benchmark); this process's own when omitted. */
+  node?: string;
   /** When the sidecar serves HTTPS with basic auth (CLOUDAUTH_WEB_CONFIG_FILE): how get() reaches it. */
   web?: { ca: string; user: string; password: string };
   /**
@@ -97,7 +99,7 @@ export async function startSidecar(f: ProjectFixture, o: SidecarOptions): Promis
   const port = o.port ?? (await freePort());
   const journalDir = o.journalDir ?? mkdtempSync(path.join(os.tmpdir(), `fdl-journal-${o.nodeId}-`));
   const redisUrl = await sidecarRedisUrl(f, o);
-  const child = spawn(process.execPath, [CLI_ENTRY, 'daemon'], {
+  const child = spawn(o.node ?? process.execPath, [CLI_ENTRY, 'daemon'], {
     env: cleanEnv({
       CLOUDAUTH_PROJECT: f.project,
       CLOUDAUTH_NODE_ID: o.nodeId,

@@ -23,7 +23,7 @@ export const REDACT_PATHS: string[] = [
 /**
  * Errors are logged as type, message, code and stack only. Client libraries attach
  * more: ioredis puts the failed command and its arguments on the error (a script's
- * ARGV can hold a ciphertext), undici the request. None of that may reach a log line.
+ * ARGV can hold a ciphertext), an HTTP client the request. None of that may reach a log line.
  */
 export function serializeError(value: unknown): unknown {
   if (!(value instanceof Error)) return typeof value === 'string' ? value : value === undefined ? undefined : String(value);

@@ -5,9 +5,9 @@ import { nextVerdict, verdictApplies } from './held-verdict';
 import type { CachedCredential, LocalState } from './local-state';
 import { parseCredentialOrNull, type ProjectSeen } from './recovery';
 import { attemptIdAliases } from './schedule';
-import { isWrongType } from '../../shared/redis/damaged-key-error';
 import { registrationOf } from '../../shared/redis/registration';
 import { execAll, hashValue, redisTimeMs, scoredMembers, stringValue } from '../../shared/redis/replies';
+import { LuaScript } from '../../shared/redis/lua-script';
 
 /**
  * Whether an attempt is to be made, and with which credential: decided from one read
@@ -29,41 +29,66 @@ export interface BeforeAttempt extends ProjectSeen {
 
 const NO_CREDENTIAL: Plan = { go: false, level: 'warn', why: 'No credential stored for the project: run `fdl-cloudauth register`' };
 
-/** One round trip: what an attempt needs to know, and what shows a loss of Redis data. */
+const READ_BEFORE = new LuaScript({
+  file: 'daemon/agent/lua/read-before-attempt-5.lua',
+  keys: ['credential', 'status', 'node', 'attempts', 'nodes'],
+  args: [],
+  variadic: true,
+  reply: (raw, check) => {
+    const [credential, status, time, nodeExists, attemptIdsExist, membersOk, members, recorded] = check.list(raw, 8);
+    return {
+      credential,
+      status,
+      time,
+      nodeExists: check.integer(nodeExists) === 1,
+      attemptIdsExist: check.integer(attemptIdsExist) === 1,
+      membersOk: check.integer(membersOk) === 1,
+      members,
+      recorded: check.integer(recorded) === 1,
+    };
+  },
+});
+
+const SLOT_RECORDED = new LuaScript({
+  file: 'daemon/agent/lua/slot-recorded-1.lua',
+  keys: ['attempts'],
+  args: [],
+  variadic: true,
+  reply: (raw, check) => check.integer(raw) === 1,
+});
+
+/**
+ * One command (read-before-attempt-5.lua): what an attempt needs to know, and what
+ * shows a loss of Redis data. A members set or an attempt-id set of the wrong type
+ * does not stop the attempt: the recording finds and reports it (SPEC §4). A
+ * credential or status of the wrong type fails the read, and the attempt is planned
+ * from the local state.
+ */
 export async function readBeforeAttempt(redis: RedisClient, keys: ProjectKeys, nodeId: string, attemptId: string): Promise<BeforeAttempt> {
-  const ids = attemptIdAliases(attemptId);
-  const batch = redis
-    .multi()
-    .hgetall(keys.credential)
-    .hgetall(keys.status)
-    .time()
-    .exists(keys.node(nodeId))
-    .exists(keys.attempts(nodeId))
-    .zrange(keys.nodes, '0', '-1', 'WITHSCORES');
-  for (const id of ids) batch.zscore(keys.attempts(nodeId), id);
-  // A members set or an attempt-id set of the wrong type does not stop the attempt: the
-  // recording finds and reports it (SPEC §4). Any other error fails the read, and the
-  // attempt is planned from the local state.
-  const { values, tolerated } = await execAll(batch, (error, i) => i >= 5 && isWrongType(error));
+  const read = await READ_BEFORE.run(
+    redis,
+    { credential: keys.credential, status: keys.status, node: keys.node(nodeId), attempts: keys.attempts(nodeId), nodes: keys.nodes },
+    {},
+    attemptIdAliases(attemptId),
+  );
   return {
-    credential: hashValue(values[0], keys.credential),
-    status: hashValue(values[1], keys.status),
-    redisNow: redisTimeMs(values[2]),
-    nodeExists: values[3] === 1,
-    attemptIdsExist: values[4] === 1,
-    members: tolerated.has(5) ? undefined : Object.fromEntries(scoredMembers(values[5], keys.nodes)),
-    recorded: values.slice(6).some((score, i) => !tolerated.has(6 + i) && score !== null),
+    credential: hashValue(read.credential, keys.credential),
+    status: hashValue(read.status, keys.status),
+    redisNow: redisTimeMs(read.time),
+    nodeExists: read.nodeExists,
+    attemptIdsExist: read.attemptIdsExist,
+    members: read.membersOk ? Object.fromEntries(scoredMembers(read.members, keys.nodes)) : undefined,
+    recorded: read.recorded,
   };
 }
 
-/** Was the attempt recorded (under any of its names)? */
+/**
+ * Was the attempt recorded (under any of its names)? One command (slot-recorded-1.lua);
+ * an attempt-id set of the wrong type counts as recorded: the slot timer then leaves
+ * the slot to BullMQ, whose recording reports the damage.
+ */
 export async function isRecorded(redis: RedisClient, keys: ProjectKeys, nodeId: string, attemptId: string): Promise<boolean> {
-  const batch = redis.multi();
-  for (const id of attemptIdAliases(attemptId)) batch.zscore(keys.attempts(nodeId), id);
-  // A command that errs (an attempt-id set of the wrong type) counts as recorded: the
-  // slot timer then leaves the slot to BullMQ, whose recording reports the damage.
-  const { values, tolerated } = await execAll(batch, () => true);
-  return values.some((score, i) => tolerated.has(i) || score !== null);
+  return SLOT_RECORDED.run(redis, { attempts: keys.attempts(nodeId) }, {}, attemptIdAliases(attemptId));
 }
 
 /** The node's last attempt as Redis holds it, with Redis time (the catch-up rule of R1). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import type { Job, JobsOptions, Queue as QueueType, Worker as WorkerType } from 'bullmq';
 import type { Logger } from 'pino';
 import { closeRedis, createRedis, type RedisClient } from '../../shared/redis/connection';
 import type { Clock, Timers } from '../../shared/clock';
@@ -8,6 +8,20 @@ import { slotAtOrBefore } from '../../shared/heartbeat-grid';
 import { queueName, SCHEDULER_ID, slotAttemptId } from './schedule';
 import { SlotTimer } from './slot-timer';
 import { AttemptAbandoned } from './attempt-runner';
+
+/*
+ * BullMQ's Queue and Worker from their own files, not from its index: the index loads
+ * every class BullMQ has (flows, the PostgreSQL and relay backends, sandboxed
+ * processors, other Redis clients' adapters): 70 module files more and about 1.3 MiB of
+ * an idle sidecar (issue 31). Pinned to BullMQ's CommonJS layout like the rest of
+ * what is relied on in it (test/agent/bullmq-contract.test.ts loads these paths).
+ */
+/* eslint-disable @typescript-eslint/no-require-imports -- the index's types, the classes' own files */
+const { Queue } = require('bullmq/dist/cjs/classes/queue') as { Queue: typeof QueueType };
+const { Worker } = require('bullmq/dist/cjs/classes/worker') as { Worker: typeof WorkerType };
+/* eslint-enable @typescript-eslint/no-require-imports */
+type Queue = QueueType;
+type Worker = WorkerType;
 
 /**
  * The node's heartbeat (SPEC R1) on its grid, from two sources: BullMQ — one queue per

@@ -19,7 +19,9 @@ import { disposeAllRedis, startRedis, testPrefix } from '../../harness/redis-ser
  * - is followed by the next slot's job, every later, listed among the queue's jobs
  *   (`knowsSlot` reads those) while it waits and once it finished.
  * And upserting the scheduler again (a restart, a second replica) keeps one scheduler
- * and the slot already planned. Nothing here reads BullMQ's job id format.
+ * and the slot already planned. Nothing here reads BullMQ's job id format. The
+ * scheduler loads Queue and Worker from their own files (dist/cjs/classes/, not the
+ * index, issue 31): those are the index's classes.
  */
 jest.setTimeout(60_000);
 
@@ -39,6 +41,13 @@ afterAll(async () => {
 });
 
 const onGrid = (ms: number): boolean => (ms - OFFSET) % EVERY === 0;
+
+it("the scheduler's Queue and Worker, loaded from their own files, are the index's", () => {
+  /* eslint-disable @typescript-eslint/no-require-imports -- the paths heartbeat-scheduler.ts loads */
+  expect((require('bullmq/dist/cjs/classes/queue') as { Queue: unknown }).Queue).toBe(Queue);
+  expect((require('bullmq/dist/cjs/classes/worker') as { Worker: unknown }).Worker).toBe(Worker);
+  /* eslint-enable @typescript-eslint/no-require-imports */
+});
 
 it('a scheduler job names its slot by repeatJobKey and timestamp + opts.delay, through retries, on the grid', async () => {
   const prefix = testPrefix('bullc');

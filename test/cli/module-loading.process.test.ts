@@ -34,7 +34,7 @@ function recording(): { file: string; env: Record<string, string> } {
 }
 
 /** Packages (node_modules/<name>) and our own folders (daemon/x, shared/x) a process loaded. */
-function loaded(file: string): { packages: Set<string>; folders: Set<string> } {
+function loaded(file: string): { packages: Set<string>; folders: Set<string>; files: string[] } {
   const files = JSON.parse(readFileSync(file, 'utf8')) as string[];
   const packages = new Set<string>();
   const folders = new Set<string>();
@@ -46,7 +46,7 @@ function loaded(file: string): { packages: Set<string>; folders: Set<string> } {
       if (folder) folders.add(folder);
     }
   }
-  return { packages, folders };
+  return { packages, folders, files };
 }
 
 const HEAVY = ['bullmq', 'ioredis', 'node-forge', 'sm-crypto-v2', 'pino', 'prom-client', 'undici', 'convict'];
@@ -129,7 +129,7 @@ describe('with a real Redis', () => {
     } finally {
       expect(await sidecar.stop()).toBe(0);
     }
-    const { packages, folders } = loaded(rec.file);
+    const { packages, folders, files } = loaded(rec.file);
     expect(packages.has(used)).toBe(true);
     expect(packages.has(unused)).toBe(false);
     expect(packages.has('bullmq')).toBe(true);
@@ -138,5 +138,8 @@ describe('with a real Redis', () => {
     expect(packages.has('bcryptjs')).toBe(false);
     expect(folders.has('daemon/authserver')).toBe(false);
     expect(folders.has('daemon/demo')).toBe(false);
+    // Nor the page's code, which loads at the first GET / (none here; the server holds only its headers: the script and style hashes), nor undici (issue 31).
+    expect(files.filter((f) => /\/dist\/daemon\/page\//.test(f)).map((f) => path.basename(f))).toEqual(['page-script.js', 'page-style.js']);
+    expect(packages.has('undici')).toBe(false);
   });
 });
