@@ -19,7 +19,6 @@ import { SidecarServer } from './http/sidecar-server';
 import { WebConfigSource } from './http/web-config-source';
 import { registerWebConfigMetrics } from './metrics/web-config-metrics';
 import type { RegistrationPage } from './page/registration-page';
-import { runbookPage } from './page/runbook-page';
 import { NodeMetrics } from './metrics/node-metrics';
 import { registerProcessMetrics } from './metrics/process-metrics';
 import { registerWebInfoMetric } from './metrics/web-info-metrics';
@@ -168,7 +167,10 @@ export class Daemon {
       // Any sidecar answers /status from Redis, leader or not: the same JSON as `status --json`.
       status: async () => buildStatusJson(await this.reader.read()),
       page: (status, search) => pageOf().render(status, search),
-      runbook: runbookPage,
+      // The runbook's renderer too, at the first `GET /runbook`.
+      runbook: () =>
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- a synchronous load on first use is the point
+        (require('./page/runbook-page') as typeof import('./page/runbook-page')).runbookPage(),
     });
   }
 
