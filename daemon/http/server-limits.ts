@@ -56,6 +56,16 @@ export const DEFAULT_LIMITS = Object.freeze({
  */
 export const RESERVE_FOR_HOLDING = 2;
 
+/**
+ * An address refused for holding too many is kept out of the reserve this long: a
+ * flood's sockets are cut together (the handshake or silence deadline) and come back
+ * holding none, which would otherwise look like a probe's and take the reserve (eight
+ * addresses × two filled all sixteen slots, and the kubelet's probe was refused).
+ */
+export const FLOODER_MEMORY_MS = 60_000;
+/** Addresses remembered as flooders at most (a bound on memory under a spoofed-looking spread). */
+const FLOODERS_KEPT = 4096;
+
 /** Options for http(s).createServer that only work when given at creation. */
 export function serverCreationOptions(limits: ServerLimits): http.ServerOptions & { handshakeTimeout: number } {
   return {
@@ -99,11 +109,25 @@ export function applyServerLimits(server: http.Server, limits: ServerLimits): vo
   });
   const held = new Map<string, number>();
   let total = 0;
+  const flooders = new Map<string, number>();
+  const remember = (address: string, now: number) => {
+    flooders.delete(address);
+    flooders.set(address, now);
+    // Oldest first (insertion order): the ones past their time, or past the bound, go.
+    for (const [old, at] of flooders) {
+      if (flooders.size <= FLOODERS_KEPT && now - at < FLOODER_MEMORY_MS) break;
+      flooders.delete(old);
+    }
+  };
   // Before the HTTP or TLS listener: a refused socket is closed before either reads a byte.
   server.prependListener('connection', (socket: Socket) => {
     const address = socket.remoteAddress ?? '';
     const mine = held.get(address) ?? 0;
-    if (mine >= perAddress || (total >= limits.maxConnections && mine >= RESERVE_FOR_HOLDING)) {
+    const now = performance.now();
+    const flooded = flooders.get(address);
+    const recentFlooder = flooded !== undefined && now - flooded < FLOODER_MEMORY_MS;
+    if (mine >= perAddress || (total >= limits.maxConnections && (mine >= RESERVE_FOR_HOLDING || recentFlooder))) {
+      if (mine >= RESERVE_FOR_HOLDING) remember(address, now);
       socket.destroy();
       return;
     }

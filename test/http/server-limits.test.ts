@@ -79,3 +79,52 @@ it("still closes a socket whose request body stops arriving (the silence is the 
   });
   expect(closed).toBe(true);
 });
+
+/**
+ * A socket from `localAddress` that sends one keep-alive request and stays open:
+ * 'answered' when the server answered (it holds a slot), 'refused' when it was closed
+ * without an answer (the cap).
+ */
+async function hold(port: number, localAddress: string): Promise<{ outcome: 'answered' | 'refused'; socket: import('node:net').Socket }> {
+  const net = await import('node:net');
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  socket.on('error', () => undefined);
+  const outcome = await new Promise<'answered' | 'refused'>((resolve) => {
+    socket.once('connect', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    socket.once('data', () => resolve('answered'));
+    socket.once('close', () => resolve('refused'));
+  });
+  return { outcome, socket };
+}
+
+it('keeps the reserve from an address that was just refused for holding too many (a flood re-entering after its sockets were cut)', async () => {
+  const limits: ServerLimits = {
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 20_000,
+    idleTimeoutMs: 10_000,
+    maxConnections: 2,
+    maxConnectionsPerAddress: 10,
+    reservedConnections: 2,
+  };
+  const s = (server = http.createServer(serverCreationOptions(limits), (_req, res) => res.end('ok')));
+  applyServerLimits(s, limits);
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = s.address() as AddressInfo;
+  const connections = () => new Promise<number>((resolve) => s.getConnections((_e, n) => resolve(n)));
+  const flooder = '127.0.0.2';
+  // The flooder fills the main pool and is refused for holding two already.
+  const first = [await hold(port, flooder), await hold(port, flooder)];
+  expect(first.map((h) => h.outcome)).toEqual(['answered', 'answered']);
+  expect((await hold(port, flooder)).outcome).toBe('refused');
+  // Its sockets are cut (as a handshake deadline cuts a flood's), and another address fills the pool.
+  for (const h of first) h.socket.destroy();
+  const { waitFor } = await import('../../harness/wait');
+  await waitFor('the server to see the flooder gone', async () => (await connections()) === 0, 10_000, 20);
+  const other = [await hold(port, '127.0.0.3'), await hold(port, '127.0.0.3')];
+  expect(other.map((h) => h.outcome)).toEqual(['answered', 'answered']);
+  // The flooder comes back holding none: the reserve is not for it; a new address gets it.
+  const again = await hold(port, flooder);
+  const probe = await hold(port, '127.0.0.4');
+  expect({ flooder: again.outcome, probe: probe.outcome }).toEqual({ flooder: 'refused', probe: 'answered' });
+  for (const h of [...other, again, probe]) h.socket.destroy();
+});
