@@ -40,11 +40,7 @@ const CHANGES = `## What changed
   (benchmark 7: a MULTI block of 11 before the attempt — two HGETALL, TIME, two EXISTS,
   ZRANGE, two ZSCORE, MULTI/EXEC — the recording's EVALSHA, and a MULTI of two ZSCOREs
   at every slot); an idle sidecar at **+40 MiB over a bare node** (79–81 MiB against
-  39.4, Node 20). Now: **3 connections** — BullMQ's queue and its worker's non-blocking
-  commands share the command connection (BullMQ takes an existing ioredis instance and
-  never closes it; the worker's blocking connection is made from the configuration,
-  since a copy of a fail-fast command connection is refused for a blocking one:
-  \`lendToBullmq\` in shared/redis/connection.ts). **3 commands an attempt**: the read
+  39.4, Node 20). Sharing BullMQ's queue and worker connection with the command connection brought it to 3, and was reverted: the command connection fails fast while Redis is away (no offline queue), and BullMQ's worker treats that error (\`Stream isn't writeable\`) as not a connection error and asks again at once, in a loop with no timer, which froze a sidecar in a Sentinel fail-over (\`test/reliability/sentinel-lag.process.test.ts\`, one CI run in three): **4 connections** stay. **3 commands an attempt**: the read
   before it is one script (\`daemon/agent/lua/read-before-attempt-5.lua\`, the key-type
   checks that made the MULTI block tolerate a WRONGTYPE done inside), and so is the
   slot check (\`slot-recorded-1.lua\`). The idle memory: the client of the

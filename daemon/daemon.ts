@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { monotonicClock, systemClock, systemTimers, type Clock } from '../shared/clock';
 import type { Config } from '../shared/config/compile';
-import { closeRedis, createRedis, describeRedis, lendToBullmq, type RedisClient } from '../shared/redis/connection';
+import { closeRedis, createRedis, describeRedis, type RedisClient } from '../shared/redis/connection';
 import type { ChangeEvent } from '../shared/redis/change-events';
 import { ChangeEvents } from '../shared/redis/change-event-subscriber';
 import { ProjectKeys } from '../shared/redis/keys';
@@ -45,6 +45,7 @@ export class Daemon {
   readonly registry = new Registry();
   readonly keys: ProjectKeys;
   private readonly redis: RedisClient;
+  private readonly bullConnection: RedisClient;
   private readonly subscriber: RedisClient;
   private readonly authClient: AuthClient;
   private readonly events: ChangeEvents;
@@ -62,11 +63,11 @@ export class Daemon {
     this.keys = new ProjectKeys(config.redis.keyPrefix, config.project);
     const name = `fdl-cloudauth:${config.node.id}`;
     this.redis = createRedis(config.redis, { purpose: 'command', connectionName: name, lazyConnect: true });
-    // BullMQ's Queue and Worker share the command connection; only the Worker's blocking one is its own (`${name}:bull`).
-    const bullConnection = lendToBullmq(this.redis, config.redis, `${name}:bull`);
+    this.bullConnection = createRedis(config.redis, { purpose: 'bullmq', connectionName: `${name}:bull`, lazyConnect: true });
     this.subscriber = createRedis(config.redis, { purpose: 'subscriber', connectionName: `${name}:events`, lazyConnect: true });
     for (const [label, client] of [
       ['command', this.redis],
+      ['bullmq', this.bullConnection],
       ['subscriber', this.subscriber],
     ] as const) {
       // ioredis emits 'error' on every failed reconnect; a listener keeps them from crashing the process.
@@ -85,7 +86,7 @@ export class Daemon {
       config,
       keys: this.keys,
       redis: this.redis,
-      bullConnection,
+      bullConnection: this.bullConnection,
       authClient: this.authClient,
       decrypt: async (credential) => decryptCredential(credential, config.crypto.keyDir),
       metrics,
@@ -199,7 +200,9 @@ export class Daemon {
     await this.http.start();
     // Connect without waiting forever: with Redis away the agent starts on its journal.
     await Promise.all(
-      [this.redis, this.subscriber].map((c) => Promise.race([c.connect().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())])),
+      [this.redis, this.bullConnection, this.subscriber].map((c) =>
+        Promise.race([c.connect().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]),
+      ),
     );
     if (this.redis.status !== 'ready')
       this.log.warn({ redis: describeRedis(config.redis) }, 'Redis unreachable at start: authenticating from the local journal until it returns');
@@ -228,7 +231,7 @@ export class Daemon {
         ['events', () => this.events.close()],
         ['http', () => this.http.close()],
         ['auth client', () => this.authClient.close()],
-        ['redis', () => Promise.all([closeRedis(this.redis), closeRedis(this.subscriber)]).then(() => undefined)],
+        ['redis', () => Promise.all([closeRedis(this.redis), closeRedis(this.bullConnection), closeRedis(this.subscriber)]).then(() => undefined)],
       ];
       for (const [part, step] of steps) {
         try {

@@ -89,25 +89,6 @@ export function createRedis(cfg: Config['redis'], options: RedisConnectOptions):
   });
 }
 
-/**
- * The command connection, lent to BullMQ's Queue and to its Worker's non-blocking
- * commands, so a sidecar holds three connections, not four (issue 31): this one, the
- * Worker's blocking one and the change-event subscriber. BullMQ keeps a connection it
- * is given (it never closes it) and makes its blocking one with `duplicate()`; that
- * copy would inherit the fail-fast options of a command connection, which BullMQ
- * refuses for a blocking connection (its BZPOPMIN must wait across reconnects), so the
- * copy is made here with the `bullmq` purpose instead. BullMQ's non-blocking commands
- * fail fast like ours while Redis is away; the Worker then retries, and a job it could
- * not finish is re-run under the same attempt id once its lock expires, which the
- * recording takes as a duplicate (the agent's slot timer covers the slots meanwhile).
- */
-export function lendToBullmq(command: RedisClient, cfg: Config['redis'], blockingName: string): RedisClient {
-  const blocking = () => createRedis(cfg, { purpose: 'bullmq', connectionName: blockingName });
-  // Redis.duplicate(options) and Cluster.duplicate(nodes, options): both made from the configuration.
-  Object.defineProperty(command, 'duplicate', { value: blocking, configurable: true, writable: true });
-  return command;
-}
-
 /** Where Redis is, for messages: never includes a password. */
 export function describeRedis(cfg: Config['redis']): string {
   if (cfg.clusterNodes.length > 0) return `Redis Cluster ${cfg.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
