@@ -24,8 +24,10 @@ import { disposeAllRedis, startRedis } from '../../harness/redis-server';
  * is shrunk and printed with its seed: `FUZZ_SEED=<seed> npx jest
  * test/authserver/fuzz.test.ts` replays it (test/support/fuzz.ts).
  */
-// CPU-bound: under 20 s alone, several times that beside three other suites on one core.
-jest.setTimeout(240_000);
+// CPU-bound: under 20 s alone, several times that beside three other suites on one core;
+// since scrypt went to N=2^17 (issue 28) each valid admin post costs 0.4 s of CPU, and
+// 240 s was passed with the whole suite pinned to one core. A bound, not a speed target.
+jest.setTimeout(600_000);
 
 const SEED = fuzzSeed();
 const HTTP_CASES = 10_000;
