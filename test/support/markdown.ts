@@ -3,24 +3,17 @@
  * that every runbook link of an alert lands on a README section.
  */
 
+import { githubAnchor } from '../../daemon/page/markdown';
+
+// The anchors are the product's own (daemon/page/markdown.ts: the served runbook uses them).
+export { githubAnchor };
+
 export interface Heading {
   readonly level: number;
   readonly text: string;
   readonly anchor: string;
   /** Index of the heading line in the file's lines. */
   readonly line: number;
-}
-
-/**
- * GitHub's anchor of a heading: lower case, inline markup and punctuation dropped
- * (letters, digits, `_` and `-` kept), each space a hyphen.
- */
-export function githubAnchor(text: string): string {
-  return text
-    .trim()
-    .toLowerCase()
-    .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '')
-    .replace(/ /g, '-');
 }
 
 /** ATX headings outside fenced code blocks; repeated anchors get -1, -2... as on GitHub. */
