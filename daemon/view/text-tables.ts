@@ -6,8 +6,8 @@ import { slotRoom, type LicenseView, type ProjectView, type UnknownMember } from
 /**
  * Human renderings of the project view and the failure list, for `status`,
  * `failures` and the demo's live table. Every line fits `width` columns (80 by
- * default): long ids and messages are cut with an ellipsis rather than wrapped, so
- * a table stays a table. Times are shown in local time and relative to Redis time.
+ * default): long messages are cut with an ellipsis rather than wrapped, so a table
+ * stays a table; a node id is never cut (a longer one widens its table). Times are shown in local time and relative to Redis time.
  */
 export interface TextOptions {
   width?: number;
@@ -68,21 +68,30 @@ interface Column {
   /** The narrowest it may be squeezed to when the line is too long. */
   min: number;
   align?: 'left' | 'right';
+  /**
+   * Never cut (a node id: operators copy it into --node). As wide as its content; what
+   * it holds beyond min widens the table instead of squeezing the other columns.
+   */
+  whole?: boolean;
 }
 
 /**
  * Lays rows out in columns as wide as their content (up to max); when the line is
  * wider than `width`, squeezes the column with the most room above its min, one
- * character at a time, so the first thing cut is the longest text.
+ * character at a time, so the first thing cut is the longest text. A `whole` column
+ * is never cut: the lines run past `width` by what it holds beyond its min.
  */
 function table(columns: Column[], rows: string[][], width: number, gap = 2): string[] {
-  const widths = columns.map((c, i) => Math.min(c.max, Math.max(c.title.length, ...rows.map((r) => (r[i] ?? '').length))));
+  const content = columns.map((c, i) => Math.max(c.title.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const widths = columns.map((c, i) => (c.whole ? (content[i] as number) : Math.min(c.max, content[i] as number)));
+  // The other columns get the room they would have with the whole column at its min.
+  const limit = width + columns.reduce((extra, c, i) => extra + (c.whole ? Math.max(0, (widths[i] as number) - c.min) : 0), 0);
   const total = () => widths.reduce((a, b) => a + b, 0) + gap * (columns.length - 1);
-  while (total() > width) {
+  while (total() > limit) {
     let pick = -1;
     let room = 0;
     widths.forEach((w, i) => {
-      const slack = w - (columns[i]?.min ?? w);
+      const slack = columns[i]?.whole ? 0 : w - (columns[i]?.min ?? w);
       if (slack > room) {
         room = slack;
         pick = i;
@@ -101,7 +110,7 @@ function table(columns: Column[], rows: string[][], width: number, gap = 2): str
         })
         .join(' '.repeat(gap))
         .trimEnd(),
-      width,
+      limit,
     );
   return [line(columns.map((c) => c.title)), ...rows.map(line)];
 }
@@ -155,7 +164,7 @@ export function renderStatus(view: ProjectView, options: TextOptions = {}): stri
     whenCell(n.lastSuccessAt, now),
   ]);
   const columns: Column[] = [
-    { title: 'NODE', max: 24, min: 12 },
+    { title: 'NODE', max: 24, min: 12, whole: true },
     { title: 'STATUS', max: 12, min: 12 },
     { title: 'FAILS', max: 5, min: 5, align: 'right' },
     { title: 'REASON', max: 27, min: 22 },
@@ -200,7 +209,7 @@ export function renderFailures(entries: readonly FailureEntry[], options: TextOp
   const rows = entries.map((e) => [localDateTime(e.at), e.node, e.code === null ? '-' : String(e.code), e.name, e.attemptId || '-']);
   const columns: Column[] = [
     { title: 'AT (LOCAL)', max: 16, min: 16 },
-    { title: 'NODE', max: 24, min: 8 },
+    { title: 'NODE', max: 24, min: 8, whole: true },
     { title: 'CODE', max: 5, min: 5 },
     { title: 'NAME', max: 25, min: 14 },
     { title: 'ATTEMPT', max: 40, min: 18 },
