@@ -231,6 +231,8 @@ export interface RequestOptions {
   /** CA for HTTPS. */
   ca?: string | Buffer;
   timeoutMs?: number;
+  /** The source address (a loopback address of its own, as a kubelet's probe has). */
+  localAddress?: string;
 }
 
 /** One HTTP(S) request, new connection each time; rejects only on transport errors. */
@@ -251,7 +253,14 @@ export function request(baseUrl: string, pathname: string, options: RequestOptio
   return new Promise((resolve, reject) => {
     const req = client.request(
       url,
-      { method: options.method ?? (payload ? 'POST' : 'GET'), headers, agent: false, ca: options.ca, timeout: options.timeoutMs ?? 20_000 },
+      {
+        method: options.method ?? (payload ? 'POST' : 'GET'),
+        headers,
+        agent: false,
+        ca: options.ca,
+        timeout: options.timeoutMs ?? 20_000,
+        localAddress: options.localAddress,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
