@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -100,19 +100,30 @@ it('the README quick-start, from the tarball to a registered project', async () 
 
   const prefix = path.join(root, 'usr', 'local');
   // Only this environment (minimalEnv): jest run through npx inherits npm_config_prefix,
-  // which would send `npm install -g` to the machine's own prefix. npm's cache and user
+  // which would send `npm install -g` to the machine's own prefix. npm's cache and
   // configuration (registry, CA) are the machine's, so the install is served from the
-  // cache `npm ci` filled.
+  // cache `npm ci` filled and asks the registry for what that lacks (the packages'
+  // metadata: `npm ci` fetches none). Their files are named as this machine's npm reads
+  // them: a new prefix alone also moves npm's global configuration file, where a
+  // machine may keep its CA (a fresh CI machine did: every fetch failed with
+  // SELF_SIGNED_CERT_IN_CHAIN and the install hung in retries).
   const inherited = (name: string): Record<string, string> => {
     const value = process.env[name];
     return value ? { [name]: value } : {};
   };
+  const npmConfig = (key: string): Record<string, string> => {
+    const got = spawnSync('npm', ['config', 'get', key], { encoding: 'utf8' });
+    const value = got.status === 0 ? got.stdout.trim() : '';
+    return value && value !== 'null' && value !== 'undefined' ? { [`npm_config_${key}`]: value } : {};
+  };
   const env: Record<string, string> = {
     HOME: os.homedir(),
-    ...inherited('npm_config_cache'),
-    ...inherited('npm_config_userconfig'),
-    ...inherited('npm_config_cafile'),
-    ...inherited('npm_config_registry'),
+    ...npmConfig('globalconfig'),
+    ...npmConfig('userconfig'),
+    ...npmConfig('cache'),
+    ...npmConfig('cafile'),
+    ...npmConfig('registry'),
+    ...inherited('NODE_EXTRA_CA_CERTS'),
     npm_config_prefix: prefix,
     npm_config_prefer_offline: 'true',
     npm_config_audit: 'false',
