@@ -51,6 +51,14 @@ export interface InProcessAuthServer extends RunningAuthServer {
   readonly logLines: string[];
 }
 
+/**
+ * The reference servers the tests start hash account passwords at N = 2^14, not the
+ * product's 2^17: the suite makes hundreds of accounts and tries many wrong passwords,
+ * each 0.4 s of CPU at 2^17, which starved the suite pinned to one core. The tests of
+ * the default itself (test/authserver/password-hash.test.ts, capacity.test.ts) set 17.
+ */
+export const TEST_PASSWORD_HASH_COST = 14;
+
 const running = new Set<RunningAuthServer>();
 
 export async function startInProcessAuthServer(options: InProcessOptions): Promise<InProcessAuthServer> {
@@ -64,6 +72,7 @@ export async function startInProcessAuthServer(options: InProcessOptions): Promi
       CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: token,
       CLOUDAUTH_AUTHSERVER_PORT: '0',
       CLOUDAUTH_AUTHSERVER_HOST: '127.0.0.1',
+      CLOUDAUTH_AUTHSERVER_PASSWORD_HASH_COST: String(TEST_PASSWORD_HASH_COST),
       ...options.env,
     },
     require: ['authserver'],
@@ -160,6 +169,7 @@ export async function spawnAuthServer(options: ChildAuthServerOptions): Promise<
       CLOUDAUTH_REDIS_URL: options.redisUrl,
       CLOUDAUTH_REDIS_KEY_PREFIX: options.keyPrefix ?? testPrefix('asc'),
       CLOUDAUTH_AUTHSERVER_ADMIN_TOKEN: token,
+      CLOUDAUTH_AUTHSERVER_PASSWORD_HASH_COST: String(TEST_PASSWORD_HASH_COST),
       ...options.env,
     }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -25,6 +25,8 @@ export interface AdminApiOptions {
    * (N = 2^17 takes seconds on a loaded machine, longer than a 1 s heartbeat's budget).
    */
   verifiedPasswords?: VerifiedPasswordCache;
+  /** authserver.passwordHashCost (log2 of scrypt's N); the default's when not given. */
+  passwordHashCost?: number;
 }
 
 const MAX_OFFSET_MS = 10 * 365 * 24 * 3600_000;
@@ -40,7 +42,7 @@ export class AdminApi {
         : undefined;
     if (!parsed.ok) return business(Codes.PARAM_INPUT_ERROR, parsed.problems.join('; '), undefined, { account });
     const { password, ...settings } = parsed.value;
-    const passwordHash = password === null ? null : await hashPassword(password);
+    const passwordHash = password === null ? null : await hashPassword(password, this.options.passwordHashCost);
     const result = await this.options.store.save({ ...settings, passwordHash }, this.options.clock.now());
     if (result === 'no-account') {
       return business(

@@ -128,8 +128,9 @@ export class AuthServer {
     };
     // One cache for both: an account saved through the admin API is verified already.
     const verifiedPasswords = new VerifiedPasswordCache();
-    const protocol = new ProtocolApi({ store, faults: this.faults, clock: this.clock, logger: this.log, limits, verifiedPasswords });
-    const admin = new AdminApi({ store, faults: this.faults, clock: this.clock, logger: this.log, verifiedPasswords });
+    const passwordHashCost = config.authserver.passwordHashCost;
+    const protocol = new ProtocolApi({ store, faults: this.faults, clock: this.clock, logger: this.log, limits, verifiedPasswords, passwordHashCost });
+    const admin = new AdminApi({ store, faults: this.faults, clock: this.clock, logger: this.log, verifiedPasswords, passwordHashCost });
     this.defineRoutes(protocol, admin, store);
 
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);

@@ -13,8 +13,16 @@ import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:c
  * still verify (their parameters are read from the hash); parameters above what this
  * server ever writes are refused without deriving, so a damaged record cannot make it
  * try to allocate gigabytes.
+ *
+ * The cost (log2 of N) is authserver.passwordHashCost: 17 unless set. The test suite
+ * runs its reference servers at 14 — hundreds of accounts made and wrong passwords
+ * tried, each 0.4 s of CPU at 17, starved the suite pinned to one core — and keeps
+ * the default's own tests at 17.
  */
-const PARAMS = { N: 2 ** 17, r: 8, p: 1 } as const;
+export const DEFAULT_PASSWORD_HASH_COST = 17;
+/** The lowest cost the server accepts (N = 2^14, scrypt's long-standing interactive minimum). */
+export const MIN_PASSWORD_HASH_COST = 14;
+const PARAMS = { N: 2 ** DEFAULT_PASSWORD_HASH_COST, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
 /** scrypt's memory is 128 × N × r bytes; this is twice the current parameters' need. */
@@ -26,10 +34,15 @@ function derive(password: string, salt: Buffer, keyLength: number, options: Scry
   });
 }
 
-export async function hashPassword(password: string): Promise<string> {
+/** A salted hash of `password` at 2^cost (MIN_PASSWORD_HASH_COST up to the default). */
+export async function hashPassword(password: string, cost: number = DEFAULT_PASSWORD_HASH_COST): Promise<string> {
+  if (!Number.isInteger(cost) || cost < MIN_PASSWORD_HASH_COST || cost > DEFAULT_PASSWORD_HASH_COST) {
+    throw new RangeError(`password hash cost must be a whole number from ${MIN_PASSWORD_HASH_COST} to ${DEFAULT_PASSWORD_HASH_COST}, got ${cost}`);
+  }
+  const params = { ...PARAMS, N: 2 ** cost };
   const salt = randomBytes(SALT_LENGTH);
-  const key = await derive(password, salt, KEY_LENGTH, PARAMS);
-  return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64'), key.toString('base64')].join('$');
+  const key = await derive(password, salt, KEY_LENGTH, params);
+  return ['scrypt', params.N, params.r, params.p, salt.toString('base64'), key.toString('base64')].join('$');
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
@@ -44,10 +57,14 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(key, expected);
 }
 
-let dummy: Promise<string> | undefined;
+const dummies = new Map<number, Promise<string>>();
 
-/** A hash of a random password, for spending the same time on unknown accounts. */
-export function dummyHash(): Promise<string> {
-  dummy ??= hashPassword(randomBytes(16).toString('hex'));
+/** A hash of a random password at the server's cost, for spending the same time on unknown accounts. */
+export function dummyHash(cost: number = DEFAULT_PASSWORD_HASH_COST): Promise<string> {
+  let dummy = dummies.get(cost);
+  if (!dummy) {
+    dummy = hashPassword(randomBytes(16).toString('hex'), cost);
+    dummies.set(cost, dummy);
+  }
   return dummy;
 }

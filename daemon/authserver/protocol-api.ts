@@ -27,6 +27,8 @@ export interface ProtocolApiOptions {
   verifiedPasswords?: VerifiedPasswordCache;
   /** Wrong-password limits per account and per source address; none when not given. */
   limits?: { readonly account: FailureLimiter; readonly address: FailureLimiter };
+  /** authserver.passwordHashCost: an unknown account's dummy check costs what a real one does. */
+  passwordHashCost?: number;
 }
 
 type Authorization =
@@ -112,7 +114,7 @@ export class ProtocolApi {
     const limits = this.options.limits;
     const releaseAddress = limits?.address.reserve(source);
     const releaseAccount = limits?.account.reserve(account);
-    const hashing = (async () => verifyPassword(password, stored?.passwordHash ?? (await dummyHash())))();
+    const hashing = (async () => verifyPassword(password, stored?.passwordHash ?? (await dummyHash(this.options.passwordHashCost))))();
     if (key !== undefined) this.inFlight.set(key, hashing);
     let matches: boolean;
     try {

@@ -48,6 +48,8 @@ export interface Config {
     readonly adminToken: string;
     readonly tlsCert: string;
     readonly tlsKey: string;
+    /** log2 of scrypt's N for account password hashes (14–17). */
+    readonly passwordHashCost: number;
   };
 }
 

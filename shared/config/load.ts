@@ -225,6 +225,9 @@ function crossChecks(c: Config, require: Requirement[]): string[] {
   if (c.heartbeat.intervalMs < 1000) problems.push(`${where('heartbeat.interval')}: must be at least 1s`);
   if (c.heartbeat.failureThreshold < 1) problems.push(`${where('heartbeat.failureThreshold')}: must be at least 1`);
   if (c.authServer.timeoutMs < 100) problems.push(`${where('authServer.timeout')}: must be at least 100ms`);
+  if (!Number.isInteger(c.authserver.passwordHashCost) || c.authserver.passwordHashCost < 14 || c.authserver.passwordHashCost > 17) {
+    problems.push(`${where('authserver.passwordHashCost')}: must be a whole number from 14 to 17 (scrypt's N is 2 to this power; 17 unless this is a test)`);
+  }
   if (c.redis.sentinels.length > 0 && c.redis.clusterNodes.length > 0) {
     problems.push(`${where('redis.sentinels')} and ${where('redis.clusterNodes')}: set one of them, not both`);
   }

@@ -38,7 +38,8 @@ describe('restart', () => {
   it('keeps accounts and bindings when the server stops and starts again on the same Redis', async () => {
     const keyPrefix = testPrefix('restart');
     const clock = new FakeClock(Date.UTC(2026, 5, 1));
-    const first = await startInProcessAuthServer({ redisUrl: suite.redis.url, keyPrefix, clock });
+    // The product's default cost (the harness runs its servers at 2^14): the stored hash below says 2^17.
+    const first = await startInProcessAuthServer({ redisUrl: suite.redis.url, keyPrefix, clock, env: { CLOUDAUTH_AUTHSERVER_PASSWORD_HASH_COST: '17' } });
     const a = { account: 'persist@example.com', password: 'persist-password-1' };
     await createAccount(first.url, first.token, { ...a, capacity: 2, allowedIps: ['10.0.0.0/8'] });
     expect((await authenticate(first.url, { ...a, nodeId: 'n1' })).json?.code).toBe(0);

@@ -17,6 +17,15 @@ describe('password hashes', () => {
     expect(await verifyPassword('correct horsE', stored)).toBe(false);
   });
 
+  it('hashes at a lower cost when the server is set to (tests), never below 2^14 nor above the default', async () => {
+    const stored = await hashPassword('test horse', 14);
+    expect(stored).toMatch(/^scrypt\$16384\$8\$1\$/);
+    expect(await verifyPassword('test horse', stored)).toBe(true);
+    expect(await verifyPassword('test horsE', stored)).toBe(false);
+    await expect(hashPassword('x', 13)).rejects.toThrow('password hash cost must be a whole number from 14 to 17, got 13');
+    await expect(hashPassword('x', 18)).rejects.toThrow('got 18');
+  });
+
   it('still verifies a hash stored with the earlier parameters (N=2^14)', async () => {
     const salt = randomBytes(16);
     const key = scryptSync('old password', salt, 32, { N: 16384, r: 8, p: 1 });

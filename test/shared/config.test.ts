@@ -110,6 +110,16 @@ describe('configuration', () => {
     expect(problems[0]).not.toContain('is required');
   });
 
+  it("keeps the reference server's password hash cost within 14 to 17, 17 unless set", () => {
+    expect(loadConfig({ env: {} }).authserver.passwordHashCost).toBe(17);
+    expect(loadConfig({ env: { CLOUDAUTH_AUTHSERVER_PASSWORD_HASH_COST: '14' } }).authserver.passwordHashCost).toBe(14);
+    for (const cost of ['13', '18']) {
+      expect(() => loadConfig({ env: { CLOUDAUTH_AUTHSERVER_PASSWORD_HASH_COST: cost } })).toThrow(
+        "authserver.passwordHashCost (CLOUDAUTH_AUTHSERVER_PASSWORD_HASH_COST): must be a whole number from 14 to 17 (scrypt's N is 2 to this power; 17 unless this is a test)",
+      );
+    }
+  });
+
   it('checks what a command requires, all at once', () => {
     expect(() => loadConfig({ env: {}, require: ['daemon', 'authserver'] })).toThrow(
       expect.objectContaining({
