@@ -376,7 +376,7 @@ export const schema = {
       env: 'CLOUDAUTH_AUTHSERVER_TLS_KEY',
     },
     passwordHashCost: {
-      doc: "Cost of the reference server's account password hashes: scrypt's N is 2 to this power, 14 to 17 (17, OWASP's minimum, takes 128 MiB and about 0.4 s of CPU a hash; lower it only for tests).",
+      doc: "Cost of the reference server's account password hashes: scrypt's N is 2 to this power, 14 to 17 (17, OWASP's minimum, takes 128 MiB and about 0.4 s of CPU a hash; lower it only for tests and demos).",
       format: 'int',
       default: 17,
       env: 'CLOUDAUTH_AUTHSERVER_PASSWORD_HASH_COST',
