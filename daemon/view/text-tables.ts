@@ -7,7 +7,8 @@ import { slotRoom, type LicenseView, type ProjectView, type UnknownMember } from
  * Human renderings of the project view and the failure list, for `status`,
  * `failures` and the demo's live table. Every line fits `width` columns (80 by
  * default): long messages are cut with an ellipsis rather than wrapped, so a table
- * stays a table; a node id is never cut (a longer one widens its table). Times are shown in local time and relative to Redis time.
+ * stays a table; a node id is never cut (a longer one widens its table). Times are
+ * shown in local time and relative to Redis time.
  */
 export interface TextOptions {
   width?: number;
